@@ -1,0 +1,87 @@
+// Package git writes Git objects and packs natively and runs the git program
+// safely for everything that talks to other repositories.
+//
+// Objects are encoded byte for byte as Git and dulwich (hence hg-git) encode
+// them, so commit hashes computed here equal the ones hg-git computes.
+package git
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+)
+
+// Hash is a SHA-1 object name.
+type Hash [20]byte
+
+// ZeroHash is the all-zero hash Git uses for "no object".
+var ZeroHash Hash
+
+// String returns the hash as 40 lower-case hex digits.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// IsZero reports whether h is ZeroHash.
+func (h Hash) IsZero() bool { return h == ZeroHash }
+
+// MarshalText encodes h as 40 hex digits.
+func (h Hash) MarshalText() ([]byte, error) {
+	b := make([]byte, 40)
+	hex.Encode(b, h[:])
+	return b, nil
+}
+
+// UnmarshalText decodes 40 hex digits into h.
+func (h *Hash) UnmarshalText(b []byte) error {
+	p, err := ParseHash(string(b))
+	if err != nil {
+		return err
+	}
+	*h = p
+	return nil
+}
+
+// ParseHash parses 40 hex digits (either case).
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 40 {
+		return h, fmt.Errorf("git: hash %q: want 40 hex digits, have %d characters", clip(s, 64), len(s))
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return ZeroHash, fmt.Errorf("git: hash %q: %w", clip(s, 64), err)
+	}
+	return h, nil
+}
+
+// Object kinds as written in object headers.
+const (
+	KindCommit = "commit"
+	KindTree   = "tree"
+	KindBlob   = "blob"
+	KindTag    = "tag"
+)
+
+// HashObject returns the name Git gives an object of the given kind
+// ("blob", "tree", "commit", "tag") holding data: SHA-1 of
+// "<kind> <len>\x00<data>".
+func HashObject(kind string, data []byte) Hash {
+	var hdr [32]byte
+	b := append(hdr[:0], kind...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(data)), 10)
+	b = append(b, 0)
+	d := sha1.New()
+	d.Write(b)
+	d.Write(data)
+	var h Hash
+	d.Sum(h[:0])
+	return h
+}
+
+// clip shortens s for error messages.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,254 @@
+package git
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type testObject struct {
+	kind string
+	data []byte
+	hash Hash
+}
+
+// writeTestHistory adds blobs, trees and commits forming a small history with
+// every tree entry mode, and returns the objects and the tip commit.
+func writeTestHistory(t testing.TB, pw *PackWriter, commits int) ([]testObject, Hash) {
+	t.Helper()
+	var objs []testObject
+	add := func(kind string, data []byte) Hash {
+		h, err := pw.Add(kind, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{kind, data, h})
+		return h
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var parent Hash
+	for i := range commits {
+		random := make([]byte, rng.IntN(5000))
+		for j := range random {
+			random[j] = byte(rng.IntN(256))
+		}
+		text := []byte(strings.Repeat(fmt.Sprintf("line %d of a text file\n", i), 1+i%50))
+		sub := add(KindTree, EncodeTree([]TreeEntry{
+			{ModeFile, "data.bin", add(KindBlob, random)},
+			{ModeExecutable, "run.sh", add(KindBlob, []byte("#!/bin/sh\necho hi\n"))},
+		}))
+		root := add(KindTree, EncodeTree([]TreeEntry{
+			{ModeFile, "README", add(KindBlob, text)},
+			{ModeFile, "empty", add(KindBlob, nil)},
+			{ModeSymlink, "link", add(KindBlob, []byte("README"))},
+			{ModeDir, "sub", sub},
+			{ModeFile, "sub.txt", add(KindBlob, []byte("sorts before sub/"))},
+		}))
+		c := &Commit{Tree: root, Author: "A U Thor <a@example.com> 1700000000 +0100",
+			Committer: "A U Thor <a@example.com> 1700000000 +0100",
+			Extra:     [][2]string{{"HG:rename-source", "hg"}}, Message: fmt.Sprintf("commit %d\n", i)}
+		if !parent.IsZero() {
+			c.Parents = []Hash{parent}
+		}
+		parent = add(KindCommit, EncodeCommit(c))
+	}
+	return objs, parent
+}
+
+func packFiles(t testing.TB, gitDir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(gitDir, "objects", "pack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestPackWriterGitReadsPack(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw, err := NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, tip := writeTestHistory(t, pw, 40)
+	big := bytes.Repeat([]byte("large object crossing many zlib blocks\n"), 100000)
+	bigHash, err := pw.Add(KindBlob, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, testObject{KindBlob, big, bigHash})
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	names := packFiles(t, dir)
+	if len(names) != 2 || !strings.HasSuffix(names[0], ".idx") || !strings.HasSuffix(names[1], ".pack") {
+		t.Fatalf("pack dir holds %v, want one .idx and one .pack", names)
+	}
+	gitT(t, dir, nil, "update-ref", "refs/heads/master", tip.String())
+	gitT(t, dir, nil, "fsck", "--strict", "--no-dangling")
+	verify := string(gitT(t, dir, nil, "verify-pack", "-v", filepath.Join(dir, "objects", "pack", names[0])))
+	unique := map[Hash]bool{}
+	for _, o := range objs {
+		unique[o.hash] = true
+	}
+	if want := fmt.Sprintf("non delta: %d objects", len(unique)); !strings.Contains(verify, want) {
+		t.Errorf("verify-pack -v does not say %q:\n%s", want, verify[max(0, len(verify)-500):])
+	}
+	// cat-file --batch returns every object with the same kind and bytes.
+	var in bytes.Buffer
+	for _, o := range objs {
+		fmt.Fprintln(&in, o.hash)
+	}
+	out := gitT(t, dir, in.Bytes(), "cat-file", "--batch")
+	for _, o := range objs {
+		hdr := fmt.Sprintf("%s %s %d\n", o.hash, o.kind, len(o.data))
+		if !bytes.HasPrefix(out, []byte(hdr)) {
+			t.Fatalf("cat-file --batch: want header %q, have %q", hdr, out[:min(len(out), 80)])
+		}
+		out = out[len(hdr):]
+		if !bytes.Equal(out[:len(o.data)], o.data) {
+			t.Fatalf("cat-file %s: contents differ", o.hash)
+		}
+		out = out[len(o.data)+1:]
+	}
+	if got := string(gitT(t, dir, nil, "rev-list", "--count", "master")); strings.TrimSpace(got) != "40" {
+		t.Errorf("rev-list --count = %s", got)
+	}
+}
+
+func TestPackWriterDedup(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw, err := NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, _ := pw.Add(KindBlob, []byte("same"))
+	h2, _ := pw.Add(KindBlob, []byte("same"))
+	if h1 != h2 || pw.Len() != 1 || !pw.Has(h1) {
+		t.Fatalf("dedup: %s %s len %d has %v", h1, h2, pw.Len(), pw.Has(h1))
+	}
+	if pw.Has(HashObject(KindBlob, []byte("other"))) {
+		t.Error("Has reports an object never added")
+	}
+	// The same bytes as another kind are another object.
+	if h3, _ := pw.Add(KindTree, nil); h3 == h1 || pw.Len() != 2 {
+		t.Error("tree not added")
+	}
+	if _, err := pw.Add("blobby", nil); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Add(KindBlob, []byte("late")); err == nil {
+		t.Error("Add after Commit accepted")
+	}
+	if err := pw.Commit(); err == nil {
+		t.Error("second Commit accepted")
+	}
+	pw.Abort() // no-op after Commit
+	if n := len(packFiles(t, dir)); n != 2 {
+		t.Errorf("pack dir has %d files after Abort following Commit", n)
+	}
+	gitT(t, dir, nil, "fsck", "--strict")
+}
+
+func TestPackWriterEmptyAndAbort(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw, err := NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if names := packFiles(t, dir); len(names) != 0 {
+		t.Errorf("empty pack left %v", names)
+	}
+	pw, err = NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Add(KindBlob, []byte("discarded")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Abort()
+	if names := packFiles(t, dir); len(names) != 0 {
+		t.Errorf("aborted pack left %v", names)
+	}
+	if err := pw.Commit(); err == nil {
+		t.Error("Commit after Abort accepted")
+	}
+}
+
+func TestPackWriterConcurrentAdd(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw, err := NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				// Half the blobs are shared between goroutines.
+				data := fmt.Appendf(nil, "blob %d", i)
+				if i%2 == 1 {
+					data = fmt.Appendf(data, " from %d", g)
+				}
+				if _, err := pw.Add(KindBlob, data); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if pw.Len() != 100+4*100 {
+		t.Errorf("Len = %d, want 500", pw.Len())
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, dir, nil, "fsck", "--strict")
+	out := gitT(t, dir, nil, "count-objects", "-v")
+	if !strings.Contains(string(out), "in-pack: 500\n") {
+		t.Errorf("count-objects -v:\n%s", out)
+	}
+}
+
+func TestPutObjectHeader(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		typ  byte
+		size uint64
+		want []byte
+	}{
+		{3, 0, []byte{0x30}},
+		{3, 15, []byte{0x3f}},
+		{3, 16, []byte{0xb0, 0x01}},
+		{1, 100, []byte{0x94, 0x06}},
+		{2, 1 << 40, []byte{0xa0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02}},
+	} {
+		var b [16]byte
+		n := putObjectHeader(b[:], tc.typ, tc.size)
+		if !bytes.Equal(b[:n], tc.want) {
+			t.Errorf("putObjectHeader(%d, %d) = %x, want %x", tc.typ, tc.size, b[:n], tc.want)
+		}
+	}
+}
