@@ -179,7 +179,7 @@ func TestEncodeCommitMatchesDulwich(t *testing.T) {
 		{Tree: testTree, Parents: []Hash{testParent, testOther}, Author: author, Committer: author,
 			Extra: [][2]string{{"HG:rename-source", "hg"}}, Message: "merge\n"},
 		{Tree: testTree, Parents: []Hash{testParent}, Author: author, Committer: author,
-			Extra: [][2]string{{"HG:rename", "a%20b:c"}, {"HG:rename", "d:e"}, {"HG:extra", "amend_source:0123"}, {"HG:extra", "rebase_source:abcd"}},
+			Extra:   [][2]string{{"HG:rename", "a%20b:c"}, {"HG:rename", "d:e"}, {"HG:extra", "amend_source:0123"}, {"HG:extra", "rebase_source:abcd"}},
 			Message: "renames\n\n--HG--\nbranch : stable\n"},
 		{Tree: testTree, Author: author, Committer: author, Encoding: "ISO-8859-1",
 			Extra: [][2]string{{"HG:rename-source", "hg"}}, Message: "caf\xe9\n"},
