@@ -1,0 +1,167 @@
+package hg
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+)
+
+// maxChunkSize bounds any decompressed chunk (revlog v1 sizes are int32).
+const maxChunkSize = 1<<31 - 1
+
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecodeAllCapLimit(true),
+		zstd.WithDecoderMaxMemory(maxChunkSize))
+})
+
+// zlibReader keeps one zlib reader for reuse between chunks.
+type zlibReader struct {
+	r  io.ReadCloser
+	br bytes.Reader
+}
+
+func (z *zlibReader) reset(chunk []byte) (io.Reader, error) {
+	z.br.Reset(chunk)
+	if z.r == nil {
+		r, err := zlib.NewReader(&z.br)
+		if err != nil {
+			return nil, err
+		}
+		z.r = r
+		return r, nil
+	}
+	if err := z.r.(zlib.Resetter).Reset(&z.br, nil); err != nil {
+		return nil, err
+	}
+	return z.r, nil
+}
+
+// decompress decodes one stored chunk: 'x' zlib, '(' zstd frame, 'u' raw
+// with a marker byte, '\0' raw, empty = empty. Decoded data is appended to
+// dst (which may be nil) and may not exceed limit bytes. A raw chunk is
+// returned in place unless copyRaw is set and the chunk lives in a reused
+// buffer.
+func (rl *Revlog) decompress(chunk, dst []byte, rawsize int32, exact bool) ([]byte, error) {
+	limit := maxChunkSize
+	if exact && rawsize >= 0 {
+		limit = int(rawsize)
+	} else if !exact {
+		limit = deltaLimit(rawsize)
+	}
+	if len(chunk) == 0 {
+		return chunk, nil
+	}
+	var out []byte
+	switch chunk[0] {
+	case 'u':
+		out = chunk[1:]
+	case 0:
+		out = chunk
+	case 'x':
+		if exact && rawsize >= 0 {
+			dst = make([]byte, 0, rawsize)
+		}
+		r, err := rl.zlib.reset(chunk)
+		if err != nil {
+			return nil, fmt.Errorf("zlib: %w", err)
+		}
+		d, err := readAllLimit(r, dst[:0], limit)
+		if err != nil {
+			return nil, fmt.Errorf("zlib: %w", err)
+		}
+		return d, nil
+	case '(':
+		d, err := decodeZstd(chunk, dst, limit, exact)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		return d, nil
+	default:
+		return nil, fmt.Errorf("unknown chunk compression %q", chunk[0])
+	}
+	if len(out) > limit {
+		return nil, fmt.Errorf("chunk of %d bytes exceeds limit %d", len(out), limit)
+	}
+	if exact && !rl.inline {
+		return bytes.Clone(out), nil
+	}
+	return out, nil
+}
+
+func decodeZstd(chunk, dst []byte, limit int, exact bool) ([]byte, error) {
+	var h zstd.Header
+	if err := h.Decode(chunk); err != nil {
+		return nil, err
+	}
+	if h.HasFCS {
+		if h.FrameContentSize > uint64(limit) {
+			return nil, fmt.Errorf("frame of %d bytes exceeds limit %d", h.FrameContentSize, limit)
+		}
+		n := int(h.FrameContentSize)
+		if exact || cap(dst) < n {
+			dst = make([]byte, 0, n)
+		}
+		dec, err := zstdDecoder()
+		if err != nil {
+			return nil, err
+		}
+		return dec.DecodeAll(chunk, dst[:0])
+	}
+	// No content size in the frame: stream it, bounded by limit.
+	dec, err := zstd.NewReader(bytes.NewReader(chunk), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(max(limit, 1))))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	if exact {
+		dst = nil
+	}
+	return readAllLimit(dec, dst[:0], limit)
+}
+
+var errTooLarge = errors.New("decompressed data exceeds limit")
+
+// readAllLimit reads r to EOF, appending to dst, failing once more than
+// limit bytes arrive. Memory grows only with the data actually decoded.
+func readAllLimit(r io.Reader, dst []byte, limit int) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			if len(dst) >= limit {
+				// Full: only EOF is acceptable now.
+				var probe [1]byte
+				for range 100 {
+					n, err := r.Read(probe[:])
+					if n > 0 {
+						return nil, errTooLarge
+					}
+					if err == io.EOF {
+						return dst, nil
+					}
+					if err != nil {
+						return nil, err
+					}
+				}
+				return nil, io.ErrNoProgress
+			}
+			dst = append(dst, 0)[:len(dst)]
+			if cap(dst) > limit {
+				dst = dst[:len(dst):limit]
+			}
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package hg
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestClickCorpus(t *testing.T) {
+	requireHg(t)
+	dir := unbundle(t, "click.hg")
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var log []struct {
+		Rev  int    `json:"rev"`
+		Node string `json:"node"`
+		User string `json:"user"`
+		Date [2]int64 `json:"date"`
+		Desc string `json:"desc"`
+		Branch string `json:"branch"`
+		Parents []string `json:"parents"`
+	}
+	if err := json.Unmarshal(runHg(t, dir, "log", "-r", "0:", "-T", "json"), &log); err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != len(log) {
+		t.Fatalf("Len = %d, hg log has %d", r.Len(), len(log))
+	}
+	for rev := 0; rev < r.Len(); rev++ {
+		c, err := r.Changeset(rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.VerifyChangeset(rev); err != nil {
+			t.Fatal(err)
+		}
+		want := log[rev]
+		if c.Node.String() != want.Node || c.User != want.User || c.Time != want.Date[0] || int64(c.TZ) != want.Date[1] || c.Description != want.Desc || c.Branch() != want.Branch {
+			t.Fatalf("rev %d: got %+v, hg log %+v", rev, c, want)
+		}
+		if _, err := r.Manifest(c.Manifest); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,304 @@
+package hg
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// maxOpenFilelogs bounds the filelogs a Repo keeps open.
+const maxOpenFilelogs = 256
+
+// Repo is a Mercurial repository opened for reading. Its methods are safe
+// for concurrent use. It reads the store as it was when opened: revisions
+// appended later (by a concurrent hg pull) are not seen.
+type Repo struct {
+	root     string // directory holding .hg
+	hgDir    string // root/.hg
+	storeDir string // where 00changelog.i lives
+	requires map[string]bool
+	enc      storeEncoding
+
+	changelog *Revlog
+	manifests *Revlog
+
+	mu       sync.Mutex
+	filelogs map[string]*Revlog
+	paths    map[string]string // interned manifest paths
+}
+
+// Open opens the repository whose working directory (or bare root) is
+// root, i.e. the directory holding .hg. It refuses store formats it cannot
+// read with an *UnsupportedError naming the requirement.
+func Open(root string) (*Repo, error) {
+	hgDir := filepath.Join(root, ".hg")
+	st, err := os.Stat(hgDir)
+	if err != nil {
+		return nil, fmt.Errorf("hg: open %s: not a Mercurial repository: %w", root, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("hg: open %s: .hg is not a directory", root)
+	}
+	reqPath := filepath.Join(hgDir, "requires")
+	req, err := readRequires(reqPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRequires(req, reqPath); err != nil && !req["share-safe"] {
+		return nil, err
+	}
+	srcHg := hgDir
+	if req["shared"] || req["relshared"] {
+		p := filepath.Join(hgDir, "sharedpath")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("hg: read %s: %w", p, err)
+		}
+		sp := strings.TrimRight(string(b), "\r\n")
+		if req["relshared"] || !filepath.IsAbs(sp) {
+			sp = filepath.Join(hgDir, sp)
+		}
+		srcHg = sp
+	}
+	storeDir := srcHg
+	if req["store"] || req["share-safe"] || req["exp-sharesafe"] {
+		// share-safe implies a store; its requires file lists the rest.
+		storeDir = filepath.Join(srcHg, "store")
+	}
+	all := req
+	if req["share-safe"] || req["exp-sharesafe"] {
+		sreqPath := filepath.Join(storeDir, "requires")
+		sreq, err := readRequires(sreqPath)
+		if err != nil {
+			return nil, err
+		}
+		all = make(map[string]bool, len(req)+len(sreq))
+		for k := range req {
+			all[k] = true
+		}
+		for k := range sreq {
+			all[k] = true
+		}
+		if err := checkRequires(all, sreqPath); err != nil {
+			return nil, err
+		}
+	}
+	r := &Repo{
+		root:     root,
+		hgDir:    hgDir,
+		storeDir: storeDir,
+		requires: all,
+		filelogs: map[string]*Revlog{},
+		paths:    map[string]string{},
+	}
+	switch {
+	case !all["store"]:
+		r.enc = encodePlain
+	case !all["fncache"]:
+		r.enc = encodeBasic
+	case !all["dotencode"]:
+		r.enc = encodeHybrid
+	default:
+		r.enc = encodeDotHash
+	}
+	r.changelog, err = openRevlog(filepath.Join(storeDir, "00changelog.i"), filepath.Join(storeDir, "00changelog.d"), 4)
+	if err != nil {
+		return nil, err
+	}
+	r.manifests, err = openRevlog(filepath.Join(storeDir, "00manifest.i"), filepath.Join(storeDir, "00manifest.d"), 8)
+	if err != nil {
+		r.changelog.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Root returns the directory holding .hg.
+func (r *Repo) Root() string { return r.root }
+
+// Requirements returns the repository's requirements (.hg/requires and,
+// with share-safe, .hg/store/requires), sorted.
+func (r *Repo) Requirements() []string {
+	out := make([]string, 0, len(r.requires))
+	for k := range r.requires {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Len returns the number of changesets (revisions 0..Len()-1).
+func (r *Repo) Len() int { return r.changelog.Len() }
+
+// Changelog returns the changelog revlog.
+func (r *Repo) Changelog() *Revlog { return r.changelog }
+
+// ManifestLog returns the manifest revlog.
+func (r *Repo) ManifestLog() *Revlog { return r.manifests }
+
+// Rev returns the changelog revision of node n.
+func (r *Repo) Rev(n Node) (int, bool) { return r.changelog.Rev(n) }
+
+// Changeset reads and parses changelog revision rev.
+func (r *Repo) Changeset(rev int) (*Changeset, error) {
+	text, err := r.changelog.Revision(rev)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseChangeset(text)
+	if err != nil {
+		return nil, fmt.Errorf("hg: changeset %d: %w", rev, err)
+	}
+	e := &r.changelog.entries[rev]
+	c.Rev = rev
+	c.Node = e.node
+	c.P1 = r.changelog.Node(int(e.p1))
+	c.P2 = r.changelog.Node(int(e.p2))
+	return c, nil
+}
+
+// VerifyChangeset checks that changelog revision rev hashes to its node.
+func (r *Repo) VerifyChangeset(rev int) error { return r.changelog.Verify(rev) }
+
+// Heads returns the changelog revisions that have no children, ascending.
+// Obsolete (hidden) changesets are not filtered.
+func (r *Repo) Heads() []int {
+	n := r.changelog.Len()
+	hasChild := make([]bool, n)
+	for i := range r.changelog.entries {
+		e := &r.changelog.entries[i]
+		if e.p1 >= 0 {
+			hasChild[e.p1] = true
+		}
+		if e.p2 >= 0 {
+			hasChild[e.p2] = true
+		}
+	}
+	var heads []int
+	for i, c := range hasChild {
+		if !c {
+			heads = append(heads, i)
+		}
+	}
+	return heads
+}
+
+// Manifest reads the manifest with node n (a Changeset's Manifest),
+// sorted by Path. NullNode is the empty manifest.
+func (r *Repo) Manifest(n Node) ([]ManifestEntry, error) {
+	if n == NullNode {
+		return nil, nil
+	}
+	rev, ok := r.manifests.Rev(n)
+	if !ok {
+		return nil, fmt.Errorf("hg: manifest %s not found", n)
+	}
+	text, err := r.manifests.Revision(rev)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := parseManifest(text, r.intern)
+	if err != nil {
+		return nil, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
+	}
+	return entries, nil
+}
+
+func (r *Repo) intern(b []byte) string {
+	r.mu.Lock()
+	s, ok := r.paths[string(b)]
+	if !ok {
+		s = string(b)
+		r.paths[s] = s
+	}
+	r.mu.Unlock()
+	return s
+}
+
+// Filelog returns the filelog of a tracked path. A path with no filelog is
+// an empty revlog.
+func (r *Repo) Filelog(path string) (*Revlog, error) {
+	r.mu.Lock()
+	rl := r.filelogs[path]
+	r.mu.Unlock()
+	if rl != nil {
+		return rl, nil
+	}
+	if path == "" || strings.HasPrefix(path, "/") || strings.Contains(path, "\x00") || strings.Contains(path, "\n") {
+		return nil, fmt.Errorf("hg: invalid file path %q", path)
+	}
+	for _, part := range strings.Split(path, "/") {
+		if part == "" || part == "." || part == ".." {
+			return nil, fmt.Errorf("hg: invalid file path %q", path)
+		}
+	}
+	idx := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".i", r.enc)))
+	dat := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".d", r.enc)))
+	rl, err := openRevlog(idx, dat, 2)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old := r.filelogs[path]; old != nil {
+		rl.Close()
+		return old, nil
+	}
+	if len(r.filelogs) >= maxOpenFilelogs {
+		// Forget them all; an evicted revlog in use elsewhere stays valid
+		// and its file is closed when it is garbage collected.
+		clear(r.filelogs)
+	}
+	r.filelogs[path] = rl
+	return rl, nil
+}
+
+// File returns the contents of path at filelog node n, without the "\1\n"
+// metadata header, and that metadata ("copy", "copyrev"; nil when none).
+// The data must not be modified.
+func (r *Repo) File(path string, n Node) (data []byte, meta map[string]string, err error) {
+	rl, err := r.Filelog(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	rev, ok := rl.Rev(n)
+	if !ok || rev < 0 {
+		return nil, nil, fmt.Errorf("hg: file %s: node %s not found", path, n)
+	}
+	text, err := rl.Revision(rev)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, meta, err = ParseFileMeta(text)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hg: file %s rev %d: %w", path, rev, err)
+	}
+	return data, meta, nil
+}
+
+// HasObsstore reports whether the repository has obsolescence markers
+// (a non-empty .hg/store/obsstore): some changesets may then be hidden,
+// which this package does not compute.
+func (r *Repo) HasObsstore() bool {
+	st, err := os.Stat(filepath.Join(r.storeDir, "obsstore"))
+	return err == nil && st.Size() > 0
+}
+
+// Close releases the repository's open files.
+func (r *Repo) Close() error {
+	err := errors.Join(r.changelog.Close(), r.manifests.Close())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rl := range r.filelogs {
+		err = errors.Join(err, rl.Close())
+	}
+	clear(r.filelogs)
+	return err
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

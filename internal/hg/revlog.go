@@ -1,0 +1,542 @@
+package hg
+
+import (
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+)
+
+// Revlog index header flags (the first 4 bytes of entry 0).
+const (
+	revlogV1          = 1
+	flagInlineData    = 1 << 16
+	flagGeneralDelta  = 1 << 17
+	knownHeaderFlags  = flagInlineData | flagGeneralDelta
+	indexEntrySize    = 64
+	maxRevlogRevs     = 1<<31 - 1
+	defaultCacheTexts = 4
+)
+
+// Per-revision flags stored in the index.
+const (
+	revFlagCensored  = 1 << 15
+	revFlagEllipsis  = 1 << 14
+	revFlagExtStored = 1 << 13
+	knownRevFlags    = revFlagCensored | revFlagEllipsis | revFlagExtStored
+)
+
+// entry is one decoded revlog v1 index entry.
+type entry struct {
+	pos     int64 // where the chunk starts: in the .d file, or in the .i file when inline
+	clen    int32 // compressed (stored) length of the chunk
+	rawsize int32 // length of the full text, -1 if unknown
+	base    int32 // delta base (generaldelta) or chain base
+	link    int32 // changelog revision that introduced this revision
+	p1, p2  int32 // parents, -1 for none
+	flags   uint16
+	node    Node
+}
+
+// Revlog is one revision log (changelog, manifest or filelog) in revlog
+// format v1. Its methods are safe for concurrent use. Texts it returns are
+// shared with its cache and must not be modified.
+type Revlog struct {
+	name         string // index path, for errors
+	entries      []entry
+	inline       bool
+	generalDelta bool
+	index        []byte // the whole .i file when inline (holds the data)
+
+	mu       sync.Mutex
+	data     *os.File // the .d file (nil when inline or absent)
+	dataSize int64
+	nodemap  map[Node]int32
+	cache    []cachedText
+	cacheMax int
+	cacheAt  int
+	span     []byte // reusable read buffer for chains read from the .d file
+	delta    []byte // reusable buffer for decompressed deltas
+	scratch  [2][]byte
+	zlib     zlibReader
+}
+
+type cachedText struct {
+	rev  int
+	text []byte
+}
+
+// OpenRevlog opens the revlog whose index file is indexPath (ending in
+// ".i"); the data file, if any, is the same path ending in ".d". A missing
+// index is an empty revlog.
+func OpenRevlog(indexPath string) (*Revlog, error) {
+	return openRevlog(indexPath, strings.TrimSuffix(indexPath, ".i")+".d", defaultCacheTexts)
+}
+
+func openRevlog(indexPath, dataPath string, cacheTexts int) (*Revlog, error) {
+	b, err := os.ReadFile(indexPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("hg: read %s: %w", indexPath, err)
+	}
+	rl, err := parseRevlog(indexPath, b)
+	if err != nil {
+		return nil, err
+	}
+	rl.cacheMax = max(cacheTexts, 1)
+	if !rl.inline && len(rl.entries) > 0 {
+		f, err := os.Open(dataPath)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("hg: open %s: %w", dataPath, err)
+			}
+		} else {
+			st, err := f.Stat()
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("hg: stat %s: %w", dataPath, err)
+			}
+			rl.data, rl.dataSize = f, st.Size()
+		}
+	}
+	return rl, nil
+}
+
+// parseRevlog decodes a revlog index (with its data when inline). It checks
+// every entry's fields so that later reads cannot loop or go out of range.
+func parseRevlog(name string, b []byte) (*Revlog, error) {
+	rl := &Revlog{name: name, cacheMax: defaultCacheTexts}
+	if len(b) == 0 {
+		rl.generalDelta = true
+		return rl, nil
+	}
+	if len(b) < 4 {
+		return nil, fmt.Errorf("hg: read %s: index truncated (%d bytes)", name, len(b))
+	}
+	header := binary.BigEndian.Uint32(b)
+	if v := header & 0xFFFF; v != revlogV1 {
+		return nil, &UnsupportedError{Requirement: fmt.Sprintf("revlog version %d", v), Path: name}
+	}
+	if f := header &^ 0xFFFF; f&^knownHeaderFlags != 0 {
+		return nil, fmt.Errorf("hg: read %s: unknown revlog flags %#x", name, f)
+	}
+	rl.inline = header&flagInlineData != 0
+	rl.generalDelta = header&flagGeneralDelta != 0
+	n := len(b) / indexEntrySize
+	if !rl.inline {
+		if len(b)%indexEntrySize != 0 {
+			return nil, fmt.Errorf("hg: read %s: index size %d is not a multiple of %d", name, len(b), indexEntrySize)
+		}
+	} else {
+		rl.index = b
+	}
+	rl.entries = make([]entry, 0, n) // n bounds the count in both layouts
+	pos := 0
+	for pos < len(b) {
+		rev := len(rl.entries)
+		if len(b)-pos < indexEntrySize {
+			return nil, fmt.Errorf("hg: read %s: entry %d truncated at offset %d", name, rev, pos)
+		}
+		e := b[pos : pos+indexEntrySize]
+		offFlags := binary.BigEndian.Uint64(e)
+		ent := entry{
+			flags:   uint16(offFlags),
+			clen:    int32(binary.BigEndian.Uint32(e[8:])),
+			rawsize: int32(binary.BigEndian.Uint32(e[12:])),
+			base:    int32(binary.BigEndian.Uint32(e[16:])),
+			link:    int32(binary.BigEndian.Uint32(e[20:])),
+			p1:      int32(binary.BigEndian.Uint32(e[24:])),
+			p2:      int32(binary.BigEndian.Uint32(e[28:])),
+		}
+		copy(ent.node[:], e[32:52])
+		if rev == 0 {
+			offFlags &= 0xFFFF // the first 4 bytes hold the header, offset 0
+		}
+		if ent.clen < 0 {
+			return nil, fmt.Errorf("hg: read %s: rev %d: negative chunk length", name, rev)
+		}
+		if ent.base < 0 || int(ent.base) > rev {
+			return nil, fmt.Errorf("hg: read %s: rev %d: bad delta base %d", name, rev, ent.base)
+		}
+		if ent.p1 < -1 || int(ent.p1) >= rev || ent.p2 < -1 || int(ent.p2) >= rev {
+			return nil, fmt.Errorf("hg: read %s: rev %d: bad parents %d, %d", name, rev, ent.p1, ent.p2)
+		}
+		if rl.inline {
+			ent.pos = int64(pos + indexEntrySize)
+			if int64(len(b))-ent.pos < int64(ent.clen) {
+				return nil, fmt.Errorf("hg: read %s: rev %d: inline data truncated", name, rev)
+			}
+			pos += indexEntrySize + int(ent.clen)
+		} else {
+			ent.pos = int64(offFlags >> 16)
+			pos += indexEntrySize
+		}
+		rl.entries = append(rl.entries, ent)
+	}
+	return rl, nil
+}
+
+// Len returns the number of revisions.
+func (rl *Revlog) Len() int { return len(rl.entries) }
+
+// Inline reports whether the revision data is stored in the index file.
+func (rl *Revlog) Inline() bool { return rl.inline }
+
+// GeneralDelta reports whether deltas may be against any earlier revision.
+func (rl *Revlog) GeneralDelta() bool { return rl.generalDelta }
+
+// Node returns the node of rev; NullNode for -1 or a revision out of range.
+func (rl *Revlog) Node(rev int) Node {
+	if rev < 0 || rev >= len(rl.entries) {
+		return NullNode
+	}
+	return rl.entries[rev].node
+}
+
+// Parents returns the parent revisions of rev (-1 for none).
+func (rl *Revlog) Parents(rev int) (p1, p2 int) {
+	if rev < 0 || rev >= len(rl.entries) {
+		return -1, -1
+	}
+	e := &rl.entries[rev]
+	return int(e.p1), int(e.p2)
+}
+
+// LinkRev returns the changelog revision that introduced rev.
+func (rl *Revlog) LinkRev(rev int) int {
+	if rev < 0 || rev >= len(rl.entries) {
+		return -1
+	}
+	return int(rl.entries[rev].link)
+}
+
+// RawSize returns the length of rev's full text, or -1 if unknown.
+func (rl *Revlog) RawSize(rev int) int {
+	if rev < 0 || rev >= len(rl.entries) {
+		return -1
+	}
+	return int(rl.entries[rev].rawsize)
+}
+
+// Rev returns the revision holding node n. NullNode is revision -1.
+func (rl *Revlog) Rev(n Node) (int, bool) {
+	if n == NullNode {
+		return -1, true
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if rl.nodemap == nil {
+		rl.nodemap = make(map[Node]int32, len(rl.entries))
+		for i := range rl.entries {
+			rl.nodemap[rl.entries[i].node] = int32(i)
+		}
+	}
+	r, ok := rl.nodemap[n]
+	return int(r), ok
+}
+
+// Close releases the data file.
+func (rl *Revlog) Close() error {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	rl.cache = nil
+	if rl.data != nil {
+		err := rl.data.Close()
+		rl.data = nil
+		return err
+	}
+	return nil
+}
+
+// Revision returns the full text of rev. The result is shared with the
+// revlog's cache: callers must not modify it.
+func (rl *Revlog) Revision(rev int) ([]byte, error) {
+	if rev < 0 || rev >= len(rl.entries) {
+		return nil, fmt.Errorf("hg: read %s: revision %d out of range [0,%d)", rl.name, rev, len(rl.entries))
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	return rl.revision(rev)
+}
+
+// Verify reconstructs rev and checks that its node is the hash of its
+// parents and text.
+func (rl *Revlog) Verify(rev int) error {
+	text, err := rl.Revision(rev)
+	if err != nil {
+		return err
+	}
+	e := &rl.entries[rev]
+	if got := HashRevision(rl.Node(int(e.p1)), rl.Node(int(e.p2)), text); got != e.node {
+		return fmt.Errorf("hg: verify %s: rev %d: node %s does not match content hash %s", rl.name, rev, e.node, got)
+	}
+	return nil
+}
+
+// HashRevision returns a revision's node: sha1(min(p1,p2) + max(p1,p2) + text).
+func HashRevision(p1, p2 Node, text []byte) Node {
+	a, b := p1, p2
+	if string(b[:]) < string(a[:]) {
+		a, b = b, a
+	}
+	h := sha1.New()
+	h.Write(a[:])
+	h.Write(b[:])
+	h.Write(text)
+	var n Node
+	h.Sum(n[:0])
+	return n
+}
+
+func (rl *Revlog) cached(rev int) []byte {
+	for i := range rl.cache {
+		if rl.cache[i].rev == rev && rl.cache[i].text != nil {
+			return rl.cache[i].text
+		}
+	}
+	return nil
+}
+
+func (rl *Revlog) remember(rev int, text []byte) {
+	if text == nil {
+		text = []byte{}
+	}
+	if len(rl.cache) < rl.cacheMax {
+		rl.cache = append(rl.cache, cachedText{rev, text})
+		return
+	}
+	rl.cache[rl.cacheAt] = cachedText{rev, text}
+	rl.cacheAt = (rl.cacheAt + 1) % len(rl.cache)
+}
+
+func (rl *Revlog) revision(rev int) ([]byte, error) {
+	if t := rl.cached(rev); t != nil {
+		return t, nil
+	}
+	e := &rl.entries[rev]
+	if e.flags&^knownRevFlags != 0 {
+		return nil, fmt.Errorf("hg: read %s: rev %d: unknown revision flags %#x", rl.name, rev, e.flags)
+	}
+	if e.flags&revFlagCensored != 0 {
+		return nil, fmt.Errorf("hg: read %s: rev %d is censored", rl.name, rev)
+	}
+	if e.flags&revFlagExtStored != 0 {
+		return nil, &UnsupportedError{Requirement: "externally stored revision (lfs)", Path: rl.name}
+	}
+
+	// Walk the delta chain back to a full text or a cached text.
+	var chainBuf [32]int
+	chain := chainBuf[:0]
+	var text []byte
+	full := false
+	for r := rev; ; {
+		if t := rl.cached(r); t != nil {
+			text = t
+			break
+		}
+		chain = append(chain, r)
+		b := int(rl.entries[r].base)
+		if b == r {
+			full = true
+			break
+		}
+		if rl.generalDelta {
+			r = b
+		} else {
+			r--
+		}
+	}
+
+	chunks, err := rl.chunks(chain)
+	if err != nil {
+		return nil, err
+	}
+	i := len(chain) - 1
+	if full {
+		base := chain[i]
+		t, err := rl.decompress(chunks[i], nil, rl.entries[base].rawsize, true)
+		if err != nil {
+			return nil, fmt.Errorf("hg: read %s: rev %d: %w", rl.name, base, err)
+		}
+		if rs := rl.entries[base].rawsize; rs >= 0 && int(rs) != len(t) {
+			return nil, fmt.Errorf("hg: read %s: rev %d: text is %d bytes, index says %d", rl.name, base, len(t), rs)
+		}
+		text = t
+		if i == 0 {
+			rl.remember(rev, text)
+			return text, nil
+		}
+		i--
+	}
+	for ; i >= 0; i-- {
+		r := chain[i]
+		rs := rl.entries[r].rawsize
+		d, err := rl.decompress(chunks[i], rl.delta[:0], rs, false)
+		if err != nil {
+			return nil, fmt.Errorf("hg: read %s: rev %d: %w", rl.name, r, err)
+		}
+		if c := chunks[i]; len(c) > 0 && (c[0] == 'x' || c[0] == '(') && cap(d) > cap(rl.delta) {
+			// Keep a larger decompression buffer (never a raw chunk, which
+			// lives in the read buffer).
+			rl.delta = d[:0]
+		}
+		size, err := patchedSize(len(text), d)
+		if err != nil {
+			return nil, fmt.Errorf("hg: read %s: rev %d: %w", rl.name, r, err)
+		}
+		if rs >= 0 && int(rs) != size {
+			return nil, fmt.Errorf("hg: read %s: rev %d: text would be %d bytes, index says %d", rl.name, r, size, rs)
+		}
+		var dst []byte
+		if i == 0 {
+			dst = make([]byte, size)
+		} else {
+			s := &rl.scratch[i&1]
+			if cap(*s) < size {
+				*s = make([]byte, size)
+			}
+			dst = (*s)[:size]
+		}
+		applyDelta(dst, text, d)
+		text = dst
+	}
+	rl.remember(rev, text)
+	return text, nil
+}
+
+// deltaLimit bounds the decompressed size of a delta producing a text of
+// rawsize bytes.
+func deltaLimit(rawsize int32) int {
+	if rawsize < 0 {
+		return maxChunkSize
+	}
+	return min(maxChunkSize, 1<<20+16*int(rawsize))
+}
+
+// chunks returns the stored chunks of the revisions in chain. Chunks of a
+// separate data file are read with as few reads as practical into a buffer
+// reused by the next call.
+func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
+	out := make([][]byte, len(chain))
+	if rl.inline {
+		for i, r := range chain {
+			e := &rl.entries[r]
+			out[i] = rl.index[e.pos : e.pos+int64(e.clen)]
+		}
+		return out, nil
+	}
+	lo, hi, sum := int64(-1), int64(0), int64(0)
+	for _, r := range chain {
+		e := &rl.entries[r]
+		end := e.pos + int64(e.clen)
+		if e.clen > 0 && (end > rl.dataSize || rl.data == nil) {
+			return nil, fmt.Errorf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, rl.dataSize)
+		}
+		if e.clen == 0 {
+			continue
+		}
+		if lo < 0 || e.pos < lo {
+			lo = e.pos
+		}
+		hi = max(hi, end)
+		sum += int64(e.clen)
+	}
+	if sum == 0 {
+		for i := range out {
+			out[i] = []byte{}
+		}
+		return out, nil
+	}
+	if span := hi - lo; span <= 2*sum+64<<10 {
+		if int64(cap(rl.span)) < span {
+			rl.span = make([]byte, span)
+		}
+		buf := rl.span[:span]
+		if _, err := rl.data.ReadAt(buf, lo); err != nil {
+			return nil, fmt.Errorf("hg: read %s: %w", rl.data.Name(), err)
+		}
+		for i, r := range chain {
+			e := &rl.entries[r]
+			if e.clen == 0 {
+				out[i] = []byte{}
+				continue
+			}
+			out[i] = buf[e.pos-lo : e.pos-lo+int64(e.clen)]
+		}
+		return out, nil
+	}
+	if int64(cap(rl.span)) < sum {
+		rl.span = make([]byte, sum)
+	}
+	buf := rl.span[:sum]
+	at := int64(0)
+	for i, r := range chain {
+		e := &rl.entries[r]
+		c := buf[at : at+int64(e.clen)]
+		if _, err := rl.data.ReadAt(c, e.pos); err != nil {
+			return nil, fmt.Errorf("hg: read %s: %w", rl.data.Name(), err)
+		}
+		out[i] = c
+		at += int64(e.clen)
+	}
+	return out, nil
+}
+
+// patchedSize validates a delta against a base text of baseLen bytes and
+// returns the length of the text it produces.
+func patchedSize(baseLen int, delta []byte) (int, error) {
+	size, last := baseLen, 0
+	for p := 0; p < len(delta); {
+		if len(delta)-p < 12 {
+			return 0, fmt.Errorf("delta truncated at offset %d", p)
+		}
+		start := int(binary.BigEndian.Uint32(delta[p:]))
+		end := int(binary.BigEndian.Uint32(delta[p+4:]))
+		n := int(binary.BigEndian.Uint32(delta[p+8:]))
+		p += 12
+		if start < last || end < start || end > baseLen {
+			return 0, fmt.Errorf("delta hunk at offset %d: bad range [%d,%d) (base %d bytes, previous hunk ended at %d)", p-12, start, end, baseLen, last)
+		}
+		if n > len(delta)-p {
+			return 0, fmt.Errorf("delta hunk at offset %d: %d bytes of data, %d available", p-12, n, len(delta)-p)
+		}
+		p += n
+		size += n - (end - start)
+		last = end
+	}
+	return size, nil
+}
+
+// applyDelta writes base patched by delta into dst, which must have the
+// length patchedSize returned for them.
+func applyDelta(dst, base, delta []byte) {
+	w, last := 0, 0
+	for p := 0; p < len(delta); {
+		start := int(binary.BigEndian.Uint32(delta[p:]))
+		end := int(binary.BigEndian.Uint32(delta[p+4:]))
+		n := int(binary.BigEndian.Uint32(delta[p+8:]))
+		p += 12
+		w += copy(dst[w:], base[last:start])
+		w += copy(dst[w:], delta[p:p+n])
+		p += n
+		last = end
+	}
+	copy(dst[w:], base[last:])
+}
+
+// Patch applies a Mercurial binary delta to base and returns the new text.
+func Patch(base, delta []byte) ([]byte, error) {
+	size, err := patchedSize(len(base), delta)
+	if err != nil {
+		return nil, fmt.Errorf("hg: patch: %w", err)
+	}
+	dst := make([]byte, size)
+	applyDelta(dst, base, delta)
+	return dst, nil
+}
+
+var _ io.Closer = (*Revlog)(nil)
