@@ -1,0 +1,302 @@
+package hook
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/synchroniser/synchroniser/internal/urlcheck"
+)
+
+// start checks what every provider checks before reading the body: enabled,
+// POST, no content encoding.
+func start(provider string, r *http.Request, cfg Config) error {
+	if !cfg.Enabled {
+		return errorf(http.StatusNotFound, nil, "webhook provider %q is not enabled", provider)
+	}
+	if r.Method != http.MethodPost {
+		return errorf(http.StatusMethodNotAllowed, nil, "webhook must be POSTed, not %s", r.Method)
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return errorf(http.StatusUnsupportedMediaType, nil, "unsupported Content-Encoding %q", ce)
+	}
+	return nil
+}
+
+// readBody reads the whole body, refusing more than limit bytes with 413.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, err, "read body")
+	}
+	if int64(len(data)) > limit {
+		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body exceeds the limit of %d bytes", limit)
+	}
+	return data, nil
+}
+
+// mediaType returns the request's media type, lower case, "" when absent.
+func mediaType(r *http.Request) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return "", nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", errorf(http.StatusUnsupportedMediaType, err, "malformed Content-Type %q", truncate(ct, 100))
+	}
+	return mt, nil
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+func isJSONType(mt string) bool {
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// jsonBody returns the JSON document of a request whose body is JSON or,
+// when allowForm, a form with the JSON in the field "payload" (GitHub and
+// Gitea offer both). Other content types are refused with 415.
+func jsonBody(r *http.Request, body []byte, allowForm bool) ([]byte, error) {
+	mt, err := mediaType(r)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case mt == "" || isJSONType(mt):
+		return body, nil
+	case mt == formType && allowForm:
+		return formPayload(body)
+	default:
+		return nil, errorf(http.StatusUnsupportedMediaType, nil, "unsupported Content-Type %q: expected application/json", mt)
+	}
+}
+
+// formPayload returns the "payload" field of a urlencoded form.
+func formPayload(body []byte) ([]byte, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, err, "malformed form encoding")
+	}
+	p := vals.Get("payload")
+	if strings.TrimSpace(p) == "" {
+		return nil, errorf(http.StatusBadRequest, nil, "no JSON payload")
+	}
+	return []byte(p), nil
+}
+
+// decodeJSON checks nesting depth, then decodes doc into v.
+func decodeJSON(doc []byte, v any, maxDepth int) error {
+	if len(bytes.TrimSpace(doc)) == 0 {
+		return errorf(http.StatusBadRequest, nil, "no JSON payload")
+	}
+	if err := checkDepth(doc, maxDepth); err != nil {
+		return errorf(http.StatusBadRequest, err, "invalid JSON payload")
+	}
+	if err := json.Unmarshal(doc, v); err != nil {
+		return errorf(http.StatusBadRequest, err, "invalid JSON payload")
+	}
+	return nil
+}
+
+// checkDepth refuses JSON nested deeper than max before it is decoded, so
+// that a hostile body costs no more than a scan.
+func checkDepth(doc []byte, max int) error {
+	depth, inString, escaped := 0, false, false
+	for i, c := range doc {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				return fmt.Errorf("nested deeper than %d levels at offset %d", max, i)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// checkHMAC verifies a hex HMAC-SHA256 of body, with an optional prefix
+// such as "sha256=". header names the header, for messages.
+func checkHMAC(secret string, body []byte, header, got, prefix string) error {
+	if got == "" {
+		return errorf(http.StatusUnauthorized, nil, "missing signature header %s", header)
+	}
+	if prefix != "" {
+		if !strings.HasPrefix(got, prefix) {
+			return errorf(http.StatusUnauthorized, nil, "signature header %s must start with %q", header, prefix)
+		}
+		got = got[len(prefix):]
+	}
+	sig, err := hex.DecodeString(strings.TrimSpace(got))
+	if err != nil || len(sig) != sha256.Size {
+		return errorf(http.StatusUnauthorized, nil, "malformed signature in %s", header)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	if !hmac.Equal(sig, mac.Sum(nil)) {
+		return errorf(http.StatusUnauthorized, nil, "signature in %s does not match", header)
+	}
+	return nil
+}
+
+// checkToken compares a shared token in constant time (hashing first so that
+// not even the length leaks).
+func checkToken(want, got, what string) error {
+	if got == "" {
+		return errorf(http.StatusUnauthorized, nil, "missing %s", what)
+	}
+	w, g := sha256.Sum256([]byte(want)), sha256.Sum256([]byte(got))
+	if !hmac.Equal(w[:], g[:]) {
+		return errorf(http.StatusUnauthorized, nil, "wrong %s", what)
+	}
+	return nil
+}
+
+// firstHeader returns the first non-empty value among the named headers.
+func firstHeader(r *http.Request, names ...string) (name, value string) {
+	for _, n := range names {
+		if v := r.Header.Get(n); v != "" {
+			return n, v
+		}
+	}
+	return "", ""
+}
+
+// maxField bounds names and ids taken from payloads and headers.
+const maxField = 512
+
+// cleanField refuses control characters, invalid UTF-8 and over-long values.
+func cleanField(field, v string) error {
+	if len(v) > maxField {
+		return errorf(http.StatusBadRequest, nil, "%s is longer than %d bytes", field, maxField)
+	}
+	if !utf8.ValidString(v) {
+		return errorf(http.StatusBadRequest, nil, "%s is not valid UTF-8", field)
+	}
+	for _, c := range v {
+		if unicode.IsControl(c) {
+			return errorf(http.StatusBadRequest, nil, "%s contains control character %U", field, c)
+		}
+	}
+	return nil
+}
+
+// cleanName checks a repository name or full name: clean, and no path
+// segment begins with "-" (it could become an option of hg, git or ssh).
+func cleanName(field, v string) error {
+	if err := cleanField(field, v); err != nil {
+		return err
+	}
+	for _, seg := range strings.Split(v, "/") {
+		if strings.HasPrefix(strings.TrimSpace(seg), "-") {
+			return errorf(http.StatusBadRequest, nil, "%s %q has a part beginning with \"-\"", field, truncate(v, 100))
+		}
+		if seg == ".." {
+			return errorf(http.StatusBadRequest, nil, "%s %q has a \"..\" part", field, truncate(v, 100))
+		}
+	}
+	return nil
+}
+
+// syntax is the policy payload clone URLs must pass here: the syntax rules of
+// urlcheck, without a host allowlist or DNS (the caller applies its own).
+var syntax = urlcheck.Policy{Schemes: []string{"https", "http", "ssh"}, AllowPrivate: true}
+
+// finish validates an event built by a parser and fills derived fields.
+func finish(ev *PushEvent, r *http.Request, cfg Config) (*PushEvent, error) {
+	if cfg.SCM != "" {
+		ev.SCM = cfg.SCM
+	}
+	if ev.Repository == "" && ev.Owner != "" && ev.Name != "" {
+		ev.Repository = ev.Owner + "/" + ev.Name
+	}
+	if ev.Name == "" && ev.Repository != "" {
+		ev.Name = ev.Repository[strings.LastIndexByte(ev.Repository, '/')+1:]
+	}
+	if ev.Owner == "" {
+		if i := strings.IndexByte(ev.Repository, '/'); i > 0 {
+			ev.Owner = ev.Repository[:i]
+		}
+	}
+	if ev.Repository == "" && ev.CloneURL == "" {
+		return nil, errorf(http.StatusBadRequest, nil, "payload names no repository")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"repository", ev.Repository}, {"repository owner", ev.Owner}, {"repository name", ev.Name},
+	} {
+		if err := cleanName(f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"delivery id", ev.DeliveryID}, {"node", ev.Node}, {"pusher", ev.Pusher}} {
+		if err := cleanField(f.name, f.v); err != nil {
+			return nil, err
+		}
+	}
+	for _, ref := range ev.Refs {
+		if err := cleanName("ref", ref); err != nil {
+			return nil, err
+		}
+	}
+	if ev.CloneURL != "" {
+		if _, err := syntax.Check(r.Context(), ev.CloneURL); err != nil {
+			return nil, errorf(http.StatusBadRequest, err, "invalid repository URL in payload")
+		}
+	}
+	if ev.Commits < 0 {
+		ev.Commits = 0
+	}
+	return ev, nil
+}
+
+// maxRefs bounds the refs kept from one event.
+const maxRefs = 1000
+
+// addRef appends ref unless it is empty, already present, or refs are full.
+func addRef(refs []string, ref string) []string {
+	if ref == "" || len(refs) >= maxRefs {
+		return refs
+	}
+	for _, r := range refs {
+		if r == ref {
+			return refs
+		}
+	}
+	return append(refs, ref)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
