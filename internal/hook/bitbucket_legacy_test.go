@@ -156,7 +156,11 @@ func TestBitbucketLegacyErrors(t *testing.T) {
 		{name: "disabled", r: request([]byte(valid), "application/json"), cfg: Config{}, status: 404, msg: "not enabled"},
 		{name: "GET", r: func() *http.Request { r := request(nil, ""); r.Method = http.MethodGet; return r }(), status: 405, msg: "POSTed"},
 		{name: "missing token", r: request([]byte(valid), "application/json"), cfg: Config{Enabled: true, Secret: "s3cret"}, status: 401, msg: `missing "token"`},
-		{name: "wrong token", r: func() *http.Request { r := request([]byte(valid), "application/json"); r.URL.RawQuery = "token=nope"; return r }(), cfg: Config{Enabled: true, Secret: "s3cret"}, status: 401, msg: `wrong "token"`},
+		{name: "wrong token", r: func() *http.Request {
+			r := request([]byte(valid), "application/json")
+			r.URL.RawQuery = "token=nope"
+			return r
+		}(), cfg: Config{Enabled: true, Secret: "s3cret"}, status: 401, msg: `wrong "token"`},
 		{name: "body read error", r: func() *http.Request {
 			r := request(nil, "application/json")
 			r.Body = errReaderCloser{strings.NewReader(valid[:10])}
