@@ -1,0 +1,177 @@
+// Package mirror defines a mirror (a source repository, a Git destination and
+// the policy mapping one's refs to the other's) and the sync pipeline that
+// keeps them equal: pull into a per-mirror cache, convert, push what changed.
+package mirror
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Mirror is one source repository kept in sync with one Git destination.
+type Mirror struct {
+	Name   string // unique, [A-Za-z0-9._-]+ (see ValidName)
+	SCM    string // "hg" or "git"
+	Source string // URL (https, http, ssh, file when allowed) or local path
+	Dest   Destination
+	Policy RefPolicy
+	Poll   time.Duration // 0 = no polling
+}
+
+// Destination is where a mirror is pushed.
+type Destination struct {
+	URL            string // git URL pushed to (https, http, ssh, file) or local bare repository path
+	Forge          string // "github", "gitlab", "gitea" or "" (plain git: ls-remote check only)
+	Owner, Project string // on the forge
+	APIURL         string // forge API base (GitHub Enterprise etc.)
+	Token          string // secret: never logged or shown
+	SSHKey         string // private key file, for ssh destinations
+	KnownHosts     string // known_hosts file, for ssh destinations
+}
+
+// String returns the destination URL without any user information, safe to
+// show and log.
+func (d Destination) String() string { return Redact(d.URL) }
+
+// LogValue keeps the token out of logs.
+func (d Destination) LogValue() slog.Value { return slog.StringValue(d.String()) }
+
+// RefPolicy says which refs of the source become which refs of the destination.
+type RefPolicy struct {
+	TipBranch     string   // "master" (default) or "main": tip's branch when there is no bookmark
+	Refs          []string // globs (path.Match) over full ref names, empty = all
+	NamedBranches bool     // named-branch heads → refs/heads/branches/<name>
+	Tags          bool     // push tags (DefaultPolicy sets it)
+	Force         bool     // allow non-fast-forward updates
+}
+
+// DefaultPolicy is the policy of a mirror that says nothing: tip to master,
+// tags pushed, no named branches, no force.
+func DefaultPolicy() RefPolicy { return RefPolicy{TipBranch: "master", Tags: true} }
+
+// SCMs a mirror's source may use.
+const (
+	SCMHg  = "hg"
+	SCMGit = "git"
+)
+
+// maxNameLen bounds a mirror name (it is a directory name).
+const maxNameLen = 200
+
+// ValidName reports whether name can name a mirror: 1 to 200 characters out
+// of [A-Za-z0-9._-], not "." or "..". Names are used as cache directory
+// names, so nothing else is allowed.
+func ValidName(name string) bool {
+	if name == "" || len(name) > maxNameLen || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !nameByte(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func nameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// NameFor derives a valid mirror name from a source URL or path: its host
+// and path with every other byte replaced by "-", e.g.
+// "https://hg.example.org/repo" → "hg.example.org-repo". User information,
+// query and fragment are dropped.
+func NameFor(source string) string {
+	s := source
+	if u, err := url.Parse(source); err == nil && u.Scheme != "" && u.Scheme != "file" && len(u.Scheme) > 1 {
+		s = u.Host + "/" + u.Path
+		if h := u.Hostname(); h != "" {
+			s = h + "/" + u.Path
+			if p := u.Port(); p != "" {
+				s = h + "-" + p + "/" + u.Path
+			}
+		}
+	} else {
+		p := strings.TrimPrefix(source, "file://")
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		s = p
+	}
+	s = strings.TrimSuffix(strings.TrimRight(s, "/"), ".git")
+	b := make([]byte, 0, len(s))
+	dash := true // no leading dash
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if nameByte(c) && c != '-' {
+			if c == '.' && dash {
+				continue // no ".." nor leading "."
+			}
+			b = append(b, c)
+			dash = false
+			continue
+		}
+		if !dash {
+			b = append(b, '-')
+			dash = true
+		}
+	}
+	name := strings.TrimRight(string(b), "-.")
+	if len(name) > maxNameLen {
+		name = strings.Trim(name[len(name)-maxNameLen:], "-.")
+	}
+	if !ValidName(name) {
+		return "mirror"
+	}
+	return name
+}
+
+// Redact returns raw with any password or user information removed, for
+// logs and error messages.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if err != nil && strings.Contains(raw, "@") && strings.Contains(raw, "://") {
+			return "(unparsable URL)"
+		}
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
+// Validate checks the fields Sync relies on.
+func (m *Mirror) Validate() error {
+	if !ValidName(m.Name) {
+		return errorf(BadRequest, "validate", "invalid mirror name %q: want 1-%d characters of [A-Za-z0-9._-]", m.Name, maxNameLen)
+	}
+	switch m.SCM {
+	case SCMHg, SCMGit:
+	default:
+		return errorf(BadRequest, "validate", "mirror %s: unsupported scm %q (want hg or git)", m.Name, m.SCM)
+	}
+	if m.Source == "" {
+		return errorf(BadRequest, "validate", "mirror %s: no source", m.Name)
+	}
+	if m.Dest.URL == "" {
+		return errorf(BadRequest, "validate", "mirror %s: no destination", m.Name)
+	}
+	for _, g := range m.Policy.Refs {
+		if _, err := pathMatch(g, "refs/heads/x"); err != nil {
+			return errorf(BadRequest, "validate", "mirror %s: bad ref glob %q: %v", m.Name, g, err)
+		}
+	}
+	if t := m.Policy.TipBranch; t != "" && !validRefName("refs/heads/"+t) {
+		return errorf(BadRequest, "validate", "mirror %s: invalid tip branch %q", m.Name, t)
+	}
+	return nil
+}
+
+// String names the mirror for messages.
+func (m Mirror) String() string {
+	return fmt.Sprintf("%s (%s %s → %s)", m.Name, m.SCM, Redact(m.Source), m.Dest)
+}
