@@ -119,13 +119,24 @@ func (p Policy) Check(ctx context.Context, raw string) (*url.URL, error) {
 	if raw == "" {
 		return fail(ErrSyntax, "empty")
 	}
+	if strings.HasPrefix(raw, "-") {
+		return fail(ErrDash, "the URL itself")
+	}
+	if i := strings.Index(raw, "://"); i >= 0 {
+		// Before parsing, which may fail on what follows for another reason.
+		auth := raw[i+3:]
+		if end := strings.IndexAny(auth, "/?#"); end >= 0 {
+			auth = auth[:end]
+		}
+		user, host, hasUser := strings.Cut(auth, "@")
+		if hasUser && strings.HasPrefix(user, "-") || strings.HasPrefix(host, "-") || !hasUser && strings.HasPrefix(user, "-") {
+			return fail(ErrDash, "host or user %q", auth)
+		}
+	}
 	for i := 0; i < len(raw); i++ {
 		if c := raw[i]; c <= ' ' || c == 0x7f || c == '\\' {
 			return fail(ErrControl, "byte %#02x at offset %d", c, i)
 		}
-	}
-	if strings.HasPrefix(raw, "-") {
-		return fail(ErrDash, "the URL itself")
 	}
 	if isTransportHelper(raw) {
 		return fail(ErrTransport, "%q", raw[:strings.Index(raw, "::")+2])
@@ -190,13 +201,20 @@ func (p Policy) parse(raw string) (*url.URL, error) {
 // scpLike recognises Git's "[user@]host:path": a ':' before any '/', and
 // no "://". ok reports whether raw has that form.
 func scpLike(raw string) (u *url.URL, ok bool, err error) {
-	colon := strings.IndexByte(raw, ':')
-	if colon < 0 || strings.Contains(raw, "://") {
+	if strings.Contains(raw, "://") {
 		return nil, false, nil
 	}
-	if slash := strings.IndexByte(raw, '/'); slash >= 0 && slash < colon {
+	head := raw
+	if slash := strings.IndexByte(raw, '/'); slash >= 0 {
+		head = raw[:slash]
+	}
+	// The host follows the last '@' before any '/'; a ':' in the user
+	// part is a password.
+	colon := strings.IndexByte(head[strings.LastIndexByte(head, '@')+1:], ':')
+	if colon < 0 {
 		return nil, false, nil
 	}
+	colon += strings.LastIndexByte(head, '@') + 1
 	hostPart, path := raw[:colon], raw[colon+1:]
 	// A URL with a scheme but no "//" ("mailto:x", "file:/etc") is not
 	// scp-like unless the part before ':' holds a user ("git@host:path").
@@ -467,6 +485,7 @@ func (p Policy) checkAddress(ctx context.Context, host string) *Error {
 	}
 	for _, ia := range addrs {
 		a, ok := netip.AddrFromSlice(ia.IP)
+		a = a.Unmap()
 		if !ok {
 			return &Error{Err: ErrResolve, Detail: fmt.Sprintf("bad address for %s", host)}
 		}
@@ -536,21 +555,18 @@ func nonPublic(a netip.Addr) string {
 
 // display returns raw for messages: without a password, shortened.
 func display(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			raw = u.Redacted()
-		}
-	}
+	start := 0
 	if i := strings.Index(raw, "://"); i >= 0 {
-		// An unparsable URL may still carry "user:pass@": cut it out.
-		rest := raw[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 && strings.Contains(rest[:at], ":") {
-			raw = raw[:i+3] + "xxxxx@" + rest[at+1:]
-		}
+		start = i + 3
+	}
+	rest := raw[start:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 && strings.Contains(rest[:at], ":") {
+		user, _, _ := strings.Cut(rest[:at], ":")
+		raw = raw[:start] + user + ":xxxxx@" + rest[at+1:]
 	}
 	if len(raw) > 200 {
 		raw = raw[:200] + "..."
