@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -124,6 +125,9 @@ type Limits struct {
 	SubprocessTimeout time.Duration `toml:"subprocess_timeout"` // each hg/git call, default 30m
 	SyncTimeout       time.Duration `toml:"sync_timeout"`       // one whole sync, default 2h
 	CacheQuota        Size          `toml:"cache_quota"`        // disk for caches; 0 = unlimited
+	// TrustedProxies lists the addresses (CIDR or IP) of reverse proxies
+	// whose X-Forwarded-For is believed, for rate limiting and logs.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // Legacy configures the original /synchronise/ endpoint.
@@ -131,6 +135,11 @@ type Legacy struct {
 	Enabled     bool          `toml:"enabled"`      // default true
 	Wait        bool          `toml:"wait"`         // answer after the sync (200/500), like the original
 	WaitTimeout time.Duration `toml:"wait_timeout"` // how long a waiting request waits, default 10m
+	// Token, when set, must be given as ?token= (Bitbucket's POST service
+	// could not sign its requests).
+	Token     Secret `toml:"token"`
+	TokenFile string `toml:"token_file"`
+	TokenEnv  string `toml:"token_env"`
 }
 
 // Seed maps a Bitbucket repository owner/slug to a destination user/project on
@@ -346,6 +355,9 @@ func (c *Config) resolveSecrets(lookup func(string) (string, bool)) error {
 	if err := resolveSecret("destination.token", &c.Destination.Token, c.Destination.TokenFile, c.Destination.TokenEnv, lookup); err != nil {
 		return err
 	}
+	if err := resolveSecret("legacy.token", &c.Legacy.Token, c.Legacy.TokenFile, c.Legacy.TokenEnv, lookup); err != nil {
+		return err
+	}
 	for name, h := range c.Hooks {
 		if err := resolveSecret("hooks."+name+".secret", &h.Secret, h.SecretFile, h.SecretEnv, lookup); err != nil {
 			return err
@@ -450,6 +462,13 @@ func (c *Config) Validate() error {
 	}
 	if l.SyncTimeout <= 0 {
 		bad("limits.sync_timeout: must be positive")
+	}
+	for _, p := range l.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("limits.trusted_proxies: %q is not an address or CIDR prefix", p)
+			}
+		}
 	}
 	if l.CacheQuota < 0 {
 		bad("limits.cache_quota: must not be negative")

@@ -197,6 +197,7 @@ func TestInvalid(t *testing.T) {
 		{"[limits]\nmax_body = 0", "limits.max_body"},
 		{"[limits]\nmax_body = \"lots\"", "not a size"},
 		{"[limits]\nconcurrent_syncs = 0", "concurrent_syncs"},
+		{"[limits]\ntrusted_proxies = [\"localhost\"]", "trusted_proxies"},
 		{"[limits]\nsubprocess_timeout = \"soon\"", "soon"},
 		{"[seed]\nenabled = true\ngit_host = \"nohost\"", "seed.git_host"},
 		{"[seed]\nenabled = true\nforge = \"sourceforge\"", "seed.forge"},
