@@ -1,0 +1,187 @@
+package git
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zlib"
+)
+
+// benchHistory is the benchmark input: benchCommits commits each adding
+// benchFilesPerCommit source-like files to one of 100 directories, so
+// 50,000 blobs, 10,000 trees and 5,000 commits in all.
+const (
+	benchCommits        = 5000
+	benchFilesPerCommit = 10
+	benchDirs           = 100
+)
+
+func benchBlob(i int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "// file %d\npackage p%d\n\n", i, i%benchDirs)
+	for j := range 5 + i%40 {
+		fmt.Fprintf(&b, "func f%d_%d(x int) int { return x*%d + %d }\n", i, j, j, i)
+	}
+	return []byte(b.String())
+}
+
+func benchPath(c, f int) (dir, name string) {
+	return fmt.Sprintf("d%02d", c%benchDirs), fmt.Sprintf("f%06d.go", c*benchFilesPerCommit+f)
+}
+
+const benchIdent = "Bench <bench@example.com> 1700000000 +0000"
+
+// writeBenchPackWriter writes the benchmark history with a PackWriter,
+// encoding the trees itself as the converter does.
+func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int) Hash {
+	pw, err := newPackWriter(gitDir, level)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dirs := map[string][]TreeEntry{}
+	root := map[string]Hash{}
+	var parent Hash
+	for c := range commits {
+		var dir string
+		for f := range benchFilesPerCommit {
+			d, name := benchPath(c, f)
+			dir = d
+			h, err := pw.Add(KindBlob, benchBlob(c*benchFilesPerCommit+f))
+			if err != nil {
+				b.Fatal(err)
+			}
+			dirs[d] = append(dirs[d], TreeEntry{ModeFile, name, h})
+		}
+		th, err := pw.Add(KindTree, EncodeTree(dirs[dir]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		root[dir] = th
+		var rootEntries []TreeEntry
+		for name, h := range root {
+			rootEntries = append(rootEntries, TreeEntry{ModeDir, name, h})
+		}
+		rh, err := pw.Add(KindTree, EncodeTree(rootEntries))
+		if err != nil {
+			b.Fatal(err)
+		}
+		cm := &Commit{Tree: rh, Author: benchIdent, Committer: benchIdent, Message: fmt.Sprintf("commit %d\n", c)}
+		if !parent.IsZero() {
+			cm.Parents = []Hash{parent}
+		}
+		if parent, err = pw.Add(KindCommit, EncodeCommit(cm)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := pw.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	return parent
+}
+
+// writeBenchFastImport writes the same history through `git fast-import`,
+// which builds the trees itself.
+func writeBenchFastImport(b testing.TB, gitDir string, commits int) {
+	cmd := exec.CommandContext(context.Background(), "git", "--git-dir="+gitDir, "fast-import", "--quiet")
+	cmd.Env = testEnv()
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(in, 256<<10)
+	for c := range commits {
+		msg := fmt.Sprintf("commit %d\n", c)
+		fmt.Fprintf(w, "commit refs/heads/master\nmark :%d\nauthor %s\ncommitter %s\ndata %d\n%s", c+1, benchIdent, benchIdent, len(msg), msg)
+		if c > 0 {
+			fmt.Fprintf(w, "from :%d\n", c)
+		}
+		for f := range benchFilesPerCommit {
+			d, name := benchPath(c, f)
+			blob := benchBlob(c*benchFilesPerCommit + f)
+			fmt.Fprintf(w, "M 100644 inline %s/%s\ndata %d\n", d, name, len(blob))
+			w.Write(blob)
+			w.WriteByte('\n')
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func packBytes(b *testing.B, gitDir string) int64 {
+	matches, _ := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "*.pack"))
+	var n int64
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += fi.Size()
+	}
+	return n
+}
+
+// BenchmarkPackWriter and BenchmarkFastImport write the same 65,000-object
+// history; compare ns/op and pack-MB. Run with -benchtime=3x.
+func BenchmarkPackWriter(b *testing.B) {
+	for _, level := range []int{zlib.HuffmanOnly, zlib.BestSpeed, 3, zlib.DefaultCompression} {
+		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
+			var size int64
+			for b.Loop() {
+				b.StopTimer()
+				dir := newBare(b)
+				b.StartTimer()
+				writeBenchPackWriter(b, dir, level, benchCommits)
+				b.StopTimer()
+				size = packBytes(b, dir)
+				os.RemoveAll(dir)
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(size)/1e6, "pack-MB")
+		})
+	}
+}
+
+func BenchmarkFastImport(b *testing.B) {
+	var size int64
+	for b.Loop() {
+		b.StopTimer()
+		dir := newBare(b)
+		b.StartTimer()
+		writeBenchFastImport(b, dir, benchCommits)
+		b.StopTimer()
+		size = packBytes(b, dir)
+		os.RemoveAll(dir)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(size)/1e6, "pack-MB")
+}
+
+// TestBenchHistoriesAgree checks that both benchmark writers produce the
+// same commits (on a shorter history), so the benchmark compares equal work.
+func TestBenchHistoriesAgree(t *testing.T) {
+	t.Parallel()
+	a, f := newBare(t), newBare(t)
+	tip := writeBenchPackWriter(t, a, packWriterLevel, 300)
+	writeBenchFastImport(t, f, 300)
+	if got := mustHash(t, string(gitT(t, f, nil, "rev-parse", "refs/heads/master"))); got != tip {
+		t.Fatalf("fast-import tip %s, PackWriter tip %s", got, tip)
+	}
+	gitT(t, a, nil, "update-ref", "refs/heads/master", tip.String())
+	gitT(t, a, nil, "fsck", "--strict")
+}
