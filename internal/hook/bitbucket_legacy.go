@@ -238,15 +238,4 @@ func normSCM(s string) string {
 }
 
 // isHexNode reports a full 40-digit hex node or commit id.
-func isHexNode(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
+func isHexNode(s string) bool { return isHex(s, 40, 40) }

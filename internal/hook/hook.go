@@ -142,6 +142,14 @@ type Parser func(r *http.Request, cfg Config) (*PushEvent, error)
 
 var registry = map[string]Parser{
 	"bitbucket-legacy": ParseBitbucketLegacy,
+	"bitbucket":        ParseBitbucket,
+	"github":           ParseGitHub,
+	"gitlab":           ParseGitLab,
+	"heptapod":         ParseHeptapod,
+	"gitea":            ParseGitea,
+	"forgejo":          ParseForgejo,
+	"gogs":             ParseGogs,
+	"generic":          ParseGeneric,
 }
 
 // Providers returns the names of all providers, sorted.

@@ -1,0 +1,112 @@
+package hook
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// ParseGitea parses a Gitea "push" delivery: X-Gitea-Event (or the X-Gogs-*
+// headers Gitea also sends), X-Gitea-Delivery, and, when cfg.Secret is set,
+// X-Gitea-Signature (hex HMAC-SHA256 of the body; X-Gogs-Signature and
+// X-Hub-Signature-256 are accepted as well, all keyed by the same secret).
+// The body is JSON or a form with the JSON in "payload". SCM is "git".
+func ParseGitea(r *http.Request, cfg Config) (*PushEvent, error) {
+	return parseGitea("gitea", []string{"X-Gitea-", "X-Gogs-"}, r, cfg)
+}
+
+// ParseForgejo is ParseGitea for Forgejo, which sends X-Forgejo-* headers
+// (and the X-Gitea-* ones).
+func ParseForgejo(r *http.Request, cfg Config) (*PushEvent, error) {
+	return parseGitea("forgejo", []string{"X-Forgejo-", "X-Gitea-", "X-Gogs-"}, r, cfg)
+}
+
+// ParseGogs is ParseGitea for Gogs, which sends X-Gogs-* headers only.
+func ParseGogs(r *http.Request, cfg Config) (*PushEvent, error) {
+	return parseGitea("gogs", []string{"X-Gogs-"}, r, cfg)
+}
+
+// parseGitea handles the Gogs family; prefixes are the header families the
+// provider sends, preferred first.
+func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config) (*PushEvent, error) {
+	if err := start(provider, r, cfg); err != nil {
+		return nil, err
+	}
+	body, err := readBody(r, cfg.maxBody())
+	if err != nil {
+		return nil, err
+	}
+	names := func(suffix string) []string {
+		out := make([]string, len(prefixes))
+		for i, p := range prefixes {
+			out[i] = p + suffix
+		}
+		return out
+	}
+	if cfg.Secret != "" {
+		h, sig := firstHeader(r, names("Signature")...)
+		prefix := ""
+		if sig == "" && provider != "gogs" {
+			h, sig, prefix = "X-Hub-Signature-256", r.Header.Get("X-Hub-Signature-256"), "sha256="
+		}
+		if h == "" {
+			h = prefixes[0] + "Signature"
+		}
+		if err := checkHMAC(cfg.Secret, body, h, sig, prefix); err != nil {
+			return nil, err
+		}
+	}
+	switch _, event := firstHeader(r, names("Event")...); event {
+	case "":
+		return nil, errorf(http.StatusBadRequest, nil, "missing %sEvent header", prefixes[0])
+	case "push":
+	default:
+		return nil, fmt.Errorf("%s event %q: %w", provider, truncate(event, 64), ErrIgnored)
+	}
+	doc, err := jsonBody(r, body, true)
+	if err != nil {
+		return nil, err
+	}
+	var p struct {
+		Ref        string     `json:"ref"`
+		After      string     `json:"after"`
+		Commits    []struct{} `json:"commits"`
+		Total      *int       `json:"total_commits"`
+		Repository *struct {
+			Name     string   `json:"name"`
+			FullName string   `json:"full_name"`
+			CloneURL string   `json:"clone_url"`
+			Private  bool     `json:"private"`
+			Owner    userName `json:"owner"`
+		} `json:"repository"`
+		Pusher userName `json:"pusher"`
+	}
+	if err := decodeJSON(doc, &p, cfg.maxDepth()); err != nil {
+		return nil, err
+	}
+	repo := p.Repository
+	if repo == nil {
+		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository" field`)
+	}
+	if repo.FullName == "" {
+		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository.full_name" field`)
+	}
+	_, delivery := firstHeader(r, names("Delivery")...)
+	ev := &PushEvent{
+		Provider:   provider,
+		DeliveryID: delivery,
+		SCM:        "git",
+		Repository: repo.FullName,
+		Owner:      string(repo.Owner),
+		Name:       repo.Name,
+		CloneURL:   repo.CloneURL,
+		Refs:       addRef(nil, p.Ref),
+		Commits:    len(p.Commits),
+		Private:    repo.Private,
+		Node:       headNode(p.After),
+		Pusher:     string(p.Pusher),
+	}
+	if p.Total != nil {
+		ev.Commits = *p.Total
+	}
+	return finish(ev, r, cfg)
+}
