@@ -1,0 +1,237 @@
+package convert
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/hg"
+)
+
+// refs fills the refs of res and writes those hg-git writes into .hg/git:
+// refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
+// Like hg-git, it never deletes a ref.
+func (c *converter) refs(res *Result) error {
+	refs, warns, err := describe(c.repo, c.m.byHg, res)
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		c.warnings = append(c.warnings, w)
+		c.log.Warn("convert: ref not exported", "kind", w.Kind, "name", w.Path, "message", w.Message)
+	}
+	for _, name := range writeLooseRefs(c.gitDir, refs) {
+		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
+		c.warnings = append(c.warnings, w)
+		c.log.Warn("convert: ref not written", "kind", w.Kind, "ref", name)
+	}
+	res.Warnings = c.warnings
+	return nil
+}
+
+// Describe opens the repository at hgRoot and returns its refs as Git
+// commits according to byHg (a map as ReadMap returns it): bookmarks, tags,
+// named-branch heads and tip. Converted and Warnings are left empty.
+func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
+	repo, err := hg.Open(hgRoot)
+	if err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	defer repo.Close()
+	res := &Result{Total: repo.Len()}
+	if _, _, err := describe(repo, byHg, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ReadMap reads a git-mapfile (hg-git's format); a missing file is empty.
+func ReadMap(path string) (map[hg.Node]git.Hash, error) {
+	m, err := loadMap(path)
+	if err != nil {
+		return nil, err
+	}
+	return m.byHg, nil
+}
+
+// describe fills the refs of res and returns the Git refs hg-git would set
+// and the bookmarks and tags it leaves out.
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result) (map[string]git.Hash, []Warning, error) {
+	res.Bookmarks = map[string]string{}
+	res.Tags = map[string]string{}
+	res.BranchHeads = map[string]string{}
+	var warns []Warning
+	bad := func(what, name, ref string) {
+		warns = append(warns, Warning{Rev: -1, Path: name, Kind: WarnRef,
+			Message: fmt.Sprintf("%s %q is not a valid Git ref name (%s); not exported", what, name, ref)})
+	}
+	bms, err := repo.Bookmarks()
+	if err != nil {
+		return nil, nil, fmt.Errorf("convert: %w", err)
+	}
+	refs := map[string]git.Hash{}
+	for name, node := range bms {
+		h, ok := byHg[node]
+		if !ok {
+			continue
+		}
+		if !checkRefFormat("refs/heads/" + name) {
+			bad("bookmark", name, "refs/heads/"+name)
+			continue
+		}
+		res.Bookmarks[name] = h.String()
+		refs["refs/heads/"+name] = h
+	}
+	tags, err := repo.Tags()
+	if err != nil {
+		return nil, nil, fmt.Errorf("convert: %w", err)
+	}
+	for _, t := range tags {
+		name := strings.ReplaceAll(t.Name, " ", "_")
+		h, ok := byHg[t.Node]
+		if !ok {
+			continue
+		}
+		if !checkRefFormat("refs/tags/" + name) {
+			bad("tag", name, "refs/tags/"+name)
+			continue
+		}
+		res.Tags[name] = h.String()
+		refs["refs/tags/"+name] = h
+	}
+	if err := branchHeads(repo, byHg, res); err != nil {
+		return nil, nil, err
+	}
+	if n := repo.Len(); n > 0 {
+		if h, ok := byHg[repo.Changelog().Node(n-1)]; ok {
+			res.Tip = h.String()
+		}
+	}
+	return refs, warns, nil
+}
+
+// branchHeads records, for each named branch, its tipmost open head (or its
+// tipmost head when all are closed, as `hg branches --closed` shows it).
+func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result) error {
+	n := repo.Len()
+	type info struct {
+		branch string
+		closed bool
+	}
+	infos := make([]info, n)
+	hasChildOnBranch := make([]bool, n)
+	for rev := 0; rev < n; rev++ {
+		cs, err := repo.Changeset(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		infos[rev] = info{branch: cs.Branch(), closed: cs.Closed()}
+		for _, p := range []hg.Node{cs.P1, cs.P2} {
+			if p == hg.NullNode {
+				continue
+			}
+			if pr, ok := repo.Rev(p); ok && infos[pr].branch == infos[rev].branch {
+				hasChildOnBranch[pr] = true
+			}
+		}
+	}
+	open := map[string]int{}
+	any := map[string]int{}
+	for rev := 0; rev < n; rev++ {
+		if hasChildOnBranch[rev] {
+			continue
+		}
+		b := infos[rev].branch
+		any[b] = rev
+		if !infos[rev].closed {
+			open[b] = rev
+		}
+	}
+	for b, rev := range any {
+		if r, ok := open[b]; ok {
+			rev = r
+		}
+		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
+			res.BranchHeads[b] = h.String()
+		}
+	}
+	return nil
+}
+
+// checkRefFormat is dulwich's check_ref_format, which hg-git uses to decide
+// which bookmarks and tags it exports.
+func checkRefFormat(ref string) bool {
+	if strings.Contains(ref, "/.") || strings.HasPrefix(ref, ".") {
+		return false
+	}
+	if !strings.Contains(ref, "/") || strings.Contains(ref, "..") {
+		return false
+	}
+	for i := 0; i < len(ref); i++ {
+		c := ref[i]
+		if c < 0o40 || c == 0o177 || strings.IndexByte(" ~^:?*[", c) >= 0 {
+			return false
+		}
+	}
+	if last := ref[len(ref)-1]; last == '/' || last == '.' {
+		return false
+	}
+	if strings.HasSuffix(ref, ".lock") || strings.Contains(ref, "@{") || strings.Contains(ref, `\`) {
+		return false
+	}
+	return true
+}
+
+// writeLooseRefs sets each ref as a loose ref file (written to a temporary
+// file, synced and renamed), skipping refs that already hold the value. It
+// returns the refs it could not write (a ref "a" blocks "a/b" and back).
+func writeLooseRefs(gitDir string, refs map[string]git.Hash) (failed []string) {
+	names := make([]string, 0, len(refs))
+	for name := range refs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := writeLooseRef(gitDir, name, refs[name]); err != nil {
+			failed = append(failed, name)
+		}
+	}
+	return failed
+}
+
+func writeLooseRef(gitDir, name string, h git.Hash) error {
+	if strings.Contains(name, "//") {
+		return fmt.Errorf("convert: ref %s: empty component", name)
+	}
+	path := filepath.Join(gitDir, filepath.FromSlash(name))
+	want := []byte(h.String() + "\n")
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("convert: ref %s: %w", name, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-ref-*")
+	if err != nil {
+		return fmt.Errorf("convert: ref %s: %w", name, err)
+	}
+	_, err = tmp.Write(want)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("convert: ref %s: %w", name, err)
+	}
+	return nil
+}
