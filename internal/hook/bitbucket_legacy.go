@@ -142,7 +142,8 @@ type legacyPayload struct {
 }
 
 // userName is a user given as a string ("marcus") or as an object with
-// "username", "nickname", "login" or "name" (later payload variants).
+// "username", "nickname", "login", "name" or "display_name", the first
+// one present (Bitbucket Cloud, Gitea, later legacy payloads).
 type userName string
 
 func (u *userName) UnmarshalJSON(b []byte) error {
@@ -157,11 +158,14 @@ func (u *userName) UnmarshalJSON(b []byte) error {
 		*u = userName(s)
 		return nil
 	}
-	var o struct{ Username, Nickname, Login, Name string }
+	var o struct {
+		Username, Nickname, Login, Name string
+		DisplayName                     string `json:"display_name"`
+	}
 	if err := json.Unmarshal(b, &o); err != nil {
 		return err
 	}
-	for _, s := range []string{o.Username, o.Nickname, o.Login, o.Name} {
+	for _, s := range []string{o.Username, o.Nickname, o.Login, o.Name, o.DisplayName} {
 		if s != "" {
 			*u = userName(s)
 			break

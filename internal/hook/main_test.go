@@ -2,18 +2,24 @@ package hook
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // sharedWebhooks holds the real payloads recorded for the project, read in
@@ -98,4 +104,54 @@ func (e errReader) Read(p []byte) (int, error) {
 		return n, errors.New("connection reset")
 	}
 	return n, err
+}
+
+// playgroundModule holds real webhook payloads that go-playground/webhooks
+// recorded from GitHub, GitLab, Bitbucket, Gitea and Gogs in its testdata.
+// It is not a dependency: the test reads the files from the module cache,
+// downloading the module there first when it is missing.
+const playgroundModule = "github.com/go-playground/webhooks/v6@v6.4.0"
+
+var playground struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// playgroundFile returns a sample payload, or skips the test saying why the
+// samples cannot be had (no module cache and no module proxy).
+func playgroundFile(t *testing.T, name string) []byte {
+	t.Helper()
+	playground.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		tmp, err := os.MkdirTemp("", "hook-playground")
+		if err != nil {
+			playground.err = err
+			return
+		}
+		defer os.RemoveAll(tmp)
+		// Outside any module, so go.mod is left alone.
+		cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "--", playgroundModule)
+		cmd.Dir = tmp
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+		out, err := cmd.Output()
+		var info struct{ Dir, Error string }
+		if jerr := json.Unmarshal(out, &info); jerr == nil && info.Error != "" {
+			err = errors.New(info.Error)
+		}
+		if err != nil {
+			playground.err = fmt.Errorf("go mod download %s: %v", playgroundModule, err)
+			return
+		}
+		playground.dir = filepath.Join(info.Dir, "testdata")
+	})
+	if playground.err != nil {
+		t.Skipf("real sample payloads unavailable: %v", playground.err)
+	}
+	data, err := os.ReadFile(filepath.Join(playground.dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
