@@ -181,6 +181,8 @@ func New(kind string, cfg Config) (Checker, error) {
 	switch strings.ToLower(kind) {
 	case "github":
 		return NewGitHub(cfg)
+	case "gitlab", "heptapod":
+		return NewGitLab(cfg)
 	}
 	return nil, fmt.Errorf("forge: unknown forge %q (want github, gitlab, gitea or forgejo)", kind)
 }
