@@ -1,0 +1,484 @@
+package git
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// commitChain writes n commits on top of parent (ZeroHash for a root) into
+// gitDir and returns their hashes, oldest first.
+func commitChain(t *testing.T, gitDir string, parent Hash, n int, label string) []Hash {
+	t.Helper()
+	pw, err := NewPackWriter(gitDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Hash
+	for i := range n {
+		blob, _ := pw.Add(KindBlob, fmt.Appendf(nil, "%s %d\n", label, i))
+		tree, _ := pw.Add(KindTree, EncodeTree([]TreeEntry{{ModeFile, "file", blob}}))
+		c := &Commit{Tree: tree, Author: "A <a@example.com> 1700000000 +0000",
+			Committer: "A <a@example.com> 1700000000 +0000", Message: fmt.Sprintf("%s %d\n", label, i)}
+		if !parent.IsZero() {
+			c.Parents = []Hash{parent}
+		}
+		parent, err = pw.Add(KindCommit, EncodeCommit(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, parent)
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestRunnerLocal(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	r := &Runner{AllowFile: true, Timeout: time.Minute}
+	src, dst := newBare(t), newBare(t)
+	base := commitChain(t, src, ZeroHash, 3, "base")
+	tip := base[2]
+	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/master": tip, "refs/tags/v1": base[0]}); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := r.Refs(ctx, src)
+	if err != nil || refs["refs/heads/master"] != tip || refs["refs/tags/v1"] != base[0] || len(refs) != 2 {
+		t.Fatalf("Refs = %v, %v", refs, err)
+	}
+
+	for _, remote := range []string{dst, "file://" + dst} {
+		if err := r.Push(ctx, src, remote, []string{"refs/heads/master:refs/heads/master", "refs/tags/v1:refs/tags/v1"}, PushOptions{Atomic: true}); err != nil {
+			t.Fatalf("push to %s: %v", remote, err)
+		}
+		got, err := r.LsRemote(ctx, remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["refs/heads/master"] != tip || got["refs/tags/v1"] != base[0] || got["HEAD"] != tip {
+			t.Errorf("ls-remote %s = %v", remote, got)
+		}
+	}
+
+	// A diverging history is refused unless forced.
+	other := commitChain(t, src, base[0], 1, "other")[0]
+	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/other": other}); err != nil {
+		t.Fatal(err)
+	}
+	err = r.Push(ctx, src, dst, []string{"refs/heads/other:refs/heads/master"}, PushOptions{})
+	if !errors.Is(err, ErrNonFastForward) {
+		t.Fatalf("non-fast-forward push: %v", err)
+	}
+	if Retryable(err) {
+		t.Error("non-fast-forward is retryable")
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Op != "push" || e.ExitCode != 1 || !strings.Contains(e.Stderr, "rejected") {
+		t.Errorf("error fields: %#v", e)
+	}
+	// An existing tag moved is refused too.
+	if err := r.Push(ctx, src, dst, []string{other.String() + ":refs/tags/v1"}, PushOptions{}); !errors.Is(err, ErrNonFastForward) {
+		t.Errorf("moving a tag: %v", err)
+	}
+	if err := r.Push(ctx, src, dst, []string{"refs/heads/other:refs/heads/master"}, PushOptions{Force: true}); err != nil {
+		t.Fatalf("forced push: %v", err)
+	}
+	if got, _ := r.LsRemote(ctx, dst); got["refs/heads/master"] != other {
+		t.Errorf("after forced push master = %s", got["refs/heads/master"])
+	}
+
+	// Fetch back into a third repository.
+	third := newBare(t)
+	if err := r.Fetch(ctx, third, dst, []string{"+refs/heads/*:refs/remotes/dst/*"}); err != nil {
+		t.Fatal(err)
+	}
+	if refs, _ := r.Refs(ctx, third); refs["refs/remotes/dst/master"] != other {
+		t.Errorf("fetched refs %v", refs)
+	}
+	if err := r.FetchWithOptions(ctx, third, "file://"+src, []string{"+refs/heads/*:refs/remotes/dst/*"}, FetchOptions{Prune: true, NoTags: true}); err != nil {
+		t.Fatal(err)
+	}
+	if refs, _ := r.Refs(ctx, third); refs["refs/remotes/dst/master"] != tip || refs["refs/remotes/dst/other"] != other || len(refs) != 3 {
+		t.Errorf("fetched with prune: %v", refs)
+	}
+	if err := r.Fetch(ctx, third, dst, []string{"refs/heads/missing:refs/heads/missing"}); err == nil {
+		t.Error("fetching a missing ref succeeded")
+	}
+
+	// Ancestry.
+	for _, tc := range []struct {
+		a, b Hash
+		want bool
+	}{{base[0], tip, true}, {tip, tip, true}, {tip, base[0], false}, {other, tip, false}, {base[0], other, true}} {
+		got, err := r.IsAncestor(ctx, src, tc.a, tc.b)
+		if err != nil || got != tc.want {
+			t.Errorf("IsAncestor(%s, %s) = %v, %v; want %v", tc.a, tc.b, got, err, tc.want)
+		}
+	}
+	if _, err := r.IsAncestor(ctx, src, HashObject(KindBlob, []byte("none")), tip); err == nil {
+		t.Error("IsAncestor of a missing object succeeded")
+	}
+
+	// Checked ref updates: all or none.
+	err = r.UpdateRefsChecked(ctx, src, []RefChange{
+		{Name: "refs/heads/new", New: tip, CheckOld: true}, // must not exist: fine
+		{Name: "refs/heads/master", New: other, Old: base[0], CheckOld: true},
+	})
+	if !errors.Is(err, ErrStaleRef) || !Retryable(err) {
+		t.Fatalf("stale update: %v", err)
+	}
+	if refs, _ := r.Refs(ctx, src); refs["refs/heads/new"] != ZeroHash || refs["refs/heads/master"] != tip {
+		t.Errorf("failed transaction changed refs: %v", refs)
+	}
+	err = r.UpdateRefsChecked(ctx, src, []RefChange{
+		{Name: "refs/heads/new", New: tip, CheckOld: true},
+		{Name: "refs/heads/master", New: other, Old: tip, CheckOld: true},
+		{Name: "refs/tags/v1", New: ZeroHash, Old: base[0], CheckOld: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs, _ := r.Refs(ctx, src); refs["refs/heads/new"] != tip || refs["refs/heads/master"] != other || len(refs) != 3 {
+		t.Errorf("refs after update: %v", refs)
+	}
+	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/bad name": tip}); !errors.Is(err, ErrRemoteNotAllowed) {
+		t.Errorf("bad ref name: %v", err)
+	}
+	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/x": HashObject(KindBlob, []byte("missing"))}); err == nil {
+		t.Error("update to a missing object succeeded")
+	}
+
+	// Not a repository.
+	err = r.Push(ctx, src, filepath.Join(t.TempDir(), "missing.git"), []string{"refs/heads/master"}, PushOptions{})
+	if !errors.Is(err, ErrNotFound) || Retryable(err) {
+		t.Errorf("push to a missing repository: %v", err)
+	}
+	if _, err := r.LsRemote(ctx, "file:///nonexistent/repo.git"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ls-remote of a missing repository: %v", err)
+	}
+
+	if v, err := r.Version(ctx); err != nil || !strings.HasPrefix(v, "git version ") {
+		t.Errorf("Version = %q, %v", v, err)
+	}
+	out, err := r.Run(ctx, src, "cat-file", "-t", tip.String())
+	if err != nil || strings.TrimSpace(string(out)) != "commit" {
+		t.Errorf("Run cat-file = %q, %v", out, err)
+	}
+}
+
+func TestRunnerRefusesRemotes(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "pwned")
+	src := newBare(t)
+	strict := &Runner{}
+	permissive := &Runner{AllowFile: true, AllowHTTP: true}
+	for _, tc := range []struct {
+		r      *Runner
+		remote string
+	}{
+		{permissive, "ext::sh -c touch% " + marker},
+		{permissive, "ext::sh -c touch% " + marker + " >&2"},
+		{permissive, "fd::0"},
+		{permissive, "-oProxyCommand=touch " + marker},
+		{permissive, "--upload-pack=touch " + marker},
+		{permissive, "ssh://-oProxyCommand=touch%20" + marker + "/x"},
+		{permissive, "-oProxyCommand=touch:x"},
+		{permissive, "git://127.0.0.1/x"},
+		{permissive, "ftp://127.0.0.1/x"},
+		{permissive, "relative/path"},
+		{permissive, "https://127.0.0.1/x\n--upload-pack=x"},
+		{permissive, ""},
+		{strict, "file://" + src},
+		{strict, src},
+		{strict, "http://127.0.0.1/x"},
+		{strict, "git@example.com:owner/repo.git"},       // ssh needs a key and known_hosts
+		{strict, "ssh://git@example.com/owner/repo.git"}, // likewise
+		{strict.WithCredentials(Credentials{SSHKey: "/k", KnownHosts: "/kh"}), "-x@host:path"},
+		{strict.WithCredentials(Credentials{SSHKey: "/k", KnownHosts: "/kh"}), "ssh://-host/path"},
+	} {
+		checks := []struct {
+			name string
+			err  error
+		}{
+			{"push", tc.r.Push(ctx, src, tc.remote, []string{"refs/heads/master"}, PushOptions{})},
+			{"fetch", tc.r.Fetch(ctx, src, tc.remote, nil)},
+		}
+		_, lsErr := tc.r.LsRemote(ctx, tc.remote)
+		checks = append(checks, struct {
+			name string
+			err  error
+		}{"ls-remote", lsErr})
+		for _, c := range checks {
+			if !errors.Is(c.err, ErrRemoteNotAllowed) {
+				t.Errorf("%s %q: error %v, want ErrRemoteNotAllowed", c.name, tc.remote, c.err)
+			}
+		}
+	}
+	// Option-like refspecs.
+	for _, spec := range []string{"--receive-pack=touch " + marker, "-f", "", "a\nb"} {
+		if err := permissive.Push(ctx, src, src, []string{spec}, PushOptions{}); !errors.Is(err, ErrRemoteNotAllowed) {
+			t.Errorf("refspec %q: %v", spec, err)
+		}
+	}
+	// Run does not check remotes, but git's protocol allowlist still refuses.
+	for _, remote := range []string{"ext::sh -c touch% " + marker, "fd::0"} {
+		if _, err := permissive.Run(ctx, "", "ls-remote", "--", remote); err == nil {
+			t.Errorf("Run ls-remote %q succeeded", remote)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a refused remote ran a command")
+	}
+}
+
+func TestRunnerSSHCommand(t *testing.T) {
+	t.Parallel()
+	r := (&Runner{}).WithCredentials(Credentials{SSHKey: "/etc/sync/id_ed25519", KnownHosts: "/etc/sync/known_hosts"})
+	env, _, err := r.environ("git@example.com:o/r.git", "/tmp/h", "/tmp/h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "GIT_SSH_COMMAND=ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/sync/known_hosts -i /etc/sync/id_ed25519"
+	found := false
+	for _, e := range env {
+		found = found || e == want
+	}
+	if !found {
+		t.Errorf("environment lacks %q:\n%s", want, strings.Join(env, "\n"))
+	}
+	if err := r.remoteAllowed("git@example.com:o/r.git"); err != nil {
+		t.Errorf("scp-like ssh remote refused: %v", err)
+	}
+	if err := r.remoteAllowed("ssh://git@example.com:2222/o/r.git"); err != nil {
+		t.Errorf("ssh URL refused: %v", err)
+	}
+	for _, bad := range []Credentials{
+		{SSHKey: "relative/key", KnownHosts: "/kh"},
+		{SSHKey: "/key; touch /tmp/x", KnownHosts: "/kh"},
+		{SSHKey: "/key", KnownHosts: "/k h"},
+		{SSHKey: "/key", KnownHosts: "/x/-oProxyCommand=y"},
+		{SSHKey: "/key$(id)", KnownHosts: "/kh"},
+	} {
+		if _, _, err := r.WithCredentials(bad).environ("git@example.com:o/r.git", "/tmp/h", "/tmp/h"); err == nil {
+			t.Errorf("ssh credentials %+v accepted", bad)
+		}
+	}
+}
+
+// gitHTTPServer serves the bare repositories under root with
+// `git http-backend` on 127.0.0.1, requiring an Authorization header equal to
+// want (when not "").
+func gitHTTPServer(t *testing.T, root, want string) *httptest.Server {
+	t.Helper()
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &cgi.Handler{
+		Path:   gitPath,
+		Args:   []string{"http-backend"},
+		Dir:    root,
+		Stderr: io.Discard,
+		Env: []string{
+			"GIT_PROJECT_ROOT=" + root,
+			"GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_NOSYSTEM=1",
+			"GIT_CONFIG_GLOBAL=/dev/null",
+		},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if want != "" && req.Header.Get("Authorization") != want {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newServedRepo(t *testing.T, root, name string) string {
+	t.Helper()
+	dir := filepath.Join(root, name)
+	if err := Init(context.Background(), dir, true); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, dir, nil, "config", "http.receivepack", "true")
+	return dir
+}
+
+func TestRunnerHTTP(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	const token = "s3cr3t-T0KEN-value"
+	root := t.TempDir()
+	served := newServedRepo(t, root, "repo.git")
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
+	srv := gitHTTPServer(t, root, basic)
+	bearerSrv := gitHTTPServer(t, root, "Bearer "+token)
+	openSrv := gitHTTPServer(t, root, "")
+
+	src := newBare(t)
+	tip := commitChain(t, src, ZeroHash, 2, "http")[1]
+	if err := (&Runner{}).UpdateRefs(ctx, src, map[string]Hash{"refs/heads/main": tip}); err != nil {
+		t.Fatal(err)
+	}
+	remote := srv.URL + "/repo.git"
+	r := (&Runner{AllowHTTP: true, Timeout: 30 * time.Second}).WithCredentials(Credentials{Token: token})
+
+	if err := r.Push(ctx, src, remote, []string{"refs/heads/main:refs/heads/main"}, PushOptions{Atomic: true}); err != nil {
+		t.Fatalf("push with token: %v", err)
+	}
+	refs, err := r.LsRemote(ctx, remote)
+	if err != nil || refs["refs/heads/main"] != tip {
+		t.Fatalf("ls-remote with token = %v, %v", refs, err)
+	}
+	if refs, _ := (&Runner{}).Refs(ctx, served); refs["refs/heads/main"] != tip {
+		t.Errorf("served repository refs %v", refs)
+	}
+	fetched := newBare(t)
+	if err := r.Fetch(ctx, fetched, remote, []string{"refs/heads/main:refs/heads/main"}); err != nil {
+		t.Fatalf("fetch with token: %v", err)
+	}
+	bearer := (&Runner{AllowHTTP: true}).WithCredentials(Credentials{Token: token, Bearer: true})
+	if _, err := bearer.LsRemote(ctx, bearerSrv.URL+"/repo.git"); err != nil {
+		t.Errorf("ls-remote with bearer token: %v", err)
+	}
+	// User and password in the URL become the Basic header.
+	withUserinfo := strings.Replace(remote, "http://", "http://x-access-token:"+token+"@", 1)
+	if _, err := (&Runner{AllowHTTP: true}).LsRemote(ctx, withUserinfo); err != nil {
+		t.Errorf("ls-remote with userinfo: %v", err)
+	}
+
+	// http is refused unless allowed.
+	if _, err := (&Runner{}).WithCredentials(Credentials{Token: token}).LsRemote(ctx, remote); !errors.Is(err, ErrRemoteNotAllowed) {
+		t.Errorf("http without AllowHTTP: %v", err)
+	}
+
+	failures := []struct {
+		name   string
+		r      *Runner
+		remote string
+		kind   error
+	}{
+		{"wrong token", r.WithCredentials(Credentials{Token: token + "-wrong"}), remote, ErrAuth},
+		{"no token", &Runner{AllowHTTP: true}, remote, ErrAuth},
+		{"wrong user", r.WithCredentials(Credentials{Token: token, Username: "oauth2"}), remote, ErrAuth},
+		{"bearer to basic server", bearer, remote, ErrAuth},
+		{"wrong password in URL", &Runner{AllowHTTP: true}, strings.Replace(withUserinfo, token, token+"x", 1), ErrAuth},
+		{"missing repository", r, srv.URL + "/missing.git", ErrNotFound},
+		{"missing repository, open server", r, openSrv.URL + "/missing.git", ErrNotFound},
+		{"closed port", r, "http://" + closedAddr(t) + "/repo.git", ErrNetwork},
+	}
+	for _, f := range failures {
+		errs := map[string]error{
+			"push":  f.r.Push(ctx, src, f.remote, []string{"refs/heads/main:refs/heads/main"}, PushOptions{}),
+			"fetch": f.r.Fetch(ctx, newBare(t), f.remote, []string{"refs/heads/main:refs/heads/main"}),
+		}
+		_, errs["ls-remote"] = f.r.LsRemote(ctx, f.remote)
+		for op, err := range errs {
+			if !errors.Is(err, f.kind) {
+				t.Errorf("%s: %s: error %v, want %v", f.name, op, err, f.kind)
+			}
+			t.Logf("%s: %s: %v", f.name, op, err)
+			if err != nil && strings.Contains(err.Error(), token) {
+				t.Errorf("%s: %s: error shows the token: %v", f.name, op, err)
+			}
+			if err != nil && strings.Contains(err.Error(), base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))) {
+				t.Errorf("%s: %s: error shows the encoded token: %v", f.name, op, err)
+			}
+		}
+		if f.kind == ErrNetwork && !Retryable(errs["push"]) {
+			t.Errorf("%s: not retryable", f.name)
+		}
+		if f.kind != ErrNetwork && Retryable(errs["push"]) {
+			t.Errorf("%s: retryable", f.name)
+		}
+	}
+}
+
+// TestRunnerTimeout checks that a server that never answers gives a
+// network error once the Runner's timeout passes.
+func TestRunnerTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold the connection open without answering
+		}
+	}()
+	r := &Runner{AllowHTTP: true, Timeout: time.Second}
+	start := time.Now()
+	_, err = r.LsRemote(testCtx(t), "http://"+ln.Addr().String()+"/repo.git")
+	if !errors.Is(err, ErrNetwork) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hanging server: %v", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("timeout took %s", d)
+	}
+}
+
+// closedAddr returns a 127.0.0.1 address nothing listens on.
+func closedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"fatal: unable to access 'https://user:pw@host/x/'", "fatal: unable to access 'https://***@host/x/'"},
+		{"ssh://git@host/x", "ssh://***@host/x"},
+		{"no url here TOKEN", "no url here ***"},
+	} {
+		if got := redact(tc.in, []string{"TOKEN"}); got != tc.want {
+			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := remoteArg("https://u:p@host:8443/x.git"); got != "https://host:8443/x.git" {
+		t.Errorf("remoteArg = %q", got)
+	}
+	if got := remoteArg("https://u@host/x.git"); got != "https://u@host/x.git" {
+		t.Errorf("remoteArg without password = %q", got)
+	}
+	if got := httpScope("https://u:p@Host.example:8443/a/b.git"); got != "https://Host.example:8443/" {
+		t.Errorf("httpScope = %q", got)
+	}
+}
