@@ -14,12 +14,12 @@ func TestClickCorpus(t *testing.T) {
 	}
 	defer r.Close()
 	var log []struct {
-		Rev  int    `json:"rev"`
-		Node string `json:"node"`
-		User string `json:"user"`
-		Date [2]int64 `json:"date"`
-		Desc string `json:"desc"`
-		Branch string `json:"branch"`
+		Rev     int      `json:"rev"`
+		Node    string   `json:"node"`
+		User    string   `json:"user"`
+		Date    [2]int64 `json:"date"`
+		Desc    string   `json:"desc"`
+		Branch  string   `json:"branch"`
 		Parents []string `json:"parents"`
 	}
 	if err := json.Unmarshal(runHg(t, dir, "log", "-r", "0:", "-T", "json"), &log); err != nil {

@@ -1,0 +1,205 @@
+package hg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Defaults for Runner.
+const (
+	DefaultTimeout   = 30 * time.Minute
+	DefaultMaxOutput = 64 << 20
+	maxStderr        = 64 << 10
+)
+
+// ErrNotInstalled is returned (wrapped, together with exec.ErrNotFound)
+// when the hg program cannot be found.
+var ErrNotInstalled = errors.New("hg: the hg program is not installed or not in PATH")
+
+// ErrOutputTooLarge is returned when a command writes more than
+// Runner.MaxOutput bytes to stdout.
+var ErrOutputTooLarge = errors.New("hg: command output exceeds the limit")
+
+// Runner runs the hg program safely: no shell, HGPLAIN=1, an empty
+// HGRCPATH (no user or system configuration), non-interactive, `--` before
+// positional arguments, a timeout and bounded output. Errors carry hg's
+// stderr with credentials in URLs redacted. The zero value is usable.
+type Runner struct {
+	Path      string        // hg executable; "" = "hg" from PATH
+	Timeout   time.Duration // per command; 0 = DefaultTimeout (the context may be shorter)
+	MaxOutput int64         // stdout bytes kept; 0 = DefaultMaxOutput
+	// Env is the environment besides the variables Runner sets; nil means
+	// PATH, HOME and TMPDIR of this process (ssh needs HOME for its keys).
+	Env []string
+	// Config holds extra "section.name=value" settings passed as --config
+	// (for example "ui.ssh=ssh -i /path/key -o BatchMode=yes").
+	Config []string
+	Logger *slog.Logger // nil = no logging
+}
+
+// Error is a failed hg command.
+type Error struct {
+	Args   []string // arguments, credentials redacted
+	Err    error    // the exec error (exit status, timeout, not found)
+	Stderr string   // hg's stderr, trimmed and redacted
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("hg %s: %v", strings.Join(e.Args, " "), e.Err)
+	if e.Stderr != "" {
+		msg += ": " + e.Stderr
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Clone clones source into dest without a working copy (hg clone --noupdate).
+func (r *Runner) Clone(ctx context.Context, source, dest string) error {
+	_, err := r.Run(ctx, "", "clone", "--noupdate", "--", source, dest)
+	return err
+}
+
+// Pull pulls everything new from source into the repository at repo.
+func (r *Runner) Pull(ctx context.Context, repo, source string) error {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return fmt.Errorf("hg: pull: %w", err)
+	}
+	_, err = r.Run(ctx, abs, "pull", "--repository", abs, "--", source)
+	return err
+}
+
+var versionRE = regexp.MustCompile(`\(version ([^)\s]+)\)`)
+
+// Version returns the installed Mercurial's version, e.g. "6.3.2".
+func (r *Runner) Version(ctx context.Context) (string, error) {
+	out, err := r.Run(ctx, "", "version", "--quiet")
+	if err != nil {
+		return "", err
+	}
+	m := versionRE.FindSubmatch(out)
+	if m == nil {
+		return "", fmt.Errorf("hg: version: unexpected output %q", truncate(string(out), 200))
+	}
+	return string(m[1]), nil
+}
+
+// Run runs hg with args in dir ("" = current directory) and returns its
+// stdout. The caller must put "--" before positional arguments that may
+// come from outside.
+func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	path := r.Path
+	if path == "" {
+		path = "hg"
+	}
+	full := make([]string, 0, len(args)+2*len(r.Config)+8)
+	full = append(full, "--noninteractive", "--pager=never",
+		"--config", "ui.interactive=false",
+		"--config", "ui.merge=internal:fail")
+	for _, c := range r.Config {
+		full = append(full, "--config", c)
+	}
+	full = append(full, args...)
+
+	redacted := redactArgs(args)
+	cmd := exec.CommandContext(ctx, path, full...)
+	cmd.Dir = dir
+	cmd.Env = r.environ()
+	cmd.WaitDelay = 5 * time.Second
+	setProcessGroup(cmd)
+	maxOut := r.MaxOutput
+	if maxOut <= 0 {
+		maxOut = DefaultMaxOutput
+	}
+	stdout := &limitedBuffer{max: maxOut}
+	stderr := &limitedBuffer{max: maxStderr}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	start := time.Now()
+	err := cmd.Run()
+	if r.Logger != nil {
+		r.Logger.DebugContext(ctx, "hg command", slog.Any("args", redacted), slog.Duration("duration", time.Since(start)), slog.Bool("ok", err == nil))
+	}
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && cmd.Process == nil {
+			err = fmt.Errorf("%w (%w)", ErrNotInstalled, err)
+		} else if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		return nil, &Error{Args: redacted, Err: err, Stderr: redact(strings.TrimSpace(stderr.String()))}
+	}
+	if stdout.overflow {
+		return nil, &Error{Args: redacted, Err: fmt.Errorf("%w (%d bytes)", ErrOutputTooLarge, maxOut)}
+	}
+	return stdout.Bytes(), nil
+}
+
+func (r *Runner) environ() []string {
+	env := r.Env
+	if env == nil {
+		for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, k+"="+v)
+			}
+		}
+	}
+	out := make([]string, 0, len(env)+4)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "HGPLAIN", "HGPLAINEXCEPT", "HGRCPATH", "HGENCODING", "HGEDITOR", "HGMERGE":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "HGPLAIN=1", "HGRCPATH=", "HGENCODING=utf-8")
+}
+
+// limitedBuffer keeps the first max bytes written and notes any overflow
+// while still accepting writes (so the process does not block).
+type limitedBuffer struct {
+	bytes.Buffer
+	max      int64
+	overflow bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - int64(b.Len()); int64(len(p)) > room {
+		b.overflow = true
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s]*@`)
+
+// redact hides the user information of URLs in s.
+func redact(s string) string { return userinfoRE.ReplaceAllString(s, "${1}xxxxx@") }
+
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = redact(a)
+	}
+	return out
+}
