@@ -1,6 +1,10 @@
 package mirror
 
-import "time"
+import (
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/convert"
+)
 
 // RefUpdate is one destination ref changed by a sync. Old is "" when the ref
 // was created.
@@ -12,7 +16,8 @@ type RefUpdate struct {
 
 // Result is what a successful sync did.
 type Result struct {
-	Changesets  int           // changesets (hg) or commits (git) new in this sync
-	RefsUpdated []RefUpdate   // sorted by Ref; empty when the destination was up to date
-	Duration    time.Duration // wall time of the sync
+	Changesets  int               // changesets (hg) or commits (git) new in this sync
+	RefsUpdated []RefUpdate       // sorted by Ref; empty when the destination was up to date
+	Warnings    []convert.Warning // what could not be carried into Git (never silent)
+	Duration    time.Duration     // wall time of the sync
 }

@@ -1,0 +1,573 @@
+package mirror
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/convert/hggit"
+	"github.com/synchroniser/synchroniser/internal/hg"
+)
+
+func TestSyncHgIncremental(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := newHgRepo(t)
+	src.commit("a.txt", "one\n", "first")
+	src.commit("b.txt", "two\n", "second")
+	dest := bareRepo(t)
+	s := newSyncer(t)
+	m := hgMirror("inc", src.root, dest)
+
+	res, err := s.Sync(ctx, m, SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changesets != 2 {
+		t.Errorf("first sync: Changesets = %d, want 2", res.Changesets)
+	}
+	refs := showRefs(t, dest)
+	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/master" || res.RefsUpdated[0].Old != "" ||
+		res.RefsUpdated[0].New != refs["refs/heads/master"] {
+		t.Errorf("first sync: RefsUpdated = %+v, destination %v", res.RefsUpdated, refs)
+	}
+	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "second\nfirst\n" {
+		t.Errorf("destination log = %q", got)
+	}
+	// A file in the cache proves the next sync pulls rather than clones.
+	root := s.HgRoot("inc")
+	marker := filepath.Join(root, ".hg", "marker")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := refs["refs/heads/master"]
+
+	src.commit("a.txt", "one more\n", "third")
+	var progress [][2]int
+	res, err = s.Sync(ctx, m, SyncOptions{Progress: func(done, total int) { progress = append(progress, [2]int{done, total}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changesets != 1 {
+		t.Errorf("second sync: Changesets = %d, want 1", res.Changesets)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("hg cache was cloned again, not pulled: %v", err)
+	}
+	refs = showRefs(t, dest)
+	want := []RefUpdate{{Ref: "refs/heads/master", Old: first, New: refs["refs/heads/master"]}}
+	if fmt.Sprint(res.RefsUpdated) != fmt.Sprint(want) {
+		t.Errorf("second sync: RefsUpdated = %+v, want %+v", res.RefsUpdated, want)
+	}
+	if len(progress) == 0 || progress[len(progress)-1][0] != progress[len(progress)-1][1] {
+		t.Errorf("progress = %v, want it to end at total", progress)
+	}
+	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "third\nsecond\nfirst\n" {
+		t.Errorf("destination log = %q", got)
+	}
+	mapData, err := os.ReadFile(filepath.Join(root, ".hg", "git-mapfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(mapData), "\n"); n != 3 {
+		t.Errorf("git-mapfile has %d lines, want 3:\n%s", n, mapData)
+	}
+
+	res, err = s.Sync(ctx, m, SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changesets != 0 || len(res.RefsUpdated) != 0 {
+		t.Errorf("third sync did something: %+v", res)
+	}
+}
+
+// hgPolicyRepo has two bookmarks, a named branch and a tag.
+func hgPolicyRepo(t *testing.T) *hgRepo {
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "base")
+	src.hg("bookmark", "--rev", ".", "stable")
+	src.hg("tag", "-d", "1600000000 0", "-m", "tag v1.0", "v1.0")
+	src.hg("branch", "release")
+	src.commit("r", "1\n", "on release")
+	src.hg("bookmark", "--rev", ".", "feature")
+	return src
+}
+
+func TestSyncPolicy(t *testing.T) {
+	t.Parallel()
+	src := hgPolicyRepo(t)
+	nobm := newHgRepo(t)
+	nobm.commit("a", "1\n", "base")
+	nobm.hg("tag", "-d", "1600000000 0", "-m", "tag it", "v2")
+
+	tests := []struct {
+		name   string
+		src    *hgRepo
+		policy RefPolicy
+		want   []string
+	}{
+		{"bookmarks to branches", src, RefPolicy{TipBranch: "master", Tags: true}, []string{"refs/heads/feature", "refs/heads/stable", "refs/tags/v1.0"}},
+		{"no tags", src, RefPolicy{}, []string{"refs/heads/feature", "refs/heads/stable"}},
+		{"named branches", src, RefPolicy{NamedBranches: true}, []string{"refs/heads/branches/default", "refs/heads/branches/release", "refs/heads/feature", "refs/heads/stable"}},
+		{"globs", src, RefPolicy{Tags: true, NamedBranches: true, Refs: []string{"refs/heads/stable", "refs/tags/*"}}, []string{"refs/heads/stable", "refs/tags/v1.0"}},
+		{"tip to master", nobm, DefaultPolicy(), []string{"refs/heads/master", "refs/tags/v2"}},
+		{"tip to main", nobm, RefPolicy{TipBranch: "main"}, []string{"refs/heads/main"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			dest := bareRepo(t)
+			s := newSyncer(t)
+			m := hgMirror("policy", tt.src.root, dest)
+			m.Policy = tt.policy
+			res, err := s.Sync(ctx, m, SyncOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refs := showRefs(t, dest)
+			var got []string
+			for _, ref := range sortedKeys(refs) {
+				got = append(got, ref)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("destination refs = %v, want %v", got, tt.want)
+			}
+			if len(res.RefsUpdated) != len(tt.want) {
+				t.Errorf("RefsUpdated = %+v, want %d", res.RefsUpdated, len(tt.want))
+			}
+			for _, u := range res.RefsUpdated {
+				if refs[u.Ref] != u.New {
+					t.Errorf("RefsUpdated %s = %s, destination has %s", u.Ref, u.New, refs[u.Ref])
+				}
+			}
+		})
+	}
+}
+
+func TestSyncBookmarkCommits(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := hgPolicyRepo(t)
+	dest := bareRepo(t)
+	s := newSyncer(t)
+	if _, err := s.Sync(ctx, hgMirror("bm", src.root, dest), SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The bookmark's commit is the converted changeset it names.
+	if got := run(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "feature"); !strings.HasPrefix(got, "on release") {
+		t.Errorf("feature = %q, want the release changeset", got)
+	}
+	if got := run(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "stable"); got != "base\n" {
+		t.Errorf("stable = %q, want base", got)
+	}
+}
+
+func TestSyncDivergence(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "base")
+	dest := bareRepo(t)
+	s := newSyncer(t)
+	var logs bytes.Buffer
+	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := hgMirror("div", src.root, dest)
+	if _, err := s.Sync(ctx, m, SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Someone pushes a commit unrelated to the source.
+	tree := strings.TrimSpace(run(t, "", "git", "--git-dir="+dest, "rev-parse", "master^{tree}"))
+	other := strings.TrimSpace(run(t, "", "git", "--git-dir="+dest, "commit-tree", "-m", "elsewhere", tree))
+	run(t, "", "git", "--git-dir="+dest, "update-ref", "refs/heads/master", other)
+	src.commit("a", "2\n", "next")
+
+	_, err := s.Sync(ctx, m, SyncOptions{})
+	if !errors.Is(err, ErrDiverged) || ClassOf(err) != BadRequest || ClassOf(err).Retry() {
+		t.Fatalf("Sync after divergence = %v (class %v), want a BadRequest divergence", err, ClassOf(err))
+	}
+	if !strings.Contains(err.Error(), "refs/heads/master") {
+		t.Errorf("error %q does not name the ref", err)
+	}
+	if got := showRefs(t, dest)["refs/heads/master"]; got != other {
+		t.Errorf("destination master moved to %s despite divergence", got)
+	}
+	if !strings.Contains(logs.String(), "mirror=div") {
+		t.Errorf("logs lack the mirror attribute:\n%s", logs.String())
+	}
+
+	m.Policy.Force = true
+	res, err := s.Sync(ctx, m, SyncOptions{})
+	if err != nil {
+		t.Fatalf("forced sync: %v", err)
+	}
+	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Old != other {
+		t.Errorf("forced sync: RefsUpdated = %+v, want master from %s", res.RefsUpdated, other)
+	}
+	if got := run(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "master"); got != "next\n" {
+		t.Errorf("destination master after force = %q", got)
+	}
+}
+
+func TestSyncRecloneDamagedCache(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "base")
+	dest := bareRepo(t)
+	s := newSyncer(t)
+	// What an interrupted clone without the temporary name would leave.
+	root := s.HgRoot("damaged")
+	if err := os.MkdirAll(filepath.Join(root, ".hg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Sync(ctx, hgMirror("damaged", src.root, dest), SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changesets != 1 || showRefs(t, dest)["refs/heads/master"] == "" {
+		t.Errorf("sync over a damaged cache: %+v, refs %v", res, showRefs(t, dest))
+	}
+	// A leftover partial clone is cleared too.
+	if err := os.MkdirAll(filepath.Join(s.CacheDir, "damaged", "hg.partial", ".hg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(root)
+	if _, err := s.Sync(ctx, hgMirror("damaged", src.root, dest), SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSyncConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := newHgRepo(t)
+	for i := range 5 {
+		src.commit("f", fmt.Sprint(i), fmt.Sprint("c", i))
+	}
+	dest := bareRepo(t)
+	s := newSyncer(t)
+	m := hgMirror("conc", src.root, dest)
+	var wg sync.WaitGroup
+	var converted atomic.Int64
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := s.Sync(ctx, m, SyncOptions{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			converted.Add(int64(res.Changesets))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if converted.Load() != 5 {
+		t.Errorf("changesets converted across concurrent syncs = %d, want 5 (each once)", converted.Load())
+	}
+}
+
+func TestSyncErrors(t *testing.T) {
+	t.Parallel()
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "base")
+	notHg := t.TempDir()
+	closed := closedPort(t)
+	tests := []struct {
+		name   string
+		change func(*Syncer, *Mirror)
+		class  Class
+	}{
+		{"hg missing", func(s *Syncer, m *Mirror) { s.Hg = &hg.Runner{Path: "/nonexistent/hg"} }, Internal},
+		{"unreachable source", func(s *Syncer, m *Mirror) { m.Source = "http://" + closed + "/repo" }, Transient},
+		{"source not a repository", func(s *Syncer, m *Mirror) { m.Source = notHg }, BadRequest},
+		{"source missing", func(s *Syncer, m *Mirror) { m.Source = filepath.Join(notHg, "nope") }, BadRequest},
+		{"file not allowed", func(s *Syncer, m *Mirror) { s.AllowFile = false }, BadRequest},
+		{"http not allowed", func(s *Syncer, m *Mirror) { s.AllowHTTP = false; m.Source = "http://" + closed + "/" }, BadRequest},
+		{"ssh without key", func(s *Syncer, m *Mirror) { m.Dest.URL = "ssh://git@127.0.0.1/x.git" }, BadRequest},
+		{"destination missing", func(s *Syncer, m *Mirror) { m.Dest.URL = filepath.Join(notHg, "none.git") }, BadRequest},
+		{"bad name", func(s *Syncer, m *Mirror) { m.Name = "../x" }, BadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSyncer(t)
+			m := hgMirror("err", src.root, bareRepo(t))
+			tt.change(s, &m)
+			res, err := s.Sync(testCtx(t), m, SyncOptions{})
+			if err == nil {
+				t.Fatalf("Sync = %+v, want an error", res)
+			}
+			if c := ClassOf(err); c != tt.class {
+				t.Errorf("ClassOf(%v) = %v, want %v", err, c, tt.class)
+			}
+		})
+	}
+}
+
+// closedPort returns a 127.0.0.1 address nothing listens on.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// hgServe serves root with `hg serve` on 127.0.0.1 and returns its URL.
+func hgServe(t *testing.T, root string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "hg", "serve", "--repository", root, "-p", "0", "--address", "127.0.0.1")
+	cmd.Env = testEnv
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case line <- sc.Text():
+			default:
+			}
+		}
+	}()
+	re := regexp.MustCompile(`bound to (127\.0\.0\.1:\d+)`)
+	select {
+	case l := <-line:
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("hg serve said %q", l)
+		}
+		return "http://" + m[1] + "/"
+	case <-time.After(30 * time.Second):
+		t.Fatal("hg serve did not start")
+	}
+	return ""
+}
+
+func TestSyncHgServe(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "over http")
+	url := hgServe(t, src.root)
+	dest := bareRepo(t)
+	s := newSyncer(t)
+	m := hgMirror("served", url, dest)
+	res, err := s.Sync(ctx, m, SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changesets != 1 {
+		t.Errorf("Changesets = %d, want 1", res.Changesets)
+	}
+	src.commit("a", "2\n", "again")
+	if res, err = s.Sync(ctx, m, SyncOptions{}); err != nil || res.Changesets != 1 {
+		t.Fatalf("second sync over http = %+v, %v; want 1 changeset", res, err)
+	}
+	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "again\nover http\n" {
+		t.Errorf("destination log = %q", got)
+	}
+}
+
+// gitHTTP serves the bare repositories under root with git http-backend,
+// requiring HTTP basic authentication with the given token, and counts the
+// requests that carried it.
+type gitHTTP struct {
+	URL    string
+	authed atomic.Int64
+	denied atomic.Int64
+}
+
+func serveGitHTTP(t *testing.T, root, token string) *gitHTTP {
+	t.Helper()
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &cgi.Handler{
+		Path: gitPath,
+		Args: []string{"http-backend"},
+		Env: append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=bot"},
+			testEnv...),
+		Stderr: io.Discard,
+	}
+	g := &gitHTTP{}
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != want {
+			g.denied.Add(1)
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		g.authed.Add(1)
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g.URL = srv.URL
+	return g
+}
+
+func TestSyncHTTPDestination(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "to http")
+	root := t.TempDir()
+	dest := filepath.Join(root, "dest.git")
+	run(t, "", "git", "init", "--quiet", "--bare", "--", dest)
+	run(t, "", "git", "--git-dir="+dest, "config", "http.receivepack", "true")
+	const token = "s3cr3t-t0ken-value"
+	srv := serveGitHTTP(t, root, token)
+
+	var logs bytes.Buffer
+	s := newSyncer(t)
+	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := hgMirror("http", src.root, srv.URL+"/dest.git")
+	m.Dest.Token = token
+	res, err := s.Sync(ctx, m, SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RefsUpdated) != 1 || showRefs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New {
+		t.Errorf("RefsUpdated = %+v, destination %v", res.RefsUpdated, showRefs(t, dest))
+	}
+	if srv.authed.Load() == 0 {
+		t.Error("no request carried the token")
+	}
+	if err := s.CheckDestination(ctx, m.Dest); err != nil {
+		t.Errorf("CheckDestination: %v", err)
+	}
+
+	// A wrong token is refused: Permanent, and the token is in no message.
+	bad := m
+	bad.Dest.Token = "wrong-" + token
+	src.commit("a", "2\n", "more")
+	_, err = s.Sync(ctx, bad, SyncOptions{})
+	if ClassOf(err) != Permanent {
+		t.Errorf("wrong token: %v (class %v), want Permanent", err, ClassOf(err))
+	}
+	err2 := s.CheckDestination(ctx, bad.Dest)
+	if ClassOf(err2) != Permanent {
+		t.Errorf("CheckDestination with a wrong token: %v (class %v), want Permanent", err2, ClassOf(err2))
+	}
+	// A repository that does not exist is the request's fault.
+	missing := m.Dest
+	missing.URL = srv.URL + "/missing.git"
+	err3 := s.CheckDestination(ctx, missing)
+	if ClassOf(err3) != BadRequest {
+		t.Errorf("CheckDestination of a missing repository: %v (class %v), want BadRequest", err3, ClassOf(err3))
+	}
+	for _, text := range []string{logs.String(), fmt.Sprint(err), fmt.Sprint(err2), fmt.Sprint(err3)} {
+		if strings.Contains(text, token) {
+			t.Errorf("token leaked: %s", text)
+		}
+	}
+}
+
+func TestCheckDestinationLocal(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s := newSyncer(t)
+	if err := s.CheckDestination(ctx, Destination{URL: bareRepo(t)}); err != nil {
+		t.Errorf("existing repository: %v", err)
+	}
+	err := s.CheckDestination(ctx, Destination{URL: filepath.Join(t.TempDir(), "none.git")})
+	if ClassOf(err) != BadRequest {
+		t.Errorf("missing repository: %v (class %v), want BadRequest", err, ClassOf(err))
+	}
+}
+
+func TestSyncGitSource(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	work := t.TempDir()
+	run(t, "", "git", "init", "--quiet", "-b", "main", "--", work)
+	commit := func(msg string) {
+		if err := os.WriteFile(filepath.Join(work, "f"), []byte(msg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run(t, work, "git", "add", "--", "f")
+		run(t, work, "git", "commit", "--quiet", "-m", msg)
+	}
+	commit("one")
+	commit("two")
+	run(t, work, "git", "tag", "v1")
+	dest := bareRepo(t)
+	s := newSyncer(t)
+	m := Mirror{Name: "gitsrc", SCM: SCMGit, Source: work, Dest: Destination{URL: dest}, Policy: DefaultPolicy()}
+	res, err := s.Sync(ctx, m, SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changesets != 2 || len(res.RefsUpdated) != 2 {
+		t.Errorf("first sync = %+v, want 2 commits, main and v1", res)
+	}
+	commit("three")
+	res, err = s.Sync(ctx, m, SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := strings.TrimSpace(run(t, work, "git", "rev-parse", "HEAD"))
+	if res.Changesets != 1 || len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/main" || res.RefsUpdated[0].New != head {
+		t.Errorf("second sync = %+v, want 1 commit and main → %s", res, head)
+	}
+	if got := showRefs(t, dest); got["refs/heads/main"] != head || got["refs/tags/v1"] == "" {
+		t.Errorf("destination refs = %v", got)
+	}
+}
+
+func TestSyncHgGitBackend(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	src := hgPolicyRepo(t)
+	native, hggitDest := bareRepo(t), bareRepo(t)
+	s := newSyncer(t)
+	if _, err := s.Sync(ctx, hgMirror("native", src.root, native), SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newSyncer(t)
+	s2.Converter = &hggit.Converter{Runner: s2.Hg}
+	if _, err := s2.Sync(ctx, hgMirror("hggit", src.root, hggitDest), SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Both backends give the same commits.
+	if a, b := showRefs(t, native), showRefs(t, hggitDest); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("native refs %v != hg-git refs %v", a, b)
+	}
+}
