@@ -183,6 +183,8 @@ func New(kind string, cfg Config) (Checker, error) {
 		return NewGitHub(cfg)
 	case "gitlab", "heptapod":
 		return NewGitLab(cfg)
+	case "gitea", "forgejo":
+		return NewGitea(cfg)
 	}
 	return nil, fmt.Errorf("forge: unknown forge %q (want github, gitlab, gitea or forgejo)", kind)
 }

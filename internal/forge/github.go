@@ -138,7 +138,9 @@ func (g *GitHub) Preflight(ctx context.Context, owner, project string) error {
 		case p.GetTriage() || (p.GetPull() && repo.GetPrivate()):
 			return fail(ErrNoPush, g.botName(ctx)+" has read access only")
 		default:
-			return fail(ErrNotCollaborator, g.botName(ctx)+" has no role on the repository")
+			// Everyone may pull a public repository: a read-only
+			// collaborator looks the same from the bot's side.
+			return fail(ErrNotCollaborator, g.botName(ctx)+" has no role on the repository beyond public read access")
 		}
 	}
 	return g.checkPermission(ctx, owner, project)

@@ -523,6 +523,10 @@ func (g *GitHub) checkCollaborator(w http.ResponseWriter, r *http.Request) {
 	if repo == nil {
 		return
 	}
+	if githubRoleRank(c.role(repo)) < githubRoleRank("write") {
+		writeJSON(w, http.StatusForbidden, ghError("Must have push access to view repository collaborators.", doc, 403))
+		return
+	}
 	a := g.accounts[lower(r.PathValue("username"))]
 	if a != nil && (a == repo.owner || repo.collabs[lower(a.login)] != "") {
 		w.WriteHeader(http.StatusNoContent)

@@ -1,0 +1,334 @@
+package forgetest
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Gitea is a fake of the Gitea (and Forgejo) REST API v1. It serves, under
+// /api/v1:
+//
+//	GET /version
+//	GET /user
+//	GET /users/{username}                   (users and organisations)
+//	GET /orgs/{org}
+//	GET /repos/{owner}/{repo}               (permissions for the caller)
+//	GET /repos/{owner}/{repo}/collaborators/{collaborator}              (204 or 404)
+//	GET /repos/{owner}/{repo}/collaborators/{collaborator}/permission
+//
+// Any other route answers 404 {"errors":null,"message":"not found",...}.
+type Gitea struct {
+	// URL is the server root ("http://127.0.0.1:port/"), what the SDK wants.
+	URL    string
+	Server *httptest.Server
+
+	state
+	version string
+	users   map[string]*gtUser
+	repos   map[string]*gtRepo
+	tokens  map[string]string
+	nextID  int64
+}
+
+type gtUser struct {
+	id    int64
+	login string
+	org   bool
+}
+
+type gtRepo struct {
+	id      int64
+	owner   *gtUser
+	name    string
+	private bool
+	collabs map[string]string // lower(login) → "read", "write", "admin"
+}
+
+// NewGitea starts a fake Gitea 1.24 on 127.0.0.1, closed when the test ends.
+func NewGitea(t testing.TB) *Gitea {
+	t.Helper()
+	g := &Gitea{state: newState(), version: "1.24.0", users: map[string]*gtUser{}, repos: map[string]*gtRepo{},
+		tokens: map[string]string{}, nextID: 10}
+	mux := http.NewServeMux()
+	g.route(mux, "GET /api/v1/version", g.getVersion)
+	g.route(mux, "GET /api/v1/user", g.getCurrentUser)
+	g.route(mux, "GET /api/v1/users/{username}", g.getUser)
+	g.route(mux, "GET /api/v1/orgs/{org}", g.getOrg)
+	g.route(mux, "GET /api/v1/repos/{owner}/{repo}", g.getRepo)
+	g.route(mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}", g.isCollaborator)
+	g.route(mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}/permission", g.getPermission)
+	g.unknown(mux, func() any { return g.errBody("not found") })
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.front(w, r, func(status int) any { return g.errBody(http.StatusText(status)) }) {
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(g.Server.Close)
+	g.URL = g.Server.URL + "/"
+	return g
+}
+
+// errBody is Gitea's API error shape.
+func (g *Gitea) errBody(msg string) map[string]any {
+	return map[string]any{"errors": nil, "message": msg, "url": g.URL + "api/swagger"}
+}
+
+func (g *Gitea) notFound(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{}, "message": "The target couldn't be found.", "url": g.URL + "api/swagger"})
+}
+
+func (g *Gitea) id() int64 { g.nextID++; return g.nextID }
+
+func (g *Gitea) user(login string, org bool) *gtUser {
+	u := g.users[lower(login)]
+	if u == nil {
+		u = &gtUser{id: g.id(), login: login, org: org}
+		g.users[lower(login)] = u
+	}
+	return u
+}
+
+// SetVersion sets what GET /version answers (default "1.24.0"; Forgejo
+// answers e.g. "11.0.1+gitea-1.22.0").
+func (g *Gitea) SetVersion(v string) {
+	g.mu.Lock()
+	g.version = v
+	g.mu.Unlock()
+}
+
+// AddUser adds a user.
+func (g *Gitea) AddUser(login string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.user(login, false)
+}
+
+// AddOrg adds an organisation.
+func (g *Gitea) AddOrg(login string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.user(login, true)
+}
+
+// AddRepo adds a public repository (its owner is added as a user if unknown).
+func (g *Gitea) AddRepo(owner, name string) { g.addRepo(owner, name, false) }
+
+// AddPrivateRepo adds a private repository.
+func (g *Gitea) AddPrivateRepo(owner, name string) { g.addRepo(owner, name, true) }
+
+func (g *Gitea) addRepo(owner, name string, private bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.repos[lower(owner+"/"+name)] = &gtRepo{id: g.id(), owner: g.user(owner, false), name: name, private: private, collabs: map[string]string{}}
+}
+
+// AddCollaborator gives login (added if unknown) "read", "write" or "admin"
+// on owner/repo.
+func (g *Gitea) AddCollaborator(owner, repo, login, permission string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.repos[lower(owner+"/"+repo)]
+	if r == nil {
+		panic(fmt.Sprintf("forgetest: AddCollaborator: no repository %s/%s", owner, repo))
+	}
+	g.user(login, false)
+	r.collabs[lower(login)] = permission
+}
+
+// AddToken registers an access token for login. Once any token is
+// registered, every request must carry a known one, else 401.
+func (g *Gitea) AddToken(token, login string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.user(login, false)
+	g.tokens[token] = login
+}
+
+// Fail makes every request answer status; 0 stops.
+func (g *Gitea) Fail(status int) { g.setFail(status) }
+
+// Delay makes every request wait d before it is answered.
+func (g *Gitea) Delay(d time.Duration) { g.setDelay(d) }
+
+// Requests returns how many requests matched route, as registered, e.g.
+// "GET /api/v1/repos/{owner}/{repo}"; "GET *" counts unknown and failed ones.
+func (g *Gitea) Requests(route string) int { return g.count(route) }
+
+// TotalRequests returns how many requests reached the server.
+func (g *Gitea) TotalRequests() int { return g.totalRequests() }
+
+func (g *Gitea) auth(w http.ResponseWriter, r *http.Request) (*gtUser, bool) {
+	tok := bearer(r)
+	if login, ok := g.tokens[tok]; ok && tok != "" {
+		return g.users[lower(login)], true
+	}
+	if tok == "" && len(g.tokens) == 0 {
+		return nil, true
+	}
+	writeJSON(w, http.StatusUnauthorized, g.errBody("user does not exist [uid: 0, name: ]"))
+	return nil, false
+}
+
+func (g *Gitea) userJSON(u *gtUser) map[string]any {
+	return map[string]any{
+		"id": u.id, "login": u.login, "login_name": "", "full_name": "", "email": u.login + "@noreply.localhost",
+		"avatar_url": g.URL + "avatars/" + u.login, "html_url": g.URL + u.login, "language": "", "is_admin": false,
+		"last_login": created.Format(time.RFC3339), "created": created.Format(time.RFC3339), "restricted": false,
+		"active": true, "prohibit_login": false, "location": "", "website": "", "description": "",
+		"visibility": "public", "followers_count": 0, "following_count": 0, "starred_repos_count": 0, "username": u.login,
+	}
+}
+
+func (g *Gitea) getVersion(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"version": g.version})
+}
+
+func (g *Gitea) getCurrentUser(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	u, ok := g.auth(w, r)
+	if !ok {
+		return
+	}
+	if u == nil {
+		writeJSON(w, http.StatusUnauthorized, g.errBody("token is required"))
+		return
+	}
+	writeJSON(w, http.StatusOK, g.userJSON(u))
+}
+
+func (g *Gitea) getUser(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.auth(w, r); !ok {
+		return
+	}
+	u := g.users[lower(r.PathValue("username"))]
+	if u == nil {
+		g.notFound(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.userJSON(u))
+}
+
+func (g *Gitea) getOrg(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.auth(w, r); !ok {
+		return
+	}
+	u := g.users[lower(r.PathValue("org"))]
+	if u == nil || !u.org {
+		g.notFound(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": u.id, "name": u.login, "username": u.login, "full_name": "", "avatar_url": g.URL + "avatars/" + u.login,
+		"description": "", "website": "", "location": "", "visibility": "public", "repo_admin_change_team_access": false,
+	})
+}
+
+// level is the caller's access on r: "owner", "admin", "write", "read" or "".
+func (r *gtRepo) level(u *gtUser) string {
+	switch {
+	case u == nil:
+		return ""
+	case u == r.owner:
+		return "owner"
+	}
+	return r.collabs[lower(u.login)]
+}
+
+func (g *Gitea) visibleRepo(w http.ResponseWriter, r *http.Request, u *gtUser) *gtRepo {
+	repo := g.repos[lower(r.PathValue("owner")+"/"+r.PathValue("repo"))]
+	if repo == nil || (repo.private && repo.level(u) == "") {
+		g.notFound(w)
+		return nil
+	}
+	return repo
+}
+
+func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	u, ok := g.auth(w, r)
+	if !ok {
+		return
+	}
+	repo := g.visibleRepo(w, r, u)
+	if repo == nil {
+		return
+	}
+	full := repo.owner.login + "/" + repo.name
+	lvl := repo.level(u)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": repo.id, "owner": g.userJSON(repo.owner), "name": repo.name, "full_name": full, "description": "",
+		"empty": false, "private": repo.private, "fork": false, "template": false, "mirror": false, "size": 0,
+		"html_url": g.URL + full, "ssh_url": "git@127.0.0.1:" + full + ".git", "clone_url": g.URL + full + ".git",
+		"default_branch": "main", "archived": false, "internal": false,
+		"created_at": created.Format(time.RFC3339), "updated_at": created.Format(time.RFC3339),
+		"permissions": map[string]bool{
+			"admin": lvl == "admin" || lvl == "owner",
+			"push":  lvl == "write" || lvl == "admin" || lvl == "owner",
+			"pull":  lvl != "" || !repo.private,
+		},
+	})
+}
+
+func (g *Gitea) isCollaborator(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	u, ok := g.auth(w, r)
+	if !ok {
+		return
+	}
+	repo := g.visibleRepo(w, r, u)
+	if repo == nil {
+		return
+	}
+	if repo.collabs[lower(r.PathValue("collaborator"))] != "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	g.notFound(w)
+}
+
+func (g *Gitea) getPermission(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	u, ok := g.auth(w, r)
+	if !ok {
+		return
+	}
+	repo := g.visibleRepo(w, r, u)
+	if repo == nil {
+		return
+	}
+	name := r.PathValue("collaborator")
+	// As Gitea: repository admins may ask about anyone, others only about
+	// themselves.
+	if lvl := repo.level(u); u == nil || (lvl != "admin" && lvl != "owner" && !strings.EqualFold(u.login, name)) {
+		writeJSON(w, http.StatusForbidden, g.errBody("Only admins can query all permissions, repo admins can query all repo permissions, collaborators can query only their own"))
+		return
+	}
+	c := g.users[lower(name)]
+	if c == nil {
+		g.notFound(w)
+		return
+	}
+	perm := repo.level(c)
+	switch {
+	case perm == "" && !repo.private:
+		perm = "read"
+	case perm == "":
+		perm = "none"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"permission": perm, "role_name": perm, "user": g.userJSON(c)})
+}
