@@ -155,6 +155,10 @@ func (p Policy) Check(ctx context.Context, raw string) (*url.URL, error) {
 		err.URL = display(raw)
 		return nil, err
 	}
+	if n := len(u.String()); n > maxLen {
+		// Normalising (escaping a local path) can lengthen it.
+		return fail(ErrTooLong, "%d bytes once normalised, limit %d", n, maxLen)
+	}
 	return u, nil
 }
 
@@ -558,6 +562,8 @@ func display(raw string) string {
 	start := 0
 	if i := strings.Index(raw, "://"); i >= 0 {
 		start = i + 3
+	} else if strings.HasPrefix(raw, "//") {
+		start = 2
 	}
 	rest := raw[start:]
 	end := strings.IndexAny(rest, "/?#")
