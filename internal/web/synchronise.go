@@ -1,0 +1,226 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/hook"
+	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/store"
+)
+
+// synchronise serves the original endpoint: POST /synchronise/ and
+// POST /synchronise/{user}/{project}/ with a legacy Bitbucket payload
+// (form field payload= or raw JSON).
+func (s *Server) synchronise(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.Legacy.Enabled {
+		fail(w, http.StatusNotFound, "the /synchronise/ endpoint is disabled")
+		return
+	}
+	user, project := r.PathValue("user"), r.PathValue("project")
+	hc := hook.Config{Enabled: true, Secret: s.cfg.Legacy.Token.Value(), MaxBody: int64(s.cfg.Limits.MaxBody)}
+	ev, err := hook.ParseBitbucketLegacy(r, hc)
+	if err != nil {
+		s.hookError(w, r, "bitbucket-legacy", err)
+		return
+	}
+	if err := ev.CheckSCM(mirror.SCMHg); err != nil {
+		s.metrics.webhook("bitbucket-legacy", http.StatusBadRequest)
+		fail(w, http.StatusBadRequest, "%s", hookMsg(err))
+		return
+	}
+	m, push, herr := s.intake(r.Context(), ev, user, project)
+	if herr != nil {
+		s.metrics.webhook("bitbucket-legacy", herr.status)
+		fail(w, herr.status, "%s", herr.msg)
+		return
+	}
+	t := Trigger{Kind: store.TriggerPush, Provider: ev.Provider, DeliveryID: ev.DeliveryID, Push: push, User: user, Project: project}
+	id, err := s.queue.Enqueue(r.Context(), m, t)
+	if err != nil {
+		s.log.Error("enqueue failed", "mirror", m.Name, "err", err)
+		s.metrics.webhook("bitbucket-legacy", http.StatusInternalServerError)
+		fail(w, http.StatusInternalServerError, "cannot queue the sync of %s: %v", m.Name, err)
+		return
+	}
+	what := fmt.Sprintf("%s to %s", ev.Repository, destName(m))
+	s.log.Info("sync queued", "mirror", m.Name, "job", id, "provider", ev.Provider)
+	if !s.cfg.Legacy.Wait && !truthy(r.URL.Query().Get("wait")) {
+		s.metrics.webhook("bitbucket-legacy", http.StatusAccepted)
+		writeJSON(w, http.StatusAccepted, queued{Job: id, StatusURL: jobURL(id), Message: "Queued synchronisation of " + what})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Legacy.WaitTimeout)
+	defer cancel()
+	job, err := s.queue.Wait(ctx, id)
+	if err != nil {
+		s.metrics.webhook("bitbucket-legacy", http.StatusInternalServerError)
+		if errors.Is(err, context.DeadlineExceeded) {
+			fail(w, http.StatusInternalServerError, "the synchronisation of %s did not finish within %s; it goes on, see %s", what, s.cfg.Legacy.WaitTimeout, jobURL(id))
+			return
+		}
+		fail(w, http.StatusInternalServerError, "cannot wait for job %d: %v", id, err)
+		return
+	}
+	status, body := jobAnswer(job, what)
+	s.metrics.webhook("bitbucket-legacy", status)
+	writeJSON(w, status, body)
+}
+
+// jobAnswer is what a waiting request answers for a finished job: 200 and
+// a message, 400 when the request caused the failure, 500 otherwise.
+func jobAnswer(job *Job, what string) (int, map[string]any) {
+	if job.State == JobSucceeded {
+		msg := fmt.Sprintf("Synchronised %s: %d changeset%s", what, job.Changesets, plural(job.Changesets))
+		if len(job.Refs) > 0 {
+			msg += ", refs " + strings.Join(job.Refs, ", ")
+		} else {
+			msg += ", destination already up to date"
+		}
+		return http.StatusOK, map[string]any{"message": msg, "job": job.ID}
+	}
+	status := http.StatusInternalServerError
+	if job.Class == mirror.BadRequest.String() {
+		status = http.StatusBadRequest
+	}
+	e := job.Error
+	if e == "" {
+		e = "job " + job.State
+	}
+	return status, map[string]any{"error": fmt.Sprintf("Synchronising %s failed: %s", what, e), "job": job.ID}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// queued is the 202 answer.
+type queued struct {
+	Job       int64  `json:"job"`
+	StatusURL string `json:"status_url"`
+	Message   string `json:"message"`
+}
+
+func jobURL(id int64) string { return fmt.Sprintf("/api/jobs/%d", id) }
+
+func destName(m mirror.Mirror) string {
+	if m.Dest.Owner != "" && m.Dest.Project != "" {
+		return m.Dest.Owner + "/" + m.Dest.Project
+	}
+	return m.Dest.String()
+}
+
+func truthy(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// hookMsg is the sender-safe text of a parser error.
+func hookMsg(err error) string {
+	var he *hook.Error
+	if errors.As(err, &he) {
+		return he.Msg
+	}
+	return err.Error()
+}
+
+// hookError answers a parser's error: 202 for ignored events, 200 for pings,
+// the *hook.Error's status otherwise (413 also for bodies cut by the body
+// limit).
+func (s *Server) hookError(w http.ResponseWriter, r *http.Request, provider string, err error) {
+	status := hook.StatusOf(err)
+	if isTooLarge(err) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	switch {
+	case errors.Is(err, hook.ErrPing):
+		s.metrics.webhook(provider, http.StatusOK)
+		message(w, http.StatusOK, "pong")
+		return
+	case errors.Is(err, hook.ErrIgnored):
+		s.metrics.webhook(provider, http.StatusAccepted)
+		message(w, http.StatusAccepted, "ignored: %s", err)
+		return
+	}
+	s.metrics.webhook(provider, status)
+	if status >= 500 {
+		s.log.Error("webhook failed", "provider", provider, "err", err)
+		fail(w, status, "internal error")
+		return
+	}
+	s.log.Info("webhook refused", "provider", provider, "status", status, "reason", hookMsg(err))
+	fail(w, status, "%s", hookMsg(err))
+}
+
+// webhook serves POST /hooks/{provider}.
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
+	provider := r.PathValue("provider")
+	pc, enabled := s.cfg.Provider(provider)
+	if !enabled {
+		s.metrics.webhook("unknown", http.StatusNotFound)
+		fail(w, http.StatusNotFound, "webhook provider %q is not enabled", provider)
+		return
+	}
+	parser, ok := hook.Lookup(provider)
+	if !ok {
+		s.metrics.webhook(provider, http.StatusNotFound)
+		fail(w, http.StatusNotFound, "webhook provider %q is not supported by this build", provider)
+		return
+	}
+	ev, err := parser(r, hook.Config{Enabled: true, Secret: pc.Secret.Value(), MaxBody: int64(s.cfg.Limits.MaxBody)})
+	if err != nil {
+		s.hookError(w, r, provider, err)
+		return
+	}
+	m, push, herr := s.intake(r.Context(), ev, "", "")
+	if herr != nil {
+		s.metrics.webhook(provider, herr.status)
+		fail(w, herr.status, "%s", herr.msg)
+		return
+	}
+	ctx := r.Context()
+	if ev.DeliveryID != "" {
+		fresh, err := s.store.RecordDelivery(ctx, provider, ev.DeliveryID, m.Name)
+		if err != nil {
+			s.log.Error("record delivery", "provider", provider, "err", err)
+			s.metrics.webhook(provider, http.StatusInternalServerError)
+			fail(w, http.StatusInternalServerError, "cannot record the delivery")
+			return
+		}
+		if !fresh {
+			d, err := s.store.Delivery(ctx, provider, ev.DeliveryID)
+			// A delivery recorded without a job lost its enqueue (or is
+			// being queued right now): queue it; the queue coalesces.
+			if err == nil && d.JobID != 0 {
+				s.metrics.webhook(provider, http.StatusOK)
+				writeJSON(w, http.StatusOK, map[string]any{"message": "duplicate delivery", "job": d.JobID, "status_url": jobURL(d.JobID)})
+				return
+			}
+		}
+	}
+	t := Trigger{Kind: store.TriggerPush, Provider: provider, DeliveryID: ev.DeliveryID, Push: push}
+	id, err := s.queue.Enqueue(ctx, m, t)
+	if err != nil {
+		s.log.Error("enqueue failed", "mirror", m.Name, "err", err)
+		s.metrics.webhook(provider, http.StatusInternalServerError)
+		fail(w, http.StatusInternalServerError, "cannot queue the sync of %s", m.Name)
+		return
+	}
+	if ev.DeliveryID != "" {
+		if err := s.store.AttachJob(ctx, provider, ev.DeliveryID, id); err != nil {
+			s.log.Warn("attach job to delivery", "provider", provider, "job", id, "err", err)
+		}
+	}
+	s.log.Info("sync queued", "mirror", m.Name, "job", id, "provider", provider, "delivery", ev.DeliveryID)
+	s.metrics.webhook(provider, http.StatusAccepted)
+	writeJSON(w, http.StatusAccepted, queued{Job: id, StatusURL: jobURL(id), Message: "Queued synchronisation of mirror " + m.Name})
+}
