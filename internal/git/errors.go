@@ -24,6 +24,10 @@ var (
 	// ErrNotFound: the remote repository does not exist (or is hidden from
 	// these credentials). Not retryable.
 	ErrNotFound = errors.New("repository not found")
+	// ErrRedirected: an HTTP remote given credentials answered with a
+	// redirect, which is not followed so that the credentials go nowhere
+	// else. The configured URL needs updating; not retryable.
+	ErrRedirected = errors.New("remote redirects elsewhere (not followed with credentials)")
 	// ErrNetwork: the remote could not be reached, the connection broke, it
 	// answered with a server error, or the command timed out. Retryable.
 	ErrNetwork = errors.New("network error")
@@ -108,6 +112,7 @@ var stderrPatterns = []struct {
 	{"the requested url returned error: 401", ErrAuth},
 	{"the requested url returned error: 403", ErrAuth},
 	{"write access to repository not granted", ErrAuth},
+	{"the requested url returned error: 30", ErrRedirected},
 	{"repository not found", ErrNotFound},
 	{"not found", ErrNotFound}, // "repository 'https://…/' not found", "project … could not be found"
 	{"does not appear to be a git repository", ErrNotFound},

@@ -435,7 +435,11 @@ func (r *Runner) environ(remote, home, dir string) (env, secrets []string, err e
 			if strings.ContainsAny(header, "\r\n\x00") {
 				return nil, nil, errors.New("credentials contain line breaks")
 			}
-			config = append(config, [2]string{"http." + scope + ".extraHeader", header})
+			// Git keeps sending extra headers to wherever a redirect leads
+			// (TestRunnerTokenScopedToHost), so a remote given credentials
+			// must not redirect.
+			config = append(config, [2]string{"http." + scope + ".extraHeader", header},
+				[2]string{"http.followRedirects", "false"})
 			secrets = append(secrets, header, strings.TrimPrefix(strings.TrimPrefix(header, "Authorization: Basic "), "Authorization: Bearer "))
 		}
 	}

@@ -482,3 +482,74 @@ func TestRedact(t *testing.T) {
 		t.Errorf("httpScope = %q", got)
 	}
 }
+
+// TestRunnerHTTPStatus classifies server answers other than 401.
+func TestRunnerHTTPStatus(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		status int
+		kind   error
+	}{
+		{http.StatusForbidden, ErrAuth},
+		{http.StatusNotFound, ErrNotFound},
+		{http.StatusInternalServerError, ErrNetwork},
+		{http.StatusBadGateway, ErrNetwork},
+		{http.StatusServiceUnavailable, ErrNetwork},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			http.Error(w, "status", tc.status)
+		}))
+		r := (&Runner{AllowHTTP: true}).WithCredentials(Credentials{Token: "tok"})
+		_, err := r.LsRemote(ctx, srv.URL+"/repo.git")
+		if !errors.Is(err, tc.kind) {
+			t.Errorf("HTTP %d: %v, want %v", tc.status, err, tc.kind)
+		}
+		srv.Close()
+	}
+}
+
+// TestRunnerTokenScopedToHost checks that the token header is sent only to
+// the remote's own scheme, host and port, not to a server it redirects to.
+func TestRunnerTokenScopedToHost(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	const token = "scoped-token"
+	root := t.TempDir()
+	newServedRepo(t, root, "repo.git")
+	gitPath, _ := exec.LookPath("git")
+	backend := &cgi.Handler{Path: gitPath, Args: []string{"http-backend"}, Dir: root, Stderr: io.Discard,
+		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"}}
+	leaked := make(chan string, 100)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if h := req.Header.Get("Authorization"); h != "" {
+			leaked <- h
+		}
+		backend.ServeHTTP(w, req)
+	}))
+	defer other.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, other.URL+req.URL.RequestURI(), http.StatusFound)
+	}))
+	defer redirector.Close()
+	r := (&Runner{AllowHTTP: true}).WithCredentials(Credentials{Token: token})
+	_, err := r.LsRemote(ctx, redirector.URL+"/repo.git")
+	t.Logf("ls-remote through a redirect: %v", err)
+	if !errors.Is(err, ErrRedirected) || Retryable(err) {
+		t.Errorf("ls-remote with a token through a redirect: %v", err)
+	}
+	select {
+	case h := <-leaked:
+		t.Errorf("redirect target received Authorization %q", h)
+	default:
+	}
+	// The same server directly does receive it.
+	if _, err := r.LsRemote(ctx, other.URL+"/repo.git"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-leaked:
+	default:
+		t.Error("the remote itself did not receive the token")
+	}
+}
