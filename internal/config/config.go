@@ -149,7 +149,9 @@ type Seed struct {
 	GitHost string `toml:"git_host"` // default https://github.com
 	Forge   string `toml:"forge"`    // "github" (default), "gitlab", "gitea" or "" for plain git
 	APIURL  string `toml:"api_url"`  // forge API base; default per forge
-	// SourceHost replaces the payload's canon_url when set (e.g. a mirror of bitbucket.org).
+	// SourceHost is where seed sources are pulled from: <source_host>/<owner>/<slug>
+	// (default https://bitbucket.org). A payload whose repository URL is on
+	// another host is refused.
 	SourceHost string `toml:"source_host"`
 }
 
@@ -279,17 +281,18 @@ func parse(data []byte, name string) (*Config, error) {
 // applyEnv applies the SYNCHRONISER_* environment overrides.
 func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str := map[string]*string{
-		"SYNCHRONISER_LISTEN":     &c.Listen,
-		"SYNCHRONISER_DATA_DIR":   &c.DataDir,
-		"SYNCHRONISER_BASE_URL":   &c.BaseURL,
-		"SYNCHRONISER_LOG_FORMAT": &c.Log.Format,
-		"SYNCHRONISER_LOG_LEVEL":  &c.Log.Level,
-		"SYNCHRONISER_HG":         &c.Tools.Hg,
-		"SYNCHRONISER_GIT":        &c.Tools.Git,
-		"SYNCHRONISER_CONVERTER":  &c.Tools.Converter,
-		"SYNCHRONISER_BOT_LOGIN":  &c.Bot.Login,
-		"SYNCHRONISER_BOT_NAME":   &c.Bot.Name,
-		"SYNCHRONISER_GIT_HOST":   &c.Seed.GitHost,
+		"SYNCHRONISER_LISTEN":      &c.Listen,
+		"SYNCHRONISER_DATA_DIR":    &c.DataDir,
+		"SYNCHRONISER_BASE_URL":    &c.BaseURL,
+		"SYNCHRONISER_LOG_FORMAT":  &c.Log.Format,
+		"SYNCHRONISER_LOG_LEVEL":   &c.Log.Level,
+		"SYNCHRONISER_HG":          &c.Tools.Hg,
+		"SYNCHRONISER_GIT":         &c.Tools.Git,
+		"SYNCHRONISER_CONVERTER":   &c.Tools.Converter,
+		"SYNCHRONISER_BOT_LOGIN":   &c.Bot.Login,
+		"SYNCHRONISER_BOT_NAME":    &c.Bot.Name,
+		"SYNCHRONISER_GIT_HOST":    &c.Seed.GitHost,
+		"SYNCHRONISER_SOURCE_HOST": &c.Seed.SourceHost,
 	}
 	for k, p := range str {
 		if v, ok := lookup(k); ok {
@@ -488,10 +491,8 @@ func (c *Config) Validate() error {
 				bad("seed.api_url: %q is not a URL", c.Seed.APIURL)
 			}
 		}
-		if c.Seed.SourceHost != "" {
-			if u, err := url.Parse(c.Seed.SourceHost); err != nil || u.Host == "" {
-				bad("seed.source_host: %q is not a URL", c.Seed.SourceHost)
-			}
+		if u, err := url.Parse(c.Seed.SourceHost); err != nil || u.Host == "" || strings.HasPrefix(c.Seed.SourceHost, "-") {
+			bad("seed.source_host: %q is not a URL", c.Seed.SourceHost)
 		}
 	}
 	if c.Tools.Hg == "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/mirror"
@@ -140,14 +141,20 @@ func (c *Config) seedMirror(p Push, user, project string) (mirror.Mirror, error)
 			owner, slug = o, s
 		}
 	}
+	if owner == "" || slug == "" {
+		return mirror.Mirror{}, fmt.Errorf("%w: the payload names no repository owner and slug", ErrNoMirror)
+	}
+	if !seedNameRE.MatchString(owner) || !seedNameRE.MatchString(slug) {
+		return mirror.Mirror{}, fmt.Errorf("invalid source repository %q", owner+"/"+slug)
+	}
+	if p.CloneURL != "" && !sameHost(p.CloneURL, c.Seed.SourceHost) {
+		return mirror.Mirror{}, fmt.Errorf("%w: %s is not on the seed source host %s", ErrNoMirror, mirror.Redact(p.CloneURL), c.Seed.SourceHost)
+	}
 	if user == "" {
 		user = owner
 	}
 	if project == "" {
 		project = slug
-	}
-	if user == "" || project == "" {
-		return mirror.Mirror{}, fmt.Errorf("%w: the payload names no repository owner and slug", ErrNoMirror)
 	}
 	if !ownerRE.MatchString(user) || len(user) > 100 {
 		return mirror.Mirror{}, fmt.Errorf("invalid destination user %q", user)
@@ -155,36 +162,122 @@ func (c *Config) seedMirror(p Push, user, project string) (mirror.Mirror, error)
 	if !ownerRE.MatchString(project) || len(project) > 100 || strings.HasSuffix(project, ".git") {
 		return mirror.Mirror{}, fmt.Errorf("invalid destination project %q", project)
 	}
-	source := p.CloneURL
-	if c.Seed.SourceHost != "" && source != "" {
-		if u, err := url.Parse(source); err == nil {
-			h, _ := url.Parse(c.Seed.SourceHost)
-			u.Scheme, u.Host = h.Scheme, h.Host
-			source = u.String()
-		}
+	m := c.seed(owner, slug, user, project)
+	if !mirror.ValidName(m.Name) {
+		return mirror.Mirror{}, fmt.Errorf("%w: names too long for a mirror", ErrNoMirror)
 	}
-	if source == "" {
-		return mirror.Mirror{}, fmt.Errorf("%w: the payload names no source URL", ErrNoMirror)
-	}
-	name := mirror.NameFor(source)
-	if !strings.EqualFold(user, owner) || !strings.EqualFold(project, slug) {
-		name = mirror.NameFor(source + "/" + user + "/" + project)
-		if n := mirror.NameFor(source); len(n) < len(name) {
-			name = n + "--" + strings.TrimPrefix(name, n+"-")
-		}
-	}
-	pol := mirror.DefaultPolicy()
+	return m, nil
+}
+
+// seed builds the seed mirror owner/slug → user/project.
+func (c *Config) seed(owner, slug, user, project string) mirror.Mirror {
 	return mirror.Mirror{
-		Name:   name,
+		Name:   seedName(owner, slug, user, project),
 		SCM:    mirror.SCMHg,
-		Source: source,
+		Source: strings.TrimRight(c.Seed.SourceHost, "/") + "/" + owner + "/" + slug,
 		Dest: mirror.Destination{
 			URL:   strings.TrimRight(c.Seed.GitHost, "/") + "/" + user + "/" + project + ".git",
 			Forge: c.Seed.Forge, Owner: user, Project: project, APIURL: c.Seed.APIURL,
 			Token: c.Destination.Token.Value(), SSHKey: c.Destination.SSHKey, KnownHosts: c.Destination.KnownHosts,
 		},
-		Policy: pol,
-	}, nil
+		Policy: mirror.DefaultPolicy(),
+	}
+}
+
+// seedNameRE is what a source owner or slug may hold (Bitbucket's rules,
+// loosely); these characters are also those of mirror names.
+var seedNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+
+// seedName names a seed mirror reversibly (see ResolveName): the four names
+// joined by ".", each with "_" written "__" and "." written "_d"; the
+// destination part is left out when it equals the source's.
+func seedName(owner, slug, user, project string) string {
+	esc := strings.NewReplacer("_", "__", ".", "_d")
+	parts := []string{esc.Replace(owner), esc.Replace(slug)}
+	if user != owner || project != slug {
+		parts = append(parts, esc.Replace(user), esc.Replace(project))
+	}
+	return strings.Join(parts, ".")
+}
+
+// parseSeedName reverses seedName.
+func parseSeedName(name string) (owner, slug, user, project string, ok bool) {
+	parts := strings.Split(name, ".")
+	if len(parts) != 2 && len(parts) != 4 {
+		return "", "", "", "", false
+	}
+	for i, p := range parts {
+		var b strings.Builder
+		for j := 0; j < len(p); j++ {
+			if p[j] != '_' {
+				b.WriteByte(p[j])
+				continue
+			}
+			if j+1 == len(p) {
+				return "", "", "", "", false
+			}
+			j++
+			switch p[j] {
+			case '_':
+				b.WriteByte('_')
+			case 'd':
+				b.WriteByte('.')
+			default:
+				return "", "", "", "", false
+			}
+		}
+		if b.Len() == 0 {
+			return "", "", "", "", false
+		}
+		parts[i] = b.String()
+	}
+	if len(parts) == 2 {
+		parts = append(parts, parts[0], parts[1])
+	}
+	return parts[0], parts[1], parts[2], parts[3], true
+}
+
+// ResolveName returns the mirror called name: a configured mirror, or (with
+// [seed] enabled) the seed mirror the name stands for. Workers use it to find
+// the mirror of a queued job, in whatever process queued it.
+func (c *Config) ResolveName(name string) (mirror.Mirror, bool) {
+	if m, ok := c.Lookup(name); ok {
+		return m, true
+	}
+	if !c.Seed.Enabled {
+		return mirror.Mirror{}, false
+	}
+	owner, slug, user, project, ok := parseSeedName(name)
+	if !ok || !seedNameRE.MatchString(owner) || !seedNameRE.MatchString(slug) ||
+		!ownerRE.MatchString(user) || !ownerRE.MatchString(project) {
+		return mirror.Mirror{}, false
+	}
+	return c.seed(owner, slug, user, project), true
+}
+
+// sameHost reports whether two URLs name the same host and port.
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return strings.EqualFold(ua.Hostname(), ub.Hostname()) && portOf(ua) == portOf(ub)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch u.Scheme {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	case "ssh":
+		return "22"
+	}
+	return ""
 }
 
 func describe(p Push) string {

@@ -88,12 +88,15 @@ func TestResolve(t *testing.T) {
 		{"configured by URL, case and slash", Push{CloneURL: "https://BitBucket.org/elevenbits/hub/"}, "", "", "hub", "https://github.com/elevenbits/hub-mirror.git", ""},
 		{"configured, same override", hubPush, "elevenbits", "hub-mirror", "hub", "https://github.com/elevenbits/hub-mirror.git", ""},
 		{"configured by repository", Push{Repository: "acme/tools", CloneURL: "https://other.example.org/x"}, "", "", "byrepo", "/srv/git/tools.git", ""},
-		{"seed, other override", hubPush, "jw", "hubcopy", "bitbucket.org-elevenbits-hub--jw-hubcopy", "https://github.com/jw/hubcopy.git", ""},
-		{"seed default", Push{SCM: "hg", Repository: "other/repo", Owner: "other", Name: "repo", CloneURL: "https://bitbucket.org/other/repo"}, "", "", "bitbucket.org-other-repo", "https://github.com/other/repo.git", ""},
-		{"seed user only", Push{Owner: "other", Name: "repo", CloneURL: "https://bitbucket.org/other/repo"}, "me", "", "bitbucket.org-other-repo--me-repo", "https://github.com/me/repo.git", ""},
+		{"seed, other override", hubPush, "jw", "hubcopy", "elevenbits.hub.jw.hubcopy", "https://github.com/jw/hubcopy.git", ""},
+		{"seed default", Push{SCM: "hg", Repository: "other/repo", Owner: "other", Name: "repo", CloneURL: "https://bitbucket.org/other/repo"}, "", "", "other.repo", "https://github.com/other/repo.git", ""},
+		{"seed user only", Push{Owner: "other", Name: "repo", CloneURL: "https://bitbucket.org/other/repo"}, "me", "", "other.repo.me.repo", "https://github.com/me/repo.git", ""},
 		{"seed bad user", hubPush, "-oProxy", "x", "", "", "invalid destination user"},
 		{"seed bad project", hubPush, "jw", "../etc", "", "", "invalid destination project"},
 		{"seed no names", Push{CloneURL: "https://bitbucket.org/"}, "", "", "", "", "no repository owner"},
+		{"seed other host", Push{Owner: "o", Name: "r", CloneURL: "https://evil.example/o/r"}, "", "", "", "", "not on the seed source host"},
+		{"seed other port", Push{Owner: "o", Name: "r", CloneURL: "https://bitbucket.org:8443/o/r"}, "", "", "", "", "not on the seed source host"},
+		{"seed bad slug", Push{Owner: "o", Name: "r/../x", CloneURL: "https://bitbucket.org/o/r"}, "", "", "", "", "invalid source repository"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,4 +133,55 @@ func TestResolve(t *testing.T) {
 	if _, err := off.Resolve(hubPush, "", ""); !errors.Is(err, ErrNoMirror) {
 		t.Errorf("seed off: err = %v, want ErrNoMirror", err)
 	}
+}
+
+func TestResolveName(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte(mirrorsTOML), "t.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ owner, slug, user, project string }{
+		{"elevenbits", "hub", "elevenbits", "hub"},
+		{"eleven_bits", "my.repo", "jw", "hub-copy"},
+		{"a_", "_d.", "x", "y_z.w"},
+	} {
+		m, err := c.Resolve(Push{Owner: tc.owner, Name: tc.slug, CloneURL: "https://bitbucket.org/" + tc.owner + "/" + tc.slug}, tc.user, tc.project)
+		if err != nil {
+			t.Fatalf("%v: %v", tc, err)
+		}
+		back, ok := c.ResolveName(m.Name)
+		if !ok || back.Source != m.Source || back.Dest != m.Dest || back.Name != m.Name {
+			t.Errorf("ResolveName(%q) = %#v, %v; want %#v", m.Name, back, ok, m)
+		}
+	}
+	if m, ok := c.ResolveName("hub"); !ok || m.Dest.Project != "hub-mirror" {
+		t.Errorf("configured mirror not found by name: %v %v", m, ok)
+	}
+	for _, bad := range []string{"", "one", "a.b.c", "a_x.b", "a.b_", "a..b", "a.b.-x.y"} {
+		if m, ok := c.ResolveName(bad); ok {
+			t.Errorf("ResolveName(%q) = %v", bad, m)
+		}
+	}
+	off, _ := Parse(nil, "")
+	if _, ok := off.ResolveName("elevenbits.hub"); ok {
+		t.Error("seed name resolved with seed off")
+	}
+}
+
+func FuzzSeedName(f *testing.F) {
+	f.Add("elevenbits.hub")
+	f.Add("a__b.c_dd.x.y")
+	f.Fuzz(func(t *testing.T, name string) {
+		o, s, u, p, ok := parseSeedName(name)
+		if !ok {
+			return
+		}
+		if again := seedName(o, s, u, p); again != name && seedName(o, s, o, s) != name {
+			// Only the canonical spelling must round-trip.
+			if o2, s2, u2, p2, ok2 := parseSeedName(again); !ok2 || o2 != o || s2 != s || u2 != u || p2 != p {
+				t.Fatalf("%q → %q %q %q %q → %q does not round-trip", name, o, s, u, p, again)
+			}
+		}
+	})
 }
