@@ -240,6 +240,3 @@ func normSCM(s string) string {
 	}
 	return ""
 }
-
-// isHexNode reports a full 40-digit hex node or commit id.
-func isHexNode(s string) bool { return isHex(s, 40, 40) }

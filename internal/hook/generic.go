@@ -108,17 +108,3 @@ func repoFromURL(raw string) string {
 	}
 	return strings.Trim(u.Path, "/")
 }
-
-// isHex reports whether s has min to max hex digits and nothing else.
-func isHex(s string, min, max int) bool {
-	if len(s) < min || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}

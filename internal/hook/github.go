@@ -86,12 +86,3 @@ func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 	}
 	return finish(ev, r, cfg)
 }
-
-// headNode returns id when it is a 40-hex id other than the all-zero one
-// (a deleted ref), else "".
-func headNode(id string) string {
-	if !isHexNode(id) || id == "0000000000000000000000000000000000000000" {
-		return ""
-	}
-	return id
-}

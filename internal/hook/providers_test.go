@@ -3,6 +3,7 @@ package hook
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -490,4 +491,31 @@ func TestBitbucketRefs(t *testing.T) {
 		Node: "e7abfeb787b014a87f80d91701ab4a3b74575a32", Pusher: "Jan"})
 	_, err = ParseBitbucket(request([]byte(`{"repository":{"full_name":"o/r"}}`), "application/json", "X-Event-Key: repo:push"), enabled)
 	wantError(t, err, 400, `no "push" field`)
+}
+
+// TestGitHubFormDelivery sends a real push as GitHub does with the
+// application/x-www-form-urlencoded content type: the signature covers the
+// form-encoded body.
+func TestGitHubFormDelivery(t *testing.T) {
+	t.Parallel()
+	body := formBody(string(playgroundFile(t, "github/push.json")))
+	ev, err := ParseGitHub(request(body, "application/x-www-form-urlencoded", "X-GitHub-Event: push", "X-Hub-Signature-256: sha256="+sign(secret, body)), signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Repository != "binkkatal/sample_app" || ev.Commits != 1 {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+// TestCallerBodyLimit checks that a limit the web layer sets with
+// http.MaxBytesReader is reported as 413, not as a read error.
+func TestCallerBodyLimit(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"repository":"hub","url":"https://hg.example.org/hub"}`)
+	r := request(body, "application/json", "Authorization: Bearer "+secret)
+	r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, 10)
+	r.ContentLength = -1
+	_, err := ParseGeneric(r, signed)
+	wantError(t, err, http.StatusRequestEntityTooLarge, "limit of 10 bytes")
 }

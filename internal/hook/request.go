@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -42,7 +43,11 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge): // a limit set by the caller's http.MaxBytesReader
+		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body exceeds the limit of %d bytes", tooLarge.Limit)
+	case err != nil:
 		return nil, errorf(http.StatusBadRequest, err, "read body")
 	}
 	if int64(len(data)) > limit {
@@ -299,4 +304,30 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// isHex reports whether s has min to max hex digits and nothing else.
+func isHex(s string, min, max int) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// isHexNode reports a full 40-digit hex node or commit id.
+func isHexNode(s string) bool { return isHex(s, 40, 40) }
+
+// headNode returns id when it is a 40-hex id other than the all-zero one
+// (a deleted ref), else "".
+func headNode(id string) string {
+	if !isHexNode(id) || strings.Trim(id, "0") == "" {
+		return ""
+	}
+	return id
 }
