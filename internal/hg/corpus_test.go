@@ -44,4 +44,13 @@ func TestClickCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	verifyAll(t, r.ManifestLog())
+	checkTags(t, r, dir)
+	checkBookmarks(t, r, dir)
+	if tags, _ := r.Tags(); len(tags) != 69 {
+		t.Errorf("click has %d tags, want 69", len(tags))
+	}
+	if marks, _ := r.Bookmarks(); len(marks) != 3 {
+		t.Errorf("click has %d bookmarks, want 3", len(marks))
+	}
 }

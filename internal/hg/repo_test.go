@@ -296,6 +296,11 @@ func checkRepo(t *testing.T, dir string, full bool) {
 		}
 	}
 
+	var paths []string
+	for p := range seen {
+		paths = append(paths, p)
+	}
+	checkStoreLayout(t, r, paths)
 	checkBookmarks(t, r, dir)
 	checkTags(t, r, dir)
 }

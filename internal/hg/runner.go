@@ -174,22 +174,26 @@ func (r *Runner) environ() []string {
 
 // limitedBuffer keeps the first max bytes written and notes any overflow
 // while still accepting writes (so the process does not block).
+// It must not expose bytes.Buffer's ReadFrom, which would bypass Write.
 type limitedBuffer struct {
-	bytes.Buffer
+	buf      bytes.Buffer
 	max      int64
 	overflow bool
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - int64(b.Len()); int64(len(p)) > room {
+	if room := b.max - int64(b.buf.Len()); int64(len(p)) > room {
 		b.overflow = true
 		if room > 0 {
-			b.Buffer.Write(p[:room])
+			b.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+func (b *limitedBuffer) Bytes() []byte  { return b.buf.Bytes() }
+func (b *limitedBuffer) String() string { return b.buf.String() }
 
 var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s]*@`)
 

@@ -1,0 +1,81 @@
+package hg
+
+import "testing"
+
+// BenchmarkReadHistory opens the click corpus and reads every changeset
+// and its manifest, as a whole-history conversion does.
+func BenchmarkReadHistory(b *testing.B) {
+	requireHg(b)
+	dir := unbundle(b, "click.hg")
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries := 0
+		for rev := 0; rev < r.Len(); rev++ {
+			c, err := r.Changeset(rev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := r.Manifest(c.Manifest)
+			if err != nil {
+				b.Fatal(err)
+			}
+			entries += len(m)
+		}
+		r.Close()
+		b.ReportMetric(float64(r.Len()), "changesets/op")
+	}
+}
+
+// BenchmarkReadFiles reads every file revision changed by every changeset
+// of the click corpus.
+func BenchmarkReadFiles(b *testing.B) {
+	requireHg(b)
+	dir := unbundle(b, "click.hg")
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rev := 0; rev < r.Len(); rev++ {
+			c, err := r.Changeset(rev)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := r.Manifest(c.Manifest)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, f := range c.Files {
+				i := searchManifest(m, f)
+				if i < 0 {
+					continue // removed
+				}
+				if _, _, err := r.File(f, m[i].Node); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		r.Close()
+	}
+}
+
+func searchManifest(m []ManifestEntry, path string) int {
+	lo, hi := 0, len(m)
+	for lo < hi {
+		h := (lo + hi) / 2
+		if m[h].Path < path {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	if lo < len(m) && m[lo].Path == path {
+		return lo
+	}
+	return -1
+}

@@ -1,0 +1,201 @@
+package hg
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// serveHg runs `hg serve` for repo on 127.0.0.1 and returns its URL.
+func serveHg(t *testing.T, repo string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	cmd := exec.CommandContext(ctx, "hg", "serve", "-R", repo, "--address", "127.0.0.1", "--port", "0", "--config", "web.push_ssl=false")
+	cmd.Env = hgEnv(t)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		re := regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- "http://127.0.0.1:" + m[1] + "/"
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		return u
+	case <-time.After(60 * time.Second):
+		t.Fatal("hg serve did not start")
+		return ""
+	}
+}
+
+func TestRunnerCloneAndPull(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	ctx := testContext(t)
+	src := filepath.Join(t.TempDir(), "src")
+	runHg(t, "", "init", "--", src)
+	b := &repoBuilder{t: t, dir: src}
+	b.write("a", "1\n")
+	b.commit("first")
+	url := serveHg(t, src)
+
+	var r Runner
+	v, err := r.Version(ctx)
+	if err != nil || !regexp.MustCompile(`^\d+\.\d+`).MatchString(v) {
+		t.Fatalf("Version() = %q, %v", v, err)
+	}
+
+	for name, source := range map[string]string{"local": src, "http": url} {
+		dest := filepath.Join(t.TempDir(), "clone-"+name)
+		if err := r.Clone(ctx, source, dest); err != nil {
+			t.Fatalf("Clone(%s): %v", name, err)
+		}
+		repo, err := Open(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if repo.Len() != 1 {
+			t.Errorf("%s clone has %d changesets, want 1", name, repo.Len())
+		}
+		repo.Close()
+		if _, err := exec.LookPath("ls"); err == nil {
+			if files, _ := filepath.Glob(filepath.Join(dest, "a")); len(files) != 0 {
+				t.Errorf("%s clone has a working copy; want --noupdate", name)
+			}
+		}
+	}
+
+	dest := filepath.Join(t.TempDir(), "pulled")
+	if err := r.Clone(ctx, url, dest); err != nil {
+		t.Fatal(err)
+	}
+	b.write("a", "2\n")
+	b.commit("second")
+	if err := r.Pull(ctx, dest, url); err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	if err := r.Pull(ctx, dest, url); err != nil { // nothing new is not an error
+		t.Fatalf("second Pull: %v", err)
+	}
+	repo, err := Open(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	if repo.Len() != 2 {
+		t.Fatalf("after pull: %d changesets, want 2", repo.Len())
+	}
+}
+
+func TestRunnerErrors(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	ctx := testContext(t)
+
+	t.Run("not installed", func(t *testing.T) {
+		t.Parallel()
+		for _, path := range []string{"hg-does-not-exist-anywhere", filepath.Join(t.TempDir(), "hg")} {
+			r := Runner{Path: path}
+			_, err := r.Version(ctx)
+			if !errors.Is(err, ErrNotInstalled) {
+				t.Errorf("Path %q: err = %v, want ErrNotInstalled", path, err)
+			}
+		}
+		r := Runner{Path: "hg-does-not-exist-anywhere"}
+		if _, err := r.Run(ctx, "", "version"); !errors.Is(err, exec.ErrNotFound) {
+			t.Errorf("err = %v, want exec.ErrNotFound", err)
+		}
+	})
+
+	t.Run("credentials redacted", func(t *testing.T) {
+		t.Parallel()
+		src := filepath.Join(t.TempDir(), "src")
+		runHg(t, "", "init", "--", src)
+		url := serveHg(t, src)
+		bad := strings.Replace(url, "http://", "http://alice:s3cr3t-token@", 1) + "no/such/repo"
+		var r Runner
+		err := r.Clone(ctx, bad, filepath.Join(t.TempDir(), "x"))
+		if err == nil {
+			t.Fatal("clone of a missing repository succeeded")
+		}
+		var he *Error
+		if !errors.As(err, &he) {
+			t.Fatalf("err %T, want *Error", err)
+		}
+		if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "alice") {
+			t.Fatalf("error leaks credentials: %v", err)
+		}
+		if he.Stderr == "" {
+			t.Errorf("error carries no stderr: %v", err)
+		}
+	})
+
+	t.Run("dash-dash", func(t *testing.T) {
+		t.Parallel()
+		var r Runner
+		dest := filepath.Join(t.TempDir(), "x")
+		err := r.Clone(ctx, "--config=hooks.pre-clone=touch "+dest+"-pwned", dest)
+		if err == nil || !strings.Contains(err.Error(), "not found") {
+			t.Fatalf("Clone with an option-like source: %v, want repository not found", err)
+		}
+		if m, _ := filepath.Glob(dest + "-pwned"); len(m) > 0 {
+			t.Fatal("option-like source was interpreted as an option")
+		}
+	})
+
+	t.Run("no user configuration", func(t *testing.T) {
+		t.Parallel()
+		rc := filepath.Join(t.TempDir(), "hgrc")
+		writeFile(t, rc, "[ui]\nusername = Evil <evil@example.com>\n")
+		r := Runner{Env: []string{"HGRCPATH=" + rc, "HGPLAIN="}, Config: []string{"ui.note=set-by-runner"}}
+		out, _ := r.Run(ctx, "", "config", "ui.username")
+		if strings.Contains(string(out), "Evil") {
+			t.Fatalf("HGRCPATH from Env was honoured: %q", out)
+		}
+		out, err := r.Run(ctx, "", "config", "ui.note")
+		if err != nil || strings.TrimSpace(string(out)) != "set-by-runner" {
+			t.Fatalf("Config not passed: %q, %v", out, err)
+		}
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		r := Runner{Timeout: time.Nanosecond}
+		_, err := r.Version(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want DeadlineExceeded", err)
+		}
+	})
+
+	t.Run("output bound", func(t *testing.T) {
+		t.Parallel()
+		r := Runner{MaxOutput: 8}
+		_, err := r.Run(ctx, "", "version")
+		if !errors.Is(err, ErrOutputTooLarge) {
+			t.Fatalf("err = %v, want ErrOutputTooLarge", err)
+		}
+	})
+}
