@@ -126,8 +126,3 @@ func bitbucketRef(kind, name string) string {
 	}
 	return name // hg named_branch, bookmark
 }
-
-func firstValue(r *http.Request, names ...string) string {
-	_, v := firstHeader(r, names...)
-	return v
-}

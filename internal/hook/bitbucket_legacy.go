@@ -2,13 +2,11 @@ package hook
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -67,24 +65,12 @@ func legacyDocument(r *http.Request, body []byte) ([]byte, error) {
 	if err != nil {
 		mt = "" // any content type: a malformed one is no form
 	}
-	looksJSON := bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))
 	switch mt {
 	case formType:
-		vals, perr := url.ParseQuery(string(body))
-		if perr == nil && vals.Has("payload") {
-			p := vals.Get("payload")
-			if strings.TrimSpace(p) == "" {
-				return nil, errorf(http.StatusBadRequest, nil, "no JSON payload")
-			}
-			return []byte(p), nil
-		}
-		if looksJSON {
+		if bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
 			return body, nil // raw JSON sent with a form content type
 		}
-		if perr != nil {
-			return nil, errorf(http.StatusBadRequest, perr, "malformed form encoding")
-		}
-		return nil, errorf(http.StatusBadRequest, nil, "no JSON payload: form has no \"payload\" field")
+		return formPayload(body)
 	case "multipart/form-data":
 		return multipartPayload(body, params["boundary"])
 	}
@@ -139,39 +125,6 @@ type legacyPayload struct {
 		RawNode string `json:"raw_node"`
 	} `json:"commits"`
 	User userName `json:"user"`
-}
-
-// userName is a user given as a string ("marcus") or as an object with
-// "username", "nickname", "login", "name" or "display_name", the first
-// one present (Bitbucket Cloud, Gitea, later legacy payloads).
-type userName string
-
-func (u *userName) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*u = userName(s)
-		return nil
-	}
-	var o struct {
-		Username, Nickname, Login, Name string
-		DisplayName                     string `json:"display_name"`
-	}
-	if err := json.Unmarshal(b, &o); err != nil {
-		return err
-	}
-	for _, s := range []string{o.Username, o.Nickname, o.Login, o.Name, o.DisplayName} {
-		if s != "" {
-			*u = userName(s)
-			break
-		}
-	}
-	return nil
 }
 
 const bitbucketOrg = "https://bitbucket.org"

@@ -79,7 +79,7 @@ func ParseGeneric(r *http.Request, cfg Config) (*PushEvent, error) {
 	if p.Node != "" && !isHex(p.Node, 12, 40) {
 		return nil, errorf(http.StatusBadRequest, nil, `"node" must be 12 to 40 hex digits`)
 	}
-	_, delivery := firstHeader(r, "X-Delivery-ID", "X-Request-ID")
+	delivery := firstValue(r, "X-Delivery-ID", "X-Request-ID")
 	if delivery == "" {
 		delivery = p.Delivery
 	}

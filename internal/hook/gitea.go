@@ -90,10 +90,9 @@ func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config)
 	if repo.FullName == "" {
 		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository.full_name" field`)
 	}
-	_, delivery := firstHeader(r, names("Delivery")...)
 	ev := &PushEvent{
 		Provider:   provider,
-		DeliveryID: delivery,
+		DeliveryID: firstValue(r, names("Delivery")...),
 		SCM:        "git",
 		Repository: repo.FullName,
 		Owner:      string(repo.Owner),

@@ -99,6 +99,9 @@ func formPayload(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, err, "malformed form encoding")
 	}
+	if !vals.Has("payload") {
+		return nil, errorf(http.StatusBadRequest, nil, `no JSON payload: form has no "payload" field`)
+	}
 	p := vals.Get("payload")
 	if strings.TrimSpace(p) == "" {
 		return nil, errorf(http.StatusBadRequest, nil, "no JSON payload")
@@ -194,6 +197,45 @@ func firstHeader(r *http.Request, names ...string) (name, value string) {
 		}
 	}
 	return "", ""
+}
+
+// firstValue returns the first non-empty value among the named headers.
+func firstValue(r *http.Request, names ...string) string {
+	_, v := firstHeader(r, names...)
+	return v
+}
+
+// userName is a user given as a string ("marcus") or as an object with
+// "username", "nickname", "login", "name" or "display_name", the first
+// one present (Bitbucket Cloud, Gitea, later legacy payloads).
+type userName string
+
+func (u *userName) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*u = userName(s)
+		return nil
+	}
+	var o struct {
+		Username, Nickname, Login, Name string
+		DisplayName                     string `json:"display_name"`
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return err
+	}
+	for _, s := range []string{o.Username, o.Nickname, o.Login, o.Name, o.DisplayName} {
+		if s != "" {
+			*u = userName(s)
+			break
+		}
+	}
+	return nil
 }
 
 // maxField bounds names and ids taken from payloads and headers.
