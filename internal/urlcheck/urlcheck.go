@@ -162,15 +162,19 @@ func (p Policy) Check(ctx context.Context, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// isTransportHelper reports Git's "<transport>::<address>" form: a "::"
-// before any "/" (git takes "name::" as a helper name whatever follows).
+// isTransportHelper reports Git's "<transport>::<address>" form: URL
+// scheme characters (letters, digits, '+', '-', '.') up to a "::", as git
+// reads it; git hands such URLs to the helper git-remote-<transport>.
 func isTransportHelper(raw string) bool {
-	i := strings.Index(raw, "::")
-	if i < 0 {
-		return false
+	i := 0
+	for i < len(raw) {
+		c := raw[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			break
+		}
+		i++
 	}
-	slash := strings.IndexByte(raw, '/')
-	return slash < 0 || i < slash
+	return strings.HasPrefix(raw[i:], "::")
 }
 
 // parse turns raw into a URL: a URL with a scheme, an scp-like address or
@@ -213,12 +217,19 @@ func scpLike(raw string) (u *url.URL, ok bool, err error) {
 		head = raw[:slash]
 	}
 	// The host follows the last '@' before any '/'; a ':' in the user
-	// part is a password.
-	colon := strings.IndexByte(head[strings.LastIndexByte(head, '@')+1:], ':')
+	// part is a password; an IPv6 host is bracketed.
+	hostStart := strings.LastIndexByte(head, '@') + 1
+	from := hostStart
+	if strings.HasPrefix(head[hostStart:], "[") {
+		if end := strings.IndexByte(head[hostStart:], ']'); end > 0 {
+			from = hostStart + end
+		}
+	}
+	colon := strings.IndexByte(head[from:], ':')
 	if colon < 0 {
 		return nil, false, nil
 	}
-	colon += strings.LastIndexByte(head, '@') + 1
+	colon += from
 	hostPart, path := raw[:colon], raw[colon+1:]
 	// A URL with a scheme but no "//" ("mailto:x", "file:/etc") is not
 	// scp-like unless the part before ':' holds a user ("git@host:path").
@@ -516,6 +527,7 @@ var (
 	docv6      = netip.MustParsePrefix("2001:db8::/32")  // documentation
 	discard    = netip.MustParsePrefix("100::/64")       // discard-only
 	siteLocal  = netip.MustParsePrefix("fec0::/10")      // deprecated site-local
+	v4Compat   = netip.MustParsePrefix("::/96")          // deprecated IPv4-compatible
 )
 
 // nonPublic says why an address is not a public unicast one ("" if it is).
@@ -551,7 +563,7 @@ func nonPublic(a netip.Addr) string {
 		return "private"
 	case a.Is4() && (sharedNAT.Contains(a) || thisNet.Contains(a) || benchmark.Contains(a) || reserved.Contains(a) || ietf.Contains(a)):
 		return "reserved"
-	case a.Is6() && (nat64Local.Contains(a) || teredo.Contains(a) || docv6.Contains(a) || discard.Contains(a) || siteLocal.Contains(a)):
+	case a.Is6() && (nat64Local.Contains(a) || teredo.Contains(a) || docv6.Contains(a) || discard.Contains(a) || siteLocal.Contains(a) || v4Compat.Contains(a)):
 		return "reserved"
 	}
 	return ""
