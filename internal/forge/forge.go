@@ -191,6 +191,19 @@ func New(kind string, cfg Config) (Checker, error) {
 
 // redact returns err, or an error with the same chain whose message has the
 // secret replaced, when the message would leak it.
+// logPreflight records the outcome at debug level. The error never holds a
+// token, so it may be logged.
+func logPreflight(ctx context.Context, l *slog.Logger, forge, owner, project string, start time.Time, err error) {
+	attrs := []slog.Attr{
+		slog.String("forge", forge), slog.String("owner", owner), slog.String("project", project),
+		slog.Duration("elapsed", time.Since(start)),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()), slog.Bool("bad_request", IsBadRequest(err)))
+	}
+	l.LogAttrs(ctx, slog.LevelDebug, "forge preflight", attrs...)
+}
+
 // isNetwork reports whether err comes from the transport: the forge could
 // not be reached or did not answer in time.
 func isNetwork(err error) bool {

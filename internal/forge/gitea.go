@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"code.gitea.io/sdk/gitea"
 )
@@ -59,6 +60,13 @@ var giteaOwnerRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 // push to it (repository permissions when the bot is the token's user,
 // otherwise GET /repos/{owner}/{repo}/collaborators/{bot}/permission).
 func (g *Gitea) Preflight(ctx context.Context, owner, project string) error {
+	start := time.Now()
+	err := g.preflight(ctx, owner, project)
+	logPreflight(ctx, g.cfg.logger(), "gitea", owner, project, start, err)
+	return err
+}
+
+func (g *Gitea) preflight(ctx context.Context, owner, project string) error {
 	if err := validNames("gitea", owner, project, giteaOwnerRE); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-github/v82/github"
 )
@@ -106,6 +107,13 @@ func validNames(forge, owner, project string, ownerRE *regexp.Regexp) error {
 // bot's permission is asked for
 // (GET /repos/{owner}/{repo}/collaborators/{bot}/permission).
 func (g *GitHub) Preflight(ctx context.Context, owner, project string) error {
+	start := time.Now()
+	err := g.preflight(ctx, owner, project)
+	logPreflight(ctx, g.cfg.logger(), "github", owner, project, start, err)
+	return err
+}
+
+func (g *GitHub) preflight(ctx context.Context, owner, project string) error {
 	if err := validNames("github", owner, project, githubOwnerRE); err != nil {
 		return err
 	}

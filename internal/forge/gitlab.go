@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 )
@@ -58,6 +59,13 @@ var gitlabNamespaceRE = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:/[A-
 // nested group path, "group/subgroup") and that the bot is a member with
 // Developer access (30) or higher, directly or inherited.
 func (g *GitLab) Preflight(ctx context.Context, owner, project string) error {
+	start := time.Now()
+	err := g.preflight(ctx, owner, project)
+	logPreflight(ctx, g.cfg.logger(), "gitlab", owner, project, start, err)
+	return err
+}
+
+func (g *GitLab) preflight(ctx context.Context, owner, project string) error {
 	if err := validNames("gitlab", owner, project, gitlabNamespaceRE); err != nil {
 		return err
 	}
