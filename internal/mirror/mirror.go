@@ -130,8 +130,8 @@ func NameFor(source string) string {
 	return name
 }
 
-// Redact returns raw with any password or user information removed, for
-// logs and error messages.
+// Redact returns raw with any password removed, and for URLs other than
+// ssh:// the user name too, for logs and error messages.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
@@ -140,7 +140,11 @@ func Redact(raw string) string {
 		}
 		return raw
 	}
-	u.User = nil
+	if u.Scheme == "ssh" && u.User.Username() != "" {
+		u.User = url.User(u.User.Username()) // the ssh user is no secret; a password is
+	} else {
+		u.User = nil // https://TOKEN@host: the user may be the secret
+	}
 	return u.String()
 }
 

@@ -61,6 +61,8 @@ func TestRedact(t *testing.T) {
 		"https://github.com/o/r.git":                       "https://github.com/o/r.git",
 		"/srv/git/r.git":                                   "/srv/git/r.git",
 		"git@github.com:o/r.git":                           "git@github.com:o/r.git",
+		"ssh://git:pw@example.org/r":                       "ssh://git@example.org/r",
+		"https://tok3n@example.org/r":                      "https://example.org/r",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

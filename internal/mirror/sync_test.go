@@ -326,6 +326,7 @@ func TestSyncErrors(t *testing.T) {
 			if c := ClassOf(err); c != tt.class {
 				t.Errorf("ClassOf(%v) = %v, want %v", err, c, tt.class)
 			}
+			t.Logf("%v: %v", ClassOf(err), err)
 		})
 	}
 }
