@@ -144,6 +144,9 @@ func (c *Config) seedMirror(p Push, user, project string) (mirror.Mirror, error)
 	if owner == "" || slug == "" {
 		return mirror.Mirror{}, fmt.Errorf("%w: the payload names no repository owner and slug", ErrNoMirror)
 	}
+	if p.SCM != "" && p.SCM != mirror.SCMHg {
+		return mirror.Mirror{}, fmt.Errorf("%w: %s/%s is a %s repository; the seed mapping mirrors Mercurial only", ErrNoMirror, owner, slug, p.SCM)
+	}
 	if !seedNameRE.MatchString(owner) || !seedNameRE.MatchString(slug) {
 		return mirror.Mirror{}, fmt.Errorf("invalid source repository %q", owner+"/"+slug)
 	}

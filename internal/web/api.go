@@ -205,12 +205,14 @@ func (s *Server) apiSync(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no mirror named %q", r.PathValue("name"))
 		return
 	}
-	id, err := s.queue.Enqueue(r.Context(), m, Trigger{Kind: store.TriggerManual})
+	sub, err := s.queue.Submit(r.Context(), m, Trigger{Kind: store.TriggerManual})
 	if err != nil {
 		s.log.Error("enqueue failed", "mirror", m.Name, "err", err)
 		fail(w, http.StatusInternalServerError, "cannot queue the sync of %s", m.Name)
 		return
 	}
+	id := sub.JobID
+	s.remember(m)
 	s.log.Info("sync queued", "mirror", m.Name, "job", id, "trigger", store.TriggerManual)
 	if wantsHTML(r) {
 		http.Redirect(w, r, "/?job="+strconv.FormatInt(id, 10)+"#jobs", http.StatusSeeOther)

@@ -39,27 +39,27 @@ func serverError(format string, args ...any) *httpError {
 // must pass the source policy, the push must resolve to a mirror, and the
 // destination must accept the bot's pushes. user and project override the
 // destination (legacy path form).
-func (s *Server) intake(ctx context.Context, ev *hook.PushEvent, user, project string) (mirror.Mirror, *config.Push, *httpError) {
+func (s *Server) intake(ctx context.Context, ev *hook.PushEvent, user, project string) (mirror.Mirror, *httpError) {
 	if ev.CloneURL == "" {
-		return mirror.Mirror{}, nil, badRequest("the payload names no repository URL")
+		return mirror.Mirror{}, badRequest("the payload names no repository URL")
 	}
 	u, err := s.policy.Check(ctx, ev.CloneURL)
 	if err != nil {
-		return mirror.Mirror{}, nil, badRequest("source URL refused: %v", err)
+		return mirror.Mirror{}, badRequest("source URL refused: %v", err)
 	}
-	push := &config.Push{SCM: ev.SCM, Repository: ev.Repository, Owner: ev.Owner, Name: ev.Name, CloneURL: u.String()}
-	m, err := s.cfg.Resolve(*push, user, project)
+	push := config.Push{SCM: ev.SCM, Repository: ev.Repository, Owner: ev.Owner, Name: ev.Name, CloneURL: u.String()}
+	m, err := s.cfg.Resolve(push, user, project)
 	if err != nil {
-		return mirror.Mirror{}, nil, badRequest("%v", err)
+		return mirror.Mirror{}, badRequest("%v", err)
 	}
 	if ev.SCM != "" && m.SCM != ev.SCM {
-		return mirror.Mirror{}, nil, badRequest("repository %s is %s, but mirror %s expects %s", ev.Repository, ev.SCM, m.Name, m.SCM)
+		return mirror.Mirror{}, badRequest("repository %s is %s, but mirror %s expects %s", ev.Repository, ev.SCM, m.Name, m.SCM)
 	}
 	if err := s.pre.Preflight(ctx, m.Dest); err != nil {
-		return mirror.Mirror{}, nil, s.preflightError(m, err)
+		return mirror.Mirror{}, s.preflightError(m, err)
 	}
 	s.remember(m)
-	return m, push, nil
+	return m, nil
 }
 
 // preflightError words a failed destination check for the sender.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/hook"
@@ -32,22 +33,22 @@ func (s *Server) synchronise(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "%s", hookMsg(err))
 		return
 	}
-	m, push, herr := s.intake(r.Context(), ev, user, project)
+	m, herr := s.intake(r.Context(), ev, user, project)
 	if herr != nil {
 		s.metrics.webhook("bitbucket-legacy", herr.status)
 		fail(w, herr.status, "%s", herr.msg)
 		return
 	}
-	t := Trigger{Kind: store.TriggerPush, Provider: ev.Provider, DeliveryID: ev.DeliveryID, Push: push, User: user, Project: project}
-	id, err := s.queue.Enqueue(r.Context(), m, t)
+	sub, err := s.queue.Submit(r.Context(), m, Trigger{Kind: store.TriggerPush, Provider: ev.Provider, DeliveryID: ev.DeliveryID})
 	if err != nil {
 		s.log.Error("enqueue failed", "mirror", m.Name, "err", err)
 		s.metrics.webhook("bitbucket-legacy", http.StatusInternalServerError)
 		fail(w, http.StatusInternalServerError, "cannot queue the sync of %s: %v", m.Name, err)
 		return
 	}
+	id := sub.JobID
 	what := fmt.Sprintf("%s to %s", ev.Repository, destName(m))
-	s.log.Info("sync queued", "mirror", m.Name, "job", id, "provider", ev.Provider)
+	s.log.Info("sync queued", "mirror", m.Name, "job", id, "provider", ev.Provider, "coalesced", sub.Coalesced)
 	if !s.cfg.Legacy.Wait && !truthy(r.URL.Query().Get("wait")) {
 		s.metrics.webhook("bitbucket-legacy", http.StatusAccepted)
 		writeJSON(w, http.StatusAccepted, queued{Job: id, StatusURL: jobURL(id), Message: "Queued synchronisation of " + what})
@@ -181,44 +182,25 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		s.hookError(w, r, provider, err)
 		return
 	}
-	m, push, herr := s.intake(r.Context(), ev, "", "")
+	m, herr := s.intake(r.Context(), ev, "", "")
 	if herr != nil {
 		s.metrics.webhook(provider, herr.status)
 		fail(w, herr.status, "%s", herr.msg)
 		return
 	}
-	ctx := r.Context()
-	if ev.DeliveryID != "" {
-		fresh, err := s.store.RecordDelivery(ctx, provider, ev.DeliveryID, m.Name)
-		if err != nil {
-			s.log.Error("record delivery", "provider", provider, "err", err)
-			s.metrics.webhook(provider, http.StatusInternalServerError)
-			fail(w, http.StatusInternalServerError, "cannot record the delivery")
-			return
-		}
-		if !fresh {
-			d, err := s.store.Delivery(ctx, provider, ev.DeliveryID)
-			// A delivery recorded without a job lost its enqueue (or is
-			// being queued right now): queue it; the queue coalesces.
-			if err == nil && d.JobID != 0 {
-				s.metrics.webhook(provider, http.StatusOK)
-				writeJSON(w, http.StatusOK, map[string]any{"message": "duplicate delivery", "job": d.JobID, "status_url": jobURL(d.JobID)})
-				return
-			}
-		}
-	}
-	t := Trigger{Kind: store.TriggerPush, Provider: provider, DeliveryID: ev.DeliveryID, Push: push}
-	id, err := s.queue.Enqueue(ctx, m, t)
+	sub, err := s.queue.Submit(r.Context(), m, Trigger{Kind: store.TriggerPush, Provider: provider, DeliveryID: ev.DeliveryID})
 	if err != nil {
 		s.log.Error("enqueue failed", "mirror", m.Name, "err", err)
 		s.metrics.webhook(provider, http.StatusInternalServerError)
 		fail(w, http.StatusInternalServerError, "cannot queue the sync of %s", m.Name)
 		return
 	}
-	if ev.DeliveryID != "" {
-		if err := s.store.AttachJob(ctx, provider, ev.DeliveryID, id); err != nil {
-			s.log.Warn("attach job to delivery", "provider", provider, "job", id, "err", err)
-		}
+	id := sub.JobID
+	if sub.Replayed {
+		s.log.Info("duplicate delivery", "mirror", m.Name, "job", id, "provider", provider, "delivery", ev.DeliveryID)
+		s.metrics.webhook(provider, http.StatusOK)
+		writeJSON(w, http.StatusOK, queued{Job: id, StatusURL: jobURL(id), Message: "duplicate delivery: already queued as job " + strconv.FormatInt(id, 10)})
+		return
 	}
 	s.log.Info("sync queued", "mirror", m.Name, "job", id, "provider", provider, "delivery", ev.DeliveryID)
 	s.metrics.webhook(provider, http.StatusAccepted)

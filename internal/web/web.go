@@ -24,9 +24,10 @@ import (
 
 // Queue is the job queue as web uses it.
 type Queue interface {
-	// Enqueue queues a sync of m and returns the job's id. Jobs are unique
-	// per mirror: while one is waiting, a second push returns the same job.
-	Enqueue(ctx context.Context, m mirror.Mirror, t Trigger) (int64, error)
+	// Submit queues a sync of m. Jobs are unique per mirror: while one is
+	// waiting, a second push joins it. A push whose (provider, delivery id)
+	// was seen before is not queued again (Submission.Replayed).
+	Submit(ctx context.Context, m mirror.Mirror, t Trigger) (*Submission, error)
 	// Job returns the state of a job; an unknown id gives an error
 	// wrapping ErrJobNotFound.
 	Job(ctx context.Context, id int64) (*Job, error)
@@ -40,16 +41,18 @@ type Queue interface {
 // ErrJobNotFound is wrapped by Queue.Job for an unknown job.
 var ErrJobNotFound = errors.New("job not found")
 
+// Submission is what Queue.Submit did.
+type Submission struct {
+	JobID     int64
+	Replayed  bool // the delivery was seen before: nothing queued, JobID is the first delivery's job
+	Coalesced bool // joined a job already queued or running
+}
+
 // Trigger says why a sync was queued.
 type Trigger struct {
 	Kind       string // store.TriggerPush, TriggerManual, ...
 	Provider   string // webhook provider for pushes
 	DeliveryID string
-	// Push and User/Project are what the mirror was resolved from, so that
-	// a worker in another process can resolve it again (seed mirrors are not
-	// in the configuration).
-	Push          *config.Push
-	User, Project string
 }
 
 // Job states.
@@ -86,9 +89,6 @@ func (j *Job) Done() bool {
 
 // Store is the part of the store web reads and writes.
 type Store interface {
-	RecordDelivery(ctx context.Context, provider, deliveryID, mirror string) (bool, error)
-	AttachJob(ctx context.Context, provider, deliveryID string, jobID int64) error
-	Delivery(ctx context.Context, provider, deliveryID string) (*store.Delivery, error)
 	MirrorStats(ctx context.Context, mirror string) (*store.MirrorStats, error)
 	RecentRuns(ctx context.Context, limit int) ([]store.Run, error)
 	JobRuns(ctx context.Context, jobID int64) ([]store.Run, error)
@@ -184,15 +184,9 @@ func (s *Server) remember(m mirror.Mirror) {
 	s.mu.Unlock()
 }
 
-// mirror returns a mirror by name: configured, or resolved since start.
+// mirror returns a mirror by name: configured, or a seed mirror.
 func (s *Server) mirror(name string) (mirror.Mirror, bool) {
-	if m, ok := s.cfg.Lookup(name); ok {
-		return m, true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.seen[name]
-	return m, ok
+	return s.cfg.ResolveName(name)
 }
 
 // mirrors lists configured mirrors, then mirrors resolved since start, by name.
