@@ -193,6 +193,8 @@ func TestGitHubPreflightFaults(t *testing.T) {
 			want: forge.ErrUnavailable, transient: true, msg: "500"},
 		{name: "server 503", setup: func(g *forgetest.GitHub) { g.Fail(503) }, cfg: forge.Config{Token: botToken},
 			want: forge.ErrUnavailable, transient: true},
+		{name: "rate limited 429", setup: func(g *forgetest.GitHub) { g.Fail(429) }, cfg: forge.Config{Token: botToken},
+			want: forge.ErrUnavailable, transient: true},
 		{name: "unexpected 418", setup: func(g *forgetest.GitHub) { g.Fail(418) }, cfg: forge.Config{Token: botToken}},
 		{name: "unreachable", url: closedURL(t) + "/", cfg: forge.Config{Token: botToken},
 			want: forge.ErrUnavailable, transient: true},
