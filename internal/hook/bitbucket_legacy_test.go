@@ -242,8 +242,14 @@ func TestRegistry(t *testing.T) {
 	if _, ok := Lookup("bitbucket-legacy"); !ok {
 		t.Fatal("bitbucket-legacy not registered")
 	}
-	if !slices.IsSorted(Providers()) || !slices.Contains(Providers(), "bitbucket-legacy") {
-		t.Errorf("Providers() = %q", Providers())
+	want := []string{"bitbucket", "bitbucket-legacy", "forgejo", "generic", "gitea", "github", "gitlab", "gogs", "heptapod"}
+	if !slices.Equal(Providers(), want) {
+		t.Errorf("Providers() = %q, want %q", Providers(), want)
+	}
+	for _, name := range want {
+		// Every registered parser answers a disabled provider with 404.
+		_, err := Parse(name, request(nil, ""), Config{})
+		wantError(t, err, http.StatusNotFound, "not enabled")
 	}
 	_, err := Parse("nope", request(nil, ""), enabled)
 	wantError(t, err, http.StatusNotFound, `unknown webhook provider "nope"`)
