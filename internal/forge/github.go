@@ -26,7 +26,7 @@ type GitHub struct {
 // NewGitHub returns a GitHub checker. cfg.BaseURL defaults to
 // https://api.github.com/; for GitHub Enterprise give https://host/api/v3/.
 // With cfg.Tokens set to a *GitHubAppTokenSource the checker acts as the
-// app installation.
+// app installation, which is then the pusher: cfg.Bot is ignored.
 func NewGitHub(cfg Config) (*GitHub, error) {
 	hc := *cfg.httpClient()
 	base := hc.Transport
@@ -151,6 +151,14 @@ func (g *GitHub) preflight(ctx context.Context, owner, project string) error {
 			return fail(ErrNotCollaborator, g.botName(ctx)+" has no role on the repository beyond public read access")
 		}
 	}
+	if src, ok := g.cfg.Tokens.(*GitHubAppTokenSource); ok {
+		// No permissions in the answer: fall back on what the installation
+		// token was granted.
+		if c := src.Permissions()["contents"]; c != "write" {
+			return fail(ErrNoPush, fmt.Sprintf("the app installation has contents permission %q, needs write", c))
+		}
+		return nil
+	}
 	return g.checkPermission(ctx, owner, project)
 }
 
@@ -201,7 +209,7 @@ func (g *GitHub) botIsToken(ctx context.Context) bool {
 		return true
 	}
 	if _, ok := g.cfg.Tokens.(*GitHubAppTokenSource); ok {
-		return false
+		return true // the installation pushes; Bot names a user, not it
 	}
 	login, err := g.tokenLogin(ctx)
 	return err == nil && strings.EqualFold(login, g.cfg.Bot)

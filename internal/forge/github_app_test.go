@@ -269,7 +269,8 @@ func TestGitHubAppPreflight(t *testing.T) {
 			src := &forge.GitHubAppTokenSource{
 				AppID: appID, InstallationID: installationID, PrivateKeyPEM: pemKey, BaseURL: fake.URL,
 			}
-			checker, err := forge.NewGitHub(forge.Config{BaseURL: fake.URL, Tokens: src})
+			// Bot names a user account; with an App it is ignored.
+			checker, err := forge.NewGitHub(forge.Config{BaseURL: fake.URL, Tokens: src, Bot: "synchro-bot"})
 			if err != nil {
 				t.Fatal(err)
 			}
