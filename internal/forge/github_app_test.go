@@ -295,3 +295,25 @@ func TestGitHubAppPreflight(t *testing.T) {
 	fake.RevokeTokens()
 	checkErr(t, checker.Preflight(context.Background(), "acme", "site"), forge.ErrAuth, "")
 }
+
+func TestGitHubAppPreflightWithoutRepoPermissions(t *testing.T) {
+	t.Parallel()
+	_, pemKey := appKey(t, 0, false)
+	for _, tc := range []struct {
+		contents string
+		want     error
+	}{{"write", nil}, {"read", forge.ErrNoPush}} {
+		fake := newAppWorld(t, tc.contents)
+		fake.HidePermissions()
+		src := &forge.GitHubAppTokenSource{AppID: appID, InstallationID: installationID, PrivateKeyPEM: pemKey, BaseURL: fake.URL}
+		checker, err := forge.NewGitHub(forge.Config{BaseURL: fake.URL, Tokens: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checker.Preflight(context.Background(), "acme", "site")
+		checkErr(t, err, tc.want, "")
+		if tc.want != nil && !strings.Contains(err.Error(), `contents permission "read"`) {
+			t.Errorf("error %q", err)
+		}
+	}
+}

@@ -328,3 +328,39 @@ func TestFakeGitHubUnknownRoute(t *testing.T) {
 		t.Errorf("unknown route: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// Without the repository's permissions object the checker asks the
+// collaborator permission endpoint, for the token's own login.
+func TestGitHubPreflightPermissionEndpoint(t *testing.T) {
+	t.Parallel()
+	fake := newGitHubWorld(t, nil)
+	fake.HidePermissions()
+	cases := []struct {
+		token, owner, project string
+		want                  error
+	}{
+		{botToken, "alice", "write", nil},
+		{botToken, "alice", "maintain", nil},
+		{botToken, "alice", "admin", nil},
+		{botToken, "alice", "read", forge.ErrNoPush},                // 403: only pushers may ask
+		{botToken, "alice", "stranger", forge.ErrNoPush},            // idem: indistinguishable
+		{adminToken, "alice", "read", forge.ErrNoPush},              // "read"
+		{adminToken, "alice", "triage", forge.ErrNoPush},            // "read", role triage
+		{adminToken, "alice", "stranger", forge.ErrNotCollaborator}, // "none"
+		{adminToken, "alice", "write", nil},
+	}
+	for _, tc := range cases {
+		checker, err := forge.NewGitHub(forge.Config{BaseURL: fake.URL, Token: tc.token, Bot: map[string]string{botToken: "", adminToken: "bot"}[tc.token]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checker.Preflight(context.Background(), tc.owner, tc.project)
+		checkErr(t, err, tc.want, tc.token)
+		if tc.want != nil && !strings.Contains(err.Error(), `bot "bot"`) {
+			t.Errorf("error %q does not name the bot", err)
+		}
+	}
+	if n := fake.Requests("GET /repos/{owner}/{repo}/collaborators/{username}/permission"); n != len(cases) {
+		t.Errorf("permission endpoint asked %d times, want %d", n, len(cases))
+	}
+}

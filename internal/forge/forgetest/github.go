@@ -57,6 +57,7 @@ type GitHub struct {
 	tokenTTL      time.Duration
 	nextID        int64
 	now           func() time.Time
+	hidePerms     bool
 }
 
 type ghAccount struct {
@@ -252,6 +253,15 @@ func (g *GitHub) SetTokenTTL(d time.Duration) {
 	g.mu.Unlock()
 }
 
+// HidePermissions makes GET /repos/{owner}/{repo} answer without the
+// "permissions" object (as for anonymous callers), so that clients must
+// use the collaborator permission endpoint.
+func (g *GitHub) HidePermissions() {
+	g.mu.Lock()
+	g.hidePerms = true
+	g.mu.Unlock()
+}
+
 // SetClock sets the fake's clock (JWT checks, token expiry); nil restores
 // time.Now.
 func (g *GitHub) SetClock(now func() time.Time) {
@@ -439,7 +449,7 @@ func (g *GitHub) getRepo(w http.ResponseWriter, r *http.Request) {
 		"updated_at":     created.Format(timeFormat),
 		"pushed_at":      created.Format(timeFormat),
 	}
-	if c.user != nil || c.inst != nil {
+	if (c.user != nil || c.inst != nil) && !g.hidePerms {
 		// GitHub adds the caller's permissions when it knows the caller.
 		rank := githubRoleRank(c.role(repo))
 		body["permissions"] = map[string]bool{
