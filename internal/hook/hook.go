@@ -44,7 +44,7 @@ type PushEvent struct {
 	Private    bool     // repository is private (or internal) on the provider
 
 	// Added beyond the contract:
-	Node   string // head changeset or commit the payload names (40 hex), "" if none
+	Node   string // head changeset or commit the payload names (hex: 40 digits; 12 to 40 from the generic endpoint), "" if none
 	Pusher string // user who pushed, as the provider names them ("" if unknown)
 }
 
@@ -53,7 +53,8 @@ type PushEvent struct {
 var ErrIgnored = errors.New("event ignored: not a push")
 
 // ErrPing is the "ping" a forge sends when a webhook is created (GitHub's
-// ping event, Gitea's test delivery is a real push). It wraps ErrIgnored, so
+// "ping" event, Bitbucket's "diagnostics:ping"; Gitea's test delivery is a
+// real push). It wraps ErrIgnored, so
 // errors.Is(err, ErrIgnored) holds; a caller that wants to answer pings with
 // 200 tests for ErrPing first.
 var ErrPing = fmt.Errorf("ping: %w", ErrIgnored)
@@ -111,7 +112,8 @@ type Config struct {
 	// when it is empty signatures are not checked. For GitLab and Heptapod it
 	// is the X-Gitlab-Token, for the generic endpoint the bearer token (which
 	// the generic endpoint requires), for the legacy Bitbucket service the
-	// value of the URL query parameter "token" (Bitbucket could not sign).
+	// value of the URL query parameter "token" (Bitbucket could not sign;
+	// the caller must keep that query out of its access logs).
 	Secret string
 	// MaxBody is the largest body accepted, in bytes (0 = DefaultMaxBody);
 	// larger bodies are refused with 413.
