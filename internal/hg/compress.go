@@ -66,7 +66,8 @@ func (rl *Revlog) decompress(chunk, dst []byte, rawsize int32, exact bool) ([]by
 		out = chunk
 	case 'x':
 		if exact && rawsize >= 0 {
-			dst = make([]byte, 0, rawsize)
+			// Deflate expands at most 1032:1; never trust rawsize beyond that.
+			dst = make([]byte, 0, min(int(rawsize), len(chunk)*1032+64))
 		}
 		r, err := rl.zlib.reset(chunk)
 		if err != nil {
@@ -104,6 +105,11 @@ func decodeZstd(chunk, dst []byte, limit int, exact bool) ([]byte, error) {
 		if h.FrameContentSize > uint64(limit) {
 			return nil, fmt.Errorf("frame of %d bytes exceeds limit %d", h.FrameContentSize, limit)
 		}
+		// An RLE block of 4 bytes yields at most 128 KiB: a larger claimed
+		// size is corrupt, and must not be allocated.
+		if h.FrameContentSize > uint64(len(chunk)/4+1)*(128<<10) {
+			return nil, fmt.Errorf("frame claims %d bytes from a %d-byte chunk", h.FrameContentSize, len(chunk))
+		}
 		n := int(h.FrameContentSize)
 		if exact || cap(dst) < n {
 			dst = make([]byte, 0, n)
@@ -115,7 +121,8 @@ func decodeZstd(chunk, dst []byte, limit int, exact bool) ([]byte, error) {
 		return dec.DecodeAll(chunk, dst[:0])
 	}
 	// No content size in the frame: stream it, bounded by limit.
-	dec, err := zstd.NewReader(bytes.NewReader(chunk), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(max(limit, 1))))
+	dec, err := zstd.NewReader(bytes.NewReader(chunk), zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(uint64(max(limit, 1))), zstd.WithDecoderMaxWindow(uint64(min(max(limit, 1<<10), 128<<20))))
 	if err != nil {
 		return nil, err
 	}

@@ -103,3 +103,38 @@ func ParseFileMeta(text []byte) (data []byte, meta map[string]string, err error)
 	}
 	return text[2+end+2:], meta, nil
 }
+
+// findManifestEntry bisects a sorted manifest text for path.
+func findManifestEntry(text []byte, path string) (ManifestEntry, bool, error) {
+	lo, hi := 0, len(text) // lo and hi are line starts (or len)
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Back up to the start of the line holding mid.
+		start := bytes.LastIndexByte(text[lo:mid], '\n') + 1 + lo
+		if start < lo {
+			start = lo
+		}
+		nl := bytes.IndexByte(text[start:], '\n')
+		if nl < 0 {
+			return ManifestEntry{}, false, fmt.Errorf("line at offset %d has no newline", start)
+		}
+		line := text[start : start+nl]
+		z := bytes.IndexByte(line, 0)
+		if z < 0 {
+			return ManifestEntry{}, false, fmt.Errorf("line at offset %d has no NUL", start)
+		}
+		switch c := bytes.Compare(line[:z], []byte(path)); {
+		case c == 0:
+			entries, err := parseManifest(text[start:start+nl+1], nil)
+			if err != nil {
+				return ManifestEntry{}, false, err
+			}
+			return entries[0], true, nil
+		case c < 0:
+			lo = start + nl + 1
+		default:
+			hi = start
+		}
+	}
+	return ManifestEntry{}, false, nil
+}

@@ -29,6 +29,8 @@ type Repo struct {
 
 	mu       sync.Mutex
 	filelogs map[string]*Revlog
+
+	internMu sync.Mutex
 	paths    map[string]string // interned manifest paths
 }
 
@@ -202,22 +204,44 @@ func (r *Repo) Manifest(n Node) ([]ManifestEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.internMu.Lock()
 	entries, err := parseManifest(text, r.intern)
+	r.internMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
 	}
 	return entries, nil
 }
 
+// intern returns the shared string for a path; r.internMu must be held.
 func (r *Repo) intern(b []byte) string {
-	r.mu.Lock()
 	s, ok := r.paths[string(b)]
 	if !ok {
 		s = string(b)
 		r.paths[s] = s
 	}
-	r.mu.Unlock()
 	return s
+}
+
+// ManifestFind looks path up in the manifest with node n by bisecting the
+// sorted manifest text, without parsing the whole manifest.
+func (r *Repo) ManifestFind(n Node, path string) (ManifestEntry, bool, error) {
+	if n == NullNode {
+		return ManifestEntry{}, false, nil
+	}
+	rev, ok := r.manifests.Rev(n)
+	if !ok {
+		return ManifestEntry{}, false, fmt.Errorf("hg: manifest %s not found", n)
+	}
+	text, err := r.manifests.Revision(rev)
+	if err != nil {
+		return ManifestEntry{}, false, err
+	}
+	e, found, err := findManifestEntry(text, path)
+	if err != nil {
+		return ManifestEntry{}, false, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
+	}
+	return e, found, nil
 }
 
 // Filelog returns the filelog of a tracked path. A path with no filelog is

@@ -216,6 +216,18 @@ func checkRepo(t *testing.T, dir string, full bool) {
 		if err != nil {
 			t.Fatalf("Manifest(rev %d): %v", rev, err)
 		}
+		for _, e := range entries {
+			got, ok, err := r.ManifestFind(c.Manifest, e.Path)
+			if err != nil || !ok || got != e {
+				t.Fatalf("rev %d: ManifestFind(%q) = %+v, %v, %v; want %+v", rev, e.Path, got, ok, err, e)
+			}
+			if _, ok, _ := r.ManifestFind(c.Manifest, e.Path+"\x01"); ok {
+				t.Fatalf("rev %d: ManifestFind(%q) found a missing path", rev, e.Path+"\x01")
+			}
+		}
+		if _, ok, _ := r.ManifestFind(c.Manifest, ""); ok {
+			t.Fatalf("ManifestFind(\"\") found an entry")
+		}
 		if !full && rev != len(log)-1 {
 			continue
 		}

@@ -54,7 +54,9 @@ type Revlog struct {
 	index        []byte // the whole .i file when inline (holds the data)
 
 	mu       sync.Mutex
-	data     *os.File // the .d file (nil when inline or absent)
+	data     io.ReaderAt // the .d file (nil when inline or absent)
+	dataName string
+	closer   io.Closer
 	dataSize int64
 	nodemap  map[Node]int32
 	cache    []cachedText
@@ -100,7 +102,7 @@ func openRevlog(indexPath, dataPath string, cacheTexts int) (*Revlog, error) {
 				f.Close()
 				return nil, fmt.Errorf("hg: stat %s: %w", dataPath, err)
 			}
-			rl.data, rl.dataSize = f, st.Size()
+			rl.data, rl.closer, rl.dataName, rl.dataSize = f, f, dataPath, st.Size()
 		}
 	}
 	return rl, nil
@@ -244,9 +246,9 @@ func (rl *Revlog) Close() error {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	rl.cache = nil
-	if rl.data != nil {
-		err := rl.data.Close()
-		rl.data = nil
+	if rl.closer != nil {
+		err := rl.closer.Close()
+		rl.data, rl.closer = nil, nil
 		return err
 	}
 	return nil
@@ -457,7 +459,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 		}
 		buf := rl.span[:span]
 		if _, err := rl.data.ReadAt(buf, lo); err != nil {
-			return nil, fmt.Errorf("hg: read %s: %w", rl.data.Name(), err)
+			return nil, fmt.Errorf("hg: read %s: %w", rl.dataName, err)
 		}
 		for i, r := range chain {
 			e := &rl.entries[r]
@@ -478,7 +480,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 		e := &rl.entries[r]
 		c := buf[at : at+int64(e.clen)]
 		if _, err := rl.data.ReadAt(c, e.pos); err != nil {
-			return nil, fmt.Errorf("hg: read %s: %w", rl.data.Name(), err)
+			return nil, fmt.Errorf("hg: read %s: %w", rl.dataName, err)
 		}
 		out[i] = c
 		at += int64(e.clen)
@@ -539,4 +541,3 @@ func Patch(base, delta []byte) ([]byte, error) {
 	return dst, nil
 }
 
-var _ io.Closer = (*Revlog)(nil)

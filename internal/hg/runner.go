@@ -18,7 +18,8 @@ import (
 const (
 	DefaultTimeout   = 30 * time.Minute
 	DefaultMaxOutput = 64 << 20
-	maxStderr        = 64 << 10
+	maxStderr        = 1 << 20
+	maxErrStderr     = 4 << 10 // stderr kept in an Error: its end, where hg says why
 )
 
 // ErrNotInstalled is returned (wrapped, together with exec.ErrNotFound)
@@ -143,7 +144,11 @@ func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, e
 		} else if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
-		return nil, &Error{Args: redacted, Err: err, Stderr: redact(strings.TrimSpace(stderr.String()))}
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > maxErrStderr {
+			msg = "..." + msg[len(msg)-maxErrStderr:]
+		}
+		return nil, &Error{Args: redacted, Err: err, Stderr: redact(msg)}
 	}
 	if stdout.overflow {
 		return nil, &Error{Args: redacted, Err: fmt.Errorf("%w (%d bytes)", ErrOutputTooLarge, maxOut)}

@@ -132,13 +132,13 @@ func (r *Repo) Tags() ([]Tag, error) {
 		if err != nil {
 			return nil, err
 		}
-		fnode, ok, err := r.manifestLookup(c.Manifest, ".hgtags")
+		e, ok, err := r.ManifestFind(c.Manifest, ".hgtags")
 		if err != nil {
 			return nil, err
 		}
-		if ok && !seen[fnode] {
-			seen[fnode] = true
-			fnodes = append(fnodes, fnode)
+		if ok && !seen[e.Node] {
+			seen[e.Node] = true
+			fnodes = append(fnodes, e.Node)
 		}
 	}
 	all := &orderedTags{tags: map[string]*tagHist{}}
@@ -181,19 +181,6 @@ func (r *Repo) Tags() ([]Tag, error) {
 		out[i] = t.Tag
 	}
 	return out, nil
-}
-
-// manifestLookup finds path in the manifest with node mn.
-func (r *Repo) manifestLookup(mn Node, path string) (Node, bool, error) {
-	entries, err := r.Manifest(mn)
-	if err != nil {
-		return Node{}, false, err
-	}
-	i := sort.Search(len(entries), func(i int) bool { return entries[i].Path >= path })
-	if i < len(entries) && entries[i].Path == path {
-		return entries[i].Node, true, nil
-	}
-	return Node{}, false, nil
 }
 
 // Bookmarks returns the bookmarks (.hg/bookmarks, or .hg/store/bookmarks

@@ -1,0 +1,127 @@
+package hg
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// Fuzz targets: every parser must return an error on corrupt input, never
+// panic, and allocate only in proportion to its input.
+
+func FuzzRevlog(f *testing.F) {
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, index, data []byte) {
+		rl, err := parseRevlog("fuzz.i", index)
+		if err != nil {
+			return
+		}
+		if !rl.inline {
+			rl.data, rl.dataName, rl.dataSize = bytes.NewReader(data), "fuzz.d", int64(len(data))
+		}
+		n := min(rl.Len(), 64)
+		for rev := 0; rev < n; rev++ {
+			text, err := rl.Revision(rev)
+			if err == nil && rl.RawSize(rev) >= 0 && len(text) != rl.RawSize(rev) {
+				t.Fatalf("rev %d: %d bytes, index says %d", rev, len(text), rl.RawSize(rev))
+			}
+			_ = rl.Verify(rev)
+			rl.Rev(rl.Node(rev))
+		}
+		for rev := n - 1; rev >= 0; rev-- {
+			_, _ = rl.Revision(rev)
+		}
+	})
+}
+
+func FuzzPatch(f *testing.F) {
+	f.Add([]byte("hello\nworld\n"), []byte("\x00\x00\x00\x00\x00\x00\x00\x06\x00\x00\x00\x04bye\n"))
+	f.Fuzz(func(t *testing.T, base, delta []byte) {
+		out, err := Patch(base, delta)
+		if err != nil {
+			return
+		}
+		if len(out) > len(base)+len(delta) {
+			t.Fatalf("patched text of %d bytes from %d + %d", len(out), len(base), len(delta))
+		}
+	})
+}
+
+func FuzzDecompress(f *testing.F) {
+	f.Add([]byte("uhello"), int32(5), true)
+	f.Fuzz(func(t *testing.T, chunk []byte, rawsize int32, exact bool) {
+		rl := &Revlog{name: "fuzz"}
+		out, err := rl.decompress(chunk, nil, rawsize, exact)
+		if err == nil && exact && rawsize >= 0 && len(out) > int(rawsize) {
+			t.Fatalf("decompressed %d bytes, limit %d", len(out), rawsize)
+		}
+	})
+}
+
+func FuzzParseChangeset(f *testing.F) {
+	f.Add([]byte("0123456789abcdef0123456789abcdef01234567\nuser\n0 0\na\n\ndesc"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		c, err := ParseChangeset(text)
+		if err != nil {
+			return
+		}
+		if len(c.Description) > len(text) || len(c.User) > len(text) {
+			t.Fatal("parsed fields longer than the input")
+		}
+	})
+}
+
+func FuzzParseManifest(f *testing.F) {
+	f.Add([]byte("a\x000123456789abcdef0123456789abcdef01234567\nb/c\x000123456789abcdef0123456789abcdef01234567x\n"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		entries, err := ParseManifest(text)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(entries); i++ {
+			if entries[i-1].Path > entries[i].Path {
+				t.Fatalf("entries not sorted: %q > %q", entries[i-1].Path, entries[i].Path)
+			}
+		}
+	})
+}
+
+func FuzzParseFileMeta(f *testing.F) {
+	f.Add([]byte("\x01\ncopy: a\ncopyrev: 0123456789abcdef0123456789abcdef01234567\n\x01\ndata"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		data, _, err := ParseFileMeta(text)
+		if err == nil && len(data) > len(text) {
+			t.Fatal("data longer than the input")
+		}
+	})
+}
+
+func FuzzTagsAndBookmarks(f *testing.F) {
+	f.Add([]byte("0123456789abcdef0123456789abcdef01234567 v1\n0000000000000000000000000000000000000000 v1\n"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		all := &orderedTags{tags: map[string]*tagHist{}}
+		updateTags(readTagLines(text), all)
+		updateTags(readTagLines(text), all)
+		if len(all.names) != len(all.tags) {
+			t.Fatalf("%d names, %d tags", len(all.names), len(all.tags))
+		}
+		_ = ParseBookmarks(text)
+	})
+}
+
+func FuzzEncodeStorePath(f *testing.F) {
+	for _, p := range trickyPaths {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		for _, enc := range []storeEncoding{encodePlain, encodeBasic, encodeHybrid, encodeDotHash} {
+			got := encodeStorePath("data/"+path+".i", enc)
+			if enc >= encodeHybrid && len(got) > maxStorePathLen && !strings.HasPrefix(got, "dh/") {
+				t.Fatalf("encoded %q to %d bytes without hashing", path, len(got))
+			}
+			if enc >= encodeHybrid && strings.HasPrefix(got, "dh/") && len(got) > maxStorePathLen+2 {
+				t.Fatalf("hashed %q to %d bytes", path, len(got))
+			}
+		}
+	})
+}
