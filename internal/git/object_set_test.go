@@ -174,7 +174,7 @@ func TestWriteIdxLargeOffsets(t *testing.T) {
 func TestParseIdxRejects(t *testing.T) {
 	t.Parallel()
 	var good bytes.Buffer
-	writeIdx(&good, map[Hash]packEntry{{0x10}: {12, 0}, {0x20}: {40, 0}}, Hash{})
+	writeIdx(&good, map[Hash]packEntry{{0x10}: {offset: 12}, {0x20}: {offset: 40}}, Hash{})
 	corrupt := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good.Bytes())) }
 	for name, data := range map[string][]byte{
 		"empty":     nil,
@@ -191,7 +191,7 @@ func TestParseIdxRejects(t *testing.T) {
 
 func FuzzParseIdx(f *testing.F) {
 	var b bytes.Buffer
-	writeIdx(&b, map[Hash]packEntry{{0x10}: {12, 7}, {0x10, 1}: {1 << 33, 8}, {0xff}: {40, 9}}, Hash{})
+	writeIdx(&b, map[Hash]packEntry{{0x10}: {offset: 12, crc: 7}, {0x10, 1}: {offset: 1 << 33, crc: 8}, {0xff}: {offset: 40, crc: 9}}, Hash{})
 	f.Add(b.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		x, err := parseIdx(data)

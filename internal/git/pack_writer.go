@@ -45,14 +45,51 @@ type PackWriter struct {
 	crc     hash.Hash32
 	zw      *zlib.Writer
 	objects map[Hash]packEntry
-	order   []Hash
-	err     error // sticky write error
+	cache   deltaCache // recent objects' bytes, for AddDelta
+	err     error      // sticky write error
 	done    bool
 }
 
 type packEntry struct {
 	offset uint64
 	crc    uint32
+	typ    byte // object type (never a delta type)
+	depth  byte // delta chain length
+}
+
+// Delta chains are bounded like Git's (pack.depth defaults to 50) so that
+// reading an object never applies too many deltas.
+const maxDeltaDepth = 50
+
+// deltaCache keeps the bytes of recently added objects up to a size budget,
+// evicting the oldest first.
+type deltaCache struct {
+	data  map[Hash][]byte
+	fifo  []Hash
+	bytes int
+}
+
+const (
+	deltaCacheBudget = 64 << 20
+	deltaCacheMaxObj = 1 << 20
+)
+
+func (c *deltaCache) put(h Hash, data []byte) {
+	if len(data) > deltaCacheMaxObj || len(data) < 64 {
+		return
+	}
+	if c.data == nil {
+		c.data = make(map[Hash][]byte)
+	}
+	c.data[h] = append([]byte(nil), data...)
+	c.fifo = append(c.fifo, h)
+	c.bytes += len(data)
+	for c.bytes > deltaCacheBudget && len(c.fifo) > 0 {
+		old := c.fifo[0]
+		c.fifo = c.fifo[1:]
+		c.bytes -= len(c.data[old])
+		delete(c.data, old)
+	}
 }
 
 // packWriterLevel is the zlib level for objects. Measured on the benchmark
@@ -108,6 +145,20 @@ var errPackClosed = errors.New("git: pack writer already committed or aborted")
 // Add hashes data as an object of the given kind ("blob", "tree", "commit",
 // "tag") and appends it to the pack unless the pack already holds it.
 func (p *PackWriter) Add(kind string, data []byte) (Hash, error) {
+	return p.add(kind, data, ZeroHash)
+}
+
+// AddDelta is Add, storing data as a delta against base when that is worth
+// it: base must be an object of the same kind added to this pack recently
+// (the writer keeps the bytes of the last 64 MiB of objects of up to 1 MiB
+// each), and data must share most of its bytes with base as a common prefix
+// and suffix, as a new version of a tree or of a lightly edited file does.
+// Otherwise data is stored whole. Either way Git reads the same object.
+func (p *PackWriter) AddDelta(kind string, data []byte, base Hash) (Hash, error) {
+	return p.add(kind, data, base)
+}
+
+func (p *PackWriter) add(kind string, data []byte, base Hash) (Hash, error) {
 	typ, ok := packTypes[kind]
 	if !ok {
 		return ZeroHash, fmt.Errorf("git: pack: unknown object kind %q", clip(kind, 32))
@@ -124,15 +175,31 @@ func (p *PackWriter) Add(kind string, data []byte) (Hash, error) {
 	if _, ok := p.objects[h]; ok {
 		return h, nil
 	}
-	start := p.off
+	entry := packEntry{offset: p.off, typ: typ}
+	payload := data
+	var ofs [10]byte
+	ofsLen := 0
+	hdrType := typ
+	if be, ok := p.objects[base]; ok && !base.IsZero() && be.typ == typ && be.depth < maxDeltaDepth {
+		if bd, ok := p.cache.data[base]; ok {
+			if d := makeDelta(bd, data); d != nil {
+				payload, hdrType = d, typeOfsDelta
+				entry.depth = be.depth + 1
+				ofsLen = putDeltaOffset(ofs[:], entry.offset-be.offset)
+			}
+		}
+	}
 	p.crc.Reset()
 	var hdr [16]byte
-	n := putObjectHeader(hdr[:], typ, uint64(len(data)))
+	n := putObjectHeader(hdr[:], hdrType, uint64(len(payload)))
 	if err := p.write(hdr[:n]); err != nil {
 		return h, err
 	}
+	if err := p.write(ofs[len(ofs)-ofsLen:]); err != nil {
+		return h, err
+	}
 	p.zw.Reset(packSink{p})
-	if _, err := p.zw.Write(data); err != nil {
+	if _, err := p.zw.Write(payload); err != nil {
 		return h, p.fail(err)
 	}
 	if err := p.zw.Close(); err != nil {
@@ -141,9 +208,27 @@ func (p *PackWriter) Add(kind string, data []byte) (Hash, error) {
 	if p.err != nil {
 		return h, p.err
 	}
-	p.objects[h] = packEntry{offset: start, crc: p.crc.Sum32()}
-	p.order = append(p.order, h)
+	entry.crc = p.crc.Sum32()
+	p.objects[h] = entry
+	p.cache.put(h, data)
 	return h, nil
+}
+
+// typeOfsDelta is the pack type of a delta whose base is given by its
+// distance back in the pack.
+const typeOfsDelta = 6
+
+// putDeltaOffset writes the OFS_DELTA distance encoding of off at the end of
+// b and returns its length.
+func putDeltaOffset(b []byte, off uint64) int {
+	i := len(b) - 1
+	b[i] = byte(off & 0x7f)
+	for off >>= 7; off != 0; off >>= 7 {
+		off--
+		i--
+		b[i] = 0x80 | byte(off&0x7f)
+	}
+	return len(b) - i
 }
 
 // Has reports whether h was added to this pack.

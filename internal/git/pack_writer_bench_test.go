@@ -39,14 +39,16 @@ const benchIdent = "Bench <bench@example.com> 1700000000 +0000"
 
 // writeBenchPackWriter writes the benchmark history with a PackWriter,
 // encoding the trees itself as the converter does.
-func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int) Hash {
+// With delta, each tree is offered as a delta against its previous version,
+// as the converter can do with AddDelta.
+func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int, delta bool) Hash {
 	pw, err := newPackWriter(gitDir, level)
 	if err != nil {
 		b.Fatal(err)
 	}
 	dirs := map[string][]TreeEntry{}
 	root := map[string]Hash{}
-	var parent Hash
+	var parent, prevRoot Hash
 	for c := range commits {
 		var dir string
 		for f := range benchFilesPerCommit {
@@ -58,7 +60,11 @@ func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int) Hash 
 			}
 			dirs[d] = append(dirs[d], TreeEntry{ModeFile, name, h})
 		}
-		th, err := pw.Add(KindTree, EncodeTree(dirs[dir]))
+		var base Hash
+		if delta {
+			base = root[dir]
+		}
+		th, err := pw.AddDelta(KindTree, EncodeTree(dirs[dir]), base)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -67,10 +73,14 @@ func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int) Hash 
 		for name, h := range root {
 			rootEntries = append(rootEntries, TreeEntry{ModeDir, name, h})
 		}
-		rh, err := pw.Add(KindTree, EncodeTree(rootEntries))
+		if !delta {
+			prevRoot = ZeroHash
+		}
+		rh, err := pw.AddDelta(KindTree, EncodeTree(rootEntries), prevRoot)
 		if err != nil {
 			b.Fatal(err)
 		}
+		prevRoot = rh
 		cm := &Commit{Tree: rh, Author: benchIdent, Committer: benchIdent, Message: fmt.Sprintf("commit %d\n", c)}
 		if !parent.IsZero() {
 			cm.Parents = []Hash{parent}
@@ -139,14 +149,19 @@ func packBytes(b *testing.B, gitDir string) int64 {
 // BenchmarkPackWriter and BenchmarkFastImport write the same 65,000-object
 // history; compare ns/op and pack-MB. Run with -benchtime=3x.
 func BenchmarkPackWriter(b *testing.B) {
-	for _, level := range []int{zlib.HuffmanOnly, zlib.BestSpeed, 3, zlib.DefaultCompression} {
-		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
+	type variant struct {
+		level int
+		delta bool
+	}
+	for _, v := range []variant{{zlib.HuffmanOnly, false}, {zlib.BestSpeed, false}, {3, false}, {zlib.DefaultCompression, false}, {zlib.BestSpeed, true}} {
+		level := v.level
+		b.Run(fmt.Sprintf("level=%d/delta=%v", v.level, v.delta), func(b *testing.B) {
 			var size int64
 			for b.Loop() {
 				b.StopTimer()
 				dir := newBare(b)
 				b.StartTimer()
-				writeBenchPackWriter(b, dir, level, benchCommits)
+				writeBenchPackWriter(b, dir, level, benchCommits, v.delta)
 				b.StopTimer()
 				size = packBytes(b, dir)
 				os.RemoveAll(dir)
@@ -177,11 +192,17 @@ func BenchmarkFastImport(b *testing.B) {
 func TestBenchHistoriesAgree(t *testing.T) {
 	t.Parallel()
 	a, f := newBare(t), newBare(t)
-	tip := writeBenchPackWriter(t, a, packWriterLevel, 300)
+	d := newBare(t)
+	tip := writeBenchPackWriter(t, a, packWriterLevel, 300, false)
+	if dtip := writeBenchPackWriter(t, d, packWriterLevel, 300, true); dtip != tip {
+		t.Fatalf("with deltas tip %s, without %s", dtip, tip)
+	}
 	writeBenchFastImport(t, f, 300)
 	if got := mustHash(t, string(gitT(t, f, nil, "rev-parse", "refs/heads/master"))); got != tip {
 		t.Fatalf("fast-import tip %s, PackWriter tip %s", got, tip)
 	}
-	gitT(t, a, nil, "update-ref", "refs/heads/master", tip.String())
-	gitT(t, a, nil, "fsck", "--strict")
+	for _, dir := range []string{a, d} {
+		gitT(t, dir, nil, "update-ref", "refs/heads/master", tip.String())
+		gitT(t, dir, nil, "fsck", "--strict")
+	}
 }

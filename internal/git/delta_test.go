@@ -1,0 +1,226 @@
+package git
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// applyDelta applies a Git delta to base, as Git's patch_delta does.
+func applyDelta(base, delta []byte) ([]byte, error) {
+	readSize := func() (uint64, error) {
+		var v uint64
+		for shift := uint(0); shift < 64; shift += 7 {
+			if len(delta) == 0 {
+				return 0, errors.New("truncated size")
+			}
+			c := delta[0]
+			delta = delta[1:]
+			v |= uint64(c&0x7f) << shift
+			if c < 0x80 {
+				return v, nil
+			}
+		}
+		return 0, errors.New("size too long")
+	}
+	baseSize, err := readSize()
+	if err != nil || baseSize != uint64(len(base)) {
+		return nil, fmt.Errorf("base size %d, have %d (%v)", baseSize, len(base), err)
+	}
+	size, err := readSize()
+	if err != nil || size > 1<<30 {
+		return nil, fmt.Errorf("result size: %v", err)
+	}
+	out := make([]byte, 0, size)
+	for len(delta) > 0 {
+		cmd := delta[0]
+		delta = delta[1:]
+		switch {
+		case cmd&0x80 != 0:
+			var off, n uint64
+			for i := range 7 {
+				if cmd&(1<<i) == 0 {
+					continue
+				}
+				if len(delta) == 0 {
+					return nil, errors.New("truncated copy")
+				}
+				if i < 4 {
+					off |= uint64(delta[0]) << (8 * i)
+				} else {
+					n |= uint64(delta[0]) << (8 * (i - 4))
+				}
+				delta = delta[1:]
+			}
+			if n == 0 {
+				n = 0x10000
+			}
+			if off+n > uint64(len(base)) {
+				return nil, errors.New("copy out of range")
+			}
+			out = append(out, base[off:off+n]...)
+		case cmd != 0:
+			if int(cmd) > len(delta) {
+				return nil, errors.New("truncated insert")
+			}
+			out = append(out, delta[:cmd]...)
+			delta = delta[cmd:]
+		default:
+			return nil, errors.New("reserved instruction 0")
+		}
+	}
+	if uint64(len(out)) != size {
+		return nil, fmt.Errorf("result %d bytes, header says %d", len(out), size)
+	}
+	return out, nil
+}
+
+func TestMakeDelta(t *testing.T) {
+	t.Parallel()
+	long := bytes.Repeat([]byte("0123456789"), 30000) // copies span several 64 KiB instructions
+	for _, tc := range []struct {
+		name         string
+		base, target []byte
+		want         bool // a delta is expected
+	}{
+		{"insert in middle", long, append(append(bytes.Clone(long[:150000]), "new bytes"...), long[150000:]...), true},
+		{"append", long, append(bytes.Clone(long), "tail"...), true},
+		{"prepend", long, append([]byte("head"), long...), true},
+		{"change in middle", long, append(append(bytes.Clone(long[:1000]), strings.Repeat("x", 500)...), long[1500:]...), true},
+		{"truncate", long, long[:200000], true},
+		{"identical", long, long, true},
+		{"exact copy sizes", long[:0x10000*2], append(bytes.Clone(long[:0x10000*2]), 'x'), true},
+		{"unrelated", []byte(strings.Repeat("a", 1000)), []byte(strings.Repeat("b", 1000)), false},
+		{"tiny", []byte("ab"), []byte("ac"), false},
+		{"empty target", long, nil, false},
+	} {
+		d := makeDelta(tc.base, tc.target)
+		if (d != nil) != tc.want {
+			t.Errorf("%s: delta %v, want %v", tc.name, d != nil, tc.want)
+			continue
+		}
+		if d == nil {
+			continue
+		}
+		got, err := applyDelta(tc.base, d)
+		if err != nil || !bytes.Equal(got, tc.target) {
+			t.Errorf("%s: applyDelta: %v", tc.name, err)
+		}
+		if len(d) > len(tc.target)/2 {
+			t.Errorf("%s: delta of %d bytes for %d", tc.name, len(d), len(tc.target))
+		}
+	}
+}
+
+func TestPutDeltaOffset(t *testing.T) {
+	t.Parallel()
+	// Decode as Git's unpack does.
+	decode := func(b []byte) uint64 {
+		c := b[0]
+		v := uint64(c & 0x7f)
+		for i := 1; c&0x80 != 0; i++ {
+			c = b[i]
+			v = (v+1)<<7 | uint64(c&0x7f)
+		}
+		return v
+	}
+	for _, off := range []uint64{1, 127, 128, 129, 16383, 16384, 16511, 16512, 1 << 31, 1<<40 + 12345} {
+		var b [10]byte
+		n := putDeltaOffset(b[:], off)
+		if got := decode(b[len(b)-n:]); got != off {
+			t.Errorf("offset %d encoded %x decodes to %d", off, b[len(b)-n:], got)
+		}
+	}
+}
+
+// TestPackWriterDeltas writes versions of trees and files as deltas and has
+// git check and read them back.
+func TestPackWriterDeltas(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw, err := NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []testObject
+	add := func(kind string, data []byte, base Hash) Hash {
+		h, err := pw.AddDelta(kind, data, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{kind, data, h})
+		return h
+	}
+	var entries []TreeEntry
+	var prevTree, prevFile, parent Hash
+	file := []byte(strings.Repeat("a line of a growing file\n", 200))
+	const versions = 120 // more than maxDeltaDepth
+	for i := range versions {
+		file = fmt.Appendf(file, "line %d\n", i)
+		fh := add(KindBlob, file, prevFile)
+		entries = append(entries, TreeEntry{ModeFile, fmt.Sprintf("f%03d", i), add(KindBlob, fmt.Appendf(nil, "%d", i), ZeroHash)})
+		tree := EncodeTree(append(entries, TreeEntry{ModeFile, "log", fh}))
+		// The wrong kind of base is ignored.
+		th := add(KindTree, tree, map[bool]Hash{true: prevFile, false: prevTree}[i%10 == 5])
+		c := &Commit{Tree: th, Author: "A <a@b.c> 1 +0000", Committer: "A <a@b.c> 1 +0000", Message: fmt.Sprintf("%d\n", i)}
+		if !parent.IsZero() {
+			c.Parents = []Hash{parent}
+		}
+		parent = add(KindCommit, EncodeCommit(c), parent)
+		prevTree, prevFile = th, fh
+	}
+	// A base never added is ignored.
+	add(KindBlob, append(bytes.Clone(file), "x"...), HashObject(KindBlob, []byte("absent")))
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, dir, nil, "update-ref", "refs/heads/master", parent.String())
+	gitT(t, dir, nil, "fsck", "--strict", "--no-dangling")
+	idx, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.idx"))
+	verify := string(gitT(t, dir, nil, "verify-pack", "-v", idx[0]))
+	chains := regexp.MustCompile(`chain length = (\d+): (\d+) objects?`).FindAllStringSubmatch(verify, -1)
+	deltas, maxChain := 0, 0
+	for _, m := range chains {
+		l, _ := strconv.Atoi(m[1])
+		n, _ := strconv.Atoi(m[2])
+		deltas += n
+		maxChain = max(maxChain, l)
+	}
+	if deltas < versions { // trees and file versions, at least
+		t.Errorf("only %d deltas:\n%s", deltas, verify[max(0, len(verify)-1500):])
+	}
+	if maxChain > maxDeltaDepth {
+		t.Errorf("delta chain of %d", maxChain)
+	}
+	var in bytes.Buffer
+	for _, o := range objs {
+		fmt.Fprintln(&in, o.hash)
+	}
+	out := gitT(t, dir, in.Bytes(), "cat-file", "--batch")
+	for _, o := range objs {
+		hdr := fmt.Sprintf("%s %s %d\n", o.hash, o.kind, len(o.data))
+		if !bytes.HasPrefix(out, []byte(hdr)) || !bytes.Equal(out[len(hdr):len(hdr)+len(o.data)], o.data) {
+			t.Fatalf("cat-file %s differs", o.hash)
+		}
+		out = out[len(hdr)+len(o.data)+1:]
+	}
+}
+
+func FuzzDelta(f *testing.F) {
+	f.Add([]byte("the base text of a file\nwith lines\n"), []byte("the base text of a file\nwith more lines\n"))
+	f.Fuzz(func(t *testing.T, base, target []byte) {
+		d := makeDelta(base, target)
+		if d == nil {
+			return
+		}
+		got, err := applyDelta(base, d)
+		if err != nil || !bytes.Equal(got, target) {
+			t.Fatalf("delta does not reproduce the target: %v", err)
+		}
+	})
+}
