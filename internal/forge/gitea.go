@@ -98,6 +98,9 @@ func (g *Gitea) preflight(ctx context.Context, owner, project string) error {
 		return fail(ErrRepoNotFound, "")
 	}
 
+	if repo.Archived {
+		return fail(ErrNoPush, "the repository is archived (read-only)")
+	}
 	bot := g.cfg.Bot
 	if bot == "" || repo.Permissions != nil {
 		login, err := g.tokenLogin(c)

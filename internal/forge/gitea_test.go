@@ -27,6 +27,9 @@ func newGiteaWorld(t *testing.T) *forgetest.Gitea {
 		fake.AddCollaborator("alice", perm, "bot", perm)
 	}
 	fake.AddRepo("alice", "stranger")
+	fake.AddRepo("alice", "archived")
+	fake.AddCollaborator("alice", "archived", "bot", "admin")
+	fake.Archive("alice", "archived")
 	fake.AddPrivateRepo("alice", "secret")
 	fake.AddPrivateRepo("acme", "private-write")
 	fake.AddCollaborator("acme", "private-write", "bot", "write")
@@ -59,6 +62,7 @@ func TestGiteaPreflight(t *testing.T) {
 		{owner: "alice", project: "stranger", want: forge.ErrNotCollaborator, msg: `gitea: alice/stranger: bot is not a collaborator: bot "bot" is not a collaborator`},
 		{owner: "alice", project: "read", want: forge.ErrNoPush, msg: `gitea: alice/read: bot may not push: bot "bot" has permission "read", needs write`},
 		{owner: "acme", project: "private-read", want: forge.ErrNoPush},
+		{owner: "alice", project: "archived", want: forge.ErrNoPush, msg: "gitea: alice/archived: bot may not push: the repository is archived"},
 		{owner: "alice", project: "write"},
 		{owner: "alice", project: "admin"},
 		{owner: "acme", project: "private-write"},

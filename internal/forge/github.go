@@ -138,6 +138,9 @@ func (g *GitHub) preflight(ctx context.Context, owner, project string) error {
 		return fail(ErrRepoNotFound, "")
 	}
 
+	if repo.GetArchived() {
+		return fail(ErrNoPush, "the repository is archived (read-only)")
+	}
 	if p := repo.GetPermissions(); p != nil && g.botIsToken(ctx) {
 		// The token's account is the bot: the repository tells its role.
 		switch {

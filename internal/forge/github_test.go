@@ -34,6 +34,9 @@ func newGitHubWorld(t *testing.T, fake *forgetest.GitHub) *forgetest.GitHub {
 		fake.AddCollaborator("alice", role, "bot", role)
 	}
 	fake.AddRepo("alice", "stranger") // public, bot has no role
+	fake.AddRepo("alice", "archived")
+	fake.AddCollaborator("alice", "archived", "bot", "admin")
+	fake.Archive("alice", "archived")
 	fake.AddPrivateRepo("alice", "secret")
 	fake.AddPrivateRepo("acme", "private-write")
 	fake.AddCollaborator("acme", "private-write", "bot", "write")
@@ -74,6 +77,7 @@ func TestGitHubPreflight(t *testing.T) {
 		{owner: "alice", project: "read", want: forge.ErrNotCollaborator, wantAdmin: forge.ErrNoPush, msg: "github: alice/read: bot is not a collaborator"},
 		{owner: "alice", project: "triage", want: forge.ErrNoPush, msg: "github: alice/triage: bot may not push"},
 		{owner: "acme", project: "private-read", want: forge.ErrNoPush, msg: "github: acme/private-read: bot may not push"},
+		{owner: "alice", project: "archived", want: forge.ErrNoPush, msg: "github: alice/archived: bot may not push: the repository is archived"},
 		{owner: "alice", project: "write"},
 		{owner: "alice", project: "maintain"},
 		{owner: "alice", project: "admin"},
@@ -106,7 +110,7 @@ func TestGitHubPreflight(t *testing.T) {
 				if want != nil && !forge.IsBadRequest(err) {
 					t.Errorf("IsBadRequest(%v) = false", err)
 				}
-				if errors.Is(want, forge.ErrNoPush) || errors.Is(want, forge.ErrNotCollaborator) {
+				if (errors.Is(want, forge.ErrNoPush) || errors.Is(want, forge.ErrNotCollaborator)) && tc.project != "archived" {
 					if !strings.Contains(err.Error(), `"bot"`) {
 						t.Errorf("error %q does not name the bot", err)
 					}

@@ -93,6 +93,9 @@ func (g *GitLab) preflight(ctx context.Context, owner, project string) error {
 		return fail(ErrRepoNotFound, "")
 	}
 
+	if p.Archived {
+		return fail(ErrNoPush, "the project is archived (read-only)")
+	}
 	id, who, err := g.bot(ctx)
 	if err != nil {
 		if errors.Is(err, errNoSuchBot) {

@@ -30,6 +30,9 @@ func newGitLabWorld(t *testing.T) *forgetest.GitLab {
 		fake.AddMember("alice/"+name, "bot", level)
 	}
 	fake.AddProject("alice", "stranger", "public")
+	fake.AddProject("alice", "archived", "public")
+	fake.AddMember("alice/archived", "bot", forgetest.GitLabMaintainer)
+	fake.Archive("alice/archived")
 	fake.AddProject("alice", "secret", "private")
 	fake.AddGroup("acme")
 	fake.AddGroup("acme/tools")
@@ -68,6 +71,7 @@ func TestGitLabPreflight(t *testing.T) {
 		{owner: "alice", project: "guest", want: forge.ErrNoPush, msg: `gitlab: alice/guest: bot may not push: bot "bot" has access level 10 (Guest), needs Developer (30)`},
 		{owner: "alice", project: "reporter", want: forge.ErrNoPush, msg: "access level 20 (Reporter)"},
 		{owner: "other", project: "private-reporter", want: forge.ErrNoPush, botOnly: true},
+		{owner: "alice", project: "archived", want: forge.ErrNoPush, msg: "gitlab: alice/archived: bot may not push: the project is archived"},
 		{owner: "alice", project: "developer"},
 		{owner: "alice", project: "maintainer"},
 		{owner: "alice", project: "owner"},

@@ -41,11 +41,12 @@ type gtUser struct {
 }
 
 type gtRepo struct {
-	id      int64
-	owner   *gtUser
-	name    string
-	private bool
-	collabs map[string]string // lower(login) → "read", "write", "admin"
+	id       int64
+	owner    *gtUser
+	name     string
+	private  bool
+	archived bool
+	collabs  map[string]string // lower(login) → "read", "write", "admin"
 }
 
 // NewGitea starts a fake Gitea 1.24 on 127.0.0.1, closed when the test ends.
@@ -125,6 +126,15 @@ func (g *Gitea) addRepo(owner, name string, private bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.repos[lower(owner+"/"+name)] = &gtRepo{id: g.id(), owner: g.user(owner, false), name: name, private: private, collabs: map[string]string{}}
+}
+
+// Archive marks owner/repo archived (read-only for everyone).
+func (g *Gitea) Archive(owner, repo string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r := g.repos[lower(owner+"/"+repo)]; r != nil {
+		r.archived = true
+	}
 }
 
 // AddCollaborator gives login (added if unknown) "read", "write" or "admin"
@@ -272,7 +282,7 @@ func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request) {
 		"id": repo.id, "owner": g.userJSON(repo.owner), "name": repo.name, "full_name": full, "description": "",
 		"empty": false, "private": repo.private, "fork": false, "template": false, "mirror": false, "size": 0,
 		"html_url": g.URL + full, "ssh_url": "git@127.0.0.1:" + full + ".git", "clone_url": g.URL + full + ".git",
-		"default_branch": "main", "archived": false, "internal": false,
+		"default_branch": "main", "archived": repo.archived, "internal": false,
 		"created_at": created.Format(time.RFC3339), "updated_at": created.Format(time.RFC3339),
 		"permissions": map[string]bool{
 			"admin": lvl == "admin" || lvl == "owner",

@@ -67,11 +67,12 @@ type ghAccount struct {
 }
 
 type ghRepo struct {
-	id      int64
-	owner   *ghAccount
-	name    string
-	private bool
-	collabs map[string]string // lower(login) → role
+	id       int64
+	owner    *ghAccount
+	name     string
+	private  bool
+	archived bool
+	collabs  map[string]string // lower(login) → role
 }
 
 type ghApp struct {
@@ -188,6 +189,15 @@ func (g *GitHub) addRepo(owner, name string, private bool) {
 	defer g.mu.Unlock()
 	g.repos[lower(owner+"/"+name)] = &ghRepo{
 		id: g.id(), owner: g.account(owner, "User"), name: name, private: private, collabs: map[string]string{},
+	}
+}
+
+// Archive marks owner/repo archived (read-only for everyone).
+func (g *GitHub) Archive(owner, repo string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r := g.repos[lower(owner+"/"+repo)]; r != nil {
+		r.archived = true
 	}
 }
 
@@ -443,7 +453,7 @@ func (g *GitHub) getRepo(w http.ResponseWriter, r *http.Request) {
 		"ssh_url":        "git@github.com:" + full + ".git",
 		"clone_url":      "https://github.com/" + full + ".git",
 		"default_branch": "master",
-		"archived":       false,
+		"archived":       repo.archived,
 		"disabled":       false,
 		"created_at":     created.Format(timeFormat),
 		"updated_at":     created.Format(timeFormat),

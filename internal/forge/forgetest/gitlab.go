@@ -58,6 +58,7 @@ type glProject struct {
 	namespace  string
 	path       string
 	visibility string
+	archived   bool
 	group      *glGroup // nil for a personal project
 	owner      *glUser  // personal project's owner
 	members    map[int64]int
@@ -143,6 +144,15 @@ func (g *GitLab) AddProject(namespace, path, visibility string) {
 		p.members[p.owner.id] = GitLabOwner
 	}
 	g.projects[lower(namespace+"/"+path)] = p
+}
+
+// Archive marks a project ("namespace/path") archived (read-only).
+func (g *GitLab) Archive(project string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if p := g.projects[lower(project)]; p != nil {
+		p.archived = true
+	}
 }
 
 // AddMember gives username (added if unknown) a direct access level on a
@@ -322,7 +332,7 @@ func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{
 		"id": p.id, "description": nil, "name": p.path, "name_with_namespace": p.namespace + " / " + p.path,
 		"path": p.path, "path_with_namespace": full, "created_at": created.Format(time.RFC3339),
-		"default_branch": "main", "visibility": p.visibility, "archived": false,
+		"default_branch": "main", "visibility": p.visibility, "archived": p.archived,
 		"ssh_url_to_repo":  "git@127.0.0.1:" + full + ".git",
 		"http_url_to_repo": web + ".git",
 		"web_url":          web,
