@@ -1,0 +1,229 @@
+package queue_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/queue"
+)
+
+func TestMain(m *testing.M) {
+	// The test binary doubles as a worker process (see worker_process_test.go).
+	if os.Getenv(workerEnv) != "" {
+		os.Exit(workerMain())
+	}
+	os.Exit(m.Run())
+}
+
+// gitEnv isolates git from the user's and the system's configuration.
+func gitEnv(home string) []string {
+	return append(os.Environ(),
+		"HOME="+home,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.org",
+		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.org",
+		"GIT_AUTHOR_DATE=2020-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2020-01-01T00:00:00Z",
+	)
+}
+
+// runGit runs git with a deadline and returns its stdout.
+func runGit(ctx context.Context, dir string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv(os.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+func mustGit(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, err := runGit(context.Background(), dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// source is a bare git repository that receives pushes from a work tree.
+type source struct {
+	Bare, Work string
+	n          int
+}
+
+func newSource(t testing.TB, dir string) *source {
+	t.Helper()
+	s := &source{Bare: filepath.Join(dir, "src.git"), Work: filepath.Join(dir, "work")}
+	mustGit(t, dir, "init", "-q", "--bare", "-b", "master", "--", s.Bare)
+	mustGit(t, dir, "init", "-q", "-b", "master", "--", s.Work)
+	mustGit(t, s.Work, "remote", "add", "origin", s.Bare)
+	s.Push(t)
+	return s
+}
+
+// Push commits a new file and pushes it to the bare repository; it returns
+// the new tip.
+func (s *source) Push(t testing.TB) string {
+	t.Helper()
+	s.n++
+	name := fmt.Sprintf("f%04d", s.n)
+	if err := os.WriteFile(filepath.Join(s.Work, name), []byte(name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustGit(t, s.Work, "add", "--", name)
+	mustGit(t, s.Work, "commit", "-q", "-m", "commit "+name)
+	mustGit(t, s.Work, "push", "-q", "origin", "master")
+	return mustGit(t, s.Work, "rev-parse", "HEAD")
+}
+
+// Transient marks an error as a transient fault (for the tests' Retryable).
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+func retryable(err error) bool {
+	var te *transientError
+	return errors.As(err, &te)
+}
+
+// gitSyncer is a real sync: fetch the source into a per-worker cache (a cold
+// cache clones), push its branches to the destination.
+type gitSyncer struct {
+	cache   string                   // this worker's cache dir
+	sources func(mirror string) string // mirror → source URL
+	dests   func(mirror string) string // mirror → destination URL
+	delay   time.Duration            // extra time inside a sync, to widen races
+
+	mu      sync.Mutex
+	active  map[string]int // mirror → syncs running now
+	overlap atomic.Int32   // times two syncs of a mirror overlapped
+	calls   atomic.Int32
+	started chan string // if not nil, receives the mirror when a sync starts
+}
+
+func (g *gitSyncer) Sync(ctx context.Context, mirror string, _ queue.Trigger) (*queue.RunResult, error) {
+	g.calls.Add(1)
+	g.mu.Lock()
+	if g.active == nil {
+		g.active = map[string]int{}
+	}
+	g.active[mirror]++
+	if g.active[mirror] > 1 {
+		g.overlap.Add(1)
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.active[mirror]--
+		g.mu.Unlock()
+	}()
+	if g.started != nil {
+		select {
+		case g.started <- mirror:
+		default:
+		}
+	}
+	cache := filepath.Join(g.cache, mirror+".git")
+	if _, err := os.Stat(cache); err != nil {
+		tmp := cache + ".tmp"
+		os.RemoveAll(tmp)
+		if _, err := runGit(ctx, g.cache, "clone", "-q", "--mirror", "--", g.sources(mirror), tmp); err != nil {
+			return nil, &transientError{err}
+		}
+		if err := os.Rename(tmp, cache); err != nil {
+			return nil, err
+		}
+	} else if _, err := runGit(ctx, cache, "fetch", "-q", "--prune", "origin"); err != nil {
+		return nil, &transientError{err}
+	}
+	if g.delay > 0 {
+		select {
+		case <-time.After(g.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	out, err := runGit(ctx, cache, "push", "--porcelain", "--", g.dests(mirror), "+refs/heads/*:refs/heads/*")
+	if err != nil {
+		if strings.Contains(err.Error(), "returned error: 5") {
+			return nil, &transientError{err}
+		}
+		return nil, err // authentication refused, missing repository: permanent
+	}
+	res := &queue.RunResult{Lag: 0}
+	for _, line := range strings.Split(out, "\n") {
+		// "<flag>\t<from>:<to>\t<summary>"; "=" is up to date.
+		f := strings.Split(line, "\t")
+		if len(f) >= 2 && f[0] != "=" && strings.Contains(f[1], ":") {
+			res.RefsUpdated = append(res.RefsUpdated, f[1][strings.Index(f[1], ":")+1:])
+		}
+	}
+	return res, nil
+}
+
+// newDest creates a bare destination repository.
+func newDest(t testing.TB, dir string) string {
+	t.Helper()
+	d := filepath.Join(dir, "dest.git")
+	mustGit(t, dir, "init", "-q", "--bare", "-b", "master", "--", d)
+	return d
+}
+
+// gitHTTP serves the bare repositories under root with git http-backend on
+// 127.0.0.1; fail(n) answers instead for request n (from 1) if it returns a
+// status other than 0.
+func gitHTTP(t testing.TB, root string, fail func(n int) int) *httptest.Server {
+	t.Helper()
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &cgi.Handler{
+		Path: gitPath,
+		Args: []string{"http-backend"},
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + root, "REMOTE_USER=test"},
+	}
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := fail(int(n.Add(1))); code != 0 {
+			http.Error(w, http.StatusText(code), code)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// waitFor polls cond until it is true or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
