@@ -151,9 +151,9 @@ type Job struct {
 	Attempt     int
 	MaxAttempts int
 	Created     time.Time
-	Scheduled   time.Time // when it is (or was) due to run
-	Attempted   time.Time // zero if never
-	Finalized   time.Time // zero until completed, cancelled or discarded
+	Scheduled   time.Time      // when it is (or was) due to run
+	Attempted   time.Time      // zero if never
+	Finalized   time.Time      // zero until completed, cancelled or discarded
 	Errors      []AttemptError // failed attempts, oldest first
 	Runs        []store.Run
 }

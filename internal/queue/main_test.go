@@ -110,10 +110,10 @@ func retryable(err error) bool {
 // gitSyncer is a real sync: fetch the source into a per-worker cache (a cold
 // cache clones), push its branches to the destination.
 type gitSyncer struct {
-	cache   string                   // this worker's cache dir
+	cache   string                     // this worker's cache dir
 	sources func(mirror string) string // mirror → source URL
 	dests   func(mirror string) string // mirror → destination URL
-	delay   time.Duration            // extra time inside a sync, to widen races
+	delay   time.Duration              // extra time inside a sync, to widen races
 
 	mu      sync.Mutex
 	active  map[string]int // mirror → syncs running now
