@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -54,8 +53,6 @@ func (g *Gitea) client(ctx context.Context) (*gitea.Client, error) {
 	)
 }
 
-var giteaOwnerRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-
 // Preflight checks that owner/project exists on Gitea and that the bot may
 // push to it (repository permissions when the bot is the token's user,
 // otherwise GET /repos/{owner}/{repo}/collaborators/{bot}/permission).
@@ -67,11 +64,8 @@ func (g *Gitea) Preflight(ctx context.Context, owner, project string) error {
 }
 
 func (g *Gitea) preflight(ctx context.Context, owner, project string) error {
-	if err := validNames("gitea", owner, project, giteaOwnerRE); err != nil {
+	if err := validNames("gitea", owner, project, ownerRE); err != nil {
 		return err
-	}
-	if owner == "." || owner == ".." {
-		return &Error{Forge: "gitea", Owner: owner, Project: project, Err: ErrUserNotFound, Detail: "invalid owner name"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout())
 	defer cancel()

@@ -84,15 +84,18 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
+// Names are checked only for what could escape an API path ("..", "/",
+// "?", "%"); the forge itself says whether a well-formed name exists.
 var (
-	githubOwnerRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$|^[A-Za-z0-9_.-]+\[bot\]$`)
-	repoNameRE    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	ownerRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]+(?:\[bot\])?$`)
+	repoNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 )
 
 // validNames rejects names that could not exist on a forge and would
-// otherwise be pasted into API paths ("..", "/", "?").
+// otherwise be pasted into API paths.
 func validNames(forge, owner, project string, ownerRE *regexp.Regexp) error {
-	if len(owner) > 255 || !ownerRE.MatchString(owner) {
+	if len(owner) > 255 || !ownerRE.MatchString(owner) || owner == "." || owner == ".." ||
+		strings.Contains(owner, "..") && strings.Contains(owner, "/") {
 		return &Error{Forge: forge, Owner: owner, Project: project, Err: ErrUserNotFound, Detail: "invalid owner name"}
 	}
 	if len(project) > 255 || !repoNameRE.MatchString(project) || project == "." || project == ".." {
@@ -114,7 +117,7 @@ func (g *GitHub) Preflight(ctx context.Context, owner, project string) error {
 }
 
 func (g *GitHub) preflight(ctx context.Context, owner, project string) error {
-	if err := validNames("github", owner, project, githubOwnerRE); err != nil {
+	if err := validNames("github", owner, project, ownerRE); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout())

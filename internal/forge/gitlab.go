@@ -69,9 +69,6 @@ func (g *GitLab) preflight(ctx context.Context, owner, project string) error {
 	if err := validNames("gitlab", owner, project, gitlabNamespaceRE); err != nil {
 		return err
 	}
-	if strings.Contains(owner, "..") {
-		return &Error{Forge: "gitlab", Owner: owner, Project: project, Err: ErrUserNotFound, Detail: "invalid owner name"}
-	}
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout())
 	defer cancel()
 	fail := func(sentinel error, detail string) error {
