@@ -45,6 +45,8 @@ type Error struct {
 	Stderr   string // git's trimmed, bounded stderr with credentials redacted
 	Kind     error  // one of the Err* sentinels, or nil when unclassified
 	Err      error  // underlying error (exec, context), may be nil
+	// Refs holds, for a push, each ref's outcome as git reported it.
+	Refs []PushRef
 }
 
 func (e *Error) Error() string {

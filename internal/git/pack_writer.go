@@ -9,33 +9,34 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zlib"
 )
 
 // PackWriter streams objects into a new pack in <gitDir>/objects/pack.
 //
-// Why a native writer rather than `git fast-import`: fast-import builds trees
-// itself from path operations, so it cannot take the tree and commit bytes
-// that must match hg-git exactly; and it is slower. BenchmarkPackWriter and
-// BenchmarkFastImport (pack_writer_bench_test.go) write the same history of
-// 50,000 blobs, 10,000 trees and 5,000 commits (TestBenchHistoriesAgree
-// checks that both give the same tip commit). Measured here (2-CPU AMD EPYC,
-// shared and loaded, -benchtime=3x): PackWriter at zlib level 1 2.8 s/op and
-// a 54 MB pack; fast-import 12.2 s/op and a 14 MB pack. fast-import's pack
-// is smaller because it deltas each tree against its previous version; git
-// push and git gc compute deltas anyway, so the converter's local pack size
-// matters less than its speed.
+// Objects are zlib-compressed at packWriterLevel, whole, or as OFS_DELTA
+// against a base the caller names (AddDelta). Nothing is visible to Git until
+// Commit: the pack and its version-2 index are written under temporary names
+// ("tmp_pack_*", "tmp_idx_*", which git prune and CleanTemporary remove),
+// synced, then renamed, the pack first, since Git only uses a pack once its
+// .idx exists. A PackWriter is safe for use by several goroutines.
 //
-// Objects are stored whole (no deltas), zlib-compressed at packWriterLevel.
-// Nothing is visible to Git until Commit: the pack and its version-2 index are
-// written under temporary names, synced, then renamed, the pack first, since
-// Git only uses a pack once its .idx exists. A PackWriter is safe for use by
-// several goroutines.
+// Why a native writer rather than `git fast-import`: fast-import builds trees
+// itself from path operations and cannot write arbitrary commit headers
+// (hg-git's "HG:rename-source", "HG:extra"), so it cannot produce the tree
+// and commit bytes that must match hg-git exactly; and it is slower.
+// BenchmarkPackWriter and BenchmarkFastImport (pack_writer_bench_test.go)
+// write the same history of 50,000 blobs, 10,000 trees and 5,000 commits
+// (TestBenchHistoriesAgree checks that both give the same tip commit). See
+// the numbers measured in the benchmark file's comment.
 type PackWriter struct {
 	mu      sync.Mutex
 	dir     string // objects/pack
@@ -464,6 +465,36 @@ func compareHash(a, b Hash) int {
 		}
 	}
 	return 0
+}
+
+// CleanTemporary removes the temporary files of PackWriters (and of git
+// itself: "tmp_pack_*", "tmp_idx_*") in gitDir/objects/pack that were last
+// modified more than olderThan ago, left by a crash. A writer still at work
+// keeps its files fresh, so choose olderThan well above a writer's pauses.
+func CleanTemporary(gitDir string, olderThan time.Duration) error {
+	dir := filepath.Join(gitDir, "objects", "pack")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("git: %w", err)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, "tmp_pack_") && !strings.HasPrefix(name, "tmp_idx_") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || fi.ModTime().After(cutoff) || !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("git: %w", err)
+		}
+	}
+	return nil
 }
 
 // syncDir fsyncs a directory so that renames in it are durable.

@@ -6,9 +6,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type testObject struct {
@@ -250,5 +252,40 @@ func TestPutObjectHeader(t *testing.T) {
 		if !bytes.Equal(b[:n], tc.want) {
 			t.Errorf("putObjectHeader(%d, %d) = %x, want %x", tc.typ, tc.size, b[:n], tc.want)
 		}
+	}
+}
+
+func TestCleanTemporary(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw, err := NewPackWriter(dir) // in progress: must survive
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Abort()
+	packDir := filepath.Join(dir, "objects", "pack")
+	old := time.Now().Add(-48 * time.Hour)
+	for _, name := range []string{"tmp_pack_crashed", "tmp_idx_crashed", "pack-keep.pack", "unrelated"} {
+		p := filepath.Join(packDir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+	}
+	if err := CleanTemporary(dir, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	names := packFiles(t, dir)
+	if len(names) != 3 || !slices.Contains(names, "pack-keep.pack") || !slices.Contains(names, "unrelated") {
+		t.Errorf("after CleanTemporary: %v", names)
+	}
+	if _, err := pw.Add(KindBlob, []byte("still writing")); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatalf("writer lost its file: %v", err)
+	}
+	if err := CleanTemporary(filepath.Join(t.TempDir(), "none"), 0); err != nil {
+		t.Errorf("missing repository: %v", err)
 	}
 }

@@ -124,7 +124,8 @@ func (r *Runner) Push(ctx context.Context, gitDir, remote string, refspecs []str
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			if k := pushKind(parsePushPorcelain(out)); k != nil && !errors.Is(e.Kind, ErrNetwork) {
+			e.Refs = parsePushPorcelain(out)
+			if k := pushKind(e.Refs); k != nil && !errors.Is(e.Kind, ErrNetwork) {
 				e.Kind = k
 			}
 		}

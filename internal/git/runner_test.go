@@ -97,6 +97,9 @@ func TestRunnerLocal(t *testing.T) {
 	if !errors.As(err, &e) || e.Op != "push" || e.ExitCode != 1 || !strings.Contains(e.Stderr, "rejected") {
 		t.Errorf("error fields: %#v", e)
 	}
+	if len(e.Refs) != 1 || e.Refs[0] != (PushRef{'!', "refs/heads/other", "refs/heads/master", "[rejected]", "non-fast-forward"}) {
+		t.Errorf("push refs: %+v", e.Refs)
+	}
 	// An existing tag moved is refused too.
 	if err := r.Push(ctx, src, dst, []string{other.String() + ":refs/tags/v1"}, PushOptions{}); !errors.Is(err, ErrNonFastForward) {
 		t.Errorf("moving a tag: %v", err)
