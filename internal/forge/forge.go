@@ -8,6 +8,16 @@
 // push → 400); the forge refused our credentials (ErrAuth: a configuration
 // fault, permanent → 500); the forge could not be reached or failed
 // (ErrUnavailable, IsTransient → 500, retry later).
+//
+// A checker is built from a Config, e.g. for a mirror.Destination d:
+//
+//	c, err := forge.New(d.Forge, forge.Config{BaseURL: d.APIURL, Token: d.Token, Bot: "synchro-bot"})
+//	...
+//	err = c.Preflight(ctx, d.Owner, d.Project)
+//	if forge.IsBadRequest(err) { /* 400 */ } else if err != nil { /* 500 */ }
+//
+// For a GitHub App, set Config.Tokens to a *GitHubAppTokenSource; the same
+// source gives the password for git pushes (user "x-access-token").
 package forge
 
 import (

@@ -34,6 +34,8 @@ func newGitHubWorld(t *testing.T, fake *forgetest.GitHub) *forgetest.GitHub {
 		fake.AddCollaborator("alice", role, "bot", role)
 	}
 	fake.AddRepo("alice", "stranger") // public, bot has no role
+	fake.AddRepo("octo_acme", "tool") // an Enterprise Managed User
+	fake.AddCollaborator("octo_acme", "tool", "bot", "write")
 	fake.AddRepo("alice", "archived")
 	fake.AddCollaborator("alice", "archived", "bot", "admin")
 	fake.Archive("alice", "archived")
@@ -82,6 +84,7 @@ func TestGitHubPreflight(t *testing.T) {
 		{owner: "alice", project: "maintain"},
 		{owner: "alice", project: "admin"},
 		{owner: "ALICE", project: "Write"}, // GitHub names are case-insensitive
+		{owner: "octo_acme", project: "tool", wantAdmin: forge.ErrNoPush},
 		{owner: "../users", project: "x", want: forge.ErrUserNotFound, msg: "invalid owner name"},
 		{owner: "alice", project: "..", want: forge.ErrRepoNotFound, msg: "invalid project name"},
 		{owner: "alice", project: "a/b", want: forge.ErrRepoNotFound, msg: "invalid project name"},
