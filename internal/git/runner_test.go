@@ -556,3 +556,61 @@ func TestRunnerTokenScopedToHost(t *testing.T) {
 		t.Error("the remote itself did not receive the token")
 	}
 }
+
+// TestRunnerTokenNotInArgv looks at the command lines of the running git
+// processes while they wait on a server that never answers: the token (also
+// given in the URL) must be in no process's argv.
+func TestRunnerTokenNotInArgv(t *testing.T) {
+	t.Parallel()
+	const token = "argv-probe-token-5d41402abc4b2a76"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	r := (&Runner{AllowHTTP: true}).WithCredentials(Credentials{Token: token})
+	remote := "http://user:" + token + "@" + ln.Addr().String() + "/repo.git"
+	done := make(chan error, 1)
+	go func() { _, err := r.LsRemote(ctx, remote); done <- err }()
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+		defer conn.Close()
+	case err := <-done:
+		t.Fatalf("ls-remote returned before connecting: %v", err)
+	}
+	encoded := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	sawGit, sawEnv := false, false
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(cmdline), ln.Addr().String()) {
+			sawGit = true
+			if env, err := os.ReadFile(strings.TrimSuffix(p, "cmdline") + "environ"); err == nil && strings.Contains(string(env), encoded) {
+				sawEnv = true
+			}
+		}
+		if strings.Contains(string(cmdline), token) || strings.Contains(string(cmdline), encoded) {
+			t.Errorf("%s shows the token: %q", p, cmdline)
+		}
+	}
+	if !sawGit || !sawEnv {
+		t.Errorf("probe did not find git's process (%v) or the header in its environment (%v)", sawGit, sawEnv)
+	}
+	cancel()
+	if err := <-done; err == nil || strings.Contains(err.Error(), token) {
+		t.Errorf("cancelled ls-remote: %v", err)
+	}
+}
