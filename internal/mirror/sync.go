@@ -43,7 +43,8 @@ type Syncer struct {
 // SyncOptions tune one sync.
 type SyncOptions struct {
 	Progress func(done, total int) // changesets converted; may be nil
-	Logger   *slog.Logger          // carries the job's attributes; nil = Syncer.Logger
+	Logger   *slog.Logger          // nil = Syncer.Logger
+	JobID    int64                 // queue job running the sync, logged as "job" when not 0
 }
 
 // Sync brings m's destination up to date with its source: it pulls what is
@@ -61,6 +62,9 @@ func (s *Syncer) Sync(ctx context.Context, m Mirror, opts SyncOptions) (*Result,
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = log.With(slog.String("mirror", m.Name))
+	if opts.JobID != 0 {
+		log = log.With(slog.Int64("job", opts.JobID))
+	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}

@@ -201,7 +201,7 @@ func TestSyncDivergence(t *testing.T) {
 	run(t, "", "git", "--git-dir="+dest, "update-ref", "refs/heads/master", other)
 	src.commit("a", "2\n", "next")
 
-	_, err := s.Sync(ctx, m, SyncOptions{})
+	_, err := s.Sync(ctx, m, SyncOptions{JobID: 42})
 	if !errors.Is(err, ErrDiverged) || ClassOf(err) != BadRequest || ClassOf(err).Retry() {
 		t.Fatalf("Sync after divergence = %v (class %v), want a BadRequest divergence", err, ClassOf(err))
 	}
@@ -211,7 +211,7 @@ func TestSyncDivergence(t *testing.T) {
 	if got := showRefs(t, dest)["refs/heads/master"]; got != other {
 		t.Errorf("destination master moved to %s despite divergence", got)
 	}
-	if !strings.Contains(logs.String(), "mirror=div") {
+	if !strings.Contains(logs.String(), "mirror=div job=42") {
 		t.Errorf("logs lack the mirror attribute:\n%s", logs.String())
 	}
 
@@ -570,5 +570,116 @@ func TestSyncHgGitBackend(t *testing.T) {
 	// Both backends give the same commits.
 	if a, b := showRefs(t, native), showRefs(t, hggitDest); fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Errorf("native refs %v != hg-git refs %v", a, b)
+	}
+}
+
+// TestSyncHTTPStatusClasses checks how answers of an HTTP source or
+// destination are classified.
+func TestSyncHTTPStatusClasses(t *testing.T) {
+	t.Parallel()
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "base")
+	tests := []struct {
+		status int
+		class  Class
+	}{
+		{http.StatusUnauthorized, Permanent},
+		{http.StatusForbidden, Permanent},
+		{http.StatusNotFound, BadRequest},
+		{http.StatusInternalServerError, Transient},
+		{http.StatusServiceUnavailable, Transient},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				}
+				http.Error(w, http.StatusText(tt.status), tt.status)
+			}))
+			defer srv.Close()
+			ctx := testCtx(t)
+			s := newSyncer(t)
+			// As a Mercurial source.
+			_, err := s.Sync(ctx, hgMirror("status", srv.URL+"/repo", bareRepo(t)), SyncOptions{})
+			if ClassOf(err) != tt.class {
+				t.Errorf("hg source answering %d: %v (class %v), want %v", tt.status, err, ClassOf(err), tt.class)
+			}
+			// As a Git destination.
+			err = s.CheckDestination(ctx, Destination{URL: srv.URL + "/dest.git", Token: "t0ken"})
+			if ClassOf(err) != tt.class {
+				t.Errorf("destination answering %d: %v (class %v), want %v", tt.status, err, ClassOf(err), tt.class)
+			}
+			if strings.Contains(fmt.Sprint(err), "t0ken") {
+				t.Errorf("token in error: %v", err)
+			}
+		})
+	}
+}
+
+// TestSyncCacheRepairs damages the cache in the ways an interrupted run
+// can and checks that the next sync still succeeds, pulling when it can.
+func TestSyncCacheRepairs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, root string)
+		pulled bool // the cache survives (pull), or is cloned afresh
+	}{
+		{"interrupted transaction", func(t *testing.T, root string) {
+			writeFile(t, filepath.Join(root, ".hg", "store", "journal"), "")
+		}, true},
+		{"garbage changelog", func(t *testing.T, root string) {
+			writeFile(t, filepath.Join(root, ".hg", "store", "00changelog.i"), "garbage")
+		}, false},
+		{"no requires", func(t *testing.T, root string) {
+			if err := os.Remove(filepath.Join(root, ".hg", "requires")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(filepath.Join(root, ".hg", "store")); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			src := newHgRepo(t)
+			src.commit("a", "1\n", "base")
+			dest := bareRepo(t)
+			s := newSyncer(t)
+			m := hgMirror("repair", src.root, dest)
+			if _, err := s.Sync(ctx, m, SyncOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			root := s.HgRoot("repair")
+			marker := filepath.Join(root, ".hg", "marker")
+			writeFile(t, marker, "")
+			tt.damage(t, root)
+			src.commit("a", "2\n", "next")
+			if _, err := s.Sync(ctx, m, SyncOptions{}); err != nil {
+				t.Fatalf("sync over a damaged cache: %v", err)
+			}
+			if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "next\nbase\n" {
+				t.Errorf("destination log = %q", got)
+			}
+			if _, err := os.Stat(marker); (err == nil) != tt.pulled {
+				t.Errorf("cache kept = %v, want %v", err == nil, tt.pulled)
+			}
+		})
+	}
+}
+
+// writeFile replaces path (never writing through a hard link: a local
+// clone shares its store files with the source).
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
