@@ -99,7 +99,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		m:      m,
 		log:    log,
 		blobs:  make(map[hg.Node]git.Hash),
-		root:   newDir(),
+		trees:  newTreeState(),
 		links:  map[string]git.Hash{},
 	}
 	res := &Result{Total: repo.Len()}
@@ -127,7 +127,8 @@ type converter struct {
 	// its manifest, directory tree and gitlinks.
 	curRev      int
 	curManifest []hg.ManifestEntry
-	root        *dir
+	trees       *treeState
+	rootHash    git.Hash
 	links       map[string]git.Hash
 	haveState   bool
 
@@ -238,13 +239,10 @@ func (c *converter) convertOne(cs *hg.Changeset) (git.Hash, error) {
 	if err != nil {
 		return git.Hash{}, err
 	}
-	if err := c.update(cs, mf, true); err != nil {
+	if err := c.update(cs, mf, c.add); err != nil {
 		return git.Hash{}, err
 	}
-	tree, err := c.root.compute(c.add)
-	if err != nil {
-		return git.Hash{}, err
-	}
+	tree := c.rootHash
 	renames, err := c.renames(cs, mf)
 	if err != nil {
 		return git.Hash{}, err
@@ -314,17 +312,11 @@ func (c *converter) loadBase(cs *hg.Changeset) error {
 		return err
 	}
 	// Objects of the base exist already: hash them without writing.
-	pw := c.pw
-	c.pw = nil
-	defer func() { c.pw = pw }()
 	saved := c.warnings
-	if err := c.update(prev, mf, false); err != nil {
-		return err
-	}
-	c.warnings = saved
-	_, err = c.root.compute(func(kind string, data []byte) (git.Hash, error) {
+	err = c.update(prev, mf, func(kind string, data []byte) (git.Hash, error) {
 		return git.HashObject(kind, data), nil
 	})
+	c.warnings = saved
 	return err
 }
 
@@ -336,7 +328,7 @@ func mustRev(r *hg.Repo, n hg.Node) int {
 // update moves the exporter state from the current manifest to mf (the
 // manifest of cs): removed paths go, added and modified files get their
 // blobs, and gitlinks follow .hgsub/.hgsubstate when either changed.
-func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, write bool) error {
+func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSink) error {
 	old := c.curManifest
 	var changed, removed []hg.ManifestEntry
 	subChanged := false
@@ -385,14 +377,15 @@ func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, write bool) 
 		subAdded = newLinks
 		c.links = newLinks
 	}
+	dirty := map[string]bool{}
 	for _, p := range subRemoved {
-		c.root.remove(p)
+		c.trees.removePath(p, dirty)
 	}
 	for _, e := range removed {
 		if isSub(e.Path) || unsafePath(e.Path) {
 			continue
 		}
-		c.root.remove(e.Path)
+		c.trees.removePath(e.Path, dirty)
 	}
 	addPaths := make([]string, 0, len(subAdded))
 	for p := range subAdded {
@@ -400,17 +393,22 @@ func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, write bool) 
 	}
 	sort.Strings(addPaths)
 	for _, p := range addPaths {
-		c.root.set(p, git.ModeGitlink, subAdded[p])
+		c.trees.add(p, git.ModeGitlink, subAdded[p], dirty)
 	}
-	if err := c.blobsFor(changed, write); err != nil {
+	if err := c.blobsFor(changed, add); err != nil {
 		return err
 	}
 	for _, e := range changed {
 		if isSub(e.Path) || unsafePath(e.Path) {
 			continue
 		}
-		c.root.set(e.Path, fileMode(e.Flags), c.blobs[e.Node])
+		c.trees.add(e.Path, fileMode(e.Flags), c.blobs[e.Node], dirty)
 	}
+	h, err := c.trees.populate(dirty, add)
+	if err != nil {
+		return err
+	}
+	c.rootHash = h
 	c.curManifest = mf
 	c.curRev = cs.Rev
 	return nil
@@ -428,7 +426,7 @@ func fileMode(flags byte) uint32 {
 
 // blobsFor makes sure every changed file has its blob in the cache (and,
 // when write is set, in the pack).
-func (c *converter) blobsFor(changed []hg.ManifestEntry, write bool) error {
+func (c *converter) blobsFor(changed []hg.ManifestEntry, add objectSink) error {
 	if len(c.blobs) > maxBlobCache {
 		clear(c.blobs)
 	}
@@ -443,14 +441,9 @@ func (c *converter) blobsFor(changed []hg.ManifestEntry, write bool) error {
 		if err != nil {
 			return err
 		}
-		var h git.Hash
-		if write {
-			h, err = c.add("blob", data)
-			if err != nil {
-				return err
-			}
-		} else {
-			h = git.HashObject("blob", data)
+		h, err := add("blob", data)
+		if err != nil {
+			return err
 		}
 		c.blobs[e.Node] = h
 	}

@@ -1,114 +1,204 @@
 package convert
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/git"
 )
 
-// dir is one directory of the tree being built. Its hash is recomputed only
-// when something below it changed, so a changeset costs work in proportion
-// to the paths it touches, as in hg-git's IncrementalChangesetExporter.
-type dir struct {
-	entries map[string]*treeNode
+// treeState is the set of Git trees of the changeset converted last, kept
+// the way hg-git's IncrementalChangesetExporter keeps it: a table from
+// directory path to tree, where a directory's entry in its parent is only
+// rewritten when the directory is dirty. Following that model exactly (and
+// not a plain path tree) is what makes the rare odd cases come out as
+// hg-git writes them, e.g. files tracked under a [git] subrepository's path.
+// Work per changeset is proportional to the paths it touches.
+type treeState struct {
+	dirs    map[string]*tree
+	removed bool // a directory was dropped from dirs during this update
+	created []string
+}
+
+type tree struct {
+	entries map[string]treeEntry
 	hash    git.Hash
 	valid   bool
 }
 
-type treeNode struct {
+type treeEntry struct {
 	mode uint32
-	hash git.Hash // blob, gitlink commit, or (when valid) the subtree's
-	sub  *dir     // set for directories
+	hash git.Hash
 }
 
-func newDir() *dir { return &dir{entries: make(map[string]*treeNode)} }
+func newTreeState() *treeState { return &treeState{dirs: map[string]*tree{}} }
 
-// set puts a blob or gitlink at path, creating directories on the way (a
-// file standing where a directory is needed is replaced, as hg-git's
-// directory table does).
-func (d *dir) set(path string, mode uint32, h git.Hash) {
+func newTree() *tree { return &tree{entries: map[string]treeEntry{}} }
+
+// dirname and basename are Python's os.path.dirname/basename on "/" paths.
+func dirname(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return strings.TrimRight(p[:i+1], "/")
+	}
+	return ""
+}
+
+func basename(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// dirFor returns the tree of directory d, creating it if missing
+// (self._dirs.setdefault(d, Tree())).
+func (s *treeState) dirFor(d string) *tree {
+	t := s.dirs[d]
+	if t == nil {
+		t = newTree()
+		s.dirs[d] = t
+		s.created = append(s.created, d)
+	}
+	return t
+}
+
+// add sets a blob or gitlink entry at path.
+func (s *treeState) add(path string, mode uint32, h git.Hash, dirty map[string]bool) {
+	d := dirname(path)
+	t := s.dirFor(d)
+	dirty[d] = true
+	t.entries[basename(path)] = treeEntry{mode, h}
+	t.valid = false
+}
+
+// removePath is hg-git's _remove_path.
+func (s *treeState) removePath(path string, dirty map[string]bool) {
+	d := dirname(path)
+	t := s.dirs[d]
+	if t == nil {
+		t = newTree()
+	}
+	delete(t.entries, basename(path))
+	t.valid = false
+	dirty[d] = true
+	if len(t.entries) == 0 {
+		s.removeTree(d)
+	} else {
+		s.dirs[d] = t
+	}
+}
+
+// removeTree is hg-git's _remove_tree: drop an empty tree and its entry in
+// its parent, and so on up while parents become empty.
+func (s *treeState) removeTree(path string) {
+	if _, ok := s.dirs[path]; !ok {
+		return
+	}
+	delete(s.dirs, path)
+	s.removed = true
+	if path == "" {
+		return
+	}
+	base, parent := basename(path), dirname(path)
 	for {
-		d.valid = false
-		i := strings.IndexByte(path, '/')
-		if i < 0 {
-			if n := d.entries[path]; n != nil && n.sub == nil {
-				n.mode, n.hash = mode, h
-				return
-			}
-			d.entries[path] = &treeNode{mode: mode, hash: h}
+		t := s.dirs[parent]
+		if t == nil {
 			return
 		}
-		name := path[:i]
-		n := d.entries[name]
-		if n == nil || n.sub == nil {
-			n = &treeNode{mode: git.ModeDir, sub: newDir()}
-			d.entries[name] = n
+		if _, ok := t.entries[base]; !ok {
+			return
 		}
-		d, path = n.sub, path[i+1:]
+		delete(t.entries, base)
+		t.valid = false
+		if len(t.entries) > 0 {
+			return
+		}
+		delete(s.dirs, parent)
+		if parent == "" {
+			return
+		}
+		base, parent = basename(parent), dirname(parent)
 	}
 }
 
-// remove deletes path; directories left empty are removed too. It reports
-// whether d itself became empty.
-func (d *dir) remove(path string) bool {
-	name, rest, deeper := strings.Cut(path, "/")
-	n := d.entries[name]
-	if n == nil {
-		return len(d.entries) == 0
-	}
-	if deeper {
-		if n.sub == nil {
-			return len(d.entries) == 0
+// populate is hg-git's _populate_tree_entries: create missing parent
+// directories, mark the parents of dirty directories dirty, and recompute
+// dirty trees deepest first, linking each into its parent. It returns the
+// root tree's hash.
+func (s *treeState) populate(dirty map[string]bool, add objectSink) (git.Hash, error) {
+	s.dirFor("")
+	// Missing parents can only appear below directories created in this
+	// update, or anywhere after a tree was removed; hg-git scans every time.
+	var candidates []string
+	if s.removed {
+		candidates = make([]string, 0, len(s.dirs))
+		for p := range s.dirs {
+			candidates = append(candidates, p)
 		}
-		if !n.sub.remove(rest) {
-			d.valid = false
-			return false
+	} else {
+		candidates = append(candidates, s.created...)
+	}
+	for _, p := range candidates {
+		for parent := dirname(p); parent != ""; parent = dirname(parent) {
+			if s.dirs[parent] != nil {
+				break
+			}
+			s.dirs[parent] = newTree()
 		}
 	}
-	delete(d.entries, name)
-	d.valid = false
-	return len(d.entries) == 0
-}
+	s.removed, s.created = false, s.created[:0]
 
-// lookup returns the entry at path, or nil.
-func (d *dir) lookup(path string) *treeNode {
-	for {
-		name, rest, deeper := strings.Cut(path, "/")
-		n := d.entries[name]
-		if n == nil || !deeper {
-			return n
+	for d := range dirty {
+		for parent := dirname(d); parent != ""; parent = dirname(parent) {
+			if dirty[parent] {
+				break
+			}
+			dirty[parent] = true
 		}
-		if n.sub == nil {
-			return nil
-		}
-		d, path = n.sub, rest
 	}
+	dirty[""] = true
+	order := make([]string, 0, len(dirty))
+	for d := range dirty {
+		order = append(order, d)
+	}
+	sort.Slice(order, func(i, j int) bool { return len(order[i]) > len(order[j]) })
+	for _, d := range order {
+		t := s.dirs[d]
+		if t == nil {
+			continue
+		}
+		h, err := t.compute(add)
+		if err != nil {
+			return git.Hash{}, err
+		}
+		if d == "" {
+			continue
+		}
+		parent := s.dirs[dirname(d)]
+		if parent == nil {
+			parent = s.dirFor(dirname(d))
+		}
+		parent.entries[basename(d)] = treeEntry{git.ModeDir, h}
+		parent.valid = false
+	}
+	return s.dirs[""].compute(add)
 }
 
 // objectSink receives the tree objects computed.
 type objectSink func(kind string, data []byte) (git.Hash, error)
 
-// compute returns d's tree hash, encoding (and handing to add) every
-// directory changed since the last call.
-func (d *dir) compute(add objectSink) (git.Hash, error) {
-	if d.valid {
-		return d.hash, nil
+func (t *tree) compute(add objectSink) (git.Hash, error) {
+	if t.valid {
+		return t.hash, nil
 	}
-	entries := make([]git.TreeEntry, 0, len(d.entries))
-	for name, n := range d.entries {
-		if n.sub != nil {
-			h, err := n.sub.compute(add)
-			if err != nil {
-				return git.Hash{}, err
-			}
-			n.hash = h
-		}
-		entries = append(entries, git.TreeEntry{Mode: n.mode, Name: name, Hash: n.hash})
+	entries := make([]git.TreeEntry, 0, len(t.entries))
+	for name, e := range t.entries {
+		entries = append(entries, git.TreeEntry{Mode: e.mode, Name: name, Hash: e.hash})
 	}
 	h, err := add("tree", git.EncodeTree(entries))
 	if err != nil {
 		return git.Hash{}, err
 	}
-	d.hash, d.valid = h, true
+	t.hash, t.valid = h, true
 	return h, nil
 }

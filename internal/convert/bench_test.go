@@ -1,0 +1,56 @@
+package convert_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/convert"
+)
+
+// benchConvert measures a full native conversion of a corpus bundle: each
+// iteration converts a fresh copy whose .hg/git and map were removed.
+func benchConvert(b *testing.B, bundle string) {
+	requireHg(b)
+	env := hgEnv(b)
+	src := unbundle(b, env, bundle)
+	b.ResetTimer()
+	var total int
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		os.RemoveAll(convert.GitDir(src))
+		os.Remove(convert.MapPath(src))
+		b.StartTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		res, err := (&convert.Native{}).Convert(ctx, src, convert.Options{})
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total = res.Converted
+	}
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "changesets/s")
+}
+
+// BenchmarkConvertClick converts the click corpus (3,333 changesets).
+func BenchmarkConvertClick(b *testing.B) { benchConvert(b, "click.hg") }
+
+// BenchmarkConvertFlask converts the flask corpus (5,534 changesets).
+func BenchmarkConvertFlask(b *testing.B) { benchConvert(b, "flask.hg") }
+
+// BenchmarkHgGitClick is the reference: hg-git's gexport on click.
+func BenchmarkHgGitClick(b *testing.B) {
+	requireHg(b)
+	env := hgEnv(b)
+	src := unbundle(b, env, "click.hg")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := filepath.Join(b.TempDir(), "r")
+		copyDir(b, src, dir)
+		b.StartTimer()
+		runHgGit(b, dir)
+	}
+}

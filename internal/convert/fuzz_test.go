@@ -1,0 +1,80 @@
+package convert
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzGitIdent checks that any Mercurial user name becomes a well-formed
+// Git identity: "NAME <MAIL>" with no "<", ">" or newline inside either.
+func FuzzGitIdent(f *testing.F) {
+	for _, s := range []string{"", "a <b>", "x@y", "<<>>", " <a@b> ", "a <b>c>d", "a\n<b>", "J\xf6rg"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, user string) {
+		if strings.Contains(user, "\n") {
+			return // a changelog user cannot hold a newline
+		}
+		id := gitIdent(localUTF8(user))
+		lt := strings.LastIndex(id, " <")
+		if lt < 0 || !strings.HasSuffix(id, ">") {
+			t.Fatalf("gitIdent(%q) = %q: not NAME <MAIL>", user, id)
+		}
+		name, mail := id[:lt], id[lt+2:len(id)-1]
+		if strings.ContainsAny(name, "<>\n") || strings.ContainsAny(mail, "<>\n") {
+			t.Fatalf("gitIdent(%q) = %q: brackets or newline inside", user, id)
+		}
+	})
+}
+
+// FuzzSubrepoState feeds arbitrary .hgsub and .hgsubstate texts to the
+// parsers: they must not panic, and every entry must have a path.
+func FuzzSubrepoState(f *testing.F) {
+	f.Add("docs/_themes = [git]git://github.com/x/y.git", "11cb6b51c9ea3bc8f94afa3d7411b617f9db2570 docs/_themes\n")
+	f.Add("a = a\n[section]\nb = [svn]http://x\n %include x\n%unset a\n", " docs/_themes\n")
+	f.Add("\xef\xbb\xbfk = v\n  continued\n# c\n; c\nbad line\n", "x y\r\nz\n")
+	f.Add("p = [git", "")
+	f.Fuzz(func(t *testing.T, hgsub, hgsubstate string) {
+		state, problems := subrepoState(hgsub, true, hgsubstate, true)
+		for _, s := range state {
+			if s.Path == "" {
+				t.Fatalf("entry without path: %+v", s)
+			}
+		}
+		for _, p := range problems {
+			if p.Kind == "" || p.Message == "" {
+				t.Fatalf("problem without kind or message: %+v", p)
+			}
+		}
+	})
+}
+
+// FuzzCommitterExtra checks the "committer" extra parser against the shape
+// of its output.
+func FuzzCommitterExtra(f *testing.F) {
+	for _, s := range []string{"A <a@b> 1500000000 -7200", "A 1 +0130", "A 1 +0300", "x", "a b c", "A 1_0 -0_0", "A 1 --100"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		out, ok := committerFromExtra(c)
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(c, out[:strings.LastIndexByte(out[:strings.LastIndexByte(out, ' ')], ' ')]) {
+			t.Fatalf("committerFromExtra(%q) = %q: name not kept", c, out)
+		}
+	})
+}
+
+// FuzzApplyDelta applies arbitrary Git deltas: no panic, and bounded output.
+func FuzzApplyDelta(f *testing.F) {
+	f.Add("hello", "\x05\x05\x90\x05")
+	f.Add("hello", "\x05\x03\x03abc")
+	f.Add("", "\x00\x00")
+	f.Fuzz(func(t *testing.T, src, delta string) {
+		out, err := applyDelta(src, delta)
+		if err == nil && len(out) > len(delta)*max(len(src), 127) {
+			t.Fatalf("output of %d bytes from a %d-byte delta", len(out), len(delta))
+		}
+	})
+}
