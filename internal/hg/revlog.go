@@ -540,4 +540,3 @@ func Patch(base, delta []byte) ([]byte, error) {
 	applyDelta(dst, base, delta)
 	return dst, nil
 }
-
