@@ -239,6 +239,11 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return failed(err)
 	}
+	if isLocalPath(dest) && len(res.RefsUpdated) > 0 {
+		if err := fixHead(ctx, s.Git, dest, f.tipBranch); err != nil {
+			return failed(err)
+		}
+	}
 	mapFile := ""
 	if m.SCM == mirror.SCMHg {
 		mapFile = convert.MapPath(s.HgRoot(name))
@@ -461,4 +466,41 @@ func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
+}
+
+// fixHead points the HEAD of the local repository gitDir at a branch that
+// exists when it names none (a fresh repository's HEAD is refs/heads/master,
+// the mirror may have pushed only main or bookmarks): the tip branch if
+// pushed, else the first branch.
+func fixHead(ctx context.Context, g *git.Runner, gitDir, tipBranch string) error {
+	r := *g
+	r.AllowFile = true
+	refs, err := r.Refs(ctx, gitDir)
+	if err != nil {
+		return fmt.Errorf("destination %s: %w", gitDir, err)
+	}
+	out, err := r.Run(ctx, gitDir, "--git-dir="+gitDir, "symbolic-ref", "-q", "HEAD")
+	if err != nil {
+		return nil // detached or unreadable HEAD: not ours to change
+	}
+	if _, ok := refs[strings.TrimSpace(string(out))]; ok {
+		return nil
+	}
+	target := ""
+	if _, ok := refs["refs/heads/"+tipBranch]; ok {
+		target = "refs/heads/" + tipBranch
+	} else {
+		for ref := range refs {
+			if strings.HasPrefix(ref, "refs/heads/") && (target == "" || ref < target) {
+				target = ref
+			}
+		}
+	}
+	if target == "" {
+		return nil
+	}
+	if _, err := r.Run(ctx, gitDir, "--git-dir="+gitDir, "symbolic-ref", "HEAD", target); err != nil {
+		return fmt.Errorf("destination %s: set HEAD: %w", gitDir, err)
+	}
+	return nil
 }

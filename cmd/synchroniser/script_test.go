@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/base64"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -51,6 +59,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"hgserve": hgServe,
+			"githttp": gitHTTP,
 			// status CODE PROG ARGS... runs a program and checks its exit code.
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 2 {
@@ -74,4 +84,76 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+// scriptEnv is the environment of servers a script starts.
+func scriptEnv(ts *testscript.TestScript) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "HGPLAIN", "HGRCPATH", "HGENCODING", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"} {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	return env
+}
+
+// hgServe: hgserve DIR serves the Mercurial repository DIR with `hg serve`
+// on 127.0.0.1 and sets $HGURL to its URL, until the script ends.
+func hgServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: hgserve DIR")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "hg", "serve", "--repository", ts.MkAbs(args[0]), "-p", "0", "--address", "127.0.0.1")
+	cmd.Env = scriptEnv(ts)
+	out, err := cmd.StdoutPipe()
+	ts.Check(err)
+	ts.Check(cmd.Start())
+	ts.Defer(func() { cancel(); cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	select {
+	case line := <-lines:
+		m := regexp.MustCompile(`bound to (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
+		if m == nil {
+			ts.Fatalf("hg serve said %q", line)
+		}
+		ts.Setenv("HGURL", "http://"+m[1]+"/")
+	case <-time.After(30 * time.Second):
+		ts.Fatalf("hg serve did not start")
+	}
+}
+
+// gitHTTP: githttp ROOT TOKEN serves the bare repositories under ROOT with
+// git http-backend on 127.0.0.1, pushes allowed, requiring HTTP Basic
+// x-access-token:TOKEN, and sets $GITURL to its URL, until the script ends.
+func gitHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: githttp ROOT TOKEN")
+	}
+	gitPath, err := exec.LookPath("git")
+	ts.Check(err)
+	backend := &cgi.Handler{
+		Path:   gitPath,
+		Args:   []string{"http-backend"},
+		Env:    append(scriptEnv(ts), "GIT_PROJECT_ROOT="+ts.MkAbs(args[0]), "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=bot"),
+		Stderr: io.Discard,
+	}
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+args[1]))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != want {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	ts.Defer(srv.Close)
+	ts.Setenv("GITURL", srv.URL)
 }
