@@ -21,6 +21,11 @@ const (
 // Phrases hg and git write to stderr, lower-cased, by class. The first
 // list that matches wins, in the order classify checks them.
 var (
+	// The URL answered, with something that is not the repository.
+	notRepoPhrases = []string{
+		"does not appear to be an hg repository", "does not appear to be a git repository",
+		"repository is unrelated",
+	}
 	// The program itself is missing or broken: a server fault.
 	missingPhrases = []string{
 		"executable file not found", "no such file or directory: 'hg'", "not installed",
@@ -94,6 +99,8 @@ func classOfCommand(s side, err error) Class {
 	}
 	msg := strings.ToLower(errText(err))
 	switch {
+	case containsAny(msg, notRepoPhrases):
+		return BadRequest // checked first: hg quotes the page it got, which may say anything
 	case containsAny(msg, missingPhrases):
 		return Internal
 	case containsAny(msg, authPhrases):

@@ -2,6 +2,8 @@ package mirror
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -158,7 +160,13 @@ func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOpti
 // never mistaken for a cache.
 func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *slog.Logger) error {
 	h := s.hg()
-	if usable, why := s.hgUsable(ctx, root); usable {
+	usable, why := s.hgUsable(ctx, root)
+	if usable {
+		if b, err := os.ReadFile(filepath.Join(dir, sourceFile)); err == nil && strings.TrimSpace(string(b)) != sourceID(m.Source) {
+			usable, why = false, "the mirror's source changed"
+		}
+	}
+	if usable {
 		err := h.Pull(ctx, root, m.Source)
 		if err == nil {
 			log.DebugContext(ctx, "hg cache pulled", slog.String("cache", root))
@@ -185,8 +193,22 @@ func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *s
 	if err := os.Rename(tmp, root); err != nil {
 		return &Error{Op: "clone", Class: Internal, Err: err}
 	}
+	if err := os.WriteFile(filepath.Join(dir, sourceFile), []byte(sourceID(m.Source)+"\n"), 0o644); err != nil {
+		return &Error{Op: "clone", Class: Internal, Err: err}
+	}
 	log.InfoContext(ctx, "hg cache cloned", slog.String("cache", root))
 	return nil
+}
+
+// sourceFile, in a mirror's cache directory, identifies the source the hg
+// cache was cloned from: a mirror pointed elsewhere starts afresh.
+const sourceFile = "hg.source"
+
+// sourceID identifies a source URL without its credentials (a rotated
+// token is the same source).
+func sourceID(source string) string {
+	sum := sha256.Sum256([]byte(Redact(source)))
+	return hex.EncodeToString(sum[:])
 }
 
 // hgUsable reports whether root holds a Mercurial repository that can be

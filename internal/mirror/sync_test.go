@@ -683,3 +683,25 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSyncSourceChanged: a mirror pointed at another repository gets a
+// fresh cache rather than a pull of unrelated changesets.
+func TestSyncSourceChanged(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	a, b := newHgRepo(t), newHgRepo(t)
+	a.commit("a", "1\n", "in a")
+	b.commit("b", "1\n", "in b")
+	s := newSyncer(t)
+	if _, err := s.Sync(ctx, hgMirror("moved", a.root, bareRepo(t)), SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dest := bareRepo(t)
+	res, err := s.Sync(ctx, hgMirror("moved", b.root, dest), SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "in b\n" || res.Changesets != 1 {
+		t.Errorf("after the source changed: %d changesets, destination log %q", res.Changesets, got)
+	}
+}
