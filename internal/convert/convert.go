@@ -126,6 +126,7 @@ type converter struct {
 	// The tree of the changeset converted last (hg-git's exporter state):
 	// its manifest, directory tree and gitlinks.
 	curRev      int
+	haveCur     bool
 	curManifest []hg.ManifestEntry
 	trees       *treeState
 	rootHash    git.Hash
@@ -411,6 +412,7 @@ func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSi
 	c.rootHash = h
 	c.curManifest = mf
 	c.curRev = cs.Rev
+	c.haveCur = true
 	return nil
 }
 
@@ -473,30 +475,85 @@ func (c *converter) gitlinks(cs *hg.Changeset, mf []hg.ManifestEntry) (map[strin
 		return nil, err
 	}
 	entries, problems := subrepoState(sub, hasSub, state, hasState)
+	// Report problems at the changesets that bring them: those whose
+	// .hgsub/.hgsubstate differ from their first parent's (the state is
+	// also re-read when conversion order jumps between branches).
+	report, err := c.subFilesChanged(cs, mf)
+	if err != nil {
+		return nil, err
+	}
+	warn := func(path, kind, msg string) {
+		if report {
+			c.warn(cs, path, kind, msg)
+		}
+	}
+	badLine := map[string]bool{}
 	for _, p := range problems {
-		c.warn(cs, p.Path, p.Kind, p.Message)
+		warn(p.Path, p.Kind, p.Message)
+		badLine[p.Path] = true
 	}
 	links := make(map[string]git.Hash)
 	for _, e := range entries {
 		switch {
 		case e.Kind != "git":
-			c.warn(cs, e.Path, WarnSubrepoKind, fmt.Sprintf("[%s] subrepository %s (source %s) has no Git equivalent and is left out", e.Kind, e.Path, e.Source))
+			warn(e.Path, WarnSubrepoKind, fmt.Sprintf("[%s] subrepository %s (source %s) has no Git equivalent and is left out", e.Kind, e.Path, e.Source))
+		case e.Rev == "" && badLine[e.Path]:
+			// Already reported: its .hgsubstate line is malformed.
 		case e.Rev == "":
-			c.warn(cs, e.Path, WarnSubrepoRevision, fmt.Sprintf("[git] subrepository %s has no revision in .hgsubstate; no gitlink written", e.Path))
+			warn(e.Path, WarnSubrepoRevision, fmt.Sprintf("[git] subrepository %s has no revision in .hgsubstate; no gitlink written", e.Path))
 		default:
 			h, ok := gitlinkHash(e.Rev)
 			if !ok {
-				c.warn(cs, e.Path, WarnSubrepoRevision, fmt.Sprintf("[git] subrepository %s: revision %q is not a Git commit id; no gitlink written", e.Path, clip(e.Rev, 80)))
+				warn(e.Path, WarnSubrepoRevision, fmt.Sprintf("[git] subrepository %s: revision %q is not a Git commit id; no gitlink written", e.Path, clip(e.Rev, 80)))
 				continue
 			}
 			if e.Path == "" || strings.HasPrefix(e.Path, "/") || strings.HasSuffix(e.Path, "/") || strings.Contains(e.Path, "//") {
-				c.warn(cs, e.Path, WarnHgsubSyntax, fmt.Sprintf("[git] subrepository path %q cannot be a tree entry", e.Path))
+				warn(e.Path, WarnHgsubSyntax, fmt.Sprintf("[git] subrepository path %q cannot be a tree entry", e.Path))
 				continue
 			}
 			links[e.Path] = h
 		}
 	}
 	return links, nil
+}
+
+// subFilesChanged reports whether .hgsub or .hgsubstate of mf differ from
+// those of cs's first parent.
+func (c *converter) subFilesChanged(cs *hg.Changeset, mf []hg.ManifestEntry) (bool, error) {
+	var pmf []hg.ManifestEntry
+	if cs.P1 != hg.NullNode {
+		rev, ok := c.repo.Rev(cs.P1)
+		if !ok {
+			return true, nil
+		}
+		if rev == c.curRev && c.haveCur {
+			pmf = c.curManifest
+		} else {
+			p, err := c.repo.Changeset(rev)
+			if err != nil {
+				return false, err
+			}
+			if pmf, err = c.repo.Manifest(p.Manifest); err != nil {
+				return false, err
+			}
+		}
+	}
+	for _, f := range []string{".hgsub", ".hgsubstate"} {
+		a, okA := lookup(mf, f)
+		b, okB := lookup(pmf, f)
+		if okA != okB || a.Node != b.Node {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func lookup(mf []hg.ManifestEntry, path string) (hg.ManifestEntry, bool) {
+	k, ok := slices.BinarySearchFunc(mf, path, func(e hg.ManifestEntry, p string) int { return strings.Compare(e.Path, p) })
+	if !ok {
+		return hg.ManifestEntry{}, false
+	}
+	return mf[k], true
 }
 
 func clip(s string, n int) string {

@@ -31,6 +31,9 @@ func main() {
 		os.Exit(1)
 	}
 	d := time.Since(start)
+	for _, w := range res.Warnings {
+		fmt.Printf("warning: rev %d %s path %q: %s: %s\n", w.Rev, w.Node, w.Path, w.Kind, w.Message)
+	}
 	fmt.Printf("converted %d of %d changesets in %s (%.0f changesets/s); tip %s; %d bookmarks, %d tags, %d branch heads, %d warnings\n",
 		res.Converted, res.Total, d.Round(time.Millisecond), float64(res.Converted)/d.Seconds(), res.Tip,
 		len(res.Bookmarks), len(res.Tags), len(res.BranchHeads), len(res.Warnings))
