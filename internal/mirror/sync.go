@@ -47,6 +47,9 @@ type SyncOptions struct {
 	Progress func(done, total int) // changesets converted; may be nil
 	Logger   *slog.Logger          // nil = Syncer.Logger
 	JobID    int64                 // queue job running the sync, logged as "job" when not 0
+	// Converter, when not nil, converts this sync instead of
+	// Syncer.Converter (a mirror configured for the hg-git backend).
+	Converter Converter
 }
 
 // Sync brings m's destination up to date with its source: it pulls what is
@@ -130,7 +133,11 @@ func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOpti
 	if err := s.hgCache(ctx, m, dir, root, log); err != nil {
 		return nil, err
 	}
-	cres, err := s.converter().Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log})
+	conv := opts.Converter
+	if conv == nil {
+		conv = s.converter()
+	}
+	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log})
 	if err != nil {
 		var unsup *hg.UnsupportedError
 		switch {

@@ -563,9 +563,12 @@ func TestSyncHgGitBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := newSyncer(t)
-	s2.Converter = &hggit.Converter{Runner: s2.Hg}
-	if _, err := s2.Sync(ctx, hgMirror("hggit", src.root, hggitDest), SyncOptions{}); err != nil {
+	if _, err := s2.Sync(ctx, hgMirror("hggit", src.root, hggitDest), SyncOptions{Converter: &hggit.Converter{Runner: s2.Hg}}); err != nil {
 		t.Fatal(err)
+	}
+	// hg-git itself wrote the map (its gexport leaves .hg/git-mapfile).
+	if _, err := os.Stat(filepath.Join(s2.HgRoot("hggit"), ".hg", "git-mapfile")); err != nil {
+		t.Error(err)
 	}
 	// Both backends give the same commits.
 	if a, b := showRefs(t, native), showRefs(t, hggitDest); fmt.Sprint(a) != fmt.Sprint(b) {
