@@ -114,6 +114,10 @@ type gitSyncer struct {
 	sources func(mirror string) string // mirror → source URL
 	dests   func(mirror string) string // mirror → destination URL
 	delay   time.Duration              // extra time inside a sync, to widen races
+	// marker, if set, is a directory shared by worker processes: a sync
+	// holds <marker>/<mirror>/syncing and leaves <marker>/<mirror>/OVERLAP
+	// if it finds it held.
+	marker string
 
 	mu      sync.Mutex
 	active  map[string]int // mirror → syncs running now
@@ -138,11 +142,24 @@ func (g *gitSyncer) Sync(ctx context.Context, mirror string, _ queue.Trigger) (*
 		g.active[mirror]--
 		g.mu.Unlock()
 	}()
+	if g.marker != "" {
+		held := filepath.Join(g.marker, mirror, "syncing")
+		f, err := os.OpenFile(held, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			os.WriteFile(filepath.Join(g.marker, mirror, "OVERLAP"), []byte(err.Error()), 0o644) //nolint:errcheck
+		} else {
+			f.Close()
+			defer os.Remove(held)
+		}
+	}
 	if g.started != nil {
 		select {
 		case g.started <- mirror:
 		default:
 		}
+	}
+	if err := os.MkdirAll(g.cache, 0o755); err != nil {
+		return nil, err
 	}
 	cache := filepath.Join(g.cache, mirror+".git")
 	if _, err := os.Stat(cache); err != nil {
