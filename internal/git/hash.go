@@ -1,8 +1,3 @@
-// Package git writes Git objects and packs natively and runs the git program
-// safely for everything that talks to other repositories.
-//
-// Objects are encoded byte for byte as Git and dulwich (hence hg-git) encode
-// them, so commit hashes computed here equal the ones hg-git computes.
 package git
 
 import (

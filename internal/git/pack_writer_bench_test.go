@@ -17,6 +17,18 @@ import (
 	"github.com/klauspost/compress/zlib"
 )
 
+// Results (2-CPU AMD EPYC shared with other builds, load average 12-19, so
+// wall time is inflated; cpu-s/op counts this process plus fast-import):
+//
+//	go test -run '^$' -bench 'PackWriter|FastImport' -benchtime 2x ./internal/git
+//	PackWriter level=1 (default), whole objects  3.3 cpu-s/op  54.3 pack-MB
+//	PackWriter level=1, AddDelta for trees       3.0 cpu-s/op  12.6 pack-MB
+//	PackWriter level=-1 (zlib 6)                  4.4 cpu-s/op  53.6 pack-MB
+//	git fast-import (trees built by git)          8.3 cpu-s/op  13.7 pack-MB
+//
+// So PackWriter takes 2.5-2.8x less CPU than fast-import for the same
+// commits, and with AddDelta its pack is smaller than fast-import's.
+
 // benchHistory is the benchmark input: benchCommits commits each adding
 // benchFilesPerCommit source-like files to one of 100 directories, so
 // 50,000 blobs, 10,000 trees and 5,000 commits in all.
