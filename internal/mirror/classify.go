@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os/exec"
 	"strings"
 
@@ -81,6 +82,13 @@ func classOfCommand(s side, err error) Class {
 	var ee *exec.Error
 	if errors.As(err, &ee) {
 		return Internal // the program could not be started
+	}
+	var ge *git.Error
+	if errors.As(err, &ge) && ge.ExitCode == -1 && ge.Err != nil && ge.Kind == nil {
+		var pe *fs.PathError
+		if errors.As(ge.Err, &pe) && pe.Op == "fork/exec" {
+			return Internal // git is not where the Runner says
+		}
 	}
 	switch {
 	case errors.Is(err, git.ErrAuth), errors.Is(err, git.ErrRemoteRejected):

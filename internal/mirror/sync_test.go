@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
+	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
@@ -304,6 +305,9 @@ func TestSyncErrors(t *testing.T) {
 		class  Class
 	}{
 		{"hg missing", func(s *Syncer, m *Mirror) { s.Hg = &hg.Runner{Path: "/nonexistent/hg"} }, Internal},
+		{"git missing", func(s *Syncer, m *Mirror) { s.Git = &git.Runner{Path: "/nonexistent/git"} }, Internal},
+		{"git missing from PATH", func(s *Syncer, m *Mirror) { s.Git = &git.Runner{Path: "no-such-git-program"} }, Internal},
+		{"git source missing", func(s *Syncer, m *Mirror) { m.SCM = SCMGit; m.Source = filepath.Join(notHg, "nope.git") }, BadRequest},
 		{"unreachable source", func(s *Syncer, m *Mirror) { m.Source = "http://" + closed + "/repo" }, Transient},
 		{"source not a repository", func(s *Syncer, m *Mirror) { m.Source = notHg }, BadRequest},
 		{"source missing", func(s *Syncer, m *Mirror) { m.Source = filepath.Join(notHg, "nope") }, BadRequest},
