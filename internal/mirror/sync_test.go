@@ -416,6 +416,7 @@ type gitHTTP struct {
 	URL    string
 	authed atomic.Int64
 	denied atomic.Int64
+	pushes atomic.Int64 // receive-pack POSTs that carried the token
 }
 
 func serveGitHTTP(t *testing.T, root, token string) *gitHTTP {
@@ -441,6 +442,9 @@ func serveGitHTTP(t *testing.T, root, token string) *gitHTTP {
 			return
 		}
 		g.authed.Add(1)
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			g.pushes.Add(1)
+		}
 		backend.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -472,8 +476,13 @@ func TestSyncHTTPDestination(t *testing.T) {
 	if len(res.RefsUpdated) != 1 || showRefs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New {
 		t.Errorf("RefsUpdated = %+v, destination %v", res.RefsUpdated, showRefs(t, dest))
 	}
-	if srv.authed.Load() == 0 {
-		t.Error("no request carried the token")
+	if srv.authed.Load() == 0 || srv.pushes.Load() != 1 {
+		t.Errorf("%d requests carried the token, %d pushes; want some and 1", srv.authed.Load(), srv.pushes.Load())
+	}
+	// Nothing new: nothing pushed.
+	res, err = s.Sync(ctx, m, SyncOptions{})
+	if err != nil || len(res.RefsUpdated) != 0 || srv.pushes.Load() != 1 {
+		t.Errorf("sync with nothing new = %+v, %v; %d pushes, want 1", res, err, srv.pushes.Load())
 	}
 	if err := s.CheckDestination(ctx, m.Dest); err != nil {
 		t.Errorf("CheckDestination: %v", err)

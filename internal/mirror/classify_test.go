@@ -1,0 +1,81 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/hg"
+)
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	hgErr := func(stderr string) error {
+		return &hg.Error{Args: []string{"pull", "--", "https://hg.example.org/not-found/timeout"}, Err: errors.New("exit status 255"), Stderr: stderr}
+	}
+	gitErr := func(kind error, stderr string) error {
+		return &git.Error{Op: "push", Remote: "https://example.org/x.git", ExitCode: 128, Kind: kind, Stderr: stderr}
+	}
+	tests := []struct {
+		name string
+		side side
+		err  error
+		want Class
+	}{
+		{"hg not installed", sourceSide, &hg.Error{Err: fmt.Errorf("%w (%w)", hg.ErrNotInstalled, exec.ErrNotFound)}, Internal},
+		{"hg auth", sourceSide, hgErr("abort: http authorization required for https://hg.example.org/r"), Permanent},
+		{"hg 403", sourceSide, hgErr("abort: HTTP Error 403: Forbidden"), Permanent},
+		{"hg 404", sourceSide, hgErr("abort: HTTP Error 404: Not Found"), BadRequest},
+		{"hg 500", sourceSide, hgErr("abort: HTTP Error 500: Internal Server Error"), Transient},
+		{"hg dns", sourceSide, hgErr("abort: error: Name or service not known"), Transient},
+		{"hg refused", sourceSide, hgErr("abort: error: Connection refused"), Transient},
+		{"hg not a repository page", sourceSide, hgErr("abort: 'https://x/' does not appear to be an hg repository:\n---%<--- (text/html)\n<p>timeout</p>\n---%<---"), BadRequest},
+		{"hg local missing", sourceSide, hgErr("abort: repository /srv/nope not found"), BadRequest},
+		{"hg unknown", sourceSide, hgErr("abort: something odd"), Internal},
+		{"git auth", destSide, gitErr(git.ErrAuth, "fatal: Authentication failed"), Permanent},
+		{"git not found", destSide, gitErr(git.ErrNotFound, "fatal: repository 'x' not found"), BadRequest},
+		{"git network", destSide, gitErr(git.ErrNetwork, "fatal: unable to access: Could not resolve host"), Transient},
+		{"git remote rejected", destSide, gitErr(git.ErrRemoteRejected, "! [remote rejected] master (protected branch)"), Permanent},
+		{"git non-fast-forward race", destSide, gitErr(git.ErrNonFastForward, "! [rejected] master (fetch first)"), Transient},
+		{"git remote not allowed", destSide, gitErr(git.ErrRemoteNotAllowed, ""), BadRequest},
+		{"git unclassified", destSide, gitErr(nil, "fatal: the remote said something new"), Permanent},
+		{"deadline", destSide, fmt.Errorf("x: %w", context.DeadlineExceeded), Transient},
+		{"already classified", destSide, &Error{Class: BadRequest, Err: errors.New("x")}, BadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := classify("op", tt.side, tt.err)
+			if got := ClassOf(err); got != tt.want {
+				t.Errorf("classify(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+			if !errors.Is(err, tt.err) {
+				t.Errorf("classify lost the cause: %v", err)
+			}
+		})
+	}
+	if classify("op", sourceSide, nil) != nil {
+		t.Error("classify(nil) != nil")
+	}
+}
+
+func TestCacheCorrupt(t *testing.T) {
+	t.Parallel()
+	for stderr, want := range map[string]bool{
+		"abort: abandoned transaction found!":         true,
+		"abort: 00changelog@abc: no match found":      true,
+		"abort: integrity check failed on data/a.i:0": true,
+		"abort: error: Connection refused":            false,
+		"abort: repository https://x/ not found":      false,
+	} {
+		if got := cacheCorrupt(&hg.Error{Err: errors.New("exit status 255"), Stderr: stderr}); got != want {
+			t.Errorf("cacheCorrupt(%q) = %v, want %v", stderr, got, want)
+		}
+	}
+	if cacheCorrupt(errors.New("abandoned transaction found")) {
+		t.Error("cacheCorrupt of a non-hg error")
+	}
+}
