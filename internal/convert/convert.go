@@ -225,8 +225,13 @@ func (c *converter) checkpoint(reopen bool) error {
 	return nil
 }
 
-func (c *converter) add(kind string, data []byte) (git.Hash, error) {
-	return c.pw.Add(kind, data)
+// add stores an object in the pack, as a delta against base (an earlier
+// version of it, or the zero hash) when the pack writer finds that worth it.
+func (c *converter) add(kind string, data []byte, base git.Hash) (git.Hash, error) {
+	if base.IsZero() {
+		return c.pw.Add(kind, data)
+	}
+	return c.pw.AddDelta(kind, data, base)
 }
 
 // convertOne writes the tree and commit of cs and returns the commit.
@@ -257,7 +262,7 @@ func (c *converter) convertOne(cs *hg.Changeset) (git.Hash, error) {
 	commit := gitCommit(&changeset{
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
 	}, parents, tree, renames)
-	return c.add("commit", git.EncodeCommit(commit))
+	return c.pw.Add("commit", git.EncodeCommit(commit))
 }
 
 // gitParents lists the Mercurial parents of cs as hg-git exports them: an
@@ -314,7 +319,7 @@ func (c *converter) loadBase(cs *hg.Changeset) error {
 	}
 	// Objects of the base exist already: hash them without writing.
 	saved := c.warnings
-	err = c.update(prev, mf, func(kind string, data []byte) (git.Hash, error) {
+	err = c.update(prev, mf, func(kind string, data []byte, _ git.Hash) (git.Hash, error) {
 		return git.HashObject(kind, data), nil
 	})
 	c.warnings = saved
@@ -332,6 +337,7 @@ func mustRev(r *hg.Repo, n hg.Node) int {
 func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSink) error {
 	old := c.curManifest
 	var changed, removed []hg.ManifestEntry
+	var bases []hg.Node // per changed entry: the file revision it replaces, if any
 	subChanged := false
 	i, j := 0, 0
 	for i < len(old) || j < len(mf) {
@@ -341,10 +347,12 @@ func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSi
 			i++
 		case i >= len(old) || mf[j].Path < old[i].Path:
 			changed = append(changed, mf[j])
+			bases = append(bases, hg.NullNode)
 			j++
 		default:
 			if old[i].Node != mf[j].Node || old[i].Flags != mf[j].Flags {
 				changed = append(changed, mf[j])
+				bases = append(bases, old[i].Node)
 			}
 			i++
 			j++
@@ -396,7 +404,7 @@ func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSi
 	for _, p := range addPaths {
 		c.trees.add(p, git.ModeGitlink, subAdded[p], dirty)
 	}
-	if err := c.blobsFor(changed, add); err != nil {
+	if err := c.blobsFor(changed, bases, add); err != nil {
 		return err
 	}
 	for _, e := range changed {
@@ -428,11 +436,11 @@ func fileMode(flags byte) uint32 {
 
 // blobsFor makes sure every changed file has its blob in the cache (and,
 // when write is set, in the pack).
-func (c *converter) blobsFor(changed []hg.ManifestEntry, add objectSink) error {
+func (c *converter) blobsFor(changed []hg.ManifestEntry, bases []hg.Node, add objectSink) error {
 	if len(c.blobs) > maxBlobCache {
 		clear(c.blobs)
 	}
-	for _, e := range changed {
+	for k, e := range changed {
 		if e.Path == ".hgsub" || e.Path == ".hgsubstate" || unsafePath(e.Path) {
 			continue
 		}
@@ -443,7 +451,7 @@ func (c *converter) blobsFor(changed []hg.ManifestEntry, add objectSink) error {
 		if err != nil {
 			return err
 		}
-		h, err := add("blob", data)
+		h, err := add("blob", data, c.blobs[bases[k]])
 		if err != nil {
 			return err
 		}
