@@ -54,3 +54,28 @@ func BenchmarkHgGitClick(b *testing.B) {
 		runHgGit(b, dir)
 	}
 }
+
+// BenchmarkClickVsHgGit converts click once with hg-git and b.N times
+// natively in the same run and reports the speed ratio (hg-git time /
+// native time) as "x-hggit".
+func BenchmarkClickVsHgGit(b *testing.B) {
+	requireHg(b)
+	env := hgEnv(b)
+	src := unbundle(b, env, "click.hg")
+	ref := filepath.Join(b.TempDir(), "ref")
+	copyDir(b, src, ref)
+	start := time.Now()
+	runHgGit(b, ref)
+	hgGit := time.Since(start)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		os.RemoveAll(convert.GitDir(src))
+		os.Remove(convert.MapPath(src))
+		b.StartTimer()
+		runNative(b, src)
+	}
+	native := b.Elapsed() / time.Duration(b.N)
+	b.ReportMetric(hgGit.Seconds(), "hggit-s")
+	b.ReportMetric(float64(hgGit)/float64(native), "x-hggit")
+}

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
@@ -123,15 +122,10 @@ type converter struct {
 	log    *slog.Logger
 	pw     *git.PackWriter
 
-	// The tree of the changeset converted last (hg-git's exporter state):
-	// its manifest, directory tree and gitlinks.
-	curRev      int
-	haveCur     bool
-	curManifest []hg.ManifestEntry
-	trees       *treeState
-	rootHash    git.Hash
-	links       map[string]git.Hash
-	haveState   bool
+	// The trees of the changeset converted last (hg-git's exporter state).
+	trees    *treeState
+	rootHash git.Hash
+	links    map[string]git.Hash // current gitlinks
 
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
@@ -140,6 +134,9 @@ type converter struct {
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
 // afresh (a miss only costs reading the file again).
 const maxBlobCache = 1 << 20
+
+// readAheadBytes bounds the file contents read ahead of the writer.
+const readAheadBytes = 64 << 20
 
 func (c *converter) run(ctx context.Context, every int, progress func(int, int), res *Result) error {
 	total := c.repo.Len()
@@ -161,27 +158,42 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 			c.pw.Abort()
 		}
 	}()
+	rd := newReader(c.repo)
+	if err := c.loadBase(rd, todo[0]); err != nil {
+		return fmt.Errorf("convert: %w", err)
+	}
+	jobs, errc, b, stop := rd.readAhead(ctx, todo, readAheadBytes)
+	defer stop()
 	sinceCheckpoint := 0
-	for i, rev := range todo {
+	for i := range todo {
 		if err := ctx.Err(); err != nil {
+			stop()
 			if cerr := c.checkpoint(false); cerr != nil {
 				return errors.Join(err, cerr)
 			}
 			return fmt.Errorf("convert: interrupted after %d of %d changesets: %w", res.Converted, len(todo), err)
 		}
-		cs, err := c.repo.Changeset(rev)
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
+		j, ok := <-jobs
+		if !ok {
+			select {
+			case err := <-errc:
+				return err
+			default:
+			}
+			if err := ctx.Err(); err != nil {
+				continue // reported at the top of the loop
+			}
+			return fmt.Errorf("convert: reader stopped early")
 		}
-		if cs.Extra["hg-git"] == "octopus" {
-			// hg-git folds these into the octopus-done changeset's parents.
+		if j.skip {
 			continue
 		}
-		h, err := c.convertOne(cs)
+		h, err := c.convertOne(j)
+		b.release(j.size)
 		if err != nil {
-			return fmt.Errorf("convert: changeset %d (%s): %w", rev, cs.Node, err)
+			return fmt.Errorf("convert: changeset %d (%s): %w", j.cs.Rev, j.cs.Node, err)
 		}
-		c.m.set(cs.Node, h)
+		c.m.set(j.cs.Node, h)
 		res.Converted++
 		sinceCheckpoint++
 		if progress != nil {
@@ -194,6 +206,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 			sinceCheckpoint = 0
 		}
 	}
+	stop()
 	return c.checkpoint(false)
 }
 
@@ -234,75 +247,33 @@ func (c *converter) add(kind string, data []byte, base git.Hash) (git.Hash, erro
 	return c.pw.AddDelta(kind, data, base)
 }
 
-// convertOne writes the tree and commit of cs and returns the commit.
-func (c *converter) convertOne(cs *hg.Changeset) (git.Hash, error) {
-	if !c.haveState {
-		if err := c.loadBase(cs); err != nil {
-			return git.Hash{}, err
-		}
-	}
-	mf, err := c.repo.Manifest(cs.Manifest)
-	if err != nil {
-		return git.Hash{}, err
-	}
-	if err := c.update(cs, mf, c.add); err != nil {
-		return git.Hash{}, err
-	}
-	tree := c.rootHash
-	renames, err := c.renames(cs, mf)
-	if err != nil {
+// convertOne writes the tree and commit of a prepared changeset.
+func (c *converter) convertOne(j *job) (git.Hash, error) {
+	if err := c.update(j, c.add); err != nil {
 		return git.Hash{}, err
 	}
 	var parents []git.Hash
-	for _, p := range c.gitParents(cs) {
+	for _, p := range j.parents {
 		if h, ok := c.m.byHg[p]; ok {
 			parents = append(parents, h)
 		}
 	}
+	cs := j.cs
 	commit := gitCommit(&changeset{
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
-	}, parents, tree, renames)
+	}, parents, c.rootHash, j.renames)
 	return c.pw.Add("commit", git.EncodeCommit(commit))
 }
 
-// gitParents lists the Mercurial parents of cs as hg-git exports them: an
-// "octopus-done" changeset (from a Git octopus merge) gathers the first
-// parents of its chain of "octopus" changesets.
-func (c *converter) gitParents(cs *hg.Changeset) []hg.Node {
-	if cs.Extra["hg-git"] == "octopus-done" {
-		var parents []hg.Node
-		part := cs
-		for part != nil && (part.Extra["hg-git"] == "octopus" || part.Extra["hg-git"] == "octopus-done") {
-			parents = append(parents, part.P1)
-			p2 := part.P2
-			rev, ok := c.repo.Rev(p2)
-			if !ok || p2 == hg.NullNode {
-				parents = append(parents, p2)
-				return parents
-			}
-			next, err := c.repo.Changeset(rev)
-			if err != nil {
-				break
-			}
-			if next.Extra["hg-git"] != "octopus" && next.Extra["hg-git"] != "octopus-done" {
-				parents = append(parents, p2)
-				return parents
-			}
-			part = next
-		}
-		return parents
+// loadBase sets the exporter state to the first parent of the first
+// changeset to convert when an earlier run converted it (its objects are in
+// .hg/git already, so they are hashed, not written); otherwise the state
+// stays empty, as hg-git's exporter starts from the null revision.
+func (c *converter) loadBase(rd *reader, firstRev int) error {
+	cs, err := c.repo.Changeset(firstRev)
+	if err != nil {
+		return err
 	}
-	if cs.P2 == hg.NullNode {
-		return []hg.Node{cs.P1}
-	}
-	return []hg.Node{cs.P1, cs.P2}
-}
-
-// loadBase sets the exporter state to cs's first parent when that was
-// converted by an earlier run (its objects are in .hg/git already, so
-// nothing is written), or to the empty tree.
-func (c *converter) loadBase(cs *hg.Changeset) error {
-	c.haveState = true
 	if cs.P1 == hg.NullNode {
 		return nil
 	}
@@ -313,13 +284,12 @@ func (c *converter) loadBase(cs *hg.Changeset) error {
 	if err != nil {
 		return err
 	}
-	mf, err := c.repo.Manifest(prev.Manifest)
+	j, err := rd.prepare(prev)
 	if err != nil {
 		return err
 	}
-	// Objects of the base exist already: hash them without writing.
 	saved := c.warnings
-	err = c.update(prev, mf, func(kind string, data []byte, _ git.Hash) (git.Hash, error) {
+	err = c.update(j, func(kind string, data []byte, _ git.Hash) (git.Hash, error) {
 		return git.HashObject(kind, data), nil
 	})
 	c.warnings = saved
@@ -331,52 +301,18 @@ func mustRev(r *hg.Repo, n hg.Node) int {
 	return rev
 }
 
-// update moves the exporter state from the current manifest to mf (the
-// manifest of cs): removed paths go, added and modified files get their
-// blobs, and gitlinks follow .hgsub/.hgsubstate when either changed.
-func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSink) error {
-	old := c.curManifest
-	var changed, removed []hg.ManifestEntry
-	var bases []hg.Node // per changed entry: the file revision it replaces, if any
-	subChanged := false
-	i, j := 0, 0
-	for i < len(old) || j < len(mf) {
-		switch {
-		case j >= len(mf) || (i < len(old) && old[i].Path < mf[j].Path):
-			removed = append(removed, old[i])
-			i++
-		case i >= len(old) || mf[j].Path < old[i].Path:
-			changed = append(changed, mf[j])
-			bases = append(bases, hg.NullNode)
-			j++
-		default:
-			if old[i].Node != mf[j].Node || old[i].Flags != mf[j].Flags {
-				changed = append(changed, mf[j])
-				bases = append(bases, old[i].Node)
-			}
-			i++
-			j++
-		}
-	}
+// update moves the exporter state to the changeset of j, in hg-git's order:
+// gitlinks that went away, removed files, gitlinks (when .hgsub or
+// .hgsubstate changed), added and modified files; then the dirty trees.
+func (c *converter) update(j *job, add objectSink) error {
 	isSub := func(p string) bool { return p == ".hgsub" || p == ".hgsubstate" }
-	for _, e := range removed {
-		if isSub(e.Path) {
-			subChanged = true
-		}
+	if j.clearBlobs {
+		clear(c.blobs)
 	}
-	for _, e := range changed {
-		if isSub(e.Path) {
-			subChanged = true
-		}
-	}
-
 	var subAdded map[string]git.Hash
 	var subRemoved []string
-	if subChanged {
-		newLinks, err := c.gitlinks(cs, mf)
-		if err != nil {
-			return err
-		}
+	if j.sub != nil {
+		newLinks := c.gitlinks(j.cs, j.sub)
 		for p := range c.links {
 			if _, ok := newLinks[p]; !ok {
 				subRemoved = append(subRemoved, p)
@@ -390,7 +326,7 @@ func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSi
 	for _, p := range subRemoved {
 		c.trees.removePath(p, dirty)
 	}
-	for _, e := range removed {
+	for _, e := range j.removed {
 		if isSub(e.Path) || unsafePath(e.Path) {
 			continue
 		}
@@ -404,23 +340,29 @@ func (c *converter) update(cs *hg.Changeset, mf []hg.ManifestEntry, add objectSi
 	for _, p := range addPaths {
 		c.trees.add(p, git.ModeGitlink, subAdded[p], dirty)
 	}
-	if err := c.blobsFor(changed, bases, add); err != nil {
-		return err
-	}
-	for _, e := range changed {
+	for k, e := range j.changed {
 		if isSub(e.Path) || unsafePath(e.Path) {
 			continue
 		}
-		c.trees.add(e.Path, fileMode(e.Flags), c.blobs[e.Node], dirty)
+		h, ok := c.blobs[e.Node]
+		if !ok {
+			data, ok := j.data[e.Node]
+			if !ok {
+				return fmt.Errorf("file %s revision %s: contents not read", e.Path, e.Node)
+			}
+			var err error
+			if h, err = add("blob", data, c.blobs[j.bases[k]]); err != nil {
+				return err
+			}
+			c.blobs[e.Node] = h
+		}
+		c.trees.add(e.Path, fileMode(e.Flags), h, dirty)
 	}
 	h, err := c.trees.populate(dirty, add)
 	if err != nil {
 		return err
 	}
 	c.rootHash = h
-	c.curManifest = mf
-	c.curRev = cs.Rev
-	c.haveCur = true
 	return nil
 }
 
@@ -434,64 +376,13 @@ func fileMode(flags byte) uint32 {
 	return git.ModeFile
 }
 
-// blobsFor makes sure every changed file has its blob in the cache (and,
-// when write is set, in the pack).
-func (c *converter) blobsFor(changed []hg.ManifestEntry, bases []hg.Node, add objectSink) error {
-	if len(c.blobs) > maxBlobCache {
-		clear(c.blobs)
-	}
-	for k, e := range changed {
-		if e.Path == ".hgsub" || e.Path == ".hgsubstate" || unsafePath(e.Path) {
-			continue
-		}
-		if _, ok := c.blobs[e.Node]; ok {
-			continue
-		}
-		data, _, err := c.repo.File(e.Path, e.Node)
-		if err != nil {
-			return err
-		}
-		h, err := add("blob", data, c.blobs[bases[k]])
-		if err != nil {
-			return err
-		}
-		c.blobs[e.Node] = h
-	}
-	return nil
-}
-
-// gitlinks computes the [git] subrepositories of cs, reporting every entry
-// that cannot become a gitlink.
-func (c *converter) gitlinks(cs *hg.Changeset, mf []hg.ManifestEntry) (map[string]git.Hash, error) {
-	read := func(path string) (string, bool, error) {
-		k, ok := slices.BinarySearchFunc(mf, path, func(e hg.ManifestEntry, p string) int { return strings.Compare(e.Path, p) })
-		if !ok {
-			return "", false, nil
-		}
-		data, _, err := c.repo.File(path, mf[k].Node)
-		if err != nil {
-			return "", false, err
-		}
-		return string(data), true, nil
-	}
-	sub, hasSub, err := read(".hgsub")
-	if err != nil {
-		return nil, err
-	}
-	state, hasState, err := read(".hgsubstate")
-	if err != nil {
-		return nil, err
-	}
-	entries, problems := subrepoState(sub, hasSub, state, hasState)
-	// Report problems at the changesets that bring them: those whose
-	// .hgsub/.hgsubstate differ from their first parent's (the state is
-	// also re-read when conversion order jumps between branches).
-	report, err := c.subFilesChanged(cs, mf)
-	if err != nil {
-		return nil, err
-	}
+// gitlinks computes the [git] subrepositories of a changeset from its
+// .hgsub and .hgsubstate, reporting every entry that cannot become a
+// gitlink (at changesets where the files differ from the first parent's).
+func (c *converter) gitlinks(cs *hg.Changeset, in *subInput) map[string]git.Hash {
+	entries, problems := subrepoState(in.hgsub, in.hasSub, in.hgsubstate, in.hasState)
 	warn := func(path, kind, msg string) {
-		if report {
+		if in.report {
 			c.warn(cs, path, kind, msg)
 		}
 	}
@@ -522,46 +413,7 @@ func (c *converter) gitlinks(cs *hg.Changeset, mf []hg.ManifestEntry) (map[strin
 			links[e.Path] = h
 		}
 	}
-	return links, nil
-}
-
-// subFilesChanged reports whether .hgsub or .hgsubstate of mf differ from
-// those of cs's first parent.
-func (c *converter) subFilesChanged(cs *hg.Changeset, mf []hg.ManifestEntry) (bool, error) {
-	var pmf []hg.ManifestEntry
-	if cs.P1 != hg.NullNode {
-		rev, ok := c.repo.Rev(cs.P1)
-		if !ok {
-			return true, nil
-		}
-		if rev == c.curRev && c.haveCur {
-			pmf = c.curManifest
-		} else {
-			p, err := c.repo.Changeset(rev)
-			if err != nil {
-				return false, err
-			}
-			if pmf, err = c.repo.Manifest(p.Manifest); err != nil {
-				return false, err
-			}
-		}
-	}
-	for _, f := range []string{".hgsub", ".hgsubstate"} {
-		a, okA := lookup(mf, f)
-		b, okB := lookup(pmf, f)
-		if okA != okB || a.Node != b.Node {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func lookup(mf []hg.ManifestEntry, path string) (hg.ManifestEntry, bool) {
-	k, ok := slices.BinarySearchFunc(mf, path, func(e hg.ManifestEntry, p string) int { return strings.Compare(e.Path, p) })
-	if !ok {
-		return hg.ManifestEntry{}, false
-	}
-	return mf[k], true
+	return links
 }
 
 func clip(s string, n int) string {
@@ -597,68 +449,4 @@ func (c *converter) logWarnings() {
 		c.log.Warn("convert: entries not carried into Git", "kind", k, "count", a.n,
 			"first_rev", a.first.Rev, "first_path", a.first.Path, "first_message", a.first.Message)
 	}
-}
-
-// renames returns the copies hg-git records for cs: for each file of the
-// changeset still present, in changelog order, the copy source its filelog
-// revision names, as Mercurial's filectx.renamed() decides (copy metadata
-// counts only on a revision whose first filelog parent is null, and not
-// when a changeset parent has the same file revision at that path).
-func (c *converter) renames(cs *hg.Changeset, mf []hg.ManifestEntry) ([][2]string, error) {
-	var out [][2]string
-	var parentMfs [][]hg.ManifestEntry
-	loaded := false
-	for _, f := range cs.Files {
-		k, ok := slices.BinarySearchFunc(mf, f, func(e hg.ManifestEntry, p string) int { return strings.Compare(e.Path, p) })
-		if !ok {
-			continue
-		}
-		node := mf[k].Node
-		fl, err := c.repo.Filelog(f)
-		if err != nil {
-			return nil, err
-		}
-		frev, ok := fl.Rev(node)
-		if !ok {
-			return nil, fmt.Errorf("file %s: node %s not in filelog", f, node)
-		}
-		if p1, _ := fl.Parents(frev); p1 >= 0 {
-			continue
-		}
-		_, meta, err := c.repo.File(f, node)
-		if err != nil {
-			return nil, err
-		}
-		src, okc := meta["copy"]
-		if _, okr := meta["copyrev"]; !okc || !okr {
-			continue
-		}
-		if !loaded {
-			loaded = true
-			for _, p := range []hg.Node{cs.P1, cs.P2} {
-				if p == hg.NullNode {
-					continue
-				}
-				pcs, err := c.repo.Changeset(mustRev(c.repo, p))
-				if err != nil {
-					return nil, err
-				}
-				pmf, err := c.repo.Manifest(pcs.Manifest)
-				if err != nil {
-					return nil, err
-				}
-				parentMfs = append(parentMfs, pmf)
-			}
-		}
-		inParent := false
-		for _, pmf := range parentMfs {
-			if k, ok := slices.BinarySearchFunc(pmf, f, func(e hg.ManifestEntry, p string) int { return strings.Compare(e.Path, p) }); ok && pmf[k].Node == node {
-				inParent = true
-			}
-		}
-		if !inParent {
-			out = append(out, [2]string{src, f})
-		}
-	}
-	return out, nil
 }
