@@ -1,0 +1,558 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/config"
+	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
+)
+
+// The real legacy payloads, read in place beside the repository.
+const legacyPayloads = "../../../shared/webhooks/bitbucket-legacy"
+
+const (
+	e2eBot   = "synchroniser-bot"
+	e2eToken = "ghp_E2EsecretTOKEN0123456789abcdef"
+	e2eAdmin = "e2e-ADMIN-secret-31337"
+)
+
+// e2eEnv is the environment of hg and git in these tests: no user
+// configuration, plain output, a fixed user.
+func e2eEnv() []string {
+	return append(os.Environ(), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>", "HGENCODING=utf-8",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0")
+}
+
+// e2eRun runs hg or git with a deadline and returns stdout.
+func e2eRun(t testing.TB, dir, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, e2eEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+func e2eCommit(t testing.TB, dir string, i int) {
+	t.Helper()
+	f := filepath.Join(dir, "README.md")
+	old, _ := os.ReadFile(f)
+	if err := os.WriteFile(f, append(old, fmt.Sprintf("line %d\n", i)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e2eRun(t, dir, "hg", "commit", "-A", "-m", fmt.Sprintf("change %d", i), "-d", fmt.Sprintf("%d 0", 1404939864+60*i))
+}
+
+var hgBound = regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`)
+
+// e2eHgServe serves dir with the real `hg serve` on 127.0.0.1 under /prefix/.
+func e2eHgServe(t testing.TB, dir, prefix string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "hg", "serve", "-R", dir, "-a", "127.0.0.1", "-p", "0", "--prefix", prefix)
+	cmd.Env = e2eEnv()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := hgBound.FindStringSubmatch(sc.Text()); m != nil {
+				port <- m[1]
+			}
+		}
+	}()
+	select {
+	case p := <-port:
+		return "http://127.0.0.1:" + p
+	case <-time.After(20 * time.Second):
+		t.Fatal("hg serve did not start")
+	}
+	return ""
+}
+
+// e2eGitHTTP serves the bare repositories under root with `git http-backend`.
+func e2eGitHTTP(t testing.TB, root string) string {
+	t.Helper()
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "REMOTE_USER=bot"}})
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func e2eBare(t testing.TB, root, rel string) string {
+	t.Helper()
+	dir := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e2eRun(t, "", "git", "init", "--bare", "-q", "--", dir)
+	e2eRun(t, dir, "git", "config", "http.receivepack", "true")
+	return dir
+}
+
+func e2eCount(t testing.TB, gitDir, ref string) int {
+	t.Helper()
+	var n int
+	fmt.Sscan(e2eRun(t, gitDir, "git", "rev-list", "--count", ref, "--"), &n)
+	return n
+}
+
+// lockedBuffer collects logs from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// e2e is the whole service (store, queue with workers, web) on an
+// httptest.Server, mirroring a real hg repository served by `hg serve` to
+// real bare Git repositories, with the fake GitHub API for preflight.
+type e2e struct {
+	t       *testing.T
+	cfg     *config.Config
+	svc     *service
+	srv     *httptest.Server
+	hgDir   string // the source repository
+	hgURL   string // hg serve base URL (canon_url)
+	gitRoot string // destination repositories
+	gitURL  string // git http-backend base URL
+	gh      *forgetest.GitHub
+	logs    *lockedBuffer
+	// seen collects every answer body, for the secrets check.
+	seenMu sync.Mutex
+	seen   bytes.Buffer
+}
+
+// newE2E starts everything. destKind: "http" (git http-backend, GitHub
+// preflight against the fake) or "file" (a local bare repository, plain Git
+// preflight with ls-remote).
+func newE2E(t *testing.T, destKind string, tweak func(*config.Config)) *e2e {
+	t.Helper()
+	e := &e2e{t: t, logs: &lockedBuffer{}}
+	e.hgDir = filepath.Join(t.TempDir(), "hub")
+	e2eRun(t, "", "hg", "init", "--", e.hgDir)
+	for i := 0; i < 3; i++ {
+		e2eCommit(t, e.hgDir, i)
+	}
+	e.hgURL = e2eHgServe(t, e.hgDir, "elevenbits/hub")
+	e.gitRoot = t.TempDir()
+	e2eBare(t, e.gitRoot, "elevenbits/hub.git")
+	e.gh = forgetest.NewGitHub(t)
+	e.gh.AddToken(e2eToken, e2eBot)
+	e.gh.AddUser("elevenbits")
+	e.gh.AddRepo("elevenbits", "hub")
+	e.gh.AddCollaborator("elevenbits", "hub", e2eBot, "write")
+
+	gitHost, forgeKind, allowFile := "", "github", "false"
+	switch destKind {
+	case "http":
+		e.gitURL = e2eGitHTTP(t, e.gitRoot)
+		gitHost = e.gitURL
+	case "file":
+		gitHost, forgeKind, allowFile = "file://"+e.gitRoot, "", "true"
+	default:
+		t.Fatalf("dest kind %q", destKind)
+	}
+	toml := fmt.Sprintf(`
+data_dir = %q
+admin_token = %q
+[log]
+format = "json"
+level = "debug"
+[bot]
+login = %q
+[destination]
+token = %q
+[source]
+schemes = ["https", "http"]
+allow_private = true
+allow_file = %s
+[limits]
+concurrent_syncs = 2
+subprocess_timeout = "1m"
+sync_timeout = "2m"
+rate_per_source = 0
+[legacy]
+wait_timeout = "90s"
+[seed]
+enabled = true
+source_host = %q
+git_host = %q
+forge = %q
+api_url = %q
+`, t.TempDir(), e2eAdmin, e2eBot, e2eToken, allowFile, e.hgURL, gitHost, forgeKind, e.gh.URL)
+	cfg, err := config.Parse([]byte(toml), "e2e.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(cfg)
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.cfg = cfg
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc, err := newService(context.Background(), cfg, log, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.srv = httptest.NewServer(svc.Handler)
+	t.Cleanup(func() { e.srv.Close(); svc.Close(context.Background()) })
+	return e
+}
+
+func (e *e2e) dest() string { return filepath.Join(e.gitRoot, "elevenbits/hub.git") }
+
+// payload is the real recorded push, canon_url pointed at hg serve.
+func (e *e2e) payload(name string) []byte {
+	e.t.Helper()
+	data, err := os.ReadFile(filepath.Join(legacyPayloads, name))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		e.t.Fatal(err)
+	}
+	doc["canon_url"] = e.hgURL
+	out, _ := json.Marshal(doc)
+	return out
+}
+
+// do sends a request and decodes the JSON answer.
+func (e *e2e) do(method, path, ctype string, body []byte, headers ...string) (int, map[string]any) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	e.seenMu.Lock()
+	e.seen.Write(data)
+	e.seenMu.Unlock()
+	var v map[string]any
+	if err := json.Unmarshal(data, &v); err != nil && resp.Header.Get("Content-Type") != "" && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		e.t.Fatalf("%s %s: bad JSON: %v\n%s", method, path, err, data)
+	}
+	if v == nil {
+		v = map[string]any{"raw": string(data)}
+	}
+	return resp.StatusCode, v
+}
+
+// waitJob polls the job's status URL until it has finished.
+func (e *e2e) waitJob(statusURL string) map[string]any {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		status, body := e.do(http.MethodGet, statusURL, "", nil)
+		if status != 200 {
+			e.t.Fatalf("GET %s: %d %v", statusURL, status, body)
+		}
+		job, _ := body["job"].(map[string]any)
+		switch job["state"] {
+		case "succeeded", "failed", "cancelled":
+			return job
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.t.Fatalf("job %s did not finish; logs:\n%s", statusURL, e.logs.String())
+	return nil
+}
+
+func form(payload []byte) []byte { return []byte(url.Values{"payload": {string(payload)}}.Encode()) }
+
+// TestServeEndToEnd is the issue's scenario: the real legacy payload in both
+// encodings, a real hg repository behind hg serve, real bare Git
+// destinations (over git http-backend with GitHub preflight, and local),
+// and a second push that converts only the new changeset.
+func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"http", "file"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			e := newE2E(t, kind, nil)
+			hgPush := e.payload("hg-push-elevenbits-hub.json")
+
+			// First push, form-encoded as Bitbucket sent it: queued, then synced.
+			status, body := e.do(http.MethodPost, "/synchronise/", "application/x-www-form-urlencoded", form(hgPush))
+			if status != http.StatusAccepted || body["status_url"] == nil || !strings.Contains(fmt.Sprint(body["message"]), "elevenbits/hub") {
+				t.Fatalf("first push: %d %v\nlogs:\n%s", status, body, e.logs.String())
+			}
+			job := e.waitJob(body["status_url"].(string))
+			if job["state"] != "succeeded" || job["changesets"] != 3.0 {
+				t.Fatalf("first job: %v\nlogs:\n%s", job, e.logs.String())
+			}
+			if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 3 {
+				t.Fatalf("destination master has %d commits, want 3", n)
+			}
+			hgTip := strings.TrimSpace(e2eRun(t, e.hgDir, "hg", "log", "-r", "tip", "-T", "{desc}"))
+			gitTip := strings.TrimSpace(e2eRun(t, e.dest(), "git", "log", "-1", "--format=%s", "refs/heads/master"))
+			if hgTip != gitTip {
+				t.Errorf("tip message: hg %q, git %q", hgTip, gitTip)
+			}
+
+			// Mark the cache: a re-clone would lose the marker.
+			hgRoot := newSyncer(e.cfg, slog.New(slog.DiscardHandler)).HgRoot("elevenbits.hub")
+			marker := filepath.Join(hgRoot, ".hg", "e2e-marker")
+			if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
+				t.Fatalf("cache not where expected: %v", err)
+			}
+
+			// Second push, raw JSON, waiting like the original service.
+			e2eCommit(t, e.hgDir, 3)
+			status, body = e.do(http.MethodPost, "/synchronise/?wait=1", "application/json", hgPush)
+			want := "Synchronised elevenbits/hub to elevenbits/hub: 1 changeset, refs refs/heads/master"
+			if status != http.StatusOK || body["message"] != want {
+				t.Fatalf("second push: %d %v, want 200 %q\nlogs:\n%s", status, body, want, e.logs.String())
+			}
+			if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 4 {
+				t.Fatalf("destination master has %d commits, want 4", n)
+			}
+			if _, err := os.Stat(marker); err != nil {
+				t.Errorf("the cache was re-cloned: %v", err)
+			}
+
+			// Nothing new: a third push is a no-op sync.
+			status, body = e.do(http.MethodPost, "/synchronise/elevenbits/hub/?wait=1", "application/json", hgPush)
+			if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "0 changesets, destination already up to date") {
+				t.Errorf("third push: %d %v", status, body)
+			}
+
+			// The API and the status page show it.
+			status, body = e.do(http.MethodGet, "/api/mirrors/elevenbits.hub", "", nil)
+			m, _ := body["mirror"].(map[string]any)
+			if status != 200 || m["outcome"] != "success" || m["lag"] != 0.0 || m["configured"] != false {
+				t.Errorf("GET /api/mirrors/elevenbits.hub: %d %v", status, body)
+			}
+			status, body = e.do(http.MethodGet, "/metrics", "", nil)
+			raw := fmt.Sprint(body["raw"])
+			for _, w := range []string{`synchroniser_syncs_total{outcome="success"} 3`, `synchroniser_changesets_converted_total 4`,
+				`synchroniser_webhook_requests_total{provider="bitbucket-legacy",status="202"} 1`,
+				`synchroniser_webhook_requests_total{provider="bitbucket-legacy",status="200"} 2`,
+				`synchroniser_mirror_lag_changesets{mirror="elevenbits.hub"} 0`} {
+				if !strings.Contains(raw, w) {
+					t.Errorf("metrics lack %q", w)
+				}
+			}
+			if status != 200 {
+				t.Errorf("/metrics: %d", status)
+			}
+		})
+	}
+}
+
+// TestServeFailures covers the 400 and 500 answers that come from the sync
+// itself (after the job ran), each with its message.
+func TestServeFailures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		tweak  func(*config.Config)
+		setup  func(t *testing.T, e *e2e)
+		path   string
+		status int
+		msg    string
+	}{
+		{"hg missing", func(c *config.Config) { c.Tools.Hg = "/nonexistent/hg" }, nil, "/synchronise/?wait=1", 500, "Synchronising elevenbits/hub to elevenbits/hub failed"},
+		{"hg failing", func(c *config.Config) { c.Tools.Hg = "/bin/false" }, nil, "/synchronise/?wait=1", 500, "Synchronising elevenbits/hub to elevenbits/hub failed"},
+		{"push failing", nil, func(t *testing.T, e *e2e) {
+			hook := filepath.Join(e.dest(), "hooks", "pre-receive")
+			if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'refusing everything' >&2\nexit 1\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, "/synchronise/?wait=1", 500, "push"},
+		{"legacy wait configured", func(c *config.Config) { c.Legacy.Wait = true; c.Tools.Hg = "/nonexistent/hg" }, nil, "/synchronise/", 500, "failed"},
+		{"source repository missing", nil, func(t *testing.T, e *e2e) {
+			if err := os.RemoveAll(filepath.Join(e.hgDir, ".hg")); err != nil {
+				t.Fatal(err)
+			}
+		}, "/synchronise/?wait=1", 0, "failed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newE2E(t, "http", tc.tweak)
+			if tc.setup != nil {
+				tc.setup(t, e)
+			}
+			status, body := e.do(http.MethodPost, tc.path, "application/json", e.payload("hg-push-elevenbits-hub.json"))
+			got := fmt.Sprint(body["error"])
+			if (tc.status != 0 && status != tc.status) || (tc.status == 0 && status != 400 && status != 500) || !strings.Contains(got, tc.msg) {
+				t.Fatalf("%d %v, want %d with error containing %q\nlogs:\n%s", status, body, tc.status, tc.msg, e.logs.String())
+			}
+			t.Logf("%d %s", status, got)
+			if strings.Contains(got, e2eToken) {
+				t.Error("token in the error")
+			}
+		})
+	}
+}
+
+// TestServeNoSecrets runs a sync with a destination token and an admin
+// token configured, then looks for either in every log line, every API
+// answer, the status page and the metrics.
+func TestServeNoSecrets(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "http", nil)
+	status, body := e.do(http.MethodPost, "/synchronise/?wait=1", "application/x-www-form-urlencoded", form(e.payload("hg-push-elevenbits-hub.json")))
+	if status != 200 {
+		t.Fatalf("sync: %d %v\n%s", status, body, e.logs.String())
+	}
+	job := body["job"]
+	status, body = e.do(http.MethodPost, "/api/mirrors/elevenbits.hub/sync", "", nil, "Authorization: Bearer "+e2eAdmin)
+	if status != 202 {
+		t.Fatalf("admin sync: %d %v", status, body)
+	}
+	e.waitJob(body["status_url"].(string))
+	for _, p := range []string{"/", "/api/mirrors", "/api/mirrors/elevenbits.hub", fmt.Sprintf("/api/jobs/%v", job), "/metrics", "/readyz", "/healthz"} {
+		if status, _ := e.do(http.MethodGet, p, "", nil); status != 200 {
+			t.Errorf("GET %s: %d", p, status)
+		}
+	}
+	e.do(http.MethodPost, "/synchronise/nobody/x/", "application/json", e.payload("hg-push-elevenbits-hub.json"))
+	e.do(http.MethodPost, "/api/mirrors/elevenbits.hub/sync", "", nil, "Authorization: Bearer wrong")
+	e.seenMu.Lock()
+	answers := e.seen.String()
+	e.seenMu.Unlock()
+	logs := e.logs.String()
+	if !strings.Contains(logs, "sync") || !strings.Contains(answers, "Synchronised") {
+		t.Fatal("nothing captured")
+	}
+	for _, secret := range []string{e2eToken, e2eAdmin} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain a secret:\n%s", logs)
+		}
+		if strings.Contains(answers, secret) {
+			t.Errorf("answers contain a secret:\n%s", answers)
+		}
+	}
+}
+
+// TestServeCommand starts `synchroniser serve` itself on the built-in
+// defaults (plus environment), checks its one summary line, /healthz and
+// the header size limit, and stops it with a signal-like cancel.
+func TestServeCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "s.toml")
+	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n[limits]\nmax_header_bytes = \"4KiB\"\n", filepath.Join(dir, "data"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfgFile}, io.Discard, out) }()
+	var addr string
+	re := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && addr == ""; time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("no address logged:\n%s", out.String())
+	}
+	lines := strings.Count(out.String(), "synchroniser serving")
+	if lines != 1 || !strings.Contains(out.String(), "database=sqlite") || !strings.Contains(out.String(), "mirrors=0") {
+		t.Errorf("summary line:\n%s", out.String())
+	}
+	resp, err := http.Get(addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, addr+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 8<<10))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("big header: %v %v", err, resp)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "synchroniser.db")); err != nil {
+		t.Errorf("no SQLite database in the data dir: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(out.String(), "stopped") {
+		t.Errorf("no clean stop:\n%s", out.String())
+	}
+
+	// A bad configuration stops it at once with a clear message.
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("listen = \"nope\"\n[log]\nformat = \"xml\"\n"), 0o600)
+	errOut := &lockedBuffer{}
+	if code := run(context.Background(), []string{"serve", "--config", bad}, io.Discard, errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "listen") || !strings.Contains(errOut.String(), "log.format") {
+		t.Errorf("bad config: exit %d\n%s", code, errOut.String())
+	}
+}
