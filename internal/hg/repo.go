@@ -30,8 +30,11 @@ type Repo struct {
 	mu       sync.Mutex
 	filelogs map[string]*Revlog
 
-	internMu sync.Mutex
-	paths    map[string]string // interned manifest paths
+	internMu  sync.Mutex
+	paths     map[string]string // interned manifest paths
+	prevPaths []string          // paths of the last parsed manifest, sorted
+	nextPaths []string
+	prevAt    int
 }
 
 // Open opens the repository whose working directory (or bare root) is
@@ -205,7 +208,13 @@ func (r *Repo) Manifest(n Node) ([]ManifestEntry, error) {
 		return nil, err
 	}
 	r.internMu.Lock()
+	r.prevAt = 0
+	r.nextPaths = make([]string, 0, len(r.prevPaths)+16)
 	entries, err := parseManifest(text, r.intern)
+	if err == nil {
+		r.prevPaths = r.nextPaths
+	}
+	r.nextPaths = nil
 	r.internMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
@@ -214,12 +223,24 @@ func (r *Repo) Manifest(n Node) ([]ManifestEntry, error) {
 }
 
 // intern returns the shared string for a path; r.internMu must be held.
+// Consecutive manifests share most paths, so it first walks the previous
+// manifest's sorted paths (no hashing), then falls back to a map.
 func (r *Repo) intern(b []byte) string {
-	s, ok := r.paths[string(b)]
-	if !ok {
-		s = string(b)
-		r.paths[s] = s
+	prev := r.prevPaths
+	for r.prevAt < len(prev) && prev[r.prevAt] < string(b) {
+		r.prevAt++
 	}
+	var s string
+	if r.prevAt < len(prev) && prev[r.prevAt] == string(b) {
+		s = prev[r.prevAt]
+	} else {
+		var ok bool
+		if s, ok = r.paths[string(b)]; !ok {
+			s = string(b)
+			r.paths[s] = s
+		}
+	}
+	r.nextPaths = append(r.nextPaths, s)
 	return s
 }
 

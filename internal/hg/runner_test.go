@@ -113,10 +113,10 @@ func TestRunnerCloneAndPull(t *testing.T) {
 func TestRunnerErrors(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	ctx := testContext(t)
 
 	t.Run("not installed", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t)
 		for _, path := range []string{"hg-does-not-exist-anywhere", filepath.Join(t.TempDir(), "hg")} {
 			r := Runner{Path: path}
 			_, err := r.Version(ctx)
@@ -132,6 +132,7 @@ func TestRunnerErrors(t *testing.T) {
 
 	t.Run("credentials redacted", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t)
 		src := filepath.Join(t.TempDir(), "src")
 		runHg(t, "", "init", "--", src)
 		url := serveHg(t, src)
@@ -155,6 +156,7 @@ func TestRunnerErrors(t *testing.T) {
 
 	t.Run("dash-dash", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t)
 		var r Runner
 		dest := filepath.Join(t.TempDir(), "x")
 		err := r.Clone(ctx, "--config=hooks.pre-clone=touch "+dest+"-pwned", dest)
@@ -168,6 +170,7 @@ func TestRunnerErrors(t *testing.T) {
 
 	t.Run("no user configuration", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t)
 		rc := filepath.Join(t.TempDir(), "hgrc")
 		writeFile(t, rc, "[ui]\nusername = Evil <evil@example.com>\n")
 		r := Runner{Env: []string{"HGRCPATH=" + rc, "HGPLAIN="}, Config: []string{"ui.note=set-by-runner"}}
@@ -183,6 +186,7 @@ func TestRunnerErrors(t *testing.T) {
 
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t)
 		r := Runner{Timeout: time.Nanosecond}
 		_, err := r.Version(ctx)
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -192,6 +196,7 @@ func TestRunnerErrors(t *testing.T) {
 
 	t.Run("output bound", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t)
 		r := Runner{MaxOutput: 8}
 		_, err := r.Run(ctx, "", "version")
 		if !errors.Is(err, ErrOutputTooLarge) {
