@@ -85,6 +85,13 @@ func (r *Runner) WithCredentials(c Credentials) *Runner {
 type PushOptions struct {
 	Force  bool // allow non-fast-forward updates (--force)
 	Atomic bool // all refs or none (--atomic)
+	// Lease maps destination ref names (as written in the refspecs) to the
+	// value they must still have for the push to update them, fast-forward
+	// or not (--force-with-lease=REF:VALUE; ZeroHash: the ref must not
+	// exist); otherwise the push fails with ErrStaleRef. Since git ignores
+	// leases for forced refspecs, a leading "+" is dropped from refspecs
+	// whose destination is leased, and Force with Lease is refused.
+	Lease map[string]Hash
 }
 
 // FetchOptions modify a fetch.
@@ -118,8 +125,37 @@ func (r *Runner) Push(ctx context.Context, gitDir, remote string, refspecs []str
 	if opts.Atomic {
 		args = append(args, "--atomic")
 	}
+	if opts.Force && len(opts.Lease) > 0 {
+		return &Error{Op: "push", Remote: redactURL(remote), ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: errors.New("Force would disable the leases")}
+	}
+	leased := make([]string, 0, len(opts.Lease))
+	for ref := range opts.Lease {
+		if err := checkRefName(ref); err != nil {
+			return &Error{Op: "push", Remote: redactURL(remote), ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: err}
+		}
+		leased = append(leased, ref)
+	}
+	slices.Sort(leased)
+	for _, ref := range leased {
+		expect := ""
+		if h := opts.Lease[ref]; !h.IsZero() {
+			expect = h.String()
+		}
+		args = append(args, "--force-with-lease="+ref+":"+expect)
+	}
 	args = append(args, "--", remoteArg(remote))
-	args = append(args, refspecs...)
+	for _, spec := range refspecs {
+		if rest, forced := strings.CutPrefix(spec, "+"); forced {
+			dst := rest
+			if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+				dst = rest[i+1:]
+			}
+			if _, ok := opts.Lease[dst]; ok {
+				spec = rest
+			}
+		}
+		args = append(args, spec)
+	}
 	out, err := r.run(ctx, "push", remote, "", nil, args)
 	if err != nil {
 		var e *Error

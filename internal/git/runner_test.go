@@ -104,6 +104,30 @@ func TestRunnerLocal(t *testing.T) {
 	if err := r.Push(ctx, src, dst, []string{other.String() + ":refs/tags/v1"}, PushOptions{}); !errors.Is(err, ErrNonFastForward) {
 		t.Errorf("moving a tag: %v", err)
 	}
+	// A lease on a value the destination no longer has refuses the push.
+	err = r.Push(ctx, src, dst, []string{"+refs/heads/other:refs/heads/master"}, PushOptions{Lease: map[string]Hash{"refs/heads/master": base[0]}})
+	if !errors.Is(err, ErrStaleRef) || !Retryable(err) {
+		t.Fatalf("push with a stale lease: %v", err)
+	}
+	err = r.Push(ctx, src, dst, []string{"+refs/heads/other:refs/heads/master"}, PushOptions{Lease: map[string]Hash{"refs/heads/master": ZeroHash}})
+	if !errors.Is(err, ErrStaleRef) {
+		t.Fatalf("push with a must-not-exist lease on an existing ref: %v", err)
+	}
+	if err := r.Push(ctx, src, dst, []string{"+refs/heads/other:refs/heads/leased"}, PushOptions{Lease: map[string]Hash{"refs/heads/leased": ZeroHash}}); err != nil {
+		t.Fatalf("push with a must-not-exist lease on a new ref: %v", err)
+	}
+	if err := r.Push(ctx, src, dst, []string{"refs/heads/master"}, PushOptions{Lease: map[string]Hash{"refs/heads/bad name": ZeroHash}}); !errors.Is(err, ErrRemoteNotAllowed) {
+		t.Errorf("lease on a bad ref name: %v", err)
+	}
+	if err := r.Push(ctx, src, dst, []string{"refs/heads/other:refs/heads/master"}, PushOptions{Force: true, Lease: map[string]Hash{"refs/heads/master": tip}}); !errors.Is(err, ErrRemoteNotAllowed) {
+		t.Errorf("Force with Lease: %v", err)
+	}
+	if got, _ := r.LsRemote(ctx, dst); got["refs/heads/master"] != tip {
+		t.Fatalf("refused pushes moved master to %s", got["refs/heads/master"])
+	}
+	if err := r.Push(ctx, src, dst, []string{"+refs/heads/other:refs/heads/master"}, PushOptions{Lease: map[string]Hash{"refs/heads/master": tip}}); err != nil {
+		t.Fatalf("forced push with a current lease: %v", err)
+	}
 	if err := r.Push(ctx, src, dst, []string{"refs/heads/other:refs/heads/master"}, PushOptions{Force: true}); err != nil {
 		t.Fatalf("forced push: %v", err)
 	}
@@ -116,7 +140,7 @@ func TestRunnerLocal(t *testing.T) {
 	if err := r.Fetch(ctx, third, dst, []string{"+refs/heads/*:refs/remotes/dst/*"}); err != nil {
 		t.Fatal(err)
 	}
-	if refs, _ := r.Refs(ctx, third); refs["refs/remotes/dst/master"] != other {
+	if refs, _ := r.Refs(ctx, third); refs["refs/remotes/dst/master"] != other || refs["refs/remotes/dst/leased"] != other {
 		t.Errorf("fetched refs %v", refs)
 	}
 	if err := r.FetchWithOptions(ctx, third, "file://"+src, []string{"+refs/heads/*:refs/remotes/dst/*"}, FetchOptions{Prune: true, NoTags: true}); err != nil {
