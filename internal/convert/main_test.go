@@ -130,12 +130,16 @@ func runNative(t testing.TB, dir string) *convert.Result {
 	return res
 }
 
-func runHgGit(t testing.TB, dir string) *convert.Result {
-	t.Helper()
+func tryHgGit(dir string) (*convert.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c := &hggit.Converter{Runner: &hg.Runner{Timeout: 10 * time.Minute}}
-	res, err := c.Convert(ctx, dir, convert.Options{})
+	return c.Convert(ctx, dir, convert.Options{})
+}
+
+func runHgGit(t testing.TB, dir string) *convert.Result {
+	t.Helper()
+	res, err := tryHgGit(dir)
 	if err != nil {
 		t.Fatalf("hg-git convert %s: %v", dir, err)
 	}

@@ -1,0 +1,158 @@
+package convert_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/convert"
+)
+
+// importFiles commits new contents for whole files with `hg import
+// --bypass`, which, unlike `hg commit`, does not check subrepositories: the
+// way to record a .hgsub naming an [svn] subrepository or a malformed
+// .hgsubstate, as older tools did (flask has one).
+func (r *repo) importFiles(msg string, files map[string][2]string) {
+	r.t.Helper()
+	var p strings.Builder
+	for name, c := range files {
+		old, new := c[0], c[1]
+		fmt.Fprintf(&p, "diff --git a/%s b/%s\n", name, name)
+		if old == "" {
+			fmt.Fprintf(&p, "new file mode 100644\n--- /dev/null\n")
+		} else {
+			fmt.Fprintf(&p, "--- a/%s\n", name)
+		}
+		fmt.Fprintf(&p, "+++ b/%s\n", name)
+		ol, nl := lines(old), lines(new)
+		fmt.Fprintf(&p, "@@ -%s +%s @@\n", hunkRange(len(ol)), hunkRange(len(nl)))
+		for _, l := range ol {
+			p.WriteString("-" + l + "\n")
+		}
+		for _, l := range nl {
+			p.WriteString("+" + l + "\n")
+		}
+	}
+	patch := filepath.Join(r.t.TempDir(), "p.diff")
+	if err := os.WriteFile(patch, []byte(p.String()), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	r.n++
+	r.hg("import", "--bypass", "-m", msg, "-d", fmt.Sprintf("%d 0", 1500000000+r.n*3600), "--", patch)
+	// Move the working directory parent without checking subrepositories out.
+	r.hg("debugsetparents", "--", "tip")
+}
+
+func lines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+func hunkRange(n int) string {
+	if n == 0 {
+		return "0,0"
+	}
+	return fmt.Sprintf("1,%d", n)
+}
+
+// TestSubrepoWarnings: a [git] subrepository becomes a gitlink; a malformed
+// .hgsubstate line, an [svn] and an hg subrepository are reported with
+// revision and path, and the rest of each changeset is converted.
+func TestSubrepoWarnings(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	env := hgEnv(t)
+	r := newRepo(t, env)
+	r.write("README", "hello\n")
+	r.commit("plain start")
+	const sha1 = "11cb6b51c9ea3bc8f94afa3d7411b617f9db2570"
+	const sha2 = "3d964b660442e23faedf801caed6e3c7bd42d5c9"
+	sub := "themes = [git]https://example.com/themes.git\nsv = [svn]https://svn.example.com/x\nnested = nested\n"
+	r.importFiles("add subrepos", map[string][2]string{
+		".hgsub":      {"", sub},
+		".hgsubstate": {"", sha1 + " themes\nbadline\n42 sv\n"},
+		"src/a.c":     {"", "int a;\n"},
+	})
+	r.importFiles("malformed state, like flask", map[string][2]string{
+		".hgsubstate": {sha1 + " themes\nbadline\n42 sv\n", " themes\n42 sv\n"},
+		"src/a.c":     {"int a;\n", "int a = 1;\n"},
+	})
+	r.importFiles("fixed again", map[string][2]string{
+		".hgsubstate": {" themes\n42 sv\n", sha2 + " themes\n43 sv\nnot-a-sha nested\n"},
+	})
+
+	dir := filepath.Join(t.TempDir(), "n")
+	copyDir(t, r.dir, dir)
+	res := runNative(t, dir)
+	m := readMap(t, dir)
+	if res.Converted != 4 || len(m) != 4 {
+		t.Fatalf("converted %d, map %d; want 4", res.Converted, len(m))
+	}
+	link := func(rev string) string {
+		return gitOut(t, dir, "ls-tree", commitOf(t, env, dir, m, rev), "themes")
+	}
+	if got := link("1"); got != "160000 commit "+sha1+"\tthemes\n" {
+		t.Errorf("rev 1 themes: %q", got)
+	}
+	if got := link("2"); got != "" {
+		t.Errorf("rev 2 (malformed line) themes: %q, want no entry", got)
+	}
+	if got := link("3"); got != "160000 commit "+sha2+"\tthemes\n" {
+		t.Errorf("rev 3 themes: %q", got)
+	}
+	// The rest of the changesets is there.
+	if got := gitOut(t, dir, "show", commitOf(t, env, dir, m, "2")+":src/a.c"); got != "int a = 1;\n" {
+		t.Errorf("rev 2 src/a.c = %q", got)
+	}
+	for _, rev := range []string{"1", "2", "3"} {
+		names := gitOut(t, dir, "ls-tree", "--name-only", commitOf(t, env, dir, m, rev))
+		if strings.Contains(names, "sv\n") || strings.Contains(names, "nested\n") || strings.Contains(names, ".hgsub") {
+			t.Errorf("rev %s tree: %q", rev, names)
+		}
+	}
+	type key struct {
+		rev        int
+		path, kind string
+	}
+	want := map[key]bool{
+		{1, "badline", convert.WarnHgsubstateSyntax}: true,
+		{1, "sv", convert.WarnSubrepoKind}:           true,
+		{1, "nested", convert.WarnSubrepoKind}:       true,
+		{2, "themes", convert.WarnHgsubstateSyntax}:  true,
+		{2, "sv", convert.WarnSubrepoKind}:           true,
+		{2, "nested", convert.WarnSubrepoKind}:       true,
+		{3, "sv", convert.WarnSubrepoKind}:           true,
+		{3, "nested", convert.WarnSubrepoKind}:       true,
+	}
+	for _, w := range res.Warnings {
+		k := key{w.Rev, w.Path, w.Kind}
+		if !want[k] {
+			t.Errorf("unexpected warning %+v", w)
+		}
+		delete(want, k)
+	}
+	for k := range want {
+		t.Errorf("missing warning %+v", k)
+	}
+	fsck(t, dir)
+
+	// hg-git converts revision 0 identically and aborts at revision 1.
+	ref := filepath.Join(t.TempDir(), "ref")
+	copyDir(t, r.dir, ref)
+	if _, err := tryHgGit(ref); err == nil || !strings.Contains(err.Error(), "invalid subrepository revision specifier") {
+		t.Fatalf("hg-git: %v, want an abort on .hgsubstate", err)
+	}
+	partial := readMap(t, ref)
+	if len(partial) != 1 {
+		t.Fatalf("hg-git converted %d changesets before aborting, want 1", len(partial))
+	}
+	for n, h := range partial {
+		if m[n] != h {
+			t.Errorf("rev 0: hg-git %s, native %s", h, m[n])
+		}
+	}
+}
