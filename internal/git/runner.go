@@ -656,21 +656,24 @@ func redactErr(err error, remote string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), remote, redactURL(remote)))
 }
 
-// limitedBuffer keeps the first max bytes written to it.
+// limitedBuffer keeps the first max bytes written to it. (It does not embed
+// bytes.Buffer, whose ReadFrom io.Copy would use, bypassing the limit.)
 type limitedBuffer struct {
-	bytes.Buffer
+	buf      bytes.Buffer
 	max      int
 	overflow bool
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); len(p) > room {
+	if room := b.max - b.buf.Len(); len(p) > room {
 		b.overflow = true
-		b.Buffer.Write(p[:max(room, 0)])
+		b.buf.Write(p[:max(room, 0)])
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+func (b *limitedBuffer) Bytes() []byte { return b.buf.Bytes() }
 
 // tailBuffer keeps about the last max bytes written to it.
 type tailBuffer struct {

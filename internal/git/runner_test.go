@@ -1,6 +1,7 @@
 package git
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -636,5 +637,34 @@ func TestRunnerTokenNotInArgv(t *testing.T) {
 	cancel()
 	if err := <-done; err == nil || strings.Contains(err.Error(), token) {
 		t.Errorf("cancelled ls-remote: %v", err)
+	}
+}
+
+func TestRunnerBoundsOutput(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	dir := newBare(t)
+	pw, _ := NewPackWriter(dir)
+	h, _ := pw.Add(KindBlob, bytes.Repeat([]byte("x"), 1<<20))
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{MaxOutput: 1000}
+	if _, err := r.Run(ctx, dir, "cat-file", "blob", h.String()); err == nil || !strings.Contains(err.Error(), "exceeds 1000 bytes") {
+		t.Errorf("oversized output: %v", err)
+	}
+	out, err := (&Runner{}).Run(ctx, dir, "cat-file", "blob", h.String())
+	if err != nil || len(out) != 1<<20 {
+		t.Errorf("default bound: %d bytes, %v", len(out), err)
+	}
+	// Standard error keeps its end.
+	var tb tailBuffer
+	tb.max = 10
+	for range 100 {
+		tb.Write([]byte("0123456789"))
+	}
+	tb.Write([]byte("END"))
+	if s := tb.String(); !strings.HasSuffix(s, "456789END") || len(s) > 20 {
+		t.Errorf("tailBuffer = %q", s)
 	}
 }
