@@ -58,11 +58,25 @@ func TestParsePushPorcelain(t *testing.T) {
 			t.Errorf("line %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if k := pushKind(got); k != ErrNonFastForward {
+	// A remote's refusal outranks a non-fast-forward.
+	if k := pushKind(got); k != ErrRemoteRejected {
 		t.Errorf("pushKind = %v", k)
+	}
+	if k := pushKind(got[:3]); k != ErrNonFastForward {
+		t.Errorf("pushKind(non-fast-forward) = %v", k)
 	}
 	if k := pushKind(got[3:4]); k != ErrRemoteRejected {
 		t.Errorf("pushKind(remote rejected) = %v", k)
+	}
+	atomic := []PushRef{
+		{'!', "refs/heads/a", "refs/heads/a", "[rejected]", "atomic push failed"},
+		{'!', "refs/heads/b", "refs/heads/b", "[remote rejected]", "protected branch hook declined"},
+	}
+	if k := pushKind(atomic); k != ErrRemoteRejected {
+		t.Errorf("pushKind(atomic) = %v", k)
+	}
+	if k := pushKind(atomic[:1]); k != nil {
+		t.Errorf("pushKind(atomic push failed alone) = %v", k)
 	}
 	if k := pushKind(got[:2]); k != nil {
 		t.Errorf("pushKind(accepted) = %v", k)

@@ -170,22 +170,34 @@ func (r *Runner) Push(ctx context.Context, gitDir, remote string, refspecs []str
 	return nil
 }
 
-// pushKind classifies the refs a porcelain push reports as rejected.
+// pushKind classifies the refs a porcelain push reports as rejected. With
+// --atomic the refs git refused only because another failed say "atomic
+// push failed"; the cause is the other ref's, so the strongest reason wins.
 func pushKind(refs []PushRef) error {
+	var kind error
+	rank := func(k error) int {
+		return map[error]int{nil: 0, ErrNonFastForward: 1, ErrRemoteRejected: 2, ErrStaleRef: 3}[k]
+	}
 	for _, p := range refs {
 		if p.Flag != '!' {
 			continue
 		}
+		var k error
 		switch reason := strings.ToLower(p.Reason); {
+		case strings.Contains(reason, "atomic push failed"):
+			continue
 		case strings.Contains(reason, "stale info"):
-			return ErrStaleRef
+			k = ErrStaleRef
 		case p.Summary == "[remote rejected]":
-			return ErrRemoteRejected
-		case p.Summary == "[rejected]", strings.Contains(reason, "non-fast-forward"), strings.Contains(reason, "fetch first"):
-			return ErrNonFastForward
+			k = ErrRemoteRejected
+		case p.Summary == "[rejected]":
+			k = ErrNonFastForward
+		}
+		if rank(k) > rank(kind) {
+			kind = k
 		}
 	}
-	return nil
+	return kind
 }
 
 // Fetch runs `git fetch -- remote refspecs…` into the repository gitDir.
