@@ -88,12 +88,9 @@ func nameByte(c byte) bool {
 func NameFor(source string) string {
 	s := source
 	if u, err := url.Parse(source); err == nil && u.Scheme != "" && u.Scheme != "file" && len(u.Scheme) > 1 {
-		s = u.Host + "/" + u.Path
-		if h := u.Hostname(); h != "" {
-			s = h + "/" + u.Path
-			if p := u.Port(); p != "" {
-				s = h + "-" + p + "/" + u.Path
-			}
+		s = u.Hostname() + "/" + u.Path
+		if p := u.Port(); p != "" {
+			s = u.Hostname() + "-" + p + "/" + u.Path
 		}
 	} else {
 		p := strings.TrimPrefix(source, "file://")

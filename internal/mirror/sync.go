@@ -95,7 +95,7 @@ func (s *Syncer) Sync(ctx context.Context, m Mirror, opts SyncOptions) (*Result,
 	if m.SCM == SCMHg {
 		res, err = s.syncHg(ctx, m, dir, opts, log)
 	} else {
-		res, err = s.syncGit(ctx, m, dir, log)
+		res, err = s.syncGit(ctx, m, log)
 	}
 	if err != nil {
 		log.WarnContext(ctx, "sync failed", slog.String("class", ClassOf(err).String()), slog.String("error", err.Error()), slog.Duration("duration", time.Since(start)))
@@ -238,8 +238,8 @@ func (s *Syncer) hgUsable(ctx context.Context, root string) (ok bool, why string
 	return true, ""
 }
 
-func (s *Syncer) syncGit(ctx context.Context, m Mirror, dir string, log *slog.Logger) (*Result, error) {
-	gitDir := filepath.Join(dir, "git")
+func (s *Syncer) syncGit(ctx context.Context, m Mirror, log *slog.Logger) (*Result, error) {
+	gitDir := s.GitCache(m.Name)
 	g := s.gitRunner(Destination{})
 	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
 		os.RemoveAll(gitDir)

@@ -146,10 +146,7 @@ func TestSyncPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			refs := showRefs(t, dest)
-			var got []string
-			for _, ref := range sortedKeys(refs) {
-				got = append(got, ref)
-			}
+			got := sortedKeys(refs)
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("destination refs = %v, want %v", got, tt.want)
 			}
