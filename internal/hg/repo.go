@@ -11,8 +11,9 @@ import (
 	"sync"
 )
 
-// maxOpenFilelogs bounds the filelogs a Repo keeps open.
-const maxOpenFilelogs = 256
+// maxOpenFilelogs bounds the filelogs a Repo keeps open (and so the file
+// descriptors of non-inline ones and the memory of inline ones).
+const maxOpenFilelogs = 1024
 
 // Repo is a Mercurial repository opened for reading. Its methods are safe
 // for concurrent use. It reads the store as it was when opened: revisions
@@ -120,6 +121,7 @@ func Open(root string) (*Repo, error) {
 		r.changelog.Close()
 		return nil, err
 	}
+	r.changelog.recycle, r.manifests.recycle = true, true
 	return r, nil
 }
 
@@ -151,11 +153,12 @@ func (r *Repo) Rev(n Node) (int, bool) { return r.changelog.Rev(n) }
 
 // Changeset reads and parses changelog revision rev.
 func (r *Repo) Changeset(rev int) (*Changeset, error) {
-	text, err := r.changelog.Revision(rev)
-	if err != nil {
-		return nil, err
-	}
-	c, err := ParseChangeset(text)
+	var c *Changeset
+	err := r.changelog.withRevision(rev, func(text []byte) error {
+		var err error
+		c, err = ParseChangeset(text)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("hg: changeset %d: %w", rev, err)
 	}
@@ -203,19 +206,20 @@ func (r *Repo) Manifest(n Node) ([]ManifestEntry, error) {
 	if !ok {
 		return nil, fmt.Errorf("hg: manifest %s not found", n)
 	}
-	text, err := r.manifests.Revision(rev)
-	if err != nil {
-		return nil, err
-	}
-	r.internMu.Lock()
-	r.prevAt = 0
-	r.nextPaths = make([]string, 0, len(r.prevPaths)+16)
-	entries, err := parseManifest(text, r.intern)
-	if err == nil {
-		r.prevPaths = r.nextPaths
-	}
-	r.nextPaths = nil
-	r.internMu.Unlock()
+	var entries []ManifestEntry
+	err := r.manifests.withRevision(rev, func(text []byte) error {
+		r.internMu.Lock()
+		defer r.internMu.Unlock()
+		r.prevAt = 0
+		r.nextPaths = make([]string, 0, len(r.prevPaths)+16)
+		var err error
+		entries, err = parseManifest(text, r.intern)
+		if err == nil {
+			r.prevPaths = r.nextPaths
+		}
+		r.nextPaths = nil
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
 	}
@@ -254,11 +258,13 @@ func (r *Repo) ManifestFind(n Node, path string) (ManifestEntry, bool, error) {
 	if !ok {
 		return ManifestEntry{}, false, fmt.Errorf("hg: manifest %s not found", n)
 	}
-	text, err := r.manifests.Revision(rev)
-	if err != nil {
-		return ManifestEntry{}, false, err
-	}
-	e, found, err := findManifestEntry(text, path)
+	var e ManifestEntry
+	var found bool
+	err := r.manifests.withRevision(rev, func(text []byte) error {
+		var err error
+		e, found, err = findManifestEntry(text, path)
+		return err
+	})
 	if err != nil {
 		return ManifestEntry{}, false, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
 	}
@@ -284,7 +290,7 @@ func (r *Repo) Filelog(path string) (*Revlog, error) {
 	}
 	idx := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".i", r.enc)))
 	dat := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".d", r.enc)))
-	rl, err := openRevlog(idx, dat, 2)
+	rl, err := openRevlog(idx, dat, 4)
 	if err != nil {
 		return nil, err
 	}
@@ -295,9 +301,17 @@ func (r *Repo) Filelog(path string) (*Revlog, error) {
 		return old, nil
 	}
 	if len(r.filelogs) >= maxOpenFilelogs {
-		// Forget them all; an evicted revlog in use elsewhere stays valid
-		// and its file is closed when it is garbage collected.
-		clear(r.filelogs)
+		// Forget a quarter, chosen by map order (random). An evicted
+		// revlog in use elsewhere stays valid; its file is closed when it
+		// is garbage collected.
+		n := len(r.filelogs) / 4
+		for p := range r.filelogs {
+			if n == 0 {
+				break
+			}
+			delete(r.filelogs, p)
+			n--
+		}
 	}
 	r.filelogs[path] = rl
 	return rl, nil

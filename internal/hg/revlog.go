@@ -1,6 +1,7 @@
 package hg
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -66,11 +67,17 @@ type Revlog struct {
 	delta    []byte // reusable buffer for decompressed deltas
 	scratch  [2][]byte
 	zlib     zlibReader
+	// recycle lets evicted cache texts be reused as output buffers. Only
+	// the Repo sets it, for revlogs whose texts it never hands out;
+	// Revision then returns copies.
+	recycle bool
+	free    [][]byte
 }
 
 type cachedText struct {
-	rev  int
-	text []byte
+	rev   int
+	text  []byte
+	owned bool // allocated by this revlog (not a view of the index)
 }
 
 // OpenRevlog opens the revlog whose index file is indexPath (ending in
@@ -262,7 +269,11 @@ func (rl *Revlog) Revision(rev int) ([]byte, error) {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	return rl.revision(rev)
+	text, err := rl.revision(rev)
+	if err == nil && rl.recycle {
+		text = bytes.Clone(text)
+	}
+	return text, err
 }
 
 // Verify reconstructs rev and checks that its node is the hash of its
@@ -303,16 +314,49 @@ func (rl *Revlog) cached(rev int) []byte {
 	return nil
 }
 
-func (rl *Revlog) remember(rev int, text []byte) {
+func (rl *Revlog) remember(rev int, text []byte, owned bool) {
 	if text == nil {
 		text = []byte{}
 	}
 	if len(rl.cache) < rl.cacheMax {
-		rl.cache = append(rl.cache, cachedText{rev, text})
+		rl.cache = append(rl.cache, cachedText{rev, text, owned})
 		return
 	}
-	rl.cache[rl.cacheAt] = cachedText{rev, text}
+	if old := rl.cache[rl.cacheAt]; rl.recycle && old.owned && cap(old.text) > 0 {
+		if len(rl.free) >= 2 {
+			rl.free = rl.free[1:]
+		}
+		rl.free = append(rl.free, old.text[:0])
+	}
+	rl.cache[rl.cacheAt] = cachedText{rev, text, owned}
 	rl.cacheAt = (rl.cacheAt + 1) % len(rl.cache)
+}
+
+// outputBuffer returns a buffer of size bytes for a reconstructed text,
+// reusing a recycled one when possible. Its contents are not zeroed.
+func (rl *Revlog) outputBuffer(size int) []byte {
+	for i, b := range rl.free {
+		if cap(b) >= size {
+			rl.free = append(rl.free[:i], rl.free[i+1:]...)
+			return b[:size]
+		}
+	}
+	return make([]byte, size)
+}
+
+// withRevision calls fn with rev's text while holding the revlog's lock,
+// so that the text cannot be recycled meanwhile.
+func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
+	if rev < 0 || rev >= len(rl.entries) {
+		return fmt.Errorf("hg: read %s: revision %d out of range [0,%d)", rl.name, rev, len(rl.entries))
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	text, err := rl.revision(rev)
+	if err != nil {
+		return err
+	}
+	return fn(text)
 }
 
 func (rl *Revlog) revision(rev int) ([]byte, error) {
@@ -369,7 +413,8 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		}
 		text = t
 		if i == 0 {
-			rl.remember(rev, text)
+			c := chunks[i]
+			rl.remember(rev, text, !rl.inline || len(c) > 0 && (c[0] == 'x' || c[0] == '('))
 			return text, nil
 		}
 		i--
@@ -395,7 +440,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		}
 		var dst []byte
 		if i == 0 {
-			dst = make([]byte, size)
+			dst = rl.outputBuffer(size)
 		} else {
 			s := &rl.scratch[i&1]
 			if cap(*s) < size {
@@ -406,7 +451,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		applyDelta(dst, text, d)
 		text = dst
 	}
-	rl.remember(rev, text)
+	rl.remember(rev, text, true)
 	return text, nil
 }
 
