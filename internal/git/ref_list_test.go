@@ -70,6 +70,7 @@ func TestParsePushPorcelain(t *testing.T) {
 	}
 	atomic := []PushRef{
 		{'!', "refs/heads/a", "refs/heads/a", "[rejected]", "atomic push failed"},
+		{'!', "refs/heads/c", "refs/heads/c", "[remote rejected]", "atomic push failure"},
 		{'!', "refs/heads/b", "refs/heads/b", "[remote rejected]", "protected branch hook declined"},
 	}
 	if k := pushKind(atomic); k != ErrRemoteRejected {

@@ -184,7 +184,7 @@ func pushKind(refs []PushRef) error {
 		}
 		var k error
 		switch reason := strings.ToLower(p.Reason); {
-		case strings.Contains(reason, "atomic push failed"):
+		case strings.Contains(reason, "atomic push fail"): // "failed" locally, "failure" from the remote
 			continue
 		case strings.Contains(reason, "stale info"):
 			k = ErrStaleRef
@@ -401,7 +401,7 @@ func (r *Runner) run(ctx context.Context, op, remote, dir string, stdin []byte, 
 		Op:       op,
 		Remote:   redactURL(remote),
 		ExitCode: -1,
-		Stderr:   redact(strings.TrimSpace(stderr.String()), secrets),
+		Stderr:   redact(tidy(stderr.String()), secrets),
 	}
 	var exit *exec.ExitError
 	if errors.As(runErr, &exit) && exit.Exited() {
@@ -414,6 +414,16 @@ func (r *Runner) run(ctx context.Context, op, remote, dir string, stdin []byte, 
 	}
 	e.Kind = classify(ctx, e.Stderr)
 	return stdout.Bytes(), e
+}
+
+// tidy trims git's message and the trailing blanks of its lines (remote
+// messages are padded).
+func tidy(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t\r")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // inheritedEnv are the only variables passed on from this process.

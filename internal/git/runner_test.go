@@ -668,3 +668,29 @@ func TestRunnerBoundsOutput(t *testing.T) {
 		t.Errorf("tailBuffer = %q", s)
 	}
 }
+
+// TestRunnerPushRemoteRejected pushes atomically to a non-bare repository
+// whose checked-out branch the remote refuses to update.
+func TestRunnerPushRemoteRejected(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	r := &Runner{AllowFile: true}
+	src := newBare(t)
+	tip := commitChain(t, src, ZeroHash, 1, "rejected")[0]
+	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/master": tip, "refs/heads/side": tip}); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	if err := Init(ctx, filepath.Join(work, ".git"), false); err != nil {
+		t.Fatal(err)
+	}
+	err := r.Push(ctx, src, work, []string{"refs/heads/side:refs/heads/side", "refs/heads/master:refs/heads/master"}, PushOptions{Atomic: true})
+	var e *Error
+	if !errors.Is(err, ErrRemoteRejected) || !errors.As(err, &e) || Retryable(err) {
+		t.Fatalf("push to a checked-out branch: %v", err)
+	}
+	t.Logf("%v; refs %+v", err, e.Refs)
+	if refs, _ := r.Refs(ctx, filepath.Join(work, ".git")); len(refs) != 0 {
+		t.Errorf("atomic push left refs %v", refs)
+	}
+}
