@@ -39,9 +39,11 @@ const maxStderr = 16 << 10
 //   - a clean environment: no system or global configuration, no terminal
 //     prompts, no credential helpers, C locale, a private HOME;
 //   - credentials only in the environment (never argv, never logged, redacted
-//     from errors): an HTTP token as an http.<url>.extraHeader scoped to the
-//     remote's scheme, host and port; SSH with a given key and known_hosts
-//     file and strict host key checking;
+//     from errors): an HTTP token (or a URL's user:password, removed from
+//     the URL) as an http.<url>.extraHeader scoped to the remote's scheme,
+//     host and port, with redirects not followed (git would re-send the
+//     header to the target); SSH only with a given key and known_hosts file,
+//     strict host key checking and no user ssh configuration;
 //   - a timeout and bounded captured output.
 //
 // A Runner is safe for concurrent use; do not modify it while in use. Use
