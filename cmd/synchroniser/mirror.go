@@ -245,8 +245,8 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	mapFile := ""
-	if m.SCM == mirror.SCMHg {
-		mapFile = convert.MapPath(s.HgRoot(name))
+	if p := convert.MapPath(s.HgRoot(name)); m.SCM == mirror.SCMHg && fileExists(p) {
+		mapFile = p // an empty repository has none
 	}
 	warnings := make([]string, 0, len(res.Warnings))
 	for _, w := range res.Warnings {
@@ -378,6 +378,11 @@ func detectSCM(source string) (string, error) {
 		return mirror.SCMGit, nil
 	}
 	return "", fmt.Errorf("source %s: not a Mercurial or Git repository", source)
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func isDir(p string) bool {
