@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -223,4 +224,49 @@ func FuzzDelta(f *testing.F) {
 			t.Fatalf("delta does not reproduce the target: %v", err)
 		}
 	})
+}
+
+// TestPackWriterDulwichReads checks that dulwich, which hg-git uses on the
+// same repository, reads PackWriter's packs (whole objects and deltas).
+func TestPackWriterDulwichReads(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw, err := NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := writeTestHistory(t, pw, 5)
+	var prev Hash
+	for i := range 60 {
+		data := []byte(strings.Repeat("a line of a growing file\n", 50+i))
+		h, err := pw.AddDelta(KindBlob, data, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{KindBlob, data, h})
+		prev = h
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var in bytes.Buffer
+	for _, o := range objs {
+		fmt.Fprintln(&in, o.hash)
+	}
+	cmd := exec.Command("/usr/bin/python3", "testdata/dulwich_read.py", dir)
+	cmd.Stdin = &in
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dulwich: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(objs) {
+		t.Fatalf("dulwich printed %d lines for %d objects", len(lines), len(objs))
+	}
+	for i, o := range objs {
+		if want := fmt.Sprintf("%s %s %s", o.hash, o.kind, o.hash); lines[i] != want {
+			t.Errorf("dulwich read %q, want %q", lines[i], want)
+		}
+	}
 }
