@@ -122,7 +122,7 @@ func decodeZstd(chunk, dst []byte, limit int, exact bool) ([]byte, error) {
 	}
 	// No content size in the frame: stream it, bounded by limit.
 	dec, err := zstd.NewReader(bytes.NewReader(chunk), zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(uint64(max(limit, 1))), zstd.WithDecoderMaxWindow(uint64(min(max(limit, 1<<10), 128<<20))))
+		zstd.WithDecoderMaxMemory(uint64(min(max(limit, 8<<20), 128<<20))), zstd.WithDecoderMaxWindow(uint64(min(max(limit, 8<<20), 128<<20))))
 	if err != nil {
 		return nil, err
 	}
