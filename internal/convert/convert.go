@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
@@ -83,6 +84,11 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		if err := git.Init(ctx, gitDir, true); err != nil {
 			return nil, fmt.Errorf("convert: %w", err)
 		}
+	}
+	// A crashed run leaves temporary pack files; an hour is far above any
+	// pause of a live writer.
+	if err := git.CleanTemporary(gitDir, time.Hour); err != nil {
+		log.Warn("convert: cleaning temporary pack files", "err", err)
 	}
 	m, err := loadMap(MapPath(hgRoot))
 	if err != nil {
