@@ -133,12 +133,15 @@ type Config struct {
 	MaxAttempts int           // attempts before a job is discarded (default 10)
 	RetryBase   time.Duration // first retry delay, doubled each attempt (default 15s)
 	RetryMax    time.Duration // longest retry delay (default 1h)
-	JobTimeout  time.Duration // a sync's deadline (default 1h; negative: none)
+	// JobTimeout is a sync's deadline (default 1h). It is never disabled:
+	// River's rescuer ignores jobs without a timeout, so a job whose worker
+	// was killed would stay running for ever.
+	JobTimeout time.Duration
 	// RescueAfter is how long a job may stay running before River's rescuer
 	// hands it to another worker (its worker is presumed dead). It must
-	// exceed JobTimeout (else JobTimeout + 10m is used); with no
-	// JobTimeout it defaults to 2h. The per-mirror lock keeps a rescued job
-	// whose worker is in fact alive from running twice at once.
+	// exceed JobTimeout (else JobTimeout + 10m is used). The per-mirror lock
+	// keeps a rescued job whose worker is in fact alive from running twice
+	// at once.
 	RescueAfter time.Duration
 	// BusyRetry is how long a job waits when another worker holds its
 	// mirror (default 5s).
@@ -176,13 +179,10 @@ func (c *Config) setDefaults() {
 	if c.RetryMax <= 0 {
 		c.RetryMax = time.Hour
 	}
-	if c.JobTimeout == 0 {
+	if c.JobTimeout <= 0 {
 		c.JobTimeout = time.Hour
 	}
-	switch {
-	case c.JobTimeout < 0 && c.RescueAfter <= 0:
-		c.RescueAfter = 2 * time.Hour
-	case c.JobTimeout > 0 && c.RescueAfter <= c.JobTimeout:
+	if c.RescueAfter <= c.JobTimeout {
 		c.RescueAfter = c.JobTimeout + 10*time.Minute
 	}
 	if c.BusyRetry <= 0 {

@@ -321,11 +321,11 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	runHg(t, src, "debugbuilddag", "--new-file", "+"+strconv.Itoa(revs))
 	dest := newDest(t, dir)
 	cache := filepath.Join(t.TempDir(), "cache")
-	// River's rescuer hands the job of a dead worker to another once it
-	// has been running for RescueAfter; no job timeout, so that the
-	// survivor's sync is never cut short on a slow machine.
+	// River's rescuer hands the job of a dead worker to another once it has
+	// been running for longer than both JobTimeout and RescueAfter.
+	// JobTimeout must leave time for a whole conversion on a slow machine.
 	spec := workerSpec{Kind: "hg", DB: cfg.URL, Root: root, Cache: cache, ID: "doomed",
-		JobTimeout: -1, RescueAfter: 10 * time.Second}
+		JobTimeout: time.Minute, RescueAfter: time.Minute + time.Second}
 	doomed := startWorker(t, spec)
 
 	id, err := q.Enqueue(ctx, "big", queue.Push("github", "big-1"))
