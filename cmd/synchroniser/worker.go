@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/synchroniser/synchroniser/internal/config"
+	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/queue"
+	"github.com/synchroniser/synchroniser/internal/web"
+)
+
+func init() {
+	commands["worker"] = command{"workers only (several machines, one PostgreSQL)", runWorker}
+}
+
+// runWorker is `synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]`:
+// it runs sync workers and no HTTP service. Several workers, on one machine
+// or many, share the queue through one PostgreSQL database; each keeps its
+// own cache (a cold cache clones). SIGTERM lets running syncs finish for the
+// grace period, then hands them back to the queue.
+func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", os.Getenv("SYNCHRONISER_CONFIG"), "configuration `file` (TOML); default: built-in defaults and SYNCHRONISER_* variables")
+	dataDir := fs.String("data-dir", "", "this worker's data `dir` (its cache); default: data_dir from the configuration")
+	id := fs.String("id", "", "worker `name` in the history; default: host-pid")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*file, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "synchroniser: %v\n", err)
+		return 2
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	log := newLogger(cfg, stderr)
+	if cfg.DatabaseKind() != "postgres" {
+		log.Warn("worker on SQLite: only workers on this machine can share the database; set database_url to PostgreSQL for several machines",
+			"database", cfg.SQLitePath())
+	}
+	if err := os.MkdirAll(cfg.CacheDir(), 0o750); err != nil {
+		log.Error("cannot create the cache dir", "dir", cfg.CacheDir(), "err", err)
+		return 1
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		log.Error("cannot open the database", "database", cfg.DatabaseKind(), "err", err)
+		return 1
+	}
+	defer st.Close()
+	q, err := queue.New(ctx, queue.Config{
+		Store:      st,
+		ID:         *id,
+		Workers:    cfg.Limits.ConcurrentSyncs,
+		JobTimeout: cfg.Limits.SyncTimeout,
+		Polls:      polls(cfg),
+		Retryable:  func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
+		Logger:     log,
+		Syncer: &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
+			classes: newClassBook(), log: log},
+	})
+	if err != nil {
+		log.Error("cannot start the queue", "err", err)
+		return 1
+	}
+	log.Info("synchroniser worker running", "database", cfg.DatabaseKind(), "cache", cfg.CacheDir(),
+		"workers", cfg.Limits.ConcurrentSyncs, "mirrors", len(cfg.Mirror), "config", configName(cfg), "version", version)
+	if err := q.Run(ctx); err != nil {
+		log.Error("worker stopped with an error", "err", err)
+		return 1
+	}
+	log.Info("worker stopped")
+	return 0
+}
