@@ -396,18 +396,31 @@ func isBareRepo(p string) bool {
 }
 
 // ensureBareRepo returns path made absolute, creating a bare repository
-// there when nothing exists at path. An existing path must be a Git
-// repository (bare or not) already.
+// there when nothing exists at path. The repository is made under a
+// temporary name and renamed into place, so a concurrent run never sees it
+// half made. An existing path must be a Git repository (bare or not).
 func ensureBareRepo(ctx context.Context, path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
 	}
 	if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
-		if err := git.Init(ctx, abs, true); err != nil {
+		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 			return "", fmt.Errorf("destination %s: %w", path, err)
 		}
-		return abs, nil
+		tmp, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".init-")
+		if err != nil {
+			return "", fmt.Errorf("destination %s: %w", path, err)
+		}
+		defer os.RemoveAll(tmp) // gone once renamed
+		if err := git.Init(ctx, tmp, true); err != nil {
+			return "", fmt.Errorf("destination %s: %w", path, err)
+		}
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			return "", fmt.Errorf("destination %s: %w", path, err)
+		}
+		// Renaming onto a directory another run made first fails: theirs is kept.
+		os.Rename(tmp, abs)
 	}
 	if !isBareRepo(abs) && !isDir(filepath.Join(abs, ".git")) {
 		return "", fmt.Errorf("destination %s: exists and is not a Git repository", path)
