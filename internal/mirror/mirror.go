@@ -1,6 +1,3 @@
-// Package mirror defines a mirror (a source repository, a Git destination and
-// the policy mapping one's refs to the other's) and the sync pipeline that
-// keeps them equal: pull into a per-mirror cache, convert, push what changed.
 package mirror
 
 import (
