@@ -2,6 +2,7 @@ package git
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
@@ -46,7 +47,7 @@ type PackWriter struct {
 	w       *bufio.Writer
 	off     uint64 // bytes written so far
 	crc     hash.Hash32
-	zw      *zlib.Writer
+	level   int // zlib level
 	objects map[Hash]packEntry
 	cache   deltaCache // recent objects' bytes, for AddDelta
 	err     error      // sticky write error
@@ -118,8 +119,7 @@ func newPackWriter(gitDir string, level int) (*PackWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("git: pack: %w", err)
 	}
-	zw, err := zlib.NewWriterLevel(io.Discard, level)
-	if err != nil {
+	if _, err := zlib.NewWriterLevel(io.Discard, level); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("git: pack: %w", err)
@@ -129,7 +129,7 @@ func newPackWriter(gitDir string, level int) (*PackWriter, error) {
 		f:       f,
 		w:       bufio.NewWriterSize(f, 256<<10),
 		crc:     crc32.NewIEEE(),
-		zw:      zw,
+		level:   level,
 		objects: make(map[Hash]packEntry),
 	}
 	// The object count is patched in by Commit.
@@ -168,54 +168,112 @@ func (p *PackWriter) add(kind string, data []byte, base Hash) (Hash, error) {
 		return ZeroHash, fmt.Errorf("git: pack: unknown object kind %q", clip(kind, 32))
 	}
 	h := HashObject(kind, data)
+
+	// Look up the state under the lock, compress outside it (so that
+	// several goroutines compress in parallel), append under it.
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done {
-		return h, errPackClosed
-	}
-	if p.err != nil {
-		return h, p.err
+	if err := p.usable(); err != nil {
+		p.mu.Unlock()
+		return h, err
 	}
 	if _, ok := p.objects[h]; ok {
+		p.mu.Unlock()
+		return h, nil
+	}
+	var baseData []byte // cached bytes are never modified, only dropped
+	baseEntry, haveBase := p.objects[base]
+	if haveBase && !base.IsZero() && baseEntry.typ == typ && baseEntry.depth < maxDeltaDepth {
+		baseData = p.cache.data[base]
+	}
+	p.mu.Unlock()
+
+	payload, hdrType := data, typ
+	if baseData != nil {
+		if d := makeDelta(baseData, data); d != nil {
+			payload, hdrType = d, typeOfsDelta
+		}
+	}
+	zbuf := compressPool.Get().(*compressor)
+	defer zbuf.release()
+	compressed, err := zbuf.compress(payload, p.level)
+	if err != nil {
+		return h, fmt.Errorf("git: pack: compress: %w", err)
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.usable(); err != nil {
+		return h, err
+	}
+	if _, ok := p.objects[h]; ok { // added meanwhile by another goroutine
 		return h, nil
 	}
 	entry := packEntry{offset: p.off, typ: typ}
-	payload := data
-	var ofs [10]byte
-	ofsLen := 0
-	hdrType := typ
-	if be, ok := p.objects[base]; ok && !base.IsZero() && be.typ == typ && be.depth < maxDeltaDepth {
-		if bd, ok := p.cache.data[base]; ok {
-			if d := makeDelta(bd, data); d != nil {
-				payload, hdrType = d, typeOfsDelta
-				entry.depth = be.depth + 1
-				ofsLen = putDeltaOffset(ofs[:], entry.offset-be.offset)
-			}
-		}
-	}
 	p.crc.Reset()
-	var hdr [16]byte
+	var hdr [16 + 10]byte
 	n := putObjectHeader(hdr[:], hdrType, uint64(len(payload)))
+	if hdrType == typeOfsDelta {
+		var ofs [10]byte
+		k := putDeltaOffset(ofs[:], entry.offset-baseEntry.offset)
+		n += copy(hdr[n:], ofs[len(ofs)-k:])
+		entry.depth = baseEntry.depth + 1
+	}
 	if err := p.write(hdr[:n]); err != nil {
 		return h, err
 	}
-	if err := p.write(ofs[len(ofs)-ofsLen:]); err != nil {
+	if err := p.write(compressed); err != nil {
 		return h, err
-	}
-	p.zw.Reset(packSink{p})
-	if _, err := p.zw.Write(payload); err != nil {
-		return h, p.fail(err)
-	}
-	if err := p.zw.Close(); err != nil {
-		return h, p.fail(err)
-	}
-	if p.err != nil {
-		return h, p.err
 	}
 	entry.crc = p.crc.Sum32()
 	p.objects[h] = entry
 	p.cache.put(h, data)
 	return h, nil
+}
+
+func (p *PackWriter) usable() error {
+	if p.done {
+		return errPackClosed
+	}
+	return p.err
+}
+
+// compressor is a reusable zlib stream into a buffer.
+type compressor struct {
+	buf   bytes.Buffer
+	zw    *zlib.Writer
+	level int
+}
+
+var compressPool = sync.Pool{New: func() any { return new(compressor) }}
+
+// release returns c to the pool, without a buffer grown by a large object.
+func (c *compressor) release() {
+	if c.buf.Cap() > 8<<20 {
+		c.buf = bytes.Buffer{}
+	}
+	compressPool.Put(c)
+}
+
+// compress returns data zlib-compressed at level, in a buffer valid until
+// the next call.
+func (c *compressor) compress(data []byte, level int) ([]byte, error) {
+	c.buf.Reset()
+	if c.zw == nil || c.level != level {
+		zw, err := zlib.NewWriterLevel(&c.buf, level)
+		if err != nil {
+			return nil, err
+		}
+		c.zw, c.level = zw, level
+	} else {
+		c.zw.Reset(&c.buf)
+	}
+	if _, err := c.zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := c.zw.Close(); err != nil {
+		return nil, err
+	}
+	return c.buf.Bytes(), nil
 }
 
 // typeOfsDelta is the pack type of a delta whose base is given by its
@@ -248,16 +306,6 @@ func (p *PackWriter) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.objects)
-}
-
-// packSink feeds compressed bytes into the pack, counting and checksumming.
-type packSink struct{ p *PackWriter }
-
-func (s packSink) Write(b []byte) (int, error) {
-	if err := s.p.write(b); err != nil {
-		return 0, err
-	}
-	return len(b), nil
 }
 
 func (p *PackWriter) write(b []byte) error {
