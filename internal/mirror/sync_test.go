@@ -296,6 +296,9 @@ func TestSyncErrors(t *testing.T) {
 	src.commit("a", "1\n", "base")
 	notHg := t.TempDir()
 	closed := closedPort(t)
+	sshKey, knownHosts := filepath.Join(notHg, "id_ed25519"), filepath.Join(notHg, "known_hosts")
+	writeFile(t, sshKey, "")
+	writeFile(t, knownHosts, "")
 	tests := []struct {
 		name   string
 		change func(*Syncer, *Mirror)
@@ -313,6 +316,9 @@ func TestSyncErrors(t *testing.T) {
 		{"ssh without key", func(s *Syncer, m *Mirror) { m.Dest.URL = "ssh://git@127.0.0.1/x.git" }, BadRequest},
 		{"destination missing", func(s *Syncer, m *Mirror) { m.Dest.URL = filepath.Join(notHg, "none.git") }, BadRequest},
 		{"bad name", func(s *Syncer, m *Mirror) { m.Name = "../x" }, BadRequest},
+		{"ssh destination unreachable", func(s *Syncer, m *Mirror) {
+			m.Dest = Destination{URL: "ssh://git@" + closed + "/x.git", SSHKey: sshKey, KnownHosts: knownHosts}
+		}, Transient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
