@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/queue"
+	"github.com/synchroniser/synchroniser/internal/store"
+	"github.com/synchroniser/synchroniser/internal/store/storetest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the worker goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// workerRun runs a program for the worker test with a fixed environment.
+func workerRun(t *testing.T, dir, prog string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", prog, strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(stdout.String())
+}
+
+// TestWorkerCommand runs `synchroniser worker` against a PostgreSQL database:
+// a job queued by another process (the hook side) is synced with the
+// worker's own cache, and cancelling the context (SIGTERM) stops it cleanly.
+func TestWorkerCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	workerRun(t, "", "hg", "init", "--", src)
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	workerRun(t, src, "hg", "commit", "--addremove", "-d", "1600000000 0", "-m", "first")
+	dest := filepath.Join(dir, "dest.git")
+	workerRun(t, "", "git", "init", "-q", "--bare", "--", dest)
+
+	dbURL := storetest.NewDatabase(t)
+	cacheRoot := filepath.Join(dir, "worker-data")
+	conf := filepath.Join(dir, "synchroniser.toml")
+	toml := fmt.Sprintf(`data_dir = %q
+database_url = %q
+
+[source]
+allow_file = true
+
+[limits]
+concurrent_syncs = 2
+
+[[mirror]]
+name = "demo"
+scm = "hg"
+source = %q
+[mirror.destination]
+url = %q
+`, filepath.Join(dir, "data"), dbURL, src, dest)
+	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"worker", "--config", conf, "--data-dir", cacheRoot, "--id", "w1"}, &stderr, &stderr)
+	}()
+
+	st, err := store.Open(context.Background(), store.Config{Driver: store.Postgres, URL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	q, err := queue.New(context.Background(), queue.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := q.Enqueue(context.Background(), "demo", queue.Push("generic", "d-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer wcancel()
+	j, err := q.Wait(wctx, id)
+	if err != nil {
+		t.Fatalf("wait: %v\nworker log:\n%s", err, stderr.String())
+	}
+	if !j.Succeeded() || len(j.Runs) != 1 || j.Runs[0].Worker != "w1" {
+		t.Fatalf("job = state %s err %v runs %+v\nworker log:\n%s", j.State, j.Err(), j.Runs, stderr.String())
+	}
+	if got := workerRun(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "refs/heads/master"); got != "first" {
+		t.Fatalf("destination master message = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(cacheRoot, "cache", "demo")); err != nil {
+		t.Fatalf("the worker's cache is not under --data-dir: %v", err)
+	}
+
+	cancel() // SIGTERM
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("worker exited with %d\n%s", c, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("worker did not stop within a minute of SIGTERM")
+	}
+	if log := stderr.String(); !strings.Contains(log, "worker stopped") || strings.Contains(log, dbURL) {
+		t.Fatalf("worker log (must say it stopped and never print the database URL):\n%s", log)
+	}
+}
+
+func TestWorkerCommandErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"worker", "extra"}, 2},
+		{[]string{"worker", "--bogus"}, 2},
+		{[]string{"worker", "--config", "/nonexistent/synchroniser.toml"}, 2},
+		{[]string{"worker", "--help"}, 0},
+	} {
+		var out bytes.Buffer
+		if got := run(context.Background(), tt.args, &out, &out); got != tt.want {
+			t.Errorf("%v: exit %d, want %d\n%s", tt.args, got, tt.want, out.String())
+		}
+	}
+}
