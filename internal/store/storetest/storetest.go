@@ -1,7 +1,8 @@
 // Package storetest gives tests a fresh database on every driver: a temporary
 // SQLite file, or a new PostgreSQL database (synchroniser_test_<random>) on
-// the server named by $SYNCHRONISER_TEST_POSTGRES (default
+// the server named by $SYNCHRONISER_TEST_DATABASE_URL (default
 // postgres://postgres@127.0.0.1:5432/postgres), dropped when the test ends.
+// PostgreSQL is always required: a test that cannot reach it fails.
 package storetest
 
 import (
@@ -22,13 +23,14 @@ import (
 // Drivers lists the drivers that every conformance test runs against.
 var Drivers = []string{store.SQLite, store.Postgres}
 
-// DefaultServer is the PostgreSQL server used when $SYNCHRONISER_TEST_POSTGRES is unset.
+// DefaultServer is the PostgreSQL server used when
+// $SYNCHRONISER_TEST_DATABASE_URL is unset.
 const DefaultServer = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // Server returns the URL of the PostgreSQL maintenance database used to
 // create and drop test databases.
 func Server() string {
-	if u := os.Getenv("SYNCHRONISER_TEST_POSTGRES"); u != "" {
+	if u := os.Getenv("SYNCHRONISER_TEST_DATABASE_URL"); u != "" {
 		return u
 	}
 	return DefaultServer
