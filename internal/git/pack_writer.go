@@ -28,7 +28,8 @@ import (
 // Commit: the pack and its version-2 index are written under temporary names
 // ("tmp_pack_*", "tmp_idx_*", which git prune and CleanTemporary remove),
 // synced, then renamed, the pack first, since Git only uses a pack once its
-// .idx exists. A PackWriter is safe for use by several goroutines.
+// .idx exists. A PackWriter is safe for use by several goroutines, which
+// then compress in parallel.
 //
 // Why a native writer rather than `git fast-import`: fast-import builds trees
 // itself from path operations and cannot write arbitrary commit headers
