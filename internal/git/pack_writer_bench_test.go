@@ -231,11 +231,11 @@ func TestBenchHistoriesAgree(t *testing.T) {
 	t.Parallel()
 	a, f := newBare(t), newBare(t)
 	d := newBare(t)
-	tip := writeBenchPackWriter(t, a, packWriterLevel, 300, false)
-	if dtip := writeBenchPackWriter(t, d, packWriterLevel, 300, true); dtip != tip {
+	tip := writeBenchPackWriter(t, a, packWriterLevel, 100, false)
+	if dtip := writeBenchPackWriter(t, d, packWriterLevel, 100, true); dtip != tip {
 		t.Fatalf("with deltas tip %s, without %s", dtip, tip)
 	}
-	writeBenchFastImport(t, f, 300)
+	writeBenchFastImport(t, f, 100)
 	if got := mustHash(t, string(gitT(t, f, nil, "rev-parse", "refs/heads/master"))); got != tip {
 		t.Fatalf("fast-import tip %s, PackWriter tip %s", got, tip)
 	}
