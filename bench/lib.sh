@@ -40,17 +40,36 @@ big() {
 	echo "$dir"
 }
 
-# measure OUT CMD...: runs CMD under /usr/bin/time -v; writes "seconds maxrss_kb" to OUT.
+# measure OUT CMD...: runs CMD under /usr/bin/time -v; writes "wall_seconds maxrss_kb cpu_seconds"
+# to OUT (cpu = user + system: on a loaded machine it moves less than wall time).
 measure() {
 	local out=$1; shift
 	local tv; tv=$(mktemp)
-	/usr/bin/time -v "$@" >/dev/null 2>"$tv" || { cat "$tv" >&2; rm -f "$tv"; die "failed: $*"; }
-	local wall rss
-	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tv")
-	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tv")
+	/usr/bin/time -v "$@" >/dev/null 2>"$tv" || { tail -5 "$tv" >&2; rm -f "$tv"; die "failed: $*"; }
+	measured "$tv" >"$out"
 	rm -f "$tv"
-	# wall is [h:]m:ss.xx
-	echo "$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }') $rss" >"$out"
 }
+
+# measured FILE: "wall_seconds maxrss_kb cpu_seconds" from /usr/bin/time -v output.
+measured() {
+	awk -F': ' '
+		/Elapsed \(wall clock\)/ { n = split($2, p, ":"); wall = (n == 3) ? p[1]*3600 + p[2]*60 + p[3] : p[1]*60 + p[2] }
+		/Maximum resident set size/ { rss = $2 }
+		/User time \(seconds\)/ { cpu += $2 }
+		/System time \(seconds\)/ { cpu += $2 }
+		END { printf "%.2f %d %.2f\n", wall, rss, cpu }' "$1"
+}
+
+# free_port: a TCP port free on 127.0.0.1 now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# now: seconds since the epoch, with nanoseconds.
+now() { date +%s.%N; }
+
+# secs T0 T1: T1 - T0 with 3 decimals.
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# met CONDITION: "yes" or "**no**" for an awk condition.
+met() { awk "BEGIN { if ($1) print \"yes\"; else print \"**no**\" }"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
