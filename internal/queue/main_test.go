@@ -118,6 +118,8 @@ type gitSyncer struct {
 	// holds <marker>/<mirror>/syncing and leaves <marker>/<mirror>/OVERLAP
 	// if it finds it held.
 	marker string
+	// gate, if not nil, holds every sync after its fetch until closed.
+	gate chan struct{}
 
 	mu      sync.Mutex
 	active  map[string]int // mirror → syncs running now
@@ -173,6 +175,13 @@ func (g *gitSyncer) Sync(ctx context.Context, mirror string, _ queue.Trigger) (*
 		}
 	} else if _, err := runGit(ctx, cache, "fetch", "-q", "--prune", "origin"); err != nil {
 		return nil, &transientError{err}
+	}
+	if g.gate != nil {
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if g.delay > 0 {
 		select {

@@ -211,7 +211,7 @@ func testReplayedDelivery(t *testing.T, driver string) {
 
 func testPushDuringRun(t *testing.T, driver string) {
 	f := newFixture(t, driver, "m1")
-	f.syncer.delay = 500 * time.Millisecond
+	f.syncer.gate = make(chan struct{})
 	f.syncer.started = make(chan string, 1)
 	q := f.start(f.config())
 	ctx := context.Background()
@@ -235,6 +235,7 @@ func testPushDuringRun(t *testing.T, driver string) {
 	if third.JobID != first.JobID {
 		t.Fatalf("third push = %+v", third)
 	}
+	close(f.syncer.gate)
 	j := wait(t, q, first.JobID)
 	if !j.Succeeded() {
 		t.Fatalf("job = %+v", j)

@@ -163,6 +163,10 @@ func startWorker(t *testing.T, spec workerSpec) *process {
 			t.Logf("log of worker %s:\n%s", spec.ID, tail(string(out), 60))
 		}
 	})
+	waitFor(t, time.Minute, "worker "+spec.ID+" to start", func() bool {
+		out, _ := os.ReadFile(logPath)
+		return strings.Contains(string(out), "queue started")
+	})
 	return p
 }
 
