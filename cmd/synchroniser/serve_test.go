@@ -23,6 +23,7 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/config"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
+	"github.com/synchroniser/synchroniser/internal/store/storetest"
 )
 
 // The real legacy payloads, read in place beside the repository.
@@ -163,6 +164,7 @@ type e2e struct {
 	gitURL  string // git http-backend base URL
 	gh      *forgetest.GitHub
 	logs    *lockedBuffer
+	slug    string // repository slug the payloads name (default hub)
 	// seen collects every answer body, for the secrets check.
 	seenMu sync.Mutex
 	seen   bytes.Buffer
@@ -262,6 +264,11 @@ func (e *e2e) payload(name string) []byte {
 		e.t.Fatal(err)
 	}
 	doc["canon_url"] = e.hgURL
+	if e.slug != "" {
+		repo := doc["repository"].(map[string]any)
+		repo["slug"], repo["name"] = e.slug, e.slug
+		repo["absolute_url"] = fmt.Sprintf("/%s/%s/", repo["owner"], e.slug)
+	}
 	out, _ := json.Marshal(doc)
 	return out
 }
@@ -422,11 +429,12 @@ func TestServeFailures(t *testing.T) {
 			}
 		}, "/synchronise/?wait=1", 500, "push"},
 		{"legacy wait configured", func(c *config.Config) { c.Legacy.Wait = true; c.Tools.Hg = "/nonexistent/hg" }, nil, "/synchronise/", 500, "failed"},
-		{"source repository missing", nil, func(t *testing.T, e *e2e) {
+		{"source repository broken", nil, func(t *testing.T, e *e2e) {
 			if err := os.RemoveAll(filepath.Join(e.hgDir, ".hg")); err != nil {
 				t.Fatal(err)
 			}
-		}, "/synchronise/?wait=1", 0, "failed"},
+		}, "/synchronise/?wait=1", 500, "HTTP Error 500"},
+		{"source repository missing", nil, func(t *testing.T, e *e2e) { e.slug = "nothere" }, "/synchronise/elevenbits/hub/?wait=1", 400, "Synchronising elevenbits/nothere to elevenbits/hub failed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -441,8 +449,8 @@ func TestServeFailures(t *testing.T) {
 				t.Fatalf("%d %v, want %d with error containing %q\nlogs:\n%s", status, body, tc.status, tc.msg, e.logs.String())
 			}
 			t.Logf("%d %s", status, got)
-			if strings.Contains(got, e2eToken) {
-				t.Error("token in the error")
+			if strings.Contains(got, e2eToken) || strings.Contains(got, e.cfg.DataDir) {
+				t.Error("token or data dir in the error")
 			}
 		})
 	}
@@ -554,5 +562,77 @@ func TestServeCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"serve", "--config", bad}, io.Discard, errOut); code != 2 ||
 		!strings.Contains(errOut.String(), "listen") || !strings.Contains(errOut.String(), "log.format") {
 		t.Errorf("bad config: exit %d\n%s", code, errOut.String())
+	}
+}
+
+// TestServeDefaults starts serve with no configuration file at all: the
+// built-in defaults (data under ./data, SQLite) with only the listen
+// address moved by the environment.
+func TestServeDefaults(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("SYNCHRONISER_CONFIG", "")
+	t.Setenv("SYNCHRONISER_LISTEN", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, io.Discard, out) }()
+	re := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && addr == ""; time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		cancel()
+		t.Fatalf("no address logged:\n%s", out.String())
+	}
+	for _, want := range []string{`config="built-in defaults"`, "database=sqlite", "data_dir=./data", "providers=synchronise", "mirrors=0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %s:\n%s", want, out.String())
+		}
+	}
+	resp, err := http.Get(addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("readyz: %d", resp.StatusCode)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "synchroniser.db")); err != nil {
+		t.Errorf("no ./data/synchroniser.db: %v", err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d:\n%s", code, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// TestServePostgres runs one synchronisation with the store and the queue
+// on PostgreSQL.
+func TestServePostgres(t *testing.T) {
+	t.Parallel()
+	dbURL := storetest.NewDatabase(t)
+	e := newE2E(t, "file", func(c *config.Config) { c.DatabaseURL = config.Secret(dbURL) })
+	if e.cfg.DatabaseKind() != "postgres" {
+		t.Fatal("not on PostgreSQL")
+	}
+	status, body := e.do(http.MethodPost, "/synchronise/?wait=1", "application/json", e.payload("hg-push-elevenbits-hub.json"))
+	if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "3 changesets") {
+		t.Fatalf("%d %v\nlogs:\n%s", status, body, e.logs.String())
+	}
+	if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 3 {
+		t.Errorf("destination has %d commits, want 3", n)
+	}
+	status, body = e.do(http.MethodGet, "/api/mirrors", "", nil)
+	if ms, _ := body["mirrors"].([]any); status != 200 || len(ms) != 1 {
+		t.Errorf("GET /api/mirrors: %d %v", status, body)
 	}
 }

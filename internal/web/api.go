@@ -83,7 +83,7 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 	if err != nil {
 		return mi, err
 	}
-	mi.Runs, mi.Failures, mi.LastError = st.Runs, st.Failures, st.LastError
+	mi.Runs, mi.Failures, mi.LastError = st.Runs, st.Failures, s.scrub(st.LastError)
 	if st.LastRun != nil {
 		t := st.LastRun.Started
 		mi.LastSync, mi.Outcome, mi.Changesets = &t, string(st.LastRun.Outcome), st.LastRun.Changesets
@@ -156,7 +156,9 @@ func (s *Server) recentRuns(ctx context.Context, name string, n int) ([]RunInfo,
 		if name != "" && r.Mirror != name {
 			continue
 		}
-		out = append(out, runInfo(r))
+		ri := runInfo(r)
+		ri.Error = s.scrub(ri.Error)
+		out = append(out, ri)
 		if len(out) == n {
 			break
 		}
@@ -190,7 +192,9 @@ func (s *Server) apiJob(w http.ResponseWriter, r *http.Request) {
 	infos := make([]RunInfo, len(runs))
 	for i, run := range runs {
 		infos[i] = runInfo(run)
+		infos[i].Error = s.scrub(infos[i].Error)
 	}
+	job.Error = s.scrub(job.Error)
 	writeJSON(w, http.StatusOK, map[string]any{"job": job, "runs": infos})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -66,14 +67,14 @@ func (s *Server) synchronise(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "cannot wait for job %d: %v", id, err)
 		return
 	}
-	status, body := jobAnswer(job, what)
+	status, body := jobAnswer(job, what, s.scrub)
 	s.metrics.webhook("bitbucket-legacy", status)
 	writeJSON(w, status, body)
 }
 
 // jobAnswer is what a waiting request answers for a finished job: 200 and
 // a message, 400 when the request caused the failure, 500 otherwise.
-func jobAnswer(job *Job, what string) (int, map[string]any) {
+func jobAnswer(job *Job, what string, scrub func(string) string) (int, map[string]any) {
 	if job.State == JobSucceeded {
 		msg := fmt.Sprintf("Synchronised %s: %d changeset%s", what, job.Changesets, plural(job.Changesets))
 		if len(job.Refs) > 0 {
@@ -91,7 +92,7 @@ func jobAnswer(job *Job, what string) (int, map[string]any) {
 	if e == "" {
 		e = "job " + job.State
 	}
-	return status, map[string]any{"error": fmt.Sprintf("Synchronising %s failed: %s", what, e), "job": job.ID}
+	return status, map[string]any{"error": fmt.Sprintf("Synchronising %s failed: %s", what, scrub(e)), "job": job.ID}
 }
 
 func plural(n int) string {
@@ -205,4 +206,14 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("sync queued", "mirror", m.Name, "job", id, "provider", provider, "delivery", ev.DeliveryID)
 	s.metrics.webhook(provider, http.StatusAccepted)
 	writeJSON(w, http.StatusAccepted, queued{Job: id, StatusURL: jobURL(id), Message: "Queued synchronisation of mirror " + m.Name})
+}
+
+// scrub replaces the cache directory in messages sent to clients: where the
+// server keeps its files is none of theirs.
+func (s *Server) scrub(msg string) string {
+	dir := s.cfg.CacheDir()
+	if abs, err := filepath.Abs(dir); err == nil {
+		msg = strings.ReplaceAll(msg, abs, "$CACHE")
+	}
+	return strings.ReplaceAll(msg, dir, "$CACHE")
 }
