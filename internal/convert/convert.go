@@ -99,13 +99,14 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		every = 2000
 	}
 	c := &converter{
-		repo:   repo,
-		gitDir: gitDir,
-		m:      m,
-		log:    log,
-		blobs:  make(map[hg.Node]git.Hash),
-		trees:  newTreeState(),
-		links:  map[string]git.Hash{},
+		repo:     repo,
+		gitDir:   gitDir,
+		m:        m,
+		log:      log,
+		blobs:    make(map[hg.Node]git.Hash),
+		trees:    newTreeState(),
+		links:    map[string]git.Hash{},
+		branchOf: map[int]branchInfo{},
 	}
 	res := &Result{Total: repo.Len()}
 	convErr := c.run(ctx, every, opts.Progress, res)
@@ -135,6 +136,7 @@ type converter struct {
 
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
+	branchOf map[int]branchInfo // of the changesets converted, for branch heads
 }
 
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
@@ -142,7 +144,7 @@ type converter struct {
 const maxBlobCache = 1 << 20
 
 // readAheadBytes bounds the file contents read ahead of the writer.
-const readAheadBytes = 64 << 20
+const readAheadBytes = 32 << 20
 
 func (c *converter) run(ctx context.Context, every int, progress func(int, int), res *Result) error {
 	total := c.repo.Len()
@@ -191,6 +193,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 			}
 			return fmt.Errorf("convert: reader stopped early")
 		}
+		c.branchOf[j.cs.Rev] = branchInfo{branch: j.cs.Branch(), closed: j.cs.Closed()}
 		if j.skip {
 			continue
 		}

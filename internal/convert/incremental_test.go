@@ -3,6 +3,7 @@ package convert_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -169,4 +170,39 @@ func fsck(t testing.TB, hgRoot string) {
 			t.Errorf("git fsck %s: %s", hgRoot, l)
 		}
 	}
+}
+
+// TestBranchHeads checks Result.BranchHeads against Mercurial's own idea of
+// each named branch's tipmost open head (or tipmost head when all are
+// closed).
+func TestBranchHeads(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	env := hgEnv(t)
+	for _, tc := range conformanceRepos {
+		if tc.name != "branches-closed" && tc.name != "merges" {
+			continue
+		}
+		r := newRepo(t, env, tc.init...)
+		tc.build(r)
+		res := runNative(t, r.dir)
+		m := readMap(t, r.dir)
+		branches := strings.Fields(hgRun(t, env, r.dir, "log", "-r", "head()", "-T", "{branch|urlescape}\n"))
+		want := map[string]string{}
+		for _, b := range branches {
+			b = unescapeURL(t, b)
+			rev := strings.TrimSpace(hgRun(t, env, r.dir, "log", "-r", "max(head() and branch(r'"+b+"') and not closed()) or max(head() and branch(r'"+b+"'))", "-l", "1", "-T", "{node}"))
+			want[b] = m[rev]
+		}
+		compareStringMaps(t, tc.name+" branch heads", want, res.BranchHeads)
+	}
+}
+
+func unescapeURL(t *testing.T, s string) string {
+	t.Helper()
+	u, err := url.PathUnescape(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -16,7 +16,7 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, err := describe(c.repo, c.m.byHg, res)
+	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, err := describe(repo, byHg, res); err != nil {
+	if _, _, err := describe(repo, byHg, res, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -60,7 +60,8 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 
 // describe fills the refs of res and returns the Git refs hg-git would set
 // and the bookmarks and tags it leaves out.
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result) (map[string]git.Hash, []Warning, error) {
+// known holds the branch of changesets already read, by revision (may be nil).
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) (map[string]git.Hash, []Warning, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -103,7 +104,7 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result) (map[string
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
 	}
-	if err := branchHeads(repo, byHg, res); err != nil {
+	if err := branchHeads(repo, byHg, res, known); err != nil {
 		return nil, nil, err
 	}
 	if n := repo.Len(); n > 0 {
@@ -116,25 +117,24 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result) (map[string
 
 // branchHeads records, for each named branch, its tipmost open head (or its
 // tipmost head when all are closed, as `hg branches --closed` shows it).
-func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result) error {
+func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) error {
 	n := repo.Len()
-	type info struct {
-		branch string
-		closed bool
-	}
-	infos := make([]info, n)
+	infos := make([]branchInfo, n)
 	hasChildOnBranch := make([]bool, n)
+	cl := repo.Changelog()
 	for rev := 0; rev < n; rev++ {
-		cs, err := repo.Changeset(rev)
-		if err != nil {
-			return fmt.Errorf("convert: %w", err)
-		}
-		infos[rev] = info{branch: cs.Branch(), closed: cs.Closed()}
-		for _, p := range []hg.Node{cs.P1, cs.P2} {
-			if p == hg.NullNode {
-				continue
+		info, ok := known[rev]
+		if !ok {
+			cs, err := repo.Changeset(rev)
+			if err != nil {
+				return fmt.Errorf("convert: %w", err)
 			}
-			if pr, ok := repo.Rev(p); ok && infos[pr].branch == infos[rev].branch {
+			info = branchInfo{branch: cs.Branch(), closed: cs.Closed()}
+		}
+		infos[rev] = info
+		p1, p2 := cl.Parents(rev)
+		for _, pr := range []int{p1, p2} {
+			if pr >= 0 && pr < rev && infos[pr].branch == info.branch {
 				hasChildOnBranch[pr] = true
 			}
 		}
@@ -160,6 +160,12 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result) error {
 		}
 	}
 	return nil
+}
+
+// branchInfo is what branch heads need to know of a changeset.
+type branchInfo struct {
+	branch string
+	closed bool
 }
 
 // checkRefFormat is dulwich's check_ref_format, which hg-git uses to decide
