@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -75,6 +77,39 @@ func FuzzApplyDelta(f *testing.F) {
 		out, err := applyDelta(src, delta)
 		if err == nil && len(out) > len(delta)*max(len(src), 127) {
 			t.Fatalf("output of %d bytes from a %d-byte delta", len(out), len(delta))
+		}
+	})
+}
+
+// FuzzMapFile reads arbitrary git-mapfile contents: no panic, and what is
+// accepted is written back and read again to the same map.
+func FuzzMapFile(f *testing.F) {
+	f.Add([]byte("0123456789012345678901234567890123456789 0123456789012345678901234567890123456789\n"))
+	f.Add([]byte("short line\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), MapFile)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := loadMap(path)
+		if err != nil {
+			return
+		}
+		if err := m.save(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := loadMap(path)
+		if err != nil {
+			t.Fatalf("reading back a saved map: %v", err)
+		}
+		if len(again.byHg) != len(m.byHg) {
+			t.Fatalf("%d entries read back, want %d", len(again.byHg), len(m.byHg))
+		}
+		for n, h := range m.byHg {
+			if again.byHg[n] != h {
+				t.Fatalf("entry %s changed", n)
+			}
 		}
 	})
 }
