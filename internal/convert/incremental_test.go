@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -205,4 +206,62 @@ func unescapeURL(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestKilled kills a conversion process (this test binary re-run as a
+// helper) after its first checkpoint: the next run completes from the map
+// it left, equals a full conversion, and the repository passes git fsck.
+func TestKilled(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	env := hgEnv(t)
+	r := newRepo(t, env)
+	growRepo(r, 0, 20)
+	full := filepath.Join(t.TempDir(), "full")
+	copyDir(t, r.dir, full)
+	runNative(t, full)
+
+	d := filepath.Join(t.TempDir(), "killed")
+	copyDir(t, r.dir, d)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKillHelper$")
+	cmd.Env = append(os.Environ(), "CONVERT_KILL_HELPER_DIR="+d)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if st, err := os.Stat(convert.MapPath(d)); err == nil && st.Size() > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the helper wrote no map")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	partial := readMap(t, d)
+	if len(partial) == 0 || len(partial) >= 20 {
+		t.Fatalf("killed run left %d changesets in the map", len(partial))
+	}
+	res := runNative(t, d)
+	if res.Converted != 20-len(partial) {
+		t.Errorf("resumed run converted %d, want %d", res.Converted, 20-len(partial))
+	}
+	compareMaps(t, readMap(t, full), readMap(t, d))
+	fsck(t, d)
+}
+
+// TestKillHelper is the process TestKilled kills: a slowed conversion with
+// a checkpoint every 2 changesets.
+func TestKillHelper(t *testing.T) {
+	dir := os.Getenv("CONVERT_KILL_HELPER_DIR")
+	if dir == "" {
+		t.Skip("helper process for TestKilled")
+	}
+	n := &convert.Native{CheckpointEvery: 2}
+	n.Convert(context.Background(), dir, convert.Options{Progress: func(done, total int) {
+		time.Sleep(300 * time.Millisecond)
+	}})
 }
