@@ -36,7 +36,8 @@ type Result struct {
 	Warnings    []Warning         // entries that could not be mapped (never silent)
 }
 
-// Warning is one entry that could not be carried into Git.
+// Warning is one entry that could not be carried into Git. Rev and Node
+// name the changeset (Rev is -1 for a bookmark or tag, named by Path).
 type Warning struct {
 	Rev     int
 	Node    string
