@@ -25,7 +25,7 @@ type Destination struct {
 	Forge          string // "github", "gitlab", "gitea" or "" (plain git: ls-remote check only)
 	Owner, Project string // on the forge
 	APIURL         string // forge API base (GitHub Enterprise etc.)
-	Token          string // secret: never logged or shown
+	Token          string `json:"-"` // secret: never logged or shown
 	SSHKey         string // private key file, for ssh destinations
 	KnownHosts     string // known_hosts file, for ssh destinations
 }
@@ -167,6 +167,12 @@ func (m *Mirror) Validate() error {
 		return errorf(BadRequest, "validate", "mirror %s: invalid tip branch %q", m.Name, t)
 	}
 	return nil
+}
+
+// LogValue logs a mirror without its secrets.
+func (m Mirror) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", m.Name), slog.String("scm", m.SCM),
+		slog.String("source", Redact(m.Source)), slog.String("dest", m.Dest.String()))
 }
 
 // String names the mirror for messages.

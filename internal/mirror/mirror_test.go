@@ -1,9 +1,12 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -69,10 +72,17 @@ func TestRedact(t *testing.T) {
 		}
 	}
 	d := Destination{URL: "https://u:tok@h/x", Token: "tok"}
-	for _, s := range []string{d.String(), fmt.Sprint(d), fmt.Sprintf("%v", Mirror{Name: "n", Dest: d})} {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	log.Info("x", "dest", d, "mirror", Mirror{Name: "n", Dest: d})
+	for _, s := range []string{d.String(), fmt.Sprint(d), fmt.Sprintf("%v", Mirror{Name: "n", Dest: d}), logs.String()} {
 		if strings.Contains(s, "tok") {
 			t.Errorf("secret shown: %s", s)
 		}
+	}
+	// JSON (an API answer built carelessly) leaves the token out.
+	if js, _ := json.Marshal(Destination{URL: "https://h/x", Token: "s3cret"}); strings.Contains(string(js), "s3cret") {
+		t.Errorf("token in JSON: %s", js)
 	}
 }
 
