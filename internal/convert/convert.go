@@ -110,16 +110,13 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		branchOf: map[int]branchInfo{},
 	}
 	res := &Result{Total: repo.Len()}
-	convErr := c.run(ctx, every, opts.Progress, res)
+	err = c.run(ctx, every, opts.Progress, res)
+	if err == nil {
+		err = c.refs(res)
+	}
 	res.Warnings = c.warnings
 	c.logWarnings()
-	if convErr != nil {
-		return res, convErr
-	}
-	if err := c.refs(res); err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, err
 }
 
 // converter holds the state of one run.

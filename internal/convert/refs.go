@@ -20,14 +20,10 @@ func (c *converter) refs(res *Result) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range warns {
-		c.warnings = append(c.warnings, w)
-		c.log.Warn("convert: ref not exported", "kind", w.Kind, "name", w.Path, "message", w.Message)
-	}
+	c.warnings = append(c.warnings, warns...)
 	for _, name := range writeLooseRefs(c.gitDir, refs) {
 		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
 		c.warnings = append(c.warnings, w)
-		c.log.Warn("convert: ref not written", "kind", w.Kind, "ref", name)
 	}
 	res.Warnings = c.warnings
 	return nil

@@ -1,11 +1,15 @@
 package convert_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
 )
@@ -139,6 +143,31 @@ func TestSubrepoWarnings(t *testing.T) {
 		t.Errorf("missing warning %+v", k)
 	}
 	fsck(t, dir)
+
+	// One log line per kind of problem, however many entries.
+	logged := filepath.Join(t.TempDir(), "logged")
+	copyDir(t, r.dir, logged)
+	var buf bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := (&convert.Native{}).Convert(ctx, logged, convert.Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	logLines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	for _, kind := range []string{convert.WarnHgsubstateSyntax, convert.WarnSubrepoKind} {
+		n := 0
+		for _, l := range logLines {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, "kind="+kind) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d log lines of kind %s, want 1:\n%s", n, kind, buf.String())
+		}
+	}
+	if len(logLines) != 2 {
+		t.Errorf("%d log lines, want 2:\n%s", len(logLines), buf.String())
+	}
 
 	// hg-git converts revision 0 identically and aborts at revision 1.
 	ref := filepath.Join(t.TempDir(), "ref")
