@@ -122,11 +122,20 @@ func TestConvertJSON(t *testing.T) {
 	}
 }
 
-// TestConvertInterrupted: a run given up keeps what it converted (none
-// here), says so in one line, and the next run converts everything.
+// TestConvertInterrupted: a run given up keeps what it converted, says so
+// in one line, and the next run converts the rest.
 func TestConvertInterrupted(t *testing.T) {
 	t.Parallel()
-	repo := convRepo(t, 3)
+	repo := convRepo(t, 2)
+	if code, _, stderr := convRun(t, context.Background(), "--quiet", repo); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for i := range 2 {
+		if err := os.WriteFile(filepath.Join(repo, "more.txt"), fmt.Appendf(nil, "%d\n", i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		convHg(t, repo, "commit", "-A", "-m", fmt.Sprintf("more %d", i), "-d", fmt.Sprintf("%d 0", 1700000100+i))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	code, _, stderr := convRun(t, ctx, "--quiet", repo)
@@ -134,14 +143,14 @@ func TestConvertInterrupted(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %s", code, stderr)
 	}
 	if !strings.HasPrefix(stderr, "synchroniser: convert: ") || strings.Count(stderr, "\n") != 1 ||
-		!strings.Contains(stderr, "run again to continue") {
-		t.Errorf("stderr %q: want one line saying the run may continue", stderr)
+		!strings.Contains(stderr, "interrupted") || !strings.Contains(stderr, "run again to continue") {
+		t.Errorf("stderr %q: want one line saying the run was interrupted and may continue", stderr)
 	}
-	code, stdout, stderr := convRun(t, context.Background(), "--json", repo)
+	code, stdout, stderr := convRun(t, context.Background(), "--json", "--quiet", repo)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, `"changesets": 4,`) {
+	if !strings.Contains(stdout, `"changesets": 2,`) || !strings.Contains(stdout, `"total": 5,`) {
 		t.Errorf("run after the interruption: %s", stdout)
 	}
 }
