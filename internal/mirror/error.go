@@ -64,12 +64,13 @@ type Error struct {
 	Class Class
 }
 
-// Error returns "Op: Err".
+// Error returns "Op: Err" (just Err when it already starts with "Op:").
 func (e *Error) Error() string {
-	if e.Op == "" {
-		return e.Err.Error()
+	msg := e.Err.Error()
+	if e.Op == "" || strings.HasPrefix(msg, e.Op+":") {
+		return msg
 	}
-	return e.Op + ": " + e.Err.Error()
+	return e.Op + ": " + msg
 }
 
 // Unwrap returns the underlying error.

@@ -231,6 +231,10 @@ func (s *Syncer) hgUsable(ctx context.Context, root string) (ok bool, why string
 		}
 	}
 	r, err := hg.Open(root)
+	var unsup *hg.UnsupportedError
+	if errors.As(err, &unsup) {
+		return true, "" // hg can pull into it; the converter reports the format
+	}
 	if err != nil {
 		return false, err.Error()
 	}

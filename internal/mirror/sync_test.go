@@ -724,3 +724,32 @@ func TestSyncSourceChanged(t *testing.T) {
 		t.Errorf("after the source changed: %d changesets, destination log %q", res.Changesets, got)
 	}
 }
+
+// TestSyncUnsupportedFormat: a source in a format the native reader refuses
+// is the request's fault, and the cache is kept (pulled, not re-cloned).
+func TestSyncUnsupportedFormat(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	root := filepath.Join(t.TempDir(), "tree")
+	run(t, "", "hg", "init", "--config", "experimental.treemanifest=True", "--", root)
+	writeFile(t, filepath.Join(root, "a"), "a\n")
+	run(t, root, "hg", "--repository", root, "commit", "--config", "experimental.treemanifest=True", "-A", "-m", "a", "-d", "1600000000 0")
+	s := newSyncer(t)
+	m := hgMirror("tree", root, bareRepo(t))
+	_, err := s.Sync(ctx, m, SyncOptions{})
+	var unsup *hg.UnsupportedError
+	if ClassOf(err) != BadRequest || !errors.As(err, &unsup) || unsup.Requirement != "treemanifest" {
+		t.Fatalf("Sync = %v (class %v), want a BadRequest unsupported treemanifest", err, ClassOf(err))
+	}
+	if strings.Contains(err.Error(), "convert: convert:") {
+		t.Errorf("op repeated: %v", err)
+	}
+	marker := filepath.Join(s.HgRoot("tree"), ".hg", "marker")
+	writeFile(t, marker, "")
+	if _, err := s.Sync(ctx, m, SyncOptions{}); ClassOf(err) != BadRequest {
+		t.Fatalf("second Sync = %v, want BadRequest", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("cache of an unsupported repository was cloned again: %v", err)
+	}
+}
