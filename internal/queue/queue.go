@@ -215,6 +215,10 @@ type Queue struct {
 	batch    batcher
 	stopping atomic.Bool
 	started  atomic.Bool
+
+	// afterFinishCheck, set by tests, runs when a job has passed its final
+	// check and is about to complete.
+	afterFinishCheck func(jobID int64)
 }
 
 // engine hides River's transaction type parameter (*sql.Tx or pgx.Tx).

@@ -122,6 +122,7 @@ func TestQueue(t *testing.T) {
 				{"EnqueueSyncs", testEnqueueSyncs},
 				{"ReplayedDelivery", testReplayedDelivery},
 				{"PushDuringRun", testPushDuringRun},
+				{"PushAtFinish", testPushAtFinish},
 				{"Burst", testBurst},
 				{"RetryTransient", testRetryTransient},
 				{"NoRetryPermanent", testNoRetryPermanent},
@@ -251,6 +252,72 @@ func testPushDuringRun(t *testing.T, driver string) {
 	}
 	if n := f.syncer.overlap.Load(); n != 0 {
 		t.Fatalf("%d overlapping syncs", n)
+	}
+}
+
+// testPushAtFinish pushes while a job has passed its final check but is
+// still running: the push must not be coalesced into that job (which would
+// not see it) but get a job of its own once the first stops running.
+func testPushAtFinish(t *testing.T, driver string) {
+	f := newFixture(t, driver, "m1")
+	cfg := f.config()
+	q, err := queue.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached, hold := make(chan int64, 1), make(chan struct{})
+	var once sync.Once
+	queue.SetAfterFinishCheck(q, func(id int64) {
+		once.Do(func() {
+			reached <- id
+			<-hold
+		})
+	})
+	ctx := context.Background()
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		q.Stop(sctx) //nolint:errcheck // checked by other tests
+	})
+	first, err := q.Enqueue(ctx, "m1", queue.Push("github", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := <-reached; id != first {
+		t.Fatalf("job %d reached the final check, want %d", id, first)
+	}
+	tip := f.srcs["m1"].Push(t)
+	type result struct {
+		sub *queue.Submission
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sub, err := q.Submit(ctx, "m1", queue.Push("github", "2"))
+		done <- result{sub, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("Submit returned %+v, %v while the finishing job was still running", r.sub, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(hold)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.sub.JobID == first || r.sub.Coalesced {
+		t.Fatalf("push at the finish = %+v, want a new job after %d", r.sub, first)
+	}
+	j := wait(t, q, r.sub.JobID)
+	if !j.Succeeded() {
+		t.Fatalf("second job = %+v", j)
+	}
+	if got := f.destTip("m1"); got != tip {
+		t.Fatalf("destination master = %q, want the push at the finish %q", got, tip)
 	}
 }
 

@@ -104,6 +104,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		log.Info("pushes arrived during the sync; syncing again", "run", runID, "outcome", fin.Outcome)
 		return river.JobSnooze(0)
 	}
+	if q.afterFinishCheck != nil {
+		q.afterFinishCheck(job.ID)
+	}
 	if result != nil {
 		log.Error("sync failed; not retrying", "run", runID, "err", syncErr)
 	} else {
