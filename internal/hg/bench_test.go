@@ -79,3 +79,17 @@ func searchManifest(m []ManifestEntry, path string) int {
 	}
 	return -1
 }
+
+// BenchmarkReadHistoryHgReference is the reference for BenchmarkReadHistory:
+// hg itself listing every changeset with its manifest node and files
+// (it does not even read the manifests).
+func BenchmarkReadHistoryHgReference(b *testing.B) {
+	requireHg(b)
+	dir := unbundle(b, "click.hg")
+	for b.Loop() {
+		out := runHg(b, dir, "log", "-r", "0:", "-T", "{node} {manifest} {join(files, ' ')}\n")
+		if len(out) == 0 {
+			b.Fatal("no output")
+		}
+	}
+}

@@ -90,7 +90,7 @@ func (rl *Revlog) decompress(chunk, dst []byte, rawsize int32, exact bool) ([]by
 	if len(out) > limit {
 		return nil, fmt.Errorf("chunk of %d bytes exceeds limit %d", len(out), limit)
 	}
-	if exact && !rl.inline {
+	if exact && !rl.stableChunks() {
 		return bytes.Clone(out), nil
 	}
 	return out, nil

@@ -15,6 +15,10 @@ import (
 // descriptors of non-inline ones and the memory of inline ones).
 const maxOpenFilelogs = 1024
 
+// maxWholeData is the largest changelog or manifest data file read into
+// memory at once; larger ones are read a delta chain at a time.
+const maxWholeData = 64 << 20
+
 // Repo is a Mercurial repository opened for reading. Its methods are safe
 // for concurrent use. It reads the store as it was when opened: revisions
 // appended later (by a concurrent hg pull) are not seen.
@@ -122,6 +126,7 @@ func Open(root string) (*Repo, error) {
 		return nil, err
 	}
 	r.changelog.recycle, r.manifests.recycle = true, true
+	r.changelog.wholeMax, r.manifests.wholeMax = maxWholeData, maxWholeData
 	return r, nil
 }
 

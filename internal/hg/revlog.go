@@ -72,7 +72,15 @@ type Revlog struct {
 	// Revision then returns copies.
 	recycle bool
 	free    [][]byte
+	// wholeMax, when positive, lets the data file be read into memory at
+	// once (when no larger) instead of one read per delta chain.
+	wholeMax int64
+	whole    []byte
 }
+
+// stableChunks reports whether chunks are views of memory that is never
+// overwritten (the inline index, or the whole data file).
+func (rl *Revlog) stableChunks() bool { return rl.inline || rl.whole != nil }
 
 type cachedText struct {
 	rev   int
@@ -414,7 +422,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		text = t
 		if i == 0 {
 			c := chunks[i]
-			rl.remember(rev, text, !rl.inline || len(c) > 0 && (c[0] == 'x' || c[0] == '('))
+			rl.remember(rev, text, !rl.stableChunks() || len(c) > 0 && (c[0] == 'x' || c[0] == '('))
 			return text, nil
 		}
 		i--
@@ -473,6 +481,24 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 		for i, r := range chain {
 			e := &rl.entries[r]
 			out[i] = rl.index[e.pos : e.pos+int64(e.clen)]
+		}
+		return out, nil
+	}
+	if rl.whole == nil && rl.data != nil && rl.dataSize > 0 && rl.dataSize <= rl.wholeMax {
+		buf := make([]byte, rl.dataSize)
+		if _, err := rl.data.ReadAt(buf, 0); err != nil {
+			return nil, fmt.Errorf("hg: read %s: %w", rl.dataName, err)
+		}
+		rl.whole = buf
+	}
+	if rl.whole != nil {
+		for i, r := range chain {
+			e := &rl.entries[r]
+			end := e.pos + int64(e.clen)
+			if end > int64(len(rl.whole)) {
+				return nil, fmt.Errorf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, len(rl.whole))
+			}
+			out[i] = rl.whole[e.pos:end]
 		}
 		return out, nil
 	}
