@@ -18,6 +18,10 @@ func FuzzRevlog(f *testing.F) {
 		}
 		if !rl.inline {
 			rl.data, rl.dataName, rl.dataSize = bytes.NewReader(data), "fuzz.d", int64(len(data))
+			if len(index)%2 == 1 {
+				rl.wholeMax = 1 << 20 // exercise the whole-file path too
+			}
+			rl.recycle = len(data)%2 == 1
 		}
 		n := min(rl.Len(), 64)
 		for rev := 0; rev < n; rev++ {

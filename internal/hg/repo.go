@@ -3,7 +3,6 @@ package hg
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -364,5 +363,3 @@ func (r *Repo) Close() error {
 	clear(r.filelogs)
 	return err
 }
-
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

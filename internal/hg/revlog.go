@@ -20,7 +20,6 @@ const (
 	flagGeneralDelta  = 1 << 17
 	knownHeaderFlags  = flagInlineData | flagGeneralDelta
 	indexEntrySize    = 64
-	maxRevlogRevs     = 1<<31 - 1
 	defaultCacheTexts = 4
 )
 
@@ -270,7 +269,8 @@ func (rl *Revlog) Close() error {
 }
 
 // Revision returns the full text of rev. The result is shared with the
-// revlog's cache: callers must not modify it.
+// revlog's cache (callers must not modify it), except for a Repo's
+// changelog and manifest log, which return a copy.
 func (rl *Revlog) Revision(rev int) ([]byte, error) {
 	if rev < 0 || rev >= len(rl.entries) {
 		return nil, fmt.Errorf("hg: read %s: revision %d out of range [0,%d)", rl.name, rev, len(rl.entries))
