@@ -2,6 +2,7 @@ package hg
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"testing"
 )
 
@@ -54,5 +55,70 @@ func TestClickCorpus(t *testing.T) {
 	}
 	if r.Len() != 3333 {
 		t.Errorf("click has %d changesets, want 3333", r.Len())
+	}
+}
+
+// TestCorpusOtherFormats rewrites the click history with zlib and without
+// generaldelta (long linear delta chains in non-inline revlogs) and with
+// flask's history (subrepositories), and verifies every revision of every
+// revlog natively.
+func TestCorpusOtherFormats(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	cases := []struct {
+		name, bundle string
+		config       []string
+	}{
+		{"click-zlib-no-generaldelta", "click.hg", []string{"format.revlog-compression=zlib", "format.usegeneraldelta=false", "format.sparse-revlog=false"}},
+		{"flask", "flask.hg", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := unbundle(t, tc.bundle)
+			if tc.config != nil {
+				clone := filepath.Join(t.TempDir(), "clone")
+				args := []string{"clone", "-U", "--pull"}
+				for _, c := range tc.config {
+					args = append(args, "--config", c)
+				}
+				runHg(t, "", append(args, "--", dir, clone)...)
+				dir = clone
+			}
+			r, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if tc.config != nil && (r.Changelog().GeneralDelta() || r.Changelog().Inline()) {
+				t.Fatalf("changelog generaldelta=%v inline=%v, want a non-inline revlog without generaldelta", r.Changelog().GeneralDelta(), r.Changelog().Inline())
+			}
+			verifyAll(t, r.Changelog())
+			verifyAll(t, r.ManifestLog())
+			paths := map[string]bool{}
+			for rev := 0; rev < r.Len(); rev++ {
+				c, err := r.Changeset(rev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range c.Files {
+					paths[f] = true
+				}
+			}
+			revs := 0
+			for p := range paths {
+				fl, err := r.Filelog(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < fl.Len(); i++ {
+					if err := fl.Verify(i); err != nil {
+						t.Fatal(err)
+					}
+				}
+				revs += fl.Len()
+			}
+			t.Logf("%s: %d changesets, %d filelogs, %d file revisions verified", tc.name, r.Len(), len(paths), revs)
+			checkTags(t, r, dir)
+		})
 	}
 }
