@@ -27,7 +27,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("config", os.Getenv("SYNCHRONISER_CONFIG"), "configuration `file` (TOML); default: built-in defaults and SYNCHRONISER_* variables")
-	dataDir := fs.String("data-dir", "", "this worker's data `dir` (its cache); default: data_dir from the configuration")
+	dataDir := fs.String("data-dir", "", "this worker's own data `dir` for its cache (the database stays the configured one); default: data_dir")
 	id := fs.String("id", "", "worker `name` in the history; default: host-pid")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]")
@@ -48,24 +48,30 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "synchroniser: %v\n", err)
 		return 2
 	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
 	log := newLogger(cfg, stderr)
 	if cfg.DatabaseKind() != "postgres" {
-		log.Warn("worker on SQLite: only workers on this machine can share the database; set database_url to PostgreSQL for several machines",
+		log.Warn("worker on SQLite: only processes on this machine can share the database; set database_url to PostgreSQL for several machines",
 			"database", cfg.SQLitePath())
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			log.Error("cannot create the data dir", "dir", cfg.DataDir, "err", err)
+			return 1
+		}
 	}
-	if err := os.MkdirAll(cfg.CacheDir(), 0o750); err != nil {
-		log.Error("cannot create the cache dir", "dir", cfg.CacheDir(), "err", err)
-		return 1
-	}
+	// The database is the shared one (data_dir's SQLite file or
+	// database_url); --data-dir moves only this worker's cache.
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		log.Error("cannot open the database", "database", cfg.DatabaseKind(), "err", err)
 		return 1
 	}
 	defer st.Close()
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if err := os.MkdirAll(cfg.CacheDir(), 0o750); err != nil {
+		log.Error("cannot create the cache dir", "dir", cfg.CacheDir(), "err", err)
+		return 1
+	}
 	q, err := queue.New(ctx, queue.Config{
 		Store:      st,
 		ID:         *id,

@@ -52,11 +52,20 @@ func workerRun(t *testing.T, dir, prog string, args ...string) string {
 	return strings.TrimSpace(stdout.String())
 }
 
-// TestWorkerCommand runs `synchroniser worker` against a PostgreSQL database:
-// a job queued by another process (the hook side) is synced with the
-// worker's own cache, and cancelling the context (SIGTERM) stops it cleanly.
+// TestWorkerCommand runs `synchroniser worker` on each driver: a job queued
+// by another store handle (the hook side) is synced with the worker's own
+// cache (--data-dir), and cancelling the context (SIGTERM) stops it cleanly.
 func TestWorkerCommand(t *testing.T) {
 	t.Parallel()
+	for _, driver := range storetest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testWorkerCommand(t, driver)
+		})
+	}
+}
+
+func testWorkerCommand(t *testing.T, driver string) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	workerRun(t, "", "hg", "init", "--", src)
@@ -67,7 +76,13 @@ func TestWorkerCommand(t *testing.T) {
 	dest := filepath.Join(dir, "dest.git")
 	workerRun(t, "", "git", "init", "-q", "--bare", "--", dest)
 
-	dbURL := storetest.NewDatabase(t)
+	dataDir := filepath.Join(dir, "data")
+	scfg := store.Config{Driver: store.SQLite, Path: filepath.Join(dataDir, "synchroniser.db")}
+	dbURL := ""
+	if driver == store.Postgres {
+		dbURL = storetest.NewDatabase(t)
+		scfg = store.Config{Driver: store.Postgres, URL: dbURL}
+	}
 	cacheRoot := filepath.Join(dir, "worker-data")
 	conf := filepath.Join(dir, "synchroniser.toml")
 	toml := fmt.Sprintf(`data_dir = %q
@@ -85,7 +100,7 @@ scm = "hg"
 source = %q
 [mirror.destination]
 url = %q
-`, filepath.Join(dir, "data"), dbURL, src, dest)
+`, dataDir, dbURL, src, dest)
 	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +113,20 @@ url = %q
 		code <- run(ctx, []string{"worker", "--config", conf, "--data-dir", cacheRoot, "--id", "w1"}, &stderr, &stderr)
 	}()
 
-	st, err := store.Open(context.Background(), store.Config{Driver: store.Postgres, URL: dbURL})
-	if err != nil {
-		t.Fatal(err)
+	// The worker creates the database; the hook side opens it when it exists.
+	var st *store.Store
+	var err error
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, serr := os.Stat(scfg.Path); driver == store.Postgres || serr == nil {
+			if st, err = store.Open(context.Background(), scfg); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("open the database: %v\nworker log:\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	defer st.Close()
 	q, err := queue.New(context.Background(), queue.Config{Store: st})
@@ -136,7 +162,7 @@ url = %q
 	case <-time.After(time.Minute):
 		t.Fatal("worker did not stop within a minute of SIGTERM")
 	}
-	if log := stderr.String(); !strings.Contains(log, "worker stopped") || strings.Contains(log, dbURL) {
+	if log := stderr.String(); !strings.Contains(log, "worker stopped") || (dbURL != "" && strings.Contains(log, dbURL)) {
 		t.Fatalf("worker log (must say it stopped and never print the database URL):\n%s", log)
 	}
 }
