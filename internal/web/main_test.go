@@ -16,9 +16,68 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/config"
+	"github.com/synchroniser/synchroniser/internal/queue"
+	"github.com/synchroniser/synchroniser/internal/store"
 )
+
+// TestMain removes the template database after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tmplDB.dir != "" {
+		os.RemoveAll(tmplDB.dir)
+	}
+	os.Exit(code)
+}
+
+// tmplDB is a SQLite database with the store's and River's migrations
+// applied once; each test gets a copy (River's migrations take seconds
+// under -race).
+var tmplDB struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// migratedDB returns the path of a fresh, migrated SQLite database.
+func migratedDB(t testing.TB) string {
+	t.Helper()
+	tmplDB.once.Do(func() {
+		tmplDB.dir, tmplDB.err = os.MkdirTemp("", "synchroniser-web-test-")
+		if tmplDB.err != nil {
+			return
+		}
+		ctx := context.Background()
+		st, err := store.Open(ctx, store.Config{Driver: store.SQLite, Path: filepath.Join(tmplDB.dir, "synchroniser.db")})
+		if err != nil {
+			tmplDB.err = err
+			return
+		}
+		defer st.Close()
+		_, tmplDB.err = queue.New(ctx, queue.Config{Store: st})
+	})
+	if tmplDB.err != nil {
+		t.Fatalf("template database: %v", tmplDB.err)
+	}
+	dst := filepath.Join(t.TempDir(), "synchroniser.db")
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(filepath.Join(tmplDB.dir, "synchroniser.db"+suffix))
+		if os.IsNotExist(err) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
 
 // sharedWebhooks holds the real payloads recorded for the project, read in
 // place beside the repository.
@@ -234,3 +293,12 @@ func do(t testing.TB, client *http.Client, req *http.Request) (int, map[string]a
 
 // form encodes a legacy payload as Bitbucket sent it.
 func form(payload []byte) []byte { return []byte(url.Values{"payload": {string(payload)}}.Encode()) }
+
+func mustConfig(t testing.TB, toml string) *config.Config {
+	t.Helper()
+	c, err := config.Parse([]byte(toml), "test.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -20,7 +20,7 @@ type testQueue struct {
 	st *store.Store
 }
 
-func newTestQueue(t *testing.T, cfg *config.Config, st *store.Store, log *slog.Logger) Queue {
+func newTestQueue(t testing.TB, cfg *config.Config, st *store.Store, log *slog.Logger) Queue {
 	t.Helper()
 	ctx := context.Background()
 	q, err := queue.New(ctx, queue.Config{Store: st, Logger: log})

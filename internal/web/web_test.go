@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +34,7 @@ const (
 // env is a Server on an httptest.Server with a real SQLite store, the real
 // queue and the fake GitHub API.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    *config.Config
 	srv    *Server
 	http   *httptest.Server
@@ -93,7 +92,7 @@ api_url = %q
 `, dataDir, adminToken, botLogin, botToken, hookSecret, hookSecret, gh.URL)
 }
 
-func newEnv(t *testing.T, tweak func(c *config.Config)) *env {
+func newEnv(t testing.TB, tweak func(c *config.Config)) *env {
 	t.Helper()
 	gh := forgetest.NewGitHub(t)
 	gh.AddToken(botToken, botLogin)
@@ -112,7 +111,7 @@ func newEnv(t *testing.T, tweak func(c *config.Config)) *env {
 		}
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Driver: store.SQLite, Path: filepath.Join(dir, "synchroniser.db")})
+	st, err := store.Open(ctx, store.Config{Driver: store.SQLite, Path: migratedDB(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
