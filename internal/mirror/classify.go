@@ -139,7 +139,7 @@ func containsAny(s string, phrases []string) bool {
 var corruptPhrases = []string{
 	"abandoned transaction found", "corrupt", "integrity check failed", "no match found",
 	"unknown parent", "censored node", "index 00changelog", "unexpected end", "checksum mismatch",
-	"repository requires features unknown", "not a valid repository",
+	"repository requires features unknown", "not a valid repository", "unknown version",
 }
 
 // cacheCorrupt reports whether a failed pull says the local cache itself is

@@ -231,8 +231,7 @@ func (s *Syncer) hgUsable(ctx context.Context, root string) (ok bool, why string
 		}
 	}
 	r, err := hg.Open(root)
-	var unsup *hg.UnsupportedError
-	if errors.As(err, &unsup) {
+	if declaredRequirement(err) {
 		return true, "" // hg can pull into it; the converter reports the format
 	}
 	if err != nil {
@@ -240,6 +239,26 @@ func (s *Syncer) hgUsable(ctx context.Context, root string) (ok bool, why string
 	}
 	r.Close()
 	return true, ""
+}
+
+// declaredRequirement reports whether err is the reader refusing a
+// requirement the repository declares in a requires file (a real format
+// it does not support), rather than a damaged store it could not make sense of.
+func declaredRequirement(err error) bool {
+	var unsup *hg.UnsupportedError
+	if !errors.As(err, &unsup) || filepath.Base(unsup.Path) != "requires" {
+		return false
+	}
+	b, rerr := os.ReadFile(unsup.Path)
+	if rerr != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == unsup.Requirement {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Syncer) syncGit(ctx context.Context, m Mirror, log *slog.Logger) (*Result, error) {
