@@ -636,3 +636,33 @@ func TestServePostgres(t *testing.T) {
 		t.Errorf("GET /api/mirrors: %d %v", status, body)
 	}
 }
+
+// TestServeCacheQuota: with a tiny cache quota, syncing a second mirror
+// removes the first one's cache (least recently used, idle), never the
+// cache just used.
+func TestServeCacheQuota(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "file", func(c *config.Config) { c.Limits.CacheQuota = 1 })
+	e2eBare(t, e.gitRoot, "elevenbits/hub2.git")
+	cache := e.cfg.CacheDir()
+	for _, dest := range []string{"hub", "hub2"} {
+		status, body := e.do(http.MethodPost, "/synchronise/elevenbits/"+dest+"/?wait=1", "application/json", e.payload("hg-push-elevenbits-hub.json"))
+		if status != 200 {
+			t.Fatalf("sync to %s: %d %v\n%s", dest, status, body, e.logs.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cache, "elevenbits.hub")); !os.IsNotExist(err) {
+		t.Errorf("the least recently used cache is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "elevenbits.hub.elevenbits.hub2", "hg", ".hg")); err != nil {
+		t.Errorf("the cache just used was removed: %v", err)
+	}
+	if !strings.Contains(e.logs.String(), "removed the least recently used cache") {
+		t.Error("eviction not logged")
+	}
+	// The evicted mirror syncs again (a fresh clone, nothing to push).
+	status, body := e.do(http.MethodPost, "/synchronise/?wait=1", "application/json", e.payload("hg-push-elevenbits-hub.json"))
+	if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "destination already up to date") {
+		t.Errorf("sync after eviction: %d %v", status, body)
+	}
+}
