@@ -2,9 +2,14 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
-	"sync"
+	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,26 +26,32 @@ type locker interface {
 	tryLock(ctx context.Context, mirror string) (unlock func(), ok bool, err error)
 }
 
-// memLocker is the lock for SQLite, whose database one process owns.
-type memLocker struct {
-	mu   sync.Mutex
-	held map[string]bool
-}
+// fileLocker is the lock for SQLite: flock(2) on a file per mirror beside
+// the database, so that processes sharing the database on this machine
+// (serve --no-workers and workers) exclude each other, and the kernel frees
+// the lock of a process that dies.
+type fileLocker struct{ dir string }
 
-func newMemLocker() *memLocker { return &memLocker{held: map[string]bool{}} }
-
-func (l *memLocker) tryLock(_ context.Context, mirror string) (func(), bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held[mirror] {
-		return nil, false, nil
+func (l *fileLocker) tryLock(_ context.Context, mirror string) (func(), bool, error) {
+	if err := os.MkdirAll(l.dir, 0o750); err != nil {
+		return nil, false, fmt.Errorf("queue: lock %s: %w", mirror, err)
 	}
-	l.held[mirror] = true
-	return func() {
-		l.mu.Lock()
-		delete(l.held, mirror)
-		l.mu.Unlock()
-	}, true, nil
+	sum := sha256.Sum256([]byte(mirror)) // any mirror name gives a safe file name
+	path := filepath.Join(l.dir, "sync-"+hex.EncodeToString(sum[:12])+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("queue: lock %s: %w", mirror, err)
+	}
+	// Each OpenFile is its own open file description, so two goroutines of
+	// one process exclude each other too.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("queue: lock %s: flock %s: %w", mirror, path, err)
+	}
+	return func() { f.Close() }, true, nil // closing releases the lock
 }
 
 // lockClass is the first key of our PostgreSQL advisory locks ("SYNC"),

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -294,7 +295,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 			return nil, fmt.Errorf("queue: river client: %w", err)
 		}
 		q.engine = &riverEngine[*sql.Tx]{client: client}
-		q.locker = newMemLocker()
+		q.locker = &fileLocker{dir: filepath.Join(filepath.Dir(cfg.Store.Path()), "locks")}
 	case store.Postgres:
 		driver := riverpgxv5.New(cfg.Store.Pool())
 		unlock, err := pgMigrationLock(ctx, cfg.Store)

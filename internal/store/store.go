@@ -51,6 +51,7 @@ type Config struct {
 // Store is an open database. It is safe for concurrent use.
 type Store struct {
 	driver string
+	path   string // SQLite only
 	db     *sql.DB
 	pool   *pgxpool.Pool // PostgreSQL only
 }
@@ -76,6 +77,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: sqlite: open %s: %w", cfg.Path, err)
 		}
+		s.path = cfg.Path
 		db.SetMaxOpenConns(1)
 		db.SetConnMaxIdleTime(0)
 		db.SetConnMaxLifetime(0)
@@ -111,6 +113,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	return s, nil
 }
+
+// Path returns the SQLite database file ("" with PostgreSQL).
+func (s *Store) Path() string { return s.path }
 
 // Driver returns SQLite or Postgres.
 func (s *Store) Driver() string { return s.driver }
