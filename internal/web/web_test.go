@@ -169,14 +169,14 @@ func TestLegacyRefused(t *testing.T) {
 		{"invalid json as form", "/synchronise/", "application/x-www-form-urlencoded", form([]byte(`{ "invalid": "json" }`)), 400, "error", "repository"},
 		{"broken json text/plain", "/synchronise/", "text/plain", []byte(`{ "invalid": "json }`), 400, "error", "invalid JSON"},
 		{"truncated json", "/synchronise/", "application/json", hg[:len(hg)/2], 400, "error", "invalid JSON"},
-		{"malformed form", "/synchronise/", "application/x-www-form-urlencoded", []byte("payload=%zz%"), 400, "error", ""},
+		{"malformed form", "/synchronise/", "application/x-www-form-urlencoded", []byte("payload=%zz%"), 400, "error", "malformed form encoding"},
 		{"git push larhauga", "/synchronise/", "application/x-www-form-urlencoded", form(legacyPayload(t, "git-push-larhauga-posthooktest.json", "")), 400, "error", `scm "git"`},
 		{"git push arifsetiawan", "/synchronise/", "application/json", legacyPayload(t, "git-push-arifsetiawan-jepretdummy.json", ""), 400, "error", `scm "git"`},
 		{"huge body", "/synchronise/", "application/json", big, 413, "error", "too large"},
-		{"proxycommand", "/synchronise/", "application/json", withCanon("ssh://-oProxyCommand=touch /tmp/pwned"), 400, "error", ""},
-		{"proxycommand host", "/synchronise/", "application/json", withCanon("ssh://-oProxyCommand=x"), 400, "error", ""},
-		{"ext transport", "/synchronise/", "application/json", withCanon("ext::sh -c touch% /tmp/pwned"), 400, "error", ""},
-		{"file url", "/synchronise/", "application/json", withCanon("file:///etc"), 400, "error", ""},
+		{"proxycommand", "/synchronise/", "application/json", withCanon("ssh://-oProxyCommand=touch /tmp/pwned"), 400, "error", "invalid repository URL in payload"},
+		{"proxycommand host", "/synchronise/", "application/json", withCanon("ssh://-oProxyCommand=x"), 400, "error", "invalid repository URL in payload"},
+		{"ext transport", "/synchronise/", "application/json", withCanon("ext::sh -c touch% /tmp/pwned"), 400, "error", "invalid repository URL in payload"},
+		{"file url", "/synchronise/", "application/json", withCanon("file:///etc"), 400, "error", "invalid repository URL in payload"},
 		{"destination user missing", "/synchronise/nobody/hub/", "application/json", hg, 400, "error", `destination user "nobody" does not exist on github`},
 		{"destination project missing", "/synchronise/elevenbits/nothere/", "application/json", hg, 400, "error", "destination repository elevenbits/nothere does not exist on github"},
 		{"invalid destination user", "/synchronise/-x/hub/", "application/json", hg, 400, "error", "invalid destination user"},
@@ -213,6 +213,29 @@ func TestLegacyRefused(t *testing.T) {
 	wantJSON(t, "forge down", status, body, 500, "error", "cannot check destination elevenbits/hub on github")
 	if strings.Contains(fmt.Sprint(body), botToken) || strings.Contains(e.logs.String(), botToken) {
 		t.Error("token leaked")
+	}
+}
+
+// TestSourcePolicy: URLs the payload syntax allows but the deployment's
+// source policy does not.
+func TestSourcePolicy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) {
+		c.Source.AllowPrivate = false
+		c.Source.Schemes = []string{"https"}
+		c.Source.Hosts = []string{"bitbucket.org", "10.0.0.1", "127.0.0.1"}
+	})
+	hg := legacyPayload(t, "hg-push-elevenbits-hub.json", "")
+	for _, tc := range []struct{ canon, msg string }{
+		{"https://10.0.0.1", "address not public"},
+		{"https://127.0.0.1:8443", "address not public"},
+		{"http://bitbucket.org", "scheme not allowed"},
+		{"https://evil.example.org", "host not allowed"},
+	} {
+		body := bytes.Replace(hg, []byte(`"canon_url":"https://bitbucket.org"`), []byte(`"canon_url":"`+tc.canon+`"`), 1)
+		status, answer := post(t, e.client, e.url("/synchronise/"), "application/json", body)
+		wantJSON(t, tc.canon, status, answer, 400, "error", "source URL refused")
+		wantJSON(t, tc.canon, status, answer, 400, "error", tc.msg)
 	}
 }
 
@@ -279,13 +302,13 @@ func TestHooksRefused(t *testing.T) {
 	}{
 		{"disabled provider", "/hooks/gitlab", gen, nil, 404, "error", `"gitlab" is not enabled`},
 		{"unknown provider", "/hooks/myspace", gen, nil, 404, "error", "not enabled"},
-		{"generic without token", "/hooks/generic", gen, nil, 401, "error", ""},
-		{"generic wrong token", "/hooks/generic", gen, []string{"Authorization: Bearer nope"}, 401, "error", ""},
-		{"github bad signature", "/hooks/github", []byte(`{"zen":"x"}`), []string{"X-GitHub-Event: ping", "X-Hub-Signature-256: sha256=00"}, 401, "error", ""},
+		{"generic without token", "/hooks/generic", gen, nil, 401, "error", "missing bearer token"},
+		{"generic wrong token", "/hooks/generic", gen, []string{"Authorization: Bearer nope"}, 401, "error", "bearer token"},
+		{"github bad signature", "/hooks/github", []byte(`{"zen":"x"}`), []string{"X-GitHub-Event: ping", "X-Hub-Signature-256: sha256=00"}, 401, "error", "signature"},
 		{"github ping", "/hooks/github", []byte(`{"zen":"x"}`), []string{"X-GitHub-Event: ping", "X-Hub-Signature-256: sha256=" + hmacHex(hookSecret, []byte(`{"zen":"x"}`))}, 200, "message", "pong"},
 		{"github issues", "/hooks/github", []byte(`{"action":"opened"}`), []string{"X-GitHub-Event: issues", "X-Hub-Signature-256: sha256=" + hmacHex(hookSecret, []byte(`{"action":"opened"}`))}, 202, "message", "ignored"},
 		{"generic truncated", "/hooks/generic", gen[:10], []string{"Authorization: Bearer " + hookSecret}, 400, "error", ""},
-		{"generic ext url", "/hooks/generic", []byte(`{"repository":"a/b","url":"ext::sh -c id","scm":"hg"}`), []string{"Authorization: Bearer " + hookSecret}, 400, "error", ""},
+		{"generic ext url", "/hooks/generic", []byte(`{"repository":"a/b","url":"ext::sh -c id","scm":"hg"}`), []string{"Authorization: Bearer " + hookSecret}, 400, "error", "URL"},
 		{"generic no mirror for git", "/hooks/generic", []byte(`{"repository":"a/b","url":"http://127.0.0.1:1/a/b","scm":"git"}`), []string{"Authorization: Bearer " + hookSecret}, 400, "error", "git"},
 	}
 	for _, tc := range cases {
