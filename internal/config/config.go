@@ -378,14 +378,13 @@ func (c *Config) resolveSecrets(lookup func(string) (string, bool)) error {
 }
 
 var (
-	nameRE    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	ownerRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	forges    = []string{"", "github", "gitlab", "gitea"}
-	schemes   = []string{"https", "http", "ssh", "file"}
-	levels    = []string{"debug", "info", "warn", "error"}
-	formats   = []string{"text", "json"}
-	convs     = []string{"", "native", "hg-git"}
-	errPrefix = "config: "
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	ownerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	forges  = []string{"", "github", "gitlab", "gitea"}
+	schemes = []string{"https", "http", "ssh", "file"}
+	levels  = []string{"debug", "info", "warn", "error"}
+	formats = []string{"text", "json"}
+	convs   = []string{"", "native", "hg-git"}
 )
 
 // Validate checks the whole configuration and reports every problem found,
@@ -515,7 +514,7 @@ func (c *Config) Validate() error {
 	if label == "" {
 		label = "configuration"
 	}
-	return fmt.Errorf("%s%s is invalid:\n  %s", errPrefix, label, strings.Join(errs, "\n  "))
+	return fmt.Errorf("config: %s is invalid:\n  %s", label, strings.Join(errs, "\n  "))
 }
 
 func validateCredentials(key string, cr Credentials, bad func(string, ...any)) {

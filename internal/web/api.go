@@ -100,7 +100,11 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 }
 
 func (s *Server) mirrorInfos(ctx context.Context) ([]MirrorInfo, error) {
-	ms := s.mirrors()
+	runs, err := s.store.RecentRuns(ctx, 500)
+	if err != nil {
+		return nil, err
+	}
+	ms := s.mirrors(runs...)
 	out := make([]MirrorInfo, 0, len(ms))
 	for _, m := range ms {
 		mi, err := s.mirrorInfo(ctx, m)

@@ -136,7 +136,7 @@ type Server struct {
 	handler http.Handler
 
 	mu   sync.Mutex
-	seen map[string]mirror.Mirror // mirrors resolved since start (seed mirrors are not configured)
+	seen map[string]bool // names of mirrors resolved since start (seed mirrors are not configured)
 }
 
 // New returns a Server for opts. Config, Store and Queue are required.
@@ -147,7 +147,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, store: opts.Store, queue: opts.Queue, pre: opts.Preflight,
 		ready: opts.Ready, log: opts.Logger, metrics: opts.Metrics, now: opts.Now,
-		seen: map[string]mirror.Mirror{},
+		seen: map[string]bool{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -180,7 +180,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // remember records a resolved mirror so that the API and status page list it.
 func (s *Server) remember(m mirror.Mirror) {
 	s.mu.Lock()
-	s.seen[m.Name] = m
+	s.seen[m.Name] = true
 	s.mu.Unlock()
 }
 
@@ -189,17 +189,28 @@ func (s *Server) mirror(name string) (mirror.Mirror, bool) {
 	return s.cfg.ResolveName(name)
 }
 
-// mirrors lists configured mirrors, then mirrors resolved since start, by name.
-func (s *Server) mirrors() []mirror.Mirror {
+// mirrors lists the configured mirrors, then by name the seed mirrors
+// resolved since start or named by the history (runs), when given.
+func (s *Server) mirrors(runs ...store.Run) []mirror.Mirror {
 	out := s.cfg.Mirrors()
+	names := map[string]bool{}
 	s.mu.Lock()
+	for name := range s.seen {
+		names[name] = true
+	}
+	s.mu.Unlock()
+	for _, r := range runs {
+		names[r.Mirror] = true
+	}
 	var extra []mirror.Mirror
-	for name, m := range s.seen {
-		if _, ok := s.cfg.Lookup(name); !ok {
+	for name := range names {
+		if _, configured := s.cfg.Lookup(name); configured {
+			continue
+		}
+		if m, ok := s.cfg.ResolveName(name); ok {
 			extra = append(extra, m)
 		}
 	}
-	s.mu.Unlock()
 	sort.Slice(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
 	return append(out, extra...)
 }

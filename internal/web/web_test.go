@@ -357,12 +357,16 @@ func TestAPIRead(t *testing.T) {
 	if err := e.store.FinishRun(ctx, id, store.Finish{Outcome: store.OutcomeFailed, Error: "push: refused", Lag: 3}); err != nil {
 		t.Fatal(err)
 	}
+	// A seed mirror known only from the history (synced before a restart).
+	if _, err := e.store.StartRun(ctx, store.Run{Mirror: "elevenbits.hub", JobID: 78, Attempt: 1, TriggerKind: store.TriggerPush}); err != nil {
+		t.Fatal(err)
+	}
 	status, body := get(t, e.client, e.url("/api/mirrors"))
 	if status != 200 {
 		t.Fatalf("GET /api/mirrors: %d %v", status, body)
 	}
 	ms, _ := body["mirrors"].([]any)
-	if len(ms) != 1 {
+	if len(ms) != 2 || ms[1].(map[string]any)["name"] != "elevenbits.hub" || ms[1].(map[string]any)["outcome"] != "running" {
 		t.Fatalf("mirrors = %v", body)
 	}
 	m := ms[0].(map[string]any)
