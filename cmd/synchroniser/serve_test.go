@@ -174,6 +174,11 @@ type e2e struct {
 // preflight against the fake) or "file" (a local bare repository, plain Git
 // preflight with ls-remote).
 func newE2E(t *testing.T, destKind string, tweak func(*config.Config)) *e2e {
+	return newE2EWorkers(t, destKind, tweak, true)
+}
+
+// newE2EWorkers is newE2E, with or without in-process workers.
+func newE2EWorkers(t *testing.T, destKind string, tweak func(*config.Config), workers bool) *e2e {
 	t.Helper()
 	e := &e2e{t: t, logs: &lockedBuffer{}}
 	e.hgDir = filepath.Join(t.TempDir(), "hub")
@@ -240,7 +245,7 @@ api_url = %q
 	}
 	e.cfg = cfg
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := newService(context.Background(), cfg, log, true)
+	svc, err := newService(context.Background(), cfg, log, workers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -664,5 +669,22 @@ func TestServeCacheQuota(t *testing.T) {
 	status, body := e.do(http.MethodPost, "/synchronise/?wait=1", "application/json", e.payload("hg-push-elevenbits-hub.json"))
 	if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "destination already up to date") {
 		t.Errorf("sync after eviction: %d %v", status, body)
+	}
+}
+
+// TestServeWaitTimeout: with no worker to run it (serve --no-workers and
+// none elsewhere), a waiting request gives up after wait_timeout with a 500
+// that points at the job, which stays queued.
+func TestServeWaitTimeout(t *testing.T) {
+	t.Parallel()
+	e := newE2EWorkers(t, "file", func(c *config.Config) { c.Legacy.WaitTimeout = 300 * time.Millisecond }, false)
+	status, body := e.do(http.MethodPost, "/synchronise/?wait=1", "application/json", e.payload("hg-push-elevenbits-hub.json"))
+	msg := fmt.Sprint(body["error"])
+	if status != 500 || !strings.Contains(msg, "did not finish within 300ms; it goes on, see /api/jobs/") {
+		t.Fatalf("%d %v", status, body)
+	}
+	status, body = e.do(http.MethodGet, "/api/jobs/1", "", nil)
+	if j, _ := body["job"].(map[string]any); status != 200 || j["state"] != "queued" {
+		t.Errorf("job after the timeout: %d %v", status, body)
 	}
 }

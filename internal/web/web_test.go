@@ -307,7 +307,8 @@ func TestHooksRefused(t *testing.T) {
 		{"github bad signature", "/hooks/github", []byte(`{"zen":"x"}`), []string{"X-GitHub-Event: ping", "X-Hub-Signature-256: sha256=00"}, 401, "error", "signature"},
 		{"github ping", "/hooks/github", []byte(`{"zen":"x"}`), []string{"X-GitHub-Event: ping", "X-Hub-Signature-256: sha256=" + hmacHex(hookSecret, []byte(`{"zen":"x"}`))}, 200, "message", "pong"},
 		{"github issues", "/hooks/github", []byte(`{"action":"opened"}`), []string{"X-GitHub-Event: issues", "X-Hub-Signature-256: sha256=" + hmacHex(hookSecret, []byte(`{"action":"opened"}`))}, 202, "message", "ignored"},
-		{"generic truncated", "/hooks/generic", gen[:10], []string{"Authorization: Bearer " + hookSecret}, 400, "error", ""},
+		{"generic truncated", "/hooks/generic", gen[:10], []string{"Authorization: Bearer " + hookSecret}, 400, "error", "JSON"},
+		{"generic huge", "/hooks/generic", bytes.Repeat([]byte("x"), 65<<10), []string{"Authorization: Bearer " + hookSecret}, 413, "error", "too large"},
 		{"generic ext url", "/hooks/generic", []byte(`{"repository":"a/b","url":"ext::sh -c id","scm":"hg"}`), []string{"Authorization: Bearer " + hookSecret}, 400, "error", "URL"},
 		{"generic no mirror for git", "/hooks/generic", []byte(`{"repository":"a/b","url":"http://127.0.0.1:1/a/b","scm":"git"}`), []string{"Authorization: Bearer " + hookSecret}, 400, "error", "git"},
 	}
