@@ -26,25 +26,22 @@ func (s *Server) synchronise(w http.ResponseWriter, r *http.Request) {
 	hc := hook.Config{Enabled: true, Secret: s.cfg.Legacy.Token.Value(), MaxBody: int64(s.cfg.Limits.MaxBody)}
 	ev, err := hook.ParseBitbucketLegacy(r, hc)
 	if err != nil {
-		s.hookError(w, r, "bitbucket-legacy", err)
+		s.hookError(w, "bitbucket-legacy", err)
 		return
 	}
 	if err := ev.CheckSCM(mirror.SCMHg); err != nil {
-		s.metrics.webhook("bitbucket-legacy", http.StatusBadRequest)
-		fail(w, http.StatusBadRequest, "%s", hookMsg(err))
+		s.refuse(w, "bitbucket-legacy", http.StatusBadRequest, "%s", hookMsg(err))
 		return
 	}
 	m, herr := s.intake(r.Context(), ev, user, project)
 	if herr != nil {
-		s.metrics.webhook("bitbucket-legacy", herr.status)
-		fail(w, herr.status, "%s", herr.msg)
+		s.refuse(w, "bitbucket-legacy", herr.status, "%s", herr.msg)
 		return
 	}
 	sub, err := s.queue.Submit(r.Context(), m, Trigger{Kind: store.TriggerPush, Provider: ev.Provider, DeliveryID: ev.DeliveryID})
 	if err != nil {
 		s.log.Error("enqueue failed", "mirror", m.Name, "err", err)
-		s.metrics.webhook("bitbucket-legacy", http.StatusInternalServerError)
-		fail(w, http.StatusInternalServerError, "cannot queue the sync of %s: %v", m.Name, err)
+		s.refuse(w, "bitbucket-legacy", http.StatusInternalServerError, "cannot queue the sync of %s", m.Name)
 		return
 	}
 	id := sub.JobID
@@ -58,18 +55,24 @@ func (s *Server) synchronise(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Legacy.WaitTimeout)
 	defer cancel()
 	job, err := s.queue.Wait(ctx, id)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.refuse(w, "bitbucket-legacy", http.StatusInternalServerError, "the synchronisation of %s did not finish within %s; it goes on, see %s", what, s.cfg.Legacy.WaitTimeout, jobURL(id))
+		return
+	}
 	if err != nil {
-		s.metrics.webhook("bitbucket-legacy", http.StatusInternalServerError)
-		if errors.Is(err, context.DeadlineExceeded) {
-			fail(w, http.StatusInternalServerError, "the synchronisation of %s did not finish within %s; it goes on, see %s", what, s.cfg.Legacy.WaitTimeout, jobURL(id))
-			return
-		}
-		fail(w, http.StatusInternalServerError, "cannot wait for job %d: %v", id, err)
+		s.log.Error("wait for job", "job", id, "err", err)
+		s.refuse(w, "bitbucket-legacy", http.StatusInternalServerError, "cannot wait for job %d", id)
 		return
 	}
 	status, body := jobAnswer(job, what, s.scrub)
 	s.metrics.webhook("bitbucket-legacy", status)
 	writeJSON(w, status, body)
+}
+
+// refuse answers {"error": msg} with status and counts the request.
+func (s *Server) refuse(w http.ResponseWriter, provider string, status int, format string, args ...any) {
+	s.metrics.webhook(provider, status)
+	fail(w, status, format, args...)
 }
 
 // jobAnswer is what a waiting request answers for a finished job: 200 and
@@ -138,7 +141,7 @@ func hookMsg(err error) string {
 // hookError answers a parser's error: 202 for ignored events, 200 for pings,
 // the *hook.Error's status otherwise (413 also for bodies cut by the body
 // limit).
-func (s *Server) hookError(w http.ResponseWriter, r *http.Request, provider string, err error) {
+func (s *Server) hookError(w http.ResponseWriter, provider string, err error) {
 	status := hook.StatusOf(err)
 	if isTooLarge(err) {
 		status = http.StatusRequestEntityTooLarge
@@ -153,14 +156,13 @@ func (s *Server) hookError(w http.ResponseWriter, r *http.Request, provider stri
 		message(w, http.StatusAccepted, "ignored: %s", err)
 		return
 	}
-	s.metrics.webhook(provider, status)
 	if status >= 500 {
 		s.log.Error("webhook failed", "provider", provider, "err", err)
-		fail(w, status, "internal error")
+		s.refuse(w, provider, status, "internal error")
 		return
 	}
 	s.log.Info("webhook refused", "provider", provider, "status", status, "reason", hookMsg(err))
-	fail(w, status, "%s", hookMsg(err))
+	s.refuse(w, provider, status, "%s", hookMsg(err))
 }
 
 // webhook serves POST /hooks/{provider}.
@@ -168,32 +170,29 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	provider := r.PathValue("provider")
 	pc, enabled := s.cfg.Provider(provider)
 	if !enabled {
-		s.metrics.webhook("unknown", http.StatusNotFound)
-		fail(w, http.StatusNotFound, "webhook provider %q is not enabled", provider)
+		// Not the requested name as a label: anyone could grow the metric.
+		s.refuse(w, "unknown", http.StatusNotFound, "webhook provider %q is not enabled", provider)
 		return
 	}
 	parser, ok := hook.Lookup(provider)
 	if !ok {
-		s.metrics.webhook(provider, http.StatusNotFound)
-		fail(w, http.StatusNotFound, "webhook provider %q is not supported by this build", provider)
+		s.refuse(w, provider, http.StatusNotFound, "webhook provider %q is not supported by this build", provider)
 		return
 	}
 	ev, err := parser(r, hook.Config{Enabled: true, Secret: pc.Secret.Value(), MaxBody: int64(s.cfg.Limits.MaxBody)})
 	if err != nil {
-		s.hookError(w, r, provider, err)
+		s.hookError(w, provider, err)
 		return
 	}
 	m, herr := s.intake(r.Context(), ev, "", "")
 	if herr != nil {
-		s.metrics.webhook(provider, herr.status)
-		fail(w, herr.status, "%s", herr.msg)
+		s.refuse(w, provider, herr.status, "%s", herr.msg)
 		return
 	}
 	sub, err := s.queue.Submit(r.Context(), m, Trigger{Kind: store.TriggerPush, Provider: provider, DeliveryID: ev.DeliveryID})
 	if err != nil {
 		s.log.Error("enqueue failed", "mirror", m.Name, "err", err)
-		s.metrics.webhook(provider, http.StatusInternalServerError)
-		fail(w, http.StatusInternalServerError, "cannot queue the sync of %s", m.Name)
+		s.refuse(w, provider, http.StatusInternalServerError, "cannot queue the sync of %s", m.Name)
 		return
 	}
 	id := sub.JobID
