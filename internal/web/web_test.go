@@ -21,6 +21,7 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/config"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
+	"github.com/synchroniser/synchroniser/internal/hook"
 	"github.com/synchroniser/synchroniser/internal/store"
 )
 
@@ -616,5 +617,16 @@ func TestAdminSync(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-origin with cookie: %d", resp.StatusCode)
+	}
+}
+
+// TestProvidersRegistered: every provider the configuration accepts has a
+// parser, so an enabled provider never answers "not supported".
+func TestProvidersRegistered(t *testing.T) {
+	t.Parallel()
+	for _, p := range config.Providers {
+		if _, ok := hook.Lookup(p); !ok {
+			t.Errorf("provider %q is configurable but has no parser", p)
+		}
 	}
 }
