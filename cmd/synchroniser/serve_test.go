@@ -688,3 +688,42 @@ func TestServeWaitTimeout(t *testing.T) {
 		t.Errorf("job after the timeout: %d %v", status, body)
 	}
 }
+
+// TestServeHookConfiguredMirror: a configured [[mirror]] synced from a
+// generic webhook (what an hgweb changegroup hook sends), replays
+// recognised by their delivery id.
+func TestServeHookConfiguredMirror(t *testing.T) {
+	t.Parallel()
+	const secret = "generic-e2e-SECRET"
+	e := newE2E(t, "file", func(c *config.Config) {
+		c.Seed.Enabled = false
+		c.Hooks = map[string]config.Provider{"generic": {Enabled: true, Secret: secret}}
+		c.Mirror = []config.MirrorConfig{{
+			Name: "hub", SCM: "hg", Source: c.Seed.SourceHost + "/elevenbits/hub", TipBranch: "main",
+			Destination: config.DestinationConfig{URL: strings.TrimPrefix(c.Seed.GitHost, "file://") + "/elevenbits/hub.git"},
+		}}
+	})
+	push := []byte(fmt.Sprintf(`{"repository":"elevenbits/hub","url":%q,"scm":"hg","refs":["default"]}`, e.hgURL+"/elevenbits/hub"))
+	status, body := e.do(http.MethodPost, "/hooks/generic", "application/json", push, "Authorization: Bearer "+secret, "X-Delivery-ID: abc-1")
+	if status != 202 {
+		t.Fatalf("hook: %d %v\n%s", status, body, e.logs.String())
+	}
+	job := e.waitJob(body["status_url"].(string))
+	if job["state"] != "succeeded" || job["mirror"] != "hub" {
+		t.Fatalf("job: %v\n%s", job, e.logs.String())
+	}
+	if n := e2eCount(t, e.dest(), "refs/heads/main"); n != 3 {
+		t.Errorf("destination main has %d commits, want 3 (tip_branch = main)", n)
+	}
+	status, body = e.do(http.MethodPost, "/hooks/generic", "application/json", push, "Authorization: Bearer "+secret, "X-Delivery-ID: abc-1")
+	if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "duplicate delivery") || body["job"] != job["id"] {
+		t.Errorf("replay: %d %v (first job %v)", status, body, job["id"])
+	}
+	status, body = e.do(http.MethodPost, "/hooks/generic", "application/json", push, "Authorization: Bearer wrong")
+	if status != 401 {
+		t.Errorf("wrong token: %d %v", status, body)
+	}
+	if strings.Contains(e.logs.String(), secret) {
+		t.Error("hook secret in the logs")
+	}
+}
