@@ -45,7 +45,7 @@ func TestClickCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	verifyAll(t, r.ManifestLog())
+	verifyForward(t, r.ManifestLog())
 	checkTags(t, r, dir)
 	checkBookmarks(t, r, dir)
 	// hg tags lists 69 with tip. The bundle carries no bookmarks part, so
@@ -74,6 +74,7 @@ func TestCorpusOtherFormats(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := unbundle(t, tc.bundle)
 			if tc.config != nil {
 				clone := filepath.Join(t.TempDir(), "clone")
@@ -92,8 +93,8 @@ func TestCorpusOtherFormats(t *testing.T) {
 			if tc.config != nil && (r.Changelog().GeneralDelta() || r.Changelog().Inline()) {
 				t.Fatalf("changelog generaldelta=%v inline=%v, want a non-inline revlog without generaldelta", r.Changelog().GeneralDelta(), r.Changelog().Inline())
 			}
-			verifyAll(t, r.Changelog())
-			verifyAll(t, r.ManifestLog())
+			verifyForward(t, r.Changelog())
+			verifyForward(t, r.ManifestLog())
 			paths := map[string]bool{}
 			for rev := 0; rev < r.Len(); rev++ {
 				c, err := r.Changeset(rev)

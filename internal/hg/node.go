@@ -1,6 +1,19 @@
 // Package hg reads Mercurial repositories natively (requirements, revlogs,
 // changelog, manifests, filelogs, store path encoding, bookmarks and tags)
 // and runs the hg program safely for clone and pull.
+//
+// The reader supports the stores Mercurial 5.x–6.x create: revlog v1
+// (inline or with a .d file, generaldelta or not, sparse-revlog), zlib,
+// zstd and uncompressed chunks, fncache/dotencode path encoding (including
+// hashed dh/ paths), share-safe and shared repositories. It refuses, with
+// an *UnsupportedError, what it cannot read faithfully: treemanifest,
+// revlog-v2, changelog-v2, narrow, lfs, largefiles and unknown
+// requirements. Obsolescence markers are not interpreted (see
+// Repo.HasObsstore): hidden changesets are read like any other.
+//
+// Reading the whole history in revision order is cheap: each revlog keeps
+// the last few reconstructed texts, so a sequential read applies one delta
+// per revision.
 package hg
 
 import (
