@@ -25,6 +25,7 @@ type Repo struct {
 	root     string // directory holding .hg
 	hgDir    string // root/.hg
 	storeDir string // where 00changelog.i lives
+	bookDir  string // where bookmarks live without bookmarksinstore
 	requires map[string]bool
 	enc      storeEncoding
 
@@ -101,9 +102,21 @@ func Open(root string) (*Repo, error) {
 		root:     root,
 		hgDir:    hgDir,
 		storeDir: storeDir,
+		bookDir:  hgDir,
 		requires: all,
 		filelogs: map[string]*Revlog{},
 		paths:    map[string]string{},
+	}
+	// A share made with --bookmarks (.hg/shared lists "bookmarks") uses
+	// the source's bookmarks.
+	if srcHg != hgDir {
+		if b, err := os.ReadFile(filepath.Join(hgDir, "shared")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.TrimSpace(line) == "bookmarks" {
+					r.bookDir = srcHg
+				}
+			}
+		}
 	}
 	switch {
 	case !all["store"]:

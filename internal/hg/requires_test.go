@@ -71,3 +71,46 @@ func TestOpenRefusesUnsupportedRequirements(t *testing.T) {
 		t.Fatal("Open of a directory without .hg succeeded")
 	}
 }
+
+func TestOpenShare(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	src := filepath.Join(t.TempDir(), "src")
+	runHg(t, "", "init", "--", src)
+	b := &repoBuilder{t: t, dir: src}
+	b.write("a", "1\n")
+	b.commit("first")
+	b.hg("bookmark", "mark")
+	for _, rel := range []bool{false, true} {
+		dest := filepath.Join(t.TempDir(), "share")
+		args := []string{"--config", "extensions.share=", "share", "-U"}
+		if rel {
+			args = append(args, "--relative", "--bookmarks")
+		}
+		runHg(t, "", append(args, "--", src, dest)...)
+		r, err := Open(dest)
+		if err != nil {
+			t.Fatalf("Open(share, relative=%v): %v", rel, err)
+		}
+		c, err := r.Changeset(0)
+		if err != nil || r.Len() != 1 || c.Description != "first" {
+			t.Fatalf("share (relative=%v): Len=%d changeset %+v, %v", rel, r.Len(), c, err)
+		}
+		if data, _, err := r.File("a", mustManifest(t, r, c.Manifest)[0].Node); err != nil || string(data) != "1\n" {
+			t.Fatalf("share: File = %q, %v", data, err)
+		}
+		// hg honours shared bookmarks only with the share extension.
+		writeFile(t, filepath.Join(dest, ".hg", "hgrc"), "[extensions]\nshare =\n")
+		checkBookmarks(t, r, dest)
+		r.Close()
+	}
+}
+
+func mustManifest(t *testing.T, r *Repo, n Node) []ManifestEntry {
+	t.Helper()
+	m, err := r.Manifest(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

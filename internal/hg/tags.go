@@ -187,7 +187,7 @@ func (r *Repo) Tags() ([]Tag, error) {
 // with bookmarksinstore). A missing file means none; entries naming
 // unknown changesets are dropped, as hg does.
 func (r *Repo) Bookmarks() (map[string]Node, error) {
-	p := filepath.Join(r.hgDir, "bookmarks")
+	p := filepath.Join(r.bookDir, "bookmarks")
 	if r.requires["bookmarksinstore"] {
 		p = filepath.Join(r.storeDir, "bookmarks")
 	}
