@@ -200,7 +200,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 		Config:    cfg,
 		Store:     st,
 		Queue:     &webQueue{q: q, db: st, classes: classes},
-		Preflight: web.DefaultPreflight(cfg, newGitRunner(cfg)),
+		Preflight: web.DefaultPreflight(cfg, lsRemoter(cfg)),
 		Ready:     readyChecks(cfg, st),
 		Logger:    log,
 		Metrics:   metrics,
@@ -254,6 +254,15 @@ func newGitRunner(cfg *config.Config) *git.Runner {
 		Timeout:   cfg.Limits.SubprocessTimeout,
 		AllowFile: cfg.Source.AllowFile,
 		AllowHTTP: allowHTTP(cfg),
+	}
+}
+
+// lsRemoter gives the plain-Git preflight a runner with the destination's
+// credentials (a private destination must be checked as the bot).
+func lsRemoter(cfg *config.Config) web.LsRemoterFunc {
+	base := newGitRunner(cfg)
+	return func(d mirror.Destination) web.LsRemoter {
+		return base.WithCredentials(git.Credentials{Token: d.Token, SSHKey: d.SSHKey, KnownHosts: d.KnownHosts})
 	}
 }
 

@@ -103,13 +103,31 @@ func e2eHgServe(t testing.TB, dir, prefix string) string {
 
 // e2eGitHTTP serves the bare repositories under root with `git http-backend`.
 func e2eGitHTTP(t testing.TB, root string) string {
+	return e2eGitHTTPAuth(t, root, "")
+}
+
+// e2eGitHTTPAuth is e2eGitHTTP, requiring Basic authentication with
+// password token when token is not "".
+func e2eGitHTTPAuth(t testing.TB, root, token string) string {
 	t.Helper()
 	gitPath, err := exec.LookPath("git")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(&cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "REMOTE_USER=bot"}})
+	var h http.Handler = &cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "REMOTE_USER=bot"}}
+	if token != "" {
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, pw, ok := r.BasicAuth(); !ok || pw != token {
+				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+			inner.ServeHTTP(w, r)
+		})
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -202,6 +220,9 @@ func newE2EWorkers(t *testing.T, destKind string, tweak func(*config.Config), wo
 		gitHost = e.gitURL
 	case "file":
 		gitHost, forgeKind, allowFile = "file://"+e.gitRoot, "", "true"
+	case "private": // plain Git over http, token required: ls-remote preflight as the bot
+		e.gitURL = e2eGitHTTPAuth(t, e.gitRoot, e2eToken)
+		gitHost, forgeKind = e.gitURL, ""
 	default:
 		t.Fatalf("dest kind %q", destKind)
 	}
@@ -725,5 +746,28 @@ func TestServeHookConfiguredMirror(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), secret) {
 		t.Error("hook secret in the logs")
+	}
+}
+
+// TestServePrivatePlainGit: a plain Git destination that needs the token is
+// checked (ls-remote) and pushed to with it; with a wrong token the
+// preflight refuses the request.
+func TestServePrivatePlainGit(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t, "private", nil)
+	status, body := e.do(http.MethodPost, "/synchronise/?wait=1", "application/json", e.payload("hg-push-elevenbits-hub.json"))
+	if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "3 changesets") {
+		t.Fatalf("%d %v\n%s", status, body, e.logs.String())
+	}
+	if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 3 {
+		t.Errorf("destination has %d commits, want 3", n)
+	}
+	bad := newE2E(t, "private", func(c *config.Config) { c.Destination.Token = "wrong-token" })
+	status, body = bad.do(http.MethodPost, "/synchronise/", "application/json", bad.payload("hg-push-elevenbits-hub.json"))
+	if status != 400 || !strings.Contains(fmt.Sprint(body["error"]), "is not a reachable Git repository") {
+		t.Errorf("wrong token: %d %v", status, body)
+	}
+	if strings.Contains(fmt.Sprint(body), "wrong-token") || strings.Contains(bad.logs.String(), "wrong-token") {
+		t.Error("token shown")
 	}
 }

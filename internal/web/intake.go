@@ -96,16 +96,20 @@ type LsRemoter interface {
 	LsRemote(ctx context.Context, remote string) (map[string]git.Hash, error)
 }
 
+// LsRemoterFunc gives the LsRemoter that reaches a destination (with its
+// credentials).
+type LsRemoterFunc func(d mirror.Destination) LsRemoter
+
 // DefaultPreflight checks forge destinations through their API (forge.New,
 // with the configured bot and the destination's token) and plain Git
 // destinations with ls-remote (skipped when ls is nil).
-func DefaultPreflight(cfg *config.Config, ls LsRemoter) Preflighter {
+func DefaultPreflight(cfg *config.Config, ls LsRemoterFunc) Preflighter {
 	return &preflight{cfg: cfg, ls: ls, checkers: map[string]forge.Checker{}}
 }
 
 type preflight struct {
 	cfg *config.Config
-	ls  LsRemoter
+	ls  LsRemoterFunc
 
 	mu       sync.Mutex
 	checkers map[string]forge.Checker // by forge, API URL and token digest
@@ -116,7 +120,7 @@ func (p *preflight) Preflight(ctx context.Context, d mirror.Destination) error {
 		if p.ls == nil {
 			return nil
 		}
-		if _, err := p.ls.LsRemote(ctx, d.URL); err != nil {
+		if _, err := p.ls(d).LsRemote(ctx, d.URL); err != nil {
 			var ee *exec.Error
 			if errors.As(err, &ee) {
 				return err // git itself is missing: a server fault
