@@ -54,6 +54,37 @@ func (l *fileLocker) tryLock(_ context.Context, mirror string) (func(), bool, er
 	return func() { f.Close() }, true, nil // closing releases the lock
 }
 
+// fileMigrationLock serialises River's migrations between processes (serve
+// and workers) opening one SQLite database at once: River's migrator checks
+// for the version table and then creates it, and two of them racing there fail
+// with "table river_migration already exists".
+func fileMigrationLock(ctx context.Context, dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("queue: migration lock: %w", err)
+	}
+	path := filepath.Join(dir, "river-migrate.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("queue: migration lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("queue: migration lock: flock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("queue: migration lock: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // lockClass is the first key of our PostgreSQL advisory locks ("SYNC"),
 // keeping them apart from other users of advisory locks.
 const lockClass int32 = 0x53594e43

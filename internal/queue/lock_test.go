@@ -2,7 +2,10 @@ package queue
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/store"
 )
 
 func TestFileLocker(t *testing.T) {
@@ -30,4 +33,34 @@ func TestFileLocker(t *testing.T) {
 		t.Fatalf("lock after unlock: %v %v", ok, err)
 	}
 	again()
+}
+
+// TestSQLiteMigrationsConcurrent opens one new SQLite database from several
+// stores at once (serve and a worker starting together): River's migrations
+// must not race ("table river_migration already exists").
+func TestSQLiteMigrationsConcurrent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "synchroniser.db")
+	const n = 4
+	stores := make([]*store.Store, n)
+	for i := range stores {
+		st, err := store.Open(context.Background(), store.Config{Driver: store.SQLite, Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores[i] = st
+	}
+	errs := make(chan error, n)
+	for _, st := range stores {
+		go func() {
+			_, err := New(context.Background(), Config{Store: st})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("queue.New: %v", err)
+		}
+	}
 }

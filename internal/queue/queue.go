@@ -287,7 +287,14 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	switch cfg.Store.Driver() {
 	case store.SQLite:
 		driver := riversqlite.New(cfg.Store.DB())
-		if err := migrateRiver(ctx, driver, cfg.Logger); err != nil {
+		lockDir := filepath.Join(filepath.Dir(cfg.Store.Path()), "locks")
+		unlock, err := fileMigrationLock(ctx, lockDir)
+		if err != nil {
+			return nil, err
+		}
+		err = migrateRiver(ctx, driver, cfg.Logger)
+		unlock()
+		if err != nil {
 			return nil, err
 		}
 		client, err := river.NewClient(driver, rcfg)
@@ -295,7 +302,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 			return nil, fmt.Errorf("queue: river client: %w", err)
 		}
 		q.engine = &riverEngine[*sql.Tx]{client: client}
-		q.locker = &fileLocker{dir: filepath.Join(filepath.Dir(cfg.Store.Path()), "locks")}
+		q.locker = &fileLocker{dir: lockDir}
 	case store.Postgres:
 		driver := riverpgxv5.New(cfg.Store.Pool())
 		unlock, err := pgMigrationLock(ctx, cfg.Store)
