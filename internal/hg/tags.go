@@ -122,7 +122,8 @@ func updateTags(file *orderedTags, all *orderedTags) {
 // every head, oldest head first, merged with Mercurial's tag-history
 // ranking; tags set to the null node (deleted) or to unknown nodes are
 // omitted, and so is "tip". The order is hg's: newest revision first, then
-// by name descending.
+// by name descending. Heads are not filtered for obsolescence: with an
+// obsstore (HasObsstore) a hidden head's .hgtags counts, unlike in hg.
 func (r *Repo) Tags() ([]Tag, error) {
 	heads := r.Heads() // ascending = oldest first
 	var fnodes []Node
