@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/synchroniser/synchroniser/internal/config"
 	"github.com/synchroniser/synchroniser/internal/forge"
@@ -103,19 +105,62 @@ type LsRemoterFunc func(d mirror.Destination) LsRemoter
 // DefaultPreflight checks forge destinations through their API (forge.New,
 // with the configured bot and the destination's token) and plain Git
 // destinations with ls-remote (skipped when ls is nil).
+//
+// A destination that passed is not asked again for PreflightTTL: a burst of
+// webhooks for one mirror costs one API round trip or ls-remote, not one
+// each (an ls-remote is three processes). Failures are never remembered, so
+// a fixed destination is seen at once; a destination that breaks within the
+// TTL fails in the worker instead, where the error is recorded.
 func DefaultPreflight(cfg *config.Config, ls LsRemoterFunc) Preflighter {
-	return &preflight{cfg: cfg, ls: ls, checkers: map[string]forge.Checker{}}
+	return &preflight{cfg: cfg, ls: ls, checkers: map[string]forge.Checker{},
+		passed: map[string]time.Time{}, ttl: PreflightTTL, now: time.Now}
 }
+
+// PreflightTTL is how long DefaultPreflight trusts a destination that passed.
+const PreflightTTL = time.Minute
 
 type preflight struct {
 	cfg *config.Config
 	ls  LsRemoterFunc
+	ttl time.Duration
+	now func() time.Time
 
 	mu       sync.Mutex
 	checkers map[string]forge.Checker // by forge, API URL and token digest
+	passed   map[string]time.Time     // destination key → when it last passed
+}
+
+// destinationKey names a destination with its credentials' digest, so that a
+// new token is checked afresh.
+func destinationKey(d mirror.Destination) string {
+	sum := sha256.Sum256([]byte(d.Token))
+	return strings.Join([]string{d.Forge, d.APIURL, d.URL, d.Owner, d.Project, hex.EncodeToString(sum[:])}, "\x00")
 }
 
 func (p *preflight) Preflight(ctx context.Context, d mirror.Destination) error {
+	key := destinationKey(d)
+	p.mu.Lock()
+	at, ok := p.passed[key]
+	p.mu.Unlock()
+	if ok && p.now().Sub(at) < p.ttl {
+		return nil
+	}
+	if err := p.check(ctx, d); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	now := p.now()
+	for k, t := range p.passed { // keep the map as small as the set of live destinations
+		if now.Sub(t) >= p.ttl {
+			delete(p.passed, k)
+		}
+	}
+	p.passed[key] = now
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *preflight) check(ctx context.Context, d mirror.Destination) error {
 	if d.Forge == "" {
 		if p.ls == nil {
 			return nil
