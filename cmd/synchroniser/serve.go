@@ -181,7 +181,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 	}
 	classes := newClassBook()
 	if workers {
-		qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: metrics, classes: classes, log: log}
+		qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: metrics, classes: classes, apps: newAppTokens(cfg), log: log}
 	}
 	q, err := queue.New(ctx, qcfg)
 	if err != nil {
@@ -310,6 +310,7 @@ type queueSyncer struct {
 	syncer  *mirror.Syncer
 	metrics *web.Metrics
 	classes *classBook
+	apps    *appTokens
 	log     *slog.Logger
 }
 
@@ -317,6 +318,10 @@ func (q *queueSyncer) Sync(ctx context.Context, name string, trigger queue.Trigg
 	m, ok := q.cfg.ResolveName(name)
 	if !ok {
 		err := &mirror.Error{Op: "resolve", Class: mirror.BadRequest, Err: fmt.Errorf("no mirror named %q in the configuration", name)}
+		q.classes.set(name, err)
+		return nil, err
+	}
+	if err := q.apps.authorise(ctx, &m); err != nil {
 		q.classes.set(name, err)
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 		Retryable:  func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
 		Logger:     log,
 		Syncer: &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
-			classes: newClassBook(), log: log},
+			classes: newClassBook(), apps: newAppTokens(cfg), log: log},
 	})
 	if err != nil {
 		log.Error("cannot start the queue", "err", err)
