@@ -36,26 +36,14 @@ func init() {
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("config", os.Getenv("SYNCHRONISER_CONFIG"), "configuration `file` (TOML); default: built-in defaults and SYNCHRONISER_* variables")
 	noWorkers := fs.Bool("no-workers", false, "queue syncs but run none (workers run elsewhere: synchroniser worker)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: synchroniser serve [--config FILE] [--no-workers]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
-	cfg, err := config.Load(*file, os.LookupEnv)
-	if err != nil {
-		fmt.Fprintf(stderr, "synchroniser: %v\n", err)
-		return 2
+	cfg, code := parseConfigFlags(fs, args, stderr)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, stderr)
 	svc, err := newService(ctx, cfg, log, !*noWorkers)
@@ -77,7 +65,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	code := 0
+	code = 0
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

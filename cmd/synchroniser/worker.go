@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
-	"github.com/synchroniser/synchroniser/internal/config"
 	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/web"
@@ -26,27 +24,15 @@ func init() {
 func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("config", os.Getenv("SYNCHRONISER_CONFIG"), "configuration `file` (TOML); default: built-in defaults and SYNCHRONISER_* variables")
 	dataDir := fs.String("data-dir", "", "this worker's own data `dir` for its cache (the database stays the configured one); default: data_dir")
 	id := fs.String("id", "", "worker `name` in the history; default: host-pid")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
-	cfg, err := config.Load(*file, os.LookupEnv)
-	if err != nil {
-		fmt.Fprintf(stderr, "synchroniser: %v\n", err)
-		return 2
+	cfg, code := parseConfigFlags(fs, args, stderr)
+	if cfg == nil {
+		return code
 	}
 	log := newLogger(cfg, stderr)
 	if cfg.DatabaseKind() != "postgres" {
