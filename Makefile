@@ -7,7 +7,7 @@ SHELL      := /bin/bash
 GO         ?= go
 BIN        := bin/synchroniser
 VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-FUZZTIME   ?= 2s
+FUZZTIME   ?= 3000x
 PGURL      ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 export SYNCHRONISER_TEST_DATABASE_URL ?= $(PGURL)
 # Tests that need PostgreSQL fail (rather than skip) when it is absent under `make test`.

@@ -132,6 +132,11 @@ func Redact(raw string) string {
 		if err != nil && strings.Contains(raw, "@") && strings.Contains(raw, "://") {
 			return "(unparsable URL)"
 		}
+		if u != nil && u.Scheme == "" && strings.Contains(raw, "@") {
+			// Not a URL to url.Parse ("ss/h://u:pw@host" is a path to it),
+			// but maybe to a reader of the log: scrub what looks like userinfo.
+			return redactAuthorities(raw)
+		}
 		return raw
 	}
 	if u.Scheme == "ssh" && u.User.Username() != "" {
@@ -140,6 +145,29 @@ func Redact(raw string) string {
 		u.User = nil // https://TOKEN@host: the user may be the secret
 	}
 	return u.String()
+}
+
+// redactAuthorities replaces the userinfo of every "scheme://user:pw@host"
+// look-alike in s with "xxxxx".
+func redactAuthorities(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "://")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+3])
+		s = s[i+3:]
+		end := strings.IndexAny(s, "/?#")
+		if end < 0 {
+			end = len(s)
+		}
+		if at := strings.LastIndexByte(s[:end], '@'); at >= 0 {
+			b.WriteString("xxxxx")
+			s = s[at:]
+		}
+	}
 }
 
 // Validate checks the fields Sync relies on.

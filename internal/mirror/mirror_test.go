@@ -66,6 +66,8 @@ func TestRedact(t *testing.T) {
 		"git@github.com:o/r.git":                           "git@github.com:o/r.git",
 		"ssh://git:pw@example.org/r":                       "ssh://git@example.org/r",
 		"https://tok3n@example.org/r":                      "https://example.org/r",
+		"ss/h://git:s3cret@examvle.org/r":                  "ss/h://xxxxx@examvle.org/r", // found by FuzzRedact
+		"a/b://u:pw@h/p#x://c:d@i":                         "a/b://xxxxx@h/p#x://xxxxx@i",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
