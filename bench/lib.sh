@@ -42,10 +42,11 @@ big() {
 
 # measure OUT CMD...: runs CMD under /usr/bin/time -v; writes "wall_seconds maxrss_kb cpu_seconds"
 # to OUT (cpu = user + system: on a loaded machine it moves less than wall time).
+# MEASURE_STDOUT=FILE keeps the command's output.
 measure() {
 	local out=$1; shift
 	local tv; tv=$(mktemp)
-	/usr/bin/time -v "$@" >/dev/null 2>"$tv" || { tail -5 "$tv" >&2; rm -f "$tv"; die "failed: $*"; }
+	/usr/bin/time -v "$@" >"${MEASURE_STDOUT:-/dev/null}" 2>"$tv" || { tail -5 "$tv" >&2; rm -f "$tv"; die "failed: $*"; }
 	measured "$tv" >"$out"
 	rm -f "$tv"
 }
