@@ -14,18 +14,9 @@ import (
 // bookmarks (Bitbucket hosted hg until 2020) are given by name.
 func ParseBitbucket(r *http.Request, cfg Config) (*PushEvent, error) {
 	const provider = "bitbucket"
-	if err := start(provider, r, cfg); err != nil {
-		return nil, err
-	}
-	body, err := readBody(r, cfg.maxBody())
+	body, err := readSigned(provider, r, cfg, "X-Hub-Signature")
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Secret != "" {
-		const h = "X-Hub-Signature"
-		if err := checkHMAC(cfg.Secret, body, h, r.Header.Get(h), "sha256="); err != nil {
-			return nil, err
-		}
 	}
 	switch event := r.Header.Get("X-Event-Key"); event {
 	case "":

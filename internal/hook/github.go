@@ -12,18 +12,9 @@ import (
 // ErrIgnored. DeliveryID is X-GitHub-Delivery; SCM is "git".
 func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 	const provider = "github"
-	if err := start(provider, r, cfg); err != nil {
-		return nil, err
-	}
-	body, err := readBody(r, cfg.maxBody())
+	body, err := readSigned(provider, r, cfg, "X-Hub-Signature-256")
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Secret != "" {
-		const h = "X-Hub-Signature-256"
-		if err := checkHMAC(cfg.Secret, body, h, r.Header.Get(h), "sha256="); err != nil {
-			return nil, err
-		}
 	}
 	switch event := r.Header.Get("X-GitHub-Event"); event {
 	case "":

@@ -152,6 +152,24 @@ func checkDepth(doc []byte, max int) error {
 	return nil
 }
 
+// readSigned starts a delivery (start), reads its body and, when cfg.Secret
+// is set, checks the "sha256=<hex HMAC-SHA256>" signature in header.
+func readSigned(provider string, r *http.Request, cfg Config, header string) ([]byte, error) {
+	if err := start(provider, r, cfg); err != nil {
+		return nil, err
+	}
+	body, err := readBody(r, cfg.maxBody())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Secret != "" {
+		if err := checkHMAC(cfg.Secret, body, header, r.Header.Get(header), "sha256="); err != nil {
+			return nil, err
+		}
+	}
+	return body, nil
+}
+
 // checkHMAC verifies a hex HMAC-SHA256 of body, with an optional prefix
 // such as "sha256=". header names the header, for messages.
 func checkHMAC(secret string, body []byte, header, got, prefix string) error {
