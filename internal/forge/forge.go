@@ -29,6 +29,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -203,6 +204,27 @@ func New(kind string, cfg Config) (Checker, error) {
 // secret replaced, when the message would leak it.
 // logPreflight records the outcome at debug level. The error never holds a
 // token, so it may be logged.
+// failFunc builds the *Error of one preflight from a sentinel and a detail.
+type failFunc func(sentinel error, detail string) error
+
+// runPreflight runs one forge's check with what every forge shares: owner and
+// project names validated before any request, the timeout, the *Error
+// constructor, and one debug log line with the outcome.
+func (c Config) runPreflight(ctx context.Context, forge, owner, project string, ownerRE *regexp.Regexp,
+	check func(ctx context.Context, owner, project string, fail failFunc) error) error {
+	start := time.Now()
+	err := validNames(forge, owner, project, ownerRE)
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, c.timeout())
+		err = check(cctx, owner, project, func(sentinel error, detail string) error {
+			return &Error{Forge: forge, Owner: owner, Project: project, Err: sentinel, Detail: detail}
+		})
+		cancel()
+	}
+	logPreflight(ctx, c.logger(), forge, owner, project, start, err)
+	return err
+}
+
 func logPreflight(ctx context.Context, l *slog.Logger, forge, owner, project string, start time.Time, err error) {
 	attrs := []slog.Attr{
 		slog.String("forge", forge), slog.String("owner", owner), slog.String("project", project),

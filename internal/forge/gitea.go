@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"code.gitea.io/sdk/gitea"
 )
@@ -57,21 +56,10 @@ func (g *Gitea) client(ctx context.Context) (*gitea.Client, error) {
 // push to it (repository permissions when the bot is the token's user,
 // otherwise GET /repos/{owner}/{repo}/collaborators/{bot}/permission).
 func (g *Gitea) Preflight(ctx context.Context, owner, project string) error {
-	start := time.Now()
-	err := g.preflight(ctx, owner, project)
-	logPreflight(ctx, g.cfg.logger(), "gitea", owner, project, start, err)
-	return err
+	return g.cfg.runPreflight(ctx, "gitea", owner, project, ownerRE, g.preflight)
 }
 
-func (g *Gitea) preflight(ctx context.Context, owner, project string) error {
-	if err := validNames("gitea", owner, project, ownerRE); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout())
-	defer cancel()
-	fail := func(sentinel error, detail string) error {
-		return &Error{Forge: "gitea", Owner: owner, Project: project, Err: sentinel, Detail: detail}
-	}
+func (g *Gitea) preflight(ctx context.Context, owner, project string, fail failFunc) error {
 	c, err := g.client(ctx)
 	if err != nil {
 		return g.fault(owner, project, "client", nil, err)

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/go-github/v82/github"
 )
@@ -110,21 +109,10 @@ func validNames(forge, owner, project string, ownerRE *regexp.Regexp) error {
 // bot's permission is asked for
 // (GET /repos/{owner}/{repo}/collaborators/{bot}/permission).
 func (g *GitHub) Preflight(ctx context.Context, owner, project string) error {
-	start := time.Now()
-	err := g.preflight(ctx, owner, project)
-	logPreflight(ctx, g.cfg.logger(), "github", owner, project, start, err)
-	return err
+	return g.cfg.runPreflight(ctx, "github", owner, project, ownerRE, g.preflight)
 }
 
-func (g *GitHub) preflight(ctx context.Context, owner, project string) error {
-	if err := validNames("github", owner, project, ownerRE); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout())
-	defer cancel()
-	fail := func(sentinel error, detail string) error {
-		return &Error{Forge: "github", Owner: owner, Project: project, Err: sentinel, Detail: detail}
-	}
+func (g *GitHub) preflight(ctx context.Context, owner, project string, fail failFunc) error {
 
 	repo, _, err := g.client.Repositories.Get(ctx, owner, project)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 )
@@ -59,21 +58,10 @@ var gitlabNamespaceRE = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:/[A-
 // nested group path, "group/subgroup") and that the bot is a member with
 // Developer access (30) or higher, directly or inherited.
 func (g *GitLab) Preflight(ctx context.Context, owner, project string) error {
-	start := time.Now()
-	err := g.preflight(ctx, owner, project)
-	logPreflight(ctx, g.cfg.logger(), "gitlab", owner, project, start, err)
-	return err
+	return g.cfg.runPreflight(ctx, "gitlab", owner, project, gitlabNamespaceRE, g.preflight)
 }
 
-func (g *GitLab) preflight(ctx context.Context, owner, project string) error {
-	if err := validNames("gitlab", owner, project, gitlabNamespaceRE); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.timeout())
-	defer cancel()
-	fail := func(sentinel error, detail string) error {
-		return &Error{Forge: "gitlab", Owner: owner, Project: project, Err: sentinel, Detail: detail}
-	}
+func (g *GitLab) preflight(ctx context.Context, owner, project string, fail failFunc) error {
 	pid := owner + "/" + project
 	p, _, err := g.client.Projects.GetProject(pid, nil, gitlab.WithContext(ctx))
 	if err != nil {
