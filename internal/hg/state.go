@@ -64,7 +64,7 @@ type SourceState struct {
 	// Stripped lists changesets the cache held but the source no longer
 	// knows (stripped there, without markers); they were removed from the
 	// cache and are never exported.
-	Stripped []Node
+	Stripped   []Node
 	Publishing bool // the source publishes what is pushed to it
 }
 
