@@ -26,6 +26,8 @@ type Options struct {
 	// Exclude lists changesets never to export, nor any descendant of
 	// them: those hidden or secret at the source (hg.SourceState.Excluded).
 	// Bookmarks, tags, branch heads and tip are computed over the others.
+	// nil means what the repository itself hides (obsolescence markers)
+	// or keeps secret; an empty map excludes nothing.
 	Exclude map[hg.Node]bool
 }
 
@@ -99,6 +101,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	excl, err := excludedOf(repo, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
 	every := n.CheckpointEvery
 	if every <= 0 {
 		every = 2000
@@ -112,7 +118,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		trees:    newTreeState(),
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
-		excl:     excludedRevs(repo, opts.Exclude),
+		excl:     excl,
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)

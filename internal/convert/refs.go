@@ -31,13 +31,15 @@ func (c *converter) refs(res *Result) error {
 
 // Describe opens the repository at hgRoot and returns its refs as Git
 // commits according to byHg (a map as ReadMap returns it): bookmarks, tags,
-// named-branch heads and tip. Converted and Warnings are left empty.
+// named-branch heads and tip, over the changesets it does not hide or keep
+// secret. Converted and Warnings are left empty.
 func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
 	return DescribeVisible(hgRoot, byHg, nil)
 }
 
 // DescribeVisible is Describe over the changesets not in exclude (nor
-// descending from one): see Options.Exclude.
+// descending from one); nil means those the repository hides or keeps
+// secret, as for Options.Exclude.
 func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
@@ -45,7 +47,11 @@ func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.No
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, err := describe(repo, byHg, res, nil, excludedRevs(repo, exclude)); err != nil {
+	excl, err := excludedOf(repo, exclude)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := describe(repo, byHg, res, nil, excl); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -1,6 +1,23 @@
 package convert
 
-import "github.com/synchroniser/synchroniser/internal/hg"
+import (
+	"fmt"
+
+	"github.com/synchroniser/synchroniser/internal/hg"
+)
+
+// excludedOf is excludedRevs of exclude, or, when exclude is nil, of what
+// the repository itself hides or keeps secret (see Options.Exclude).
+func excludedOf(repo *hg.Repo, exclude map[hg.Node]bool) ([]bool, error) {
+	if exclude == nil {
+		st, err := repo.State()
+		if err != nil {
+			return nil, fmt.Errorf("convert: %w", err)
+		}
+		exclude = st.Excluded()
+	}
+	return excludedRevs(repo, exclude), nil
+}
 
 // excludedRevs marks the revisions of repo never to export: those in
 // exclude (hidden or secret at the source, see hg.SourceState.Excluded)

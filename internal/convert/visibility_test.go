@@ -39,6 +39,8 @@ func TestHiddenAndSecretNotExported(t *testing.T) {
 	r.Update("null")
 	hgGitDir := filepath.Join(t.TempDir(), "hggit")
 	copyDir(t, r.Dir, hgGitDir)
+	defaultDir := filepath.Join(t.TempDir(), "default")
+	copyDir(t, r.Dir, defaultDir)
 
 	st, err := hg.ReadState(r.Dir)
 	if err != nil {
@@ -78,6 +80,13 @@ func TestHiddenAndSecretNotExported(t *testing.T) {
 	if res.BranchHeads["default"] != got[amended] {
 		t.Errorf("branch heads %v", res.BranchHeads)
 	}
+
+	// Without Exclude, the converter excludes what the repository hides
+	// or keeps secret by itself: the same result.
+	if _, err := (&convert.Native{}).Convert(ctx, defaultDir, convert.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	compareMaps(t, got, readMap(t, defaultDir))
 
 	// hg-git on the same repository (markers and all) converts the same
 	// commits, and never a hidden changeset either.
