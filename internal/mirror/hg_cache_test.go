@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/convert/hggit"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
@@ -256,6 +257,34 @@ func TestSyncLivingSource(t *testing.T) {
 	}
 	if !strings.Contains(fmt.Sprint(res.Source.Heads), "feat") {
 		t.Errorf("no topic head after the topic's changeset became draft again: %+v", res.Source.Heads)
+	}
+
+	// hg-git on a copy of the cache (markers and all) exports exactly the
+	// visible changesets, as the same commits.
+	cp := filepath.Join(t.TempDir(), "copy")
+	hgtest.Run(t, "", "clone", "-q", "-U", "--", s.HgRoot(m.Name), cp)
+	if _, err := (&hggit.Converter{Runner: s.Hg}).Convert(testCtx(t), cp, convert.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := convert.ReadMap(convert.MapPath(cp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := convert.ReadMap(convert.MapPath(s.HgRoot(m.Name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	visible := nodeLines(cacheHg(t, s.HgRoot(m.Name), "log", "-r", "all()", "-T", "{node}\n"))
+	if len(want) != len(visible) {
+		t.Errorf("hg-git converted %d changesets, %d are visible", len(want), len(visible))
+	}
+	for n, h := range want {
+		if _, ok := visible[n.String()]; !ok {
+			t.Errorf("hg-git converted %s, not visible", n)
+		}
+		if got[n] != h {
+			t.Errorf("%s: hg-git %s, native %s", n, h, got[n])
+		}
 	}
 }
 
