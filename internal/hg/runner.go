@@ -1,7 +1,6 @@
 package hg
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,13 +11,14 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/command"
 )
 
 // Defaults for Runner.
 const (
 	DefaultTimeout   = 30 * time.Minute
 	DefaultMaxOutput = 64 << 20
-	maxStderr        = 1 << 20
 	maxErrStderr     = 4 << 10 // stderr kept in an Error: its end, where hg says why
 )
 
@@ -28,7 +28,7 @@ var ErrNotInstalled = errors.New("hg: the hg program is not installed or not in 
 
 // ErrOutputTooLarge is returned when a command writes more than
 // Runner.MaxOutput bytes to stdout.
-var ErrOutputTooLarge = errors.New("hg: command output exceeds the limit")
+var ErrOutputTooLarge = command.ErrOutputTooLarge
 
 // Runner runs the hg program safely: no shell, HGPLAIN=1, an empty
 // HGRCPATH (no user or system configuration), non-interactive, `--` before
@@ -99,13 +99,6 @@ func (r *Runner) Version(ctx context.Context) (string, error) {
 // stdout. The caller must put "--" before positional arguments that may
 // come from outside.
 func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	path := r.Path
 	if path == "" {
 		path = "hg"
@@ -120,40 +113,34 @@ func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, e
 	full = append(full, args...)
 
 	redacted := redactArgs(args)
-	cmd := exec.CommandContext(ctx, path, full...)
-	cmd.Dir = dir
-	cmd.Env = r.environ()
-	cmd.WaitDelay = 5 * time.Second
-	setProcessGroup(cmd)
 	maxOut := r.MaxOutput
 	if maxOut <= 0 {
 		maxOut = DefaultMaxOutput
 	}
-	stdout := &limitedBuffer{max: maxOut}
-	stderr := &limitedBuffer{max: maxStderr}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-
-	start := time.Now()
-	err := cmd.Run()
-	if r.Logger != nil {
-		r.Logger.DebugContext(ctx, "hg command", slog.Any("args", redacted), slog.Duration("duration", time.Since(start)), slog.Bool("ok", err == nil))
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	res, err := command.Run(ctx, command.Cmd{
+		Path:      path,
+		Args:      full,
+		Dir:       dir,
+		Env:       r.environ(),
+		Timeout:   timeout,
+		MaxOutput: maxOut,
+		MaxStderr: maxErrStderr,
+		Logger:    r.Logger,
+	})
+	if errors.Is(err, command.ErrOutputTooLarge) {
+		return nil, &Error{Args: redacted, Err: err}
 	}
 	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && cmd.Process == nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && res.ExitCode < 0 && !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (%w)", ErrNotInstalled, err)
-		} else if ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", ctx.Err(), err)
 		}
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > maxErrStderr {
-			msg = "..." + msg[len(msg)-maxErrStderr:]
-		}
-		return nil, &Error{Args: redacted, Err: err, Stderr: redact(msg)}
+		return nil, &Error{Args: redacted, Err: err, Stderr: res.Stderr}
 	}
-	if stdout.overflow {
-		return nil, &Error{Args: redacted, Err: fmt.Errorf("%w (%d bytes)", ErrOutputTooLarge, maxOut)}
-	}
-	return stdout.Bytes(), nil
+	return res.Stdout, nil
 }
 
 func (r *Runner) environ() []string {
@@ -177,38 +164,10 @@ func (r *Runner) environ() []string {
 	return append(out, "HGPLAIN=1", "HGRCPATH=", "HGENCODING=utf-8")
 }
 
-// limitedBuffer keeps the first max bytes written and notes any overflow
-// while still accepting writes (so the process does not block).
-// It must not expose bytes.Buffer's ReadFrom, which would bypass Write.
-type limitedBuffer struct {
-	buf      bytes.Buffer
-	max      int64
-	overflow bool
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - int64(b.buf.Len()); int64(len(p)) > room {
-		b.overflow = true
-		if room > 0 {
-			b.buf.Write(p[:room])
-		}
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *limitedBuffer) Bytes() []byte  { return b.buf.Bytes() }
-func (b *limitedBuffer) String() string { return b.buf.String() }
-
-var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s]*@`)
-
-// redact hides the user information of URLs in s.
-func redact(s string) string { return userinfoRE.ReplaceAllString(s, "${1}xxxxx@") }
-
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		out[i] = redact(a)
+		out[i] = command.RedactText(a)
 	}
 	return out
 }
