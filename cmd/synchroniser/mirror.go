@@ -497,11 +497,11 @@ func fixHead(ctx context.Context, g *git.Runner, gitDir, tipBranch string) error
 	if err != nil {
 		return fmt.Errorf("destination %s: %w", gitDir, err)
 	}
-	out, err := r.Run(ctx, gitDir, "--git-dir="+gitDir, "symbolic-ref", "-q", "HEAD")
+	head, err := r.Head(ctx, gitDir)
 	if err != nil {
 		return nil // detached or unreadable HEAD: not ours to change
 	}
-	if _, ok := refs[strings.TrimSpace(string(out))]; ok {
+	if _, ok := refs[head]; ok {
 		return nil
 	}
 	target := ""
@@ -517,7 +517,7 @@ func fixHead(ctx context.Context, g *git.Runner, gitDir, tipBranch string) error
 	if target == "" {
 		return nil
 	}
-	if _, err := r.Run(ctx, gitDir, "--git-dir="+gitDir, "symbolic-ref", "HEAD", target); err != nil {
+	if err := r.SetHead(ctx, gitDir, target); err != nil {
 		return fmt.Errorf("destination %s: set HEAD: %w", gitDir, err)
 	}
 	return nil

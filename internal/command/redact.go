@@ -106,7 +106,7 @@ func CheckShellPath(p string) error {
 func CheckArgs(what string, args ...string) error {
 	for _, a := range args {
 		if a == "" || strings.HasPrefix(a, "-") || strings.ContainsFunc(a, IsControl) {
-			return fmt.Errorf("bad %s %q", what, Clip(a, 100))
+			return fmt.Errorf("bad %s %q", what, Clip(RedactText(a), 100))
 		}
 	}
 	return nil

@@ -310,17 +310,50 @@ func (r *Runner) IsAncestor(ctx context.Context, gitDir string, a, b Hash) (bool
 	return err == nil, err
 }
 
-// Run runs git with args in dir (a temporary empty directory when "") with
-// the Runner's environment and returns its standard output. It is for local
-// commands: arguments are passed as given, so callers must put "--" before
-// positional arguments themselves; remotes are not checked (though the
-// protocol allowlist still applies inside git).
-func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	op := "git"
-	if len(args) > 0 {
-		op = args[0]
+// CountCommits counts the commits reachable from include and not from
+// exclude in the repository gitDir (`git rev-list --count`); 0 when
+// include is empty.
+func (r *Runner) CountCommits(ctx context.Context, gitDir string, include, exclude []Hash) (int, error) {
+	if len(include) == 0 {
+		return 0, nil
 	}
-	return r.run(ctx, op, "", dir, nil, args)
+	args := []string{"--git-dir=" + gitDir, "rev-list", "--count"}
+	for _, h := range include {
+		args = append(args, h.String())
+	}
+	args = append(args, "--not")
+	for _, h := range exclude {
+		args = append(args, h.String())
+	}
+	out, err := r.run(ctx, "rev-list", "", gitDir, nil, append(args, "--"))
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("git rev-list --count: unexpected output %q", clip(string(out), 100))
+	}
+	return n, nil
+}
+
+// Head returns the ref the repository gitDir's HEAD names
+// (`git symbolic-ref -q HEAD`); an error when HEAD is detached.
+func (r *Runner) Head(ctx context.Context, gitDir string) (string, error) {
+	out, err := r.run(ctx, "symbolic-ref", "", gitDir, nil, []string{"--git-dir=" + gitDir, "symbolic-ref", "-q", "HEAD"})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// SetHead points the repository gitDir's HEAD at ref, a "refs/…" name
+// (`git symbolic-ref HEAD ref`).
+func (r *Runner) SetHead(ctx context.Context, gitDir, ref string) error {
+	if err := checkRefName(ref); err != nil {
+		return &Error{Op: "symbolic-ref", ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: err}
+	}
+	_, err := r.run(ctx, "symbolic-ref", "", gitDir, nil, []string{"--git-dir=" + gitDir, "symbolic-ref", "HEAD", ref})
+	return err
 }
 
 // Version returns `git --version` output, trimmed.

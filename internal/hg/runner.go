@@ -47,26 +47,14 @@ type Runner struct {
 	Logger *slog.Logger // nil = no logging
 }
 
-// Error is a failed hg command.
-type Error struct {
-	Args   []string // arguments, credentials redacted
-	Err    error    // the exec error (exit status, timeout, not found)
-	Stderr string   // hg's stderr, trimmed and redacted
-}
-
-func (e *Error) Error() string {
-	msg := fmt.Sprintf("hg %s: %v", strings.Join(e.Args, " "), e.Err)
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
-	}
-	return msg
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
 // Clone clones source into dest without a working copy (hg clone --noupdate).
+// A source or destination that hg could read as an option is refused
+// (KindNotFound: no repository has that name here).
 func (r *Runner) Clone(ctx context.Context, source, dest string) error {
-	_, err := r.Run(ctx, "", "clone", "--noupdate", "--", source, dest)
+	if err := checkPositional("clone", source, dest); err != nil {
+		return err
+	}
+	_, err := r.run(ctx, "", "clone", "--noupdate", "--", source, dest)
 	return err
 }
 
@@ -76,7 +64,33 @@ func (r *Runner) Pull(ctx context.Context, repo, source string) error {
 	if err != nil {
 		return fmt.Errorf("hg: pull: %w", err)
 	}
-	_, err = r.Run(ctx, abs, "pull", "--repository", abs, "--", source)
+	if err := checkPositional("pull", source); err != nil {
+		return err
+	}
+	_, err = r.run(ctx, abs, "pull", "--repository", abs, "--", source)
+	return err
+}
+
+// Recover rolls back an interrupted transaction in the repository at repo
+// (hg recover).
+func (r *Runner) Recover(ctx context.Context, repo string) error {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return fmt.Errorf("hg: recover: %w", err)
+	}
+	_, err = r.run(ctx, abs, "recover", "--repository", abs)
+	return err
+}
+
+// GitExport exports the repository at repo's changesets to its Git
+// repository with hg-git (hg gexport, the hggit extension enabled for the
+// command).
+func (r *Runner) GitExport(ctx context.Context, repo string) error {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return fmt.Errorf("hg: gexport: %w", err)
+	}
+	_, err = r.run(ctx, abs, "--config", "extensions.hggit=", "--repository", abs, "gexport")
 	return err
 }
 
@@ -84,7 +98,7 @@ var versionRE = regexp.MustCompile(`\(version ([^)\s]+)\)`)
 
 // Version returns the installed Mercurial's version, e.g. "6.3.2".
 func (r *Runner) Version(ctx context.Context) (string, error) {
-	out, err := r.Run(ctx, "", "version", "--quiet")
+	out, err := r.run(ctx, "", "version", "--quiet")
 	if err != nil {
 		return "", err
 	}
@@ -95,10 +109,10 @@ func (r *Runner) Version(ctx context.Context) (string, error) {
 	return string(m[1]), nil
 }
 
-// Run runs hg with args in dir ("" = current directory) and returns its
+// run runs hg with args in dir ("" = current directory) and returns its
 // stdout. The caller must put "--" before positional arguments that may
 // come from outside.
-func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, error) {
+func (r *Runner) run(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	path := r.Path
 	if path == "" {
 		path = "hg"
@@ -132,13 +146,13 @@ func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, e
 		Logger:    r.Logger,
 	})
 	if errors.Is(err, command.ErrOutputTooLarge) {
-		return nil, &Error{Args: redacted, Err: err}
+		return nil, &Error{Args: redacted, Err: err, ExitCode: res.ExitCode}
 	}
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && res.ExitCode < 0 && !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (%w)", ErrNotInstalled, err)
 		}
-		return nil, &Error{Args: redacted, Err: err, Stderr: res.Stderr}
+		return nil, &Error{Args: redacted, Err: err, Stderr: res.Stderr, ExitCode: res.ExitCode, Kind: kindOf(err, res.Stderr)}
 	}
 	return res.Stdout, nil
 }
@@ -164,6 +178,17 @@ func (r *Runner) environ() []string {
 	return append(out, "HGPLAIN=1", "HGRCPATH=", "HGENCODING=utf-8")
 }
 
+// checkPositional refuses positional arguments hg could read as options
+// (even after "--", as a last line of defence) or that hold control
+// characters.
+func checkPositional(op string, args ...string) error {
+	if err := command.CheckArgs("argument", args...); err != nil {
+		return &Error{Args: append([]string{op}, redactArgs(args)...), Err: fmt.Errorf("refused: %w", err), ExitCode: -1, Kind: KindNotFound}
+	}
+	return nil
+}
+
+// redactArgs hides the credentials of URLs in args.
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
