@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,10 +31,12 @@ var ErrNotInstalled = errors.New("hg: the hg program is not installed or not in 
 // Runner.MaxOutput bytes to stdout.
 var ErrOutputTooLarge = command.ErrOutputTooLarge
 
-// Runner runs the hg program safely: no shell, HGPLAIN=1, an empty
-// HGRCPATH (no user or system configuration), non-interactive, `--` before
-// positional arguments, a timeout and bounded output. Errors carry hg's
-// stderr with credentials in URLs redacted. The zero value is usable.
+// Runner runs the hg program safely: no shell, HGPLAIN=1, no user or
+// system configuration (HGRCPATH empty, or naming only the Runner's own
+// private file of credentials), non-interactive, `--` before positional
+// arguments, a timeout and bounded output. Errors carry hg's stderr with
+// credentials redacted. The zero value is usable; use WithCredentials for a
+// private source.
 type Runner struct {
 	Path      string        // hg executable; "" = "hg" from PATH
 	Timeout   time.Duration // per command; 0 = DefaultTimeout (the context may be shorter)
@@ -42,9 +45,33 @@ type Runner struct {
 	// PATH, HOME and TMPDIR of this process (ssh needs HOME for its keys).
 	Env []string
 	// Config holds extra "section.name=value" settings passed as --config
-	// (for example "ui.ssh=ssh -i /path/key -o BatchMode=yes").
-	Config []string
-	Logger *slog.Logger // nil = no logging
+	// (they override the credentials' file: do not set ui.ssh or auth.*
+	// here together with Credentials).
+	Config      []string
+	Credentials Credentials
+	Logger      *slog.Logger // nil = no logging
+}
+
+// Credentials authenticate to a private source. They never go on hg's
+// command line: for each command that talks to the source they are written
+// to an hgrc file (mode 0600, in a private directory removed afterwards)
+// that HGRCPATH names.
+type Credentials struct {
+	// User and Token are sent with HTTP Basic authentication to an http(s)
+	// source, when it asks ([auth] for the source's scheme, host and path).
+	User, Token string
+	// SSHKey and KnownHosts are the absolute paths of the private key and
+	// of the known_hosts file for an ssh:// source: both are required; ssh
+	// runs with that key only, strict host key checking against that
+	// file, no agent, no user configuration and no prompts (ui.ssh).
+	SSHKey, KnownHosts string
+}
+
+// WithCredentials returns a copy of r that authenticates with c.
+func (r *Runner) WithCredentials(c Credentials) *Runner {
+	r2 := *r
+	r2.Credentials = c
+	return &r2
 }
 
 // Clone clones source into dest without a working copy (hg clone --noupdate).
@@ -54,7 +81,7 @@ func (r *Runner) Clone(ctx context.Context, source, dest string) error {
 	if err := checkPositional("clone", source, dest); err != nil {
 		return err
 	}
-	_, err := r.run(ctx, "", "clone", "--noupdate", "--", source, dest)
+	_, err := r.runWith(ctx, "", source, []string{"clone", "--noupdate", "--", source, dest})
 	return err
 }
 
@@ -67,7 +94,7 @@ func (r *Runner) Pull(ctx context.Context, repo, source string) error {
 	if err := checkPositional("pull", source); err != nil {
 		return err
 	}
-	_, err = r.run(ctx, abs, "pull", "--repository", abs, "--", source)
+	_, err = r.runWith(ctx, abs, source, []string{"pull", "--repository", abs, "--", source})
 	return err
 }
 
@@ -113,38 +140,19 @@ func (r *Runner) Version(ctx context.Context) (string, error) {
 // stdout. The caller must put "--" before positional arguments that may
 // come from outside.
 func (r *Runner) run(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	path := r.Path
-	if path == "" {
-		path = "hg"
-	}
-	full := make([]string, 0, len(args)+2*len(r.Config)+8)
-	full = append(full, "--noninteractive", "--pager=never",
-		"--config", "ui.interactive=false",
-		"--config", "ui.merge=internal:fail")
-	for _, c := range r.Config {
-		full = append(full, "--config", c)
-	}
-	full = append(full, args...)
+	return r.runWith(ctx, dir, "", args)
+}
 
+// runWith runs hg with args in dir; source, if not "", is the repository
+// URL the command talks to, for which the Credentials apply.
+func (r *Runner) runWith(ctx context.Context, dir, source string, args []string) ([]byte, error) {
 	redacted := redactArgs(args)
-	maxOut := r.MaxOutput
-	if maxOut <= 0 {
-		maxOut = DefaultMaxOutput
+	c, cleanup, err := r.command(dir, source, args)
+	if err != nil {
+		return nil, &Error{Args: redacted, Err: err, ExitCode: -1, Kind: KindAuth}
 	}
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	res, err := command.Run(ctx, command.Cmd{
-		Path:      path,
-		Args:      full,
-		Dir:       dir,
-		Env:       r.environ(),
-		Timeout:   timeout,
-		MaxOutput: maxOut,
-		MaxStderr: maxErrStderr,
-		Logger:    r.Logger,
-	})
+	defer cleanup()
+	res, err := command.Run(ctx, c)
 	if errors.Is(err, command.ErrOutputTooLarge) {
 		return nil, &Error{Args: redacted, Err: err, ExitCode: res.ExitCode}
 	}
@@ -157,7 +165,128 @@ func (r *Runner) run(ctx context.Context, dir string, args ...string) ([]byte, e
 	return res.Stdout, nil
 }
 
-func (r *Runner) environ() []string {
+// command builds the command for args, writing the credentials for source
+// to a private hgrc when they apply; cleanup removes it.
+func (r *Runner) command(dir, source string, args []string) (c command.Cmd, cleanup func(), err error) {
+	cleanup = func() {}
+	path := r.Path
+	if path == "" {
+		path = "hg"
+	}
+	full := make([]string, 0, len(args)+2*len(r.Config)+8)
+	full = append(full, "--noninteractive", "--pager=never",
+		"--config", "ui.interactive=false",
+		"--config", "ui.merge=internal:fail")
+	for _, c := range r.Config {
+		full = append(full, "--config", c)
+	}
+	full = append(full, args...)
+	c = command.Cmd{
+		Path:      path,
+		Args:      full,
+		Dir:       dir,
+		Timeout:   r.Timeout,
+		MaxOutput: r.MaxOutput,
+		MaxStderr: maxErrStderr,
+		Logger:    r.Logger,
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxOutput <= 0 {
+		c.MaxOutput = DefaultMaxOutput
+	}
+	if r.Credentials.Token != "" {
+		c.Secrets = []string{r.Credentials.Token}
+	}
+	rc, err := r.Credentials.hgrc(source)
+	if err != nil || rc == "" {
+		c.Env = r.environ("")
+		return c, cleanup, err
+	}
+	tmp, err := os.MkdirTemp("", "synchroniser-hg-") // mode 0700
+	if err != nil {
+		return c, cleanup, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	file := filepath.Join(tmp, "hgrc")
+	if err := writePrivate(file, rc); err != nil {
+		cleanup()
+		return c, func() {}, err
+	}
+	c.Env = r.environ(file)
+	return c, cleanup, nil
+}
+
+// writePrivate writes data to a new file only its owner can read.
+func writePrivate(name, data string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// hgrc returns the configuration that gives c to hg for source, "" when
+// none of c applies to it (a local path, a token for an ssh source).
+func (c Credentials) hgrc(source string) (string, error) {
+	if c == (Credentials{}) {
+		return "", nil
+	}
+	u, err := url.Parse(source)
+	if err != nil || !strings.Contains(source, "://") {
+		return "", nil // a local path (or not a URL hg could use): nothing to authenticate
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if c.User == "" && c.Token == "" {
+			return "", nil
+		}
+		if c.User == "" {
+			return "", errors.New("credentials: a token needs a user name")
+		}
+		for what, v := range map[string]string{"user": c.User, "token": c.Token} {
+			if strings.ContainsFunc(v, command.IsControl) || strings.TrimSpace(v) != v {
+				return "", fmt.Errorf("credentials: the %s has control characters or surrounding blanks", what)
+			}
+		}
+		prefix := u.Scheme + "://" + u.Host + u.EscapedPath()
+		if strings.ContainsFunc(prefix, command.IsControl) {
+			return "", errors.New("credentials: bad source URL")
+		}
+		rc := "[auth]\nsource.prefix = " + prefix + "\nsource.username = " + c.User + "\n"
+		if c.Token != "" {
+			rc += "source.password = " + c.Token + "\n"
+		}
+		return rc, nil
+	case "ssh":
+		if c.SSHKey == "" && c.KnownHosts == "" {
+			return "", nil
+		}
+		if c.SSHKey == "" || c.KnownHosts == "" {
+			return "", errors.New("credentials: an ssh source needs both an ssh key and a known_hosts file")
+		}
+		for what, p := range map[string]string{"ssh key": c.SSHKey, "known_hosts": c.KnownHosts} {
+			if err := command.CheckShellPath(p); err != nil {
+				return "", fmt.Errorf("credentials: %s: %w", what, err)
+			}
+			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				return "", fmt.Errorf("credentials: %s %s: not a readable file", what, p)
+			}
+		}
+		return "[ui]\nssh = ssh -i " + c.SSHKey + " -o IdentitiesOnly=yes -o UserKnownHostsFile=" + c.KnownHosts +
+			" -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentityAgent=none -F /dev/null\n", nil
+	}
+	return "", nil
+}
+
+// environ builds hg's environment; hgrc is the file HGRCPATH names ("" =
+// no configuration file at all).
+func (r *Runner) environ(hgrc string) []string {
 	env := r.Env
 	if env == nil {
 		for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
@@ -175,7 +304,7 @@ func (r *Runner) environ() []string {
 		}
 		out = append(out, kv)
 	}
-	return append(out, "HGPLAIN=1", "HGRCPATH=", "HGENCODING=utf-8")
+	return append(out, "HGPLAIN=1", "HGRCPATH="+hgrc, "HGENCODING=utf-8")
 }
 
 // checkPositional refuses positional arguments hg could read as options
