@@ -123,10 +123,7 @@ func TestCredentialsHTTPBasic(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
 	ctx := testContext(t)
-	repo := hgtest.NewRepo(t)
-	repo.Write("a", "1\n")
-	repo.Commit()
-	srv := hgtest.Serve(t, repo, hgtest.WithBasicAuth("alice", testToken))
+	_, srv := servedRepo(t, hgtest.WithBasicAuth("alice", testToken))
 
 	for name, tc := range map[string]struct {
 		creds Credentials
@@ -171,10 +168,7 @@ func TestCredentialsSSH(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
 	ctx := testContext(t)
-	repo := hgtest.NewRepo(t)
-	repo.Write("a", "1\n")
-	repo.Commit()
-	srv := hgtest.Serve(t, repo, hgtest.WithSSH())
+	_, srv := servedRepo(t, hgtest.WithSSH())
 
 	r := (&Runner{}).WithCredentials(Credentials{SSHKey: srv.SSHKey, KnownHosts: srv.KnownHosts})
 	dest := filepath.Join(t.TempDir(), "clone")
@@ -194,4 +188,13 @@ func TestCredentialsSSH(t *testing.T) {
 	if !strings.Contains(strings.ToLower(he.Stderr), "host key") {
 		t.Errorf("stderr does not say why: %q", he.Stderr)
 	}
+}
+
+// servedRepo serves, with opts, a new repository of one changeset.
+func servedRepo(t *testing.T, opts ...hgtest.Option) (*hgtest.Repo, *hgtest.Server) {
+	t.Helper()
+	repo := hgtest.NewRepo(t)
+	repo.Write("a", "1\n")
+	repo.Commit()
+	return repo, hgtest.Serve(t, repo, opts...)
 }

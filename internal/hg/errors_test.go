@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // Messages as hg 6.3 writes them (each seen in a real run).
@@ -57,12 +59,8 @@ func TestRunnerErrorKinds(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
 	ctx := testContext(t)
-	src := filepath.Join(t.TempDir(), "src")
-	runHg(t, "", "init", "--", src)
-	b := &repoBuilder{t: t, dir: src}
-	b.write("a", "1\n")
-	b.commit("first")
-	served := serveHg(t, src)
+	src, srv := servedRepo(t)
+	served := srv.URL
 
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -133,8 +131,8 @@ func TestRunnerErrorKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.write("a", "2\n")
-	b.commit("second") // something to pull: hg checks the journal when it opens a transaction
+	src.Write("a", "2\n")
+	src.Commit() // something to pull: hg checks the journal when it opens a transaction
 	for name, tc := range damage {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -207,13 +205,11 @@ func TestFormatErrorsAreErrCorrupt(t *testing.T) {
 
 func TestRevisionOutOfRange(t *testing.T) {
 	t.Parallel()
-	repo := filepath.Join(t.TempDir(), "r")
 	requireHg(t)
-	runHg(t, "", "init", "--", repo)
-	b := &repoBuilder{t: t, dir: repo}
-	b.write("a", "1\n")
-	b.commit("first")
-	r, err := Open(repo)
+	repo := hgtest.NewRepo(t)
+	repo.Write("a", "1\n")
+	repo.Commit()
+	r, err := Open(repo.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
