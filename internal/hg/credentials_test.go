@@ -122,7 +122,6 @@ func TestCredentialsCommand(t *testing.T) {
 func TestCredentialsHTTPBasic(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	ctx := testContext(t)
 	_, srv := servedRepo(t, hgtest.WithBasicAuth("alice", testToken))
 
 	for name, tc := range map[string]struct {
@@ -135,6 +134,7 @@ func TestCredentialsHTTPBasic(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t) // the parent's may be spent while subtests wait for a slot
 			var logs bytes.Buffer
 			r := (&Runner{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}).WithCredentials(tc.creds)
 			dest := filepath.Join(t.TempDir(), "clone")

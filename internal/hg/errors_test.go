@@ -100,6 +100,7 @@ func TestRunnerErrorKinds(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t) // the parent's may be spent while subtests wait for a slot
 			err := r.Clone(ctx, tc.source, filepath.Join(t.TempDir(), "x"))
 			var he *Error
 			if !errors.As(err, &he) || he.Kind != tc.want || he.ExitCode != 255 {
@@ -136,6 +137,7 @@ func TestRunnerErrorKinds(t *testing.T) {
 	for name, tc := range damage {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t) // the parent's may be spent while subtests wait for a slot
 			tc.harm(caches[name])
 			err := r.Pull(ctx, caches[name], served)
 			var he *Error
