@@ -80,3 +80,16 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// compareHash orders hashes as bytes, the order of a pack index.
+func compareHash(a, b Hash) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
