@@ -79,7 +79,7 @@ func TestPackWriterDeltas(t *testing.T) {
 		t.Fatal(err)
 	}
 	var objs []testObject
-	add := func(kind string, data []byte, base Hash) Hash {
+	add := func(kind ObjectType, data []byte, base Hash) Hash {
 		h, err := pw.AddDelta(kind, data, base)
 		if err != nil {
 			t.Fatal(err)
@@ -93,20 +93,20 @@ func TestPackWriterDeltas(t *testing.T) {
 	const versions = 120 // more than maxDeltaDepth
 	for i := range versions {
 		file = fmt.Appendf(file, "line %d\n", i)
-		fh := add(KindBlob, file, prevFile)
-		entries = append(entries, TreeEntry{ModeFile, fmt.Sprintf("f%03d", i), add(KindBlob, fmt.Appendf(nil, "%d", i), ZeroHash)})
+		fh := add(BlobObject, file, prevFile)
+		entries = append(entries, TreeEntry{ModeFile, fmt.Sprintf("f%03d", i), add(BlobObject, fmt.Appendf(nil, "%d", i), ZeroHash)})
 		tree := EncodeTree(append(entries, TreeEntry{ModeFile, "log", fh}))
 		// The wrong kind of base is ignored.
-		th := add(KindTree, tree, map[bool]Hash{true: prevFile, false: prevTree}[i%10 == 5])
+		th := add(TreeObject, tree, map[bool]Hash{true: prevFile, false: prevTree}[i%10 == 5])
 		c := &Commit{Tree: th, Author: "A <a@b.c> 1 +0000", Committer: "A <a@b.c> 1 +0000", Message: fmt.Sprintf("%d\n", i)}
 		if !parent.IsZero() {
 			c.Parents = []Hash{parent}
 		}
-		parent = add(KindCommit, EncodeCommit(c), parent)
+		parent = add(CommitObject, EncodeCommit(c), parent)
 		prevTree, prevFile = th, fh
 	}
 	// A base never added is ignored.
-	add(KindBlob, append(bytes.Clone(file), "x"...), HashObject(KindBlob, []byte("absent")))
+	add(BlobObject, append(bytes.Clone(file), "x"...), HashObject(BlobObject, []byte("absent")))
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -182,11 +182,11 @@ func TestPackWriterDulwichReads(t *testing.T) {
 	var prev Hash
 	for i := range 60 {
 		data := []byte(strings.Repeat("a line of a growing file\n", 50+i))
-		h, err := pw.AddDelta(KindBlob, data, prev)
+		h, err := pw.AddDelta(BlobObject, data, prev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		objs = append(objs, testObject{KindBlob, data, h})
+		objs = append(objs, testObject{BlobObject, data, h})
 		prev = h
 	}
 	if err := pw.Commit(); err != nil {

@@ -146,28 +146,28 @@ func newPackWriter(gitDir string, level int) (*PackWriter, error) {
 
 var errPackClosed = errors.New("git: pack writer already committed or aborted")
 
-// Add hashes data as an object of the given kind ("blob", "tree", "commit",
-// "tag") and appends it to the pack unless the pack already holds it.
-func (p *PackWriter) Add(kind string, data []byte) (Hash, error) {
-	return p.add(kind, data, ZeroHash)
+// Add hashes data as an object of type t and appends it to the pack unless
+// the pack already holds it.
+func (p *PackWriter) Add(t ObjectType, data []byte) (Hash, error) {
+	return p.add(t, data, ZeroHash)
 }
 
 // AddDelta is Add, storing data as a delta against base when that is worth
-// it: base must be an object of the same kind added to this pack recently
+// it: base must be an object of the same type added to this pack recently
 // (the writer keeps the bytes of the last 64 MiB of objects of up to 1 MiB
 // each), and data must share most of its bytes with base as a common prefix
 // and suffix, as a new version of a tree or of a lightly edited file does.
 // Otherwise data is stored whole. Either way Git reads the same object.
-func (p *PackWriter) AddDelta(kind string, data []byte, base Hash) (Hash, error) {
-	return p.add(kind, data, base)
+func (p *PackWriter) AddDelta(t ObjectType, data []byte, base Hash) (Hash, error) {
+	return p.add(t, data, base)
 }
 
-func (p *PackWriter) add(kind string, data []byte, base Hash) (Hash, error) {
-	typ, ok := packTypes[kind]
-	if !ok {
-		return ZeroHash, fmt.Errorf("git: pack: unknown object kind %q", clip(kind, 32))
+func (p *PackWriter) add(t ObjectType, data []byte, base Hash) (Hash, error) {
+	if !t.Valid() {
+		return ZeroHash, fmt.Errorf("git: pack: unknown object type %d", t)
 	}
-	h := HashObject(kind, data)
+	typ := byte(t) // the pack header's type number
+	h := HashObject(t, data)
 
 	// Look up the state under the lock, compress outside it (so that
 	// several goroutines compress in parallel), append under it.
@@ -429,9 +429,6 @@ func (p *PackWriter) abort() {
 	p.f.Close()
 	os.Remove(p.f.Name())
 }
-
-// Pack object types.
-var packTypes = map[string]byte{KindCommit: 1, KindTree: 2, KindBlob: 3, KindTag: 4}
 
 // putObjectHeader writes a pack object header (type and size varint) into b
 // and returns its length.
