@@ -21,6 +21,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 func init() {
@@ -41,10 +42,11 @@ Flags:
 
 // mirrorFlags are the flags of `synchroniser mirror`.
 type mirrorFlags struct {
-	scm, name, cache, tipBranch, converter, tokenEnv, sshKey, knownHosts string
-	refs                                                                 stringList
-	namedBranches, noTags, force, jsonOut, quiet, verbose                bool
-	timeout                                                              time.Duration
+	scm                                                             scm.Kind
+	name, cache, tipBranch, converter, tokenEnv, sshKey, knownHosts string
+	refs                                                            stringList
+	namedBranches, noTags, force, jsonOut, quiet, verbose           bool
+	timeout                                                         time.Duration
 }
 
 type stringList []string
@@ -69,7 +71,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// Parse errors are reported in one line below; -h prints the usage.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(&f.scm, "scm", "", "source `kind`: hg or git (default: detected for local paths, hg for URLs)")
+	fs.StringVar((*string)(&f.scm), "scm", "", "source `kind`: hg or git (default: detected for local paths, hg for URLs)")
 	fs.StringVar(&f.name, "name", "", "mirror `name` (cache directory; default derived from SOURCE)")
 	fs.StringVar(&f.cache, "cache", "", "cache `dir` (default $XDG_CACHE_HOME/synchroniser)")
 	fs.StringVar(&f.tipBranch, "tip-branch", "master", "`branch` for tip when the repository has no bookmark")
@@ -165,11 +167,11 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer cancel()
 
 	if f.scm == "" {
-		scm, err := detectSCM(source)
+		kind, err := detectSCM(source)
 		if err != nil {
 			return failed(err)
 		}
-		f.scm = scm
+		f.scm = kind
 	}
 	source = localAbs(source)
 	if isLocalPath(dest) {
@@ -354,7 +356,7 @@ func localAbs(s string) string {
 
 // detectSCM says whether a local SOURCE is a Mercurial or a Git
 // repository; URLs are taken as Mercurial unless they end in ".git".
-func detectSCM(source string) (string, error) {
+func detectSCM(source string) (scm.Kind, error) {
 	path := source
 	if strings.HasPrefix(source, "file://") {
 		path = strings.TrimPrefix(source, "file://")
