@@ -173,7 +173,7 @@ func parseLegacyJSON(doc []byte, maxDepth int) (*PushEvent, error) {
 		if len(ev.Refs) >= maxRefs {
 			break
 		}
-		if c.Branch != "" && ev.SCM == "git" {
+		if c.Branch != "" && ev.SCM == scm.Git {
 			ev.Refs = addRef(ev.Refs, "refs/heads/"+c.Branch)
 		} else {
 			ev.Refs = addRef(ev.Refs, c.Branch)
