@@ -99,7 +99,11 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Bookmarks[name] = h.String()
 		refs["refs/heads/"+name] = h
 	}
-	tags, err := repo.VisibleTags(excludedNodes(repo, excl))
+	exNodes, err := excludedNodes(repo, excl)
+	if err != nil {
+		return nil, nil, err
+	}
+	tags, err := repo.VisibleTags(exNodes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -120,7 +124,11 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		return nil, nil, err
 	}
 	if rev := tipRev(repo, excl); rev >= 0 {
-		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
+		tip, err := repo.Changelog().Node(rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		if h, ok := byHg[tip]; ok {
 			res.Tip = h.String()
 		}
 	}
@@ -148,7 +156,10 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 			info = branchInfo{branch: cs.Branch(), closed: cs.Closed()}
 		}
 		infos[rev] = info
-		p1, p2 := cl.Parents(rev)
+		p1, p2, err := cl.Parents(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 && pr < rev && infos[pr].branch == info.branch {
 				hasChildOnBranch[pr] = true
@@ -171,7 +182,11 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		if r, ok := open[b]; ok {
 			rev = r
 		}
-		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
+		node, err := repo.Changelog().Node(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		if h, ok := byHg[node]; ok {
 			res.BranchHeads[b] = h.String()
 		}
 	}
