@@ -10,6 +10,7 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
@@ -94,7 +95,7 @@ func checkCacheState(t *testing.T, step string, s *Syncer, m Mirror, src *hgtest
 	// The destination: a branch per bookmark (a deleted one is kept, see
 	// refs), no NAME@path branch, and every commit it holds is the
 	// conversion of a changeset visible at the source.
-	refs := showRefs(t, m.Dest.URL)
+	refs := gittest.Refs(t, m.Dest.URL)
 	for ref := range refs {
 		if strings.Contains(ref, "@") {
 			t.Errorf("%s: destination ref %s", step, ref)
@@ -115,7 +116,7 @@ func checkCacheState(t *testing.T, step string, s *Syncer, m Mirror, src *hgtest
 		byGit[h.String()] = n.String()
 	}
 	if len(refs) > 0 {
-		for _, sha := range strings.Fields(run(t, "", "git", "--git-dir="+m.Dest.URL, "rev-list", "--all")) {
+		for _, sha := range strings.Fields(gittest.Run(t, "", "--git-dir="+m.Dest.URL, "rev-list", "--all")) {
 			if _, ok := srcVisible[byGit[sha]]; !ok {
 				t.Errorf("%s: destination commit %s is changeset %q, not visible at the source", step, sha, byGit[sha])
 			}
@@ -145,7 +146,7 @@ func TestSyncLivingSource(t *testing.T) {
 	src := hgtest.NewRepo(t, hgtest.WithEvolve(), hgtest.WithTopics(), hgtest.NonPublishing())
 	srv := hgtest.Serve(t, src, hgtest.NonPublishing(), hgtest.WithEvolve(), hgtest.WithTopics())
 	s := newSyncer(t)
-	m := hgMirror("living", srv.URL, bareRepo(t))
+	m := hgMirror("living", srv.URL, gittest.Bare(t))
 	m.Policy.Force = true // rewrites are followed (rule 2 is refs' work)
 
 	n := 0
@@ -296,7 +297,7 @@ func TestSyncStrippedSource(t *testing.T) {
 	src := hgtest.NewRepo(t)
 	srv := hgtest.Serve(t, src)
 	s := newSyncer(t)
-	m := hgMirror("stripped", srv.URL, bareRepo(t))
+	m := hgMirror("stripped", srv.URL, gittest.Bare(t))
 	m.Policy.Force = true
 	src.Write("a", "1\n")
 	src.Commit(hgtest.WithBookmark("main"))
