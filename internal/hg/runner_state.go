@@ -55,9 +55,14 @@ func (r *Runner) ListPhases(ctx context.Context, source string) (*RemotePhases, 
 
 // ParsePhaseKeys parses the "phases" pushkey namespace as debugpushkey
 // prints it: "<hex node>\t1" per draft root, "publishing\tTrue" when the
-// repository publishes.
+// repository publishes. An empty namespace is a server without phases,
+// which hg treats as publishing (exchange.py).
 func ParsePhaseKeys(out []byte) (*RemotePhases, error) {
 	rp := &RemotePhases{}
+	if len(bytes.TrimSpace(out)) == 0 {
+		rp.Publishing = true
+		return rp, nil
+	}
 	for _, line := range bytes.Split(out, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue

@@ -15,8 +15,11 @@ func TestParsePhaseKeys(t *testing.T) {
 	if err != nil || !rp.Publishing || len(rp.DraftRoots) != 1 || rp.DraftRoots[0].String() != root {
 		t.Errorf("ParsePhaseKeys = %+v, %v", rp, err)
 	}
-	if rp, err := ParsePhaseKeys(nil); err != nil || rp.Publishing || len(rp.DraftRoots) != 0 {
-		t.Errorf("empty: %+v, %v (an old server: not publishing, no drafts)", rp, err)
+	if rp, err := ParsePhaseKeys(nil); err != nil || !rp.Publishing || len(rp.DraftRoots) != 0 {
+		t.Errorf("empty: %+v, %v (a server without phases publishes)", rp, err)
+	}
+	if rp, err := ParsePhaseKeys([]byte(root + "\t1\n")); err != nil || rp.Publishing || len(rp.DraftRoots) != 1 {
+		t.Errorf("drafts only: %+v, %v", rp, err)
 	}
 	for _, bad := range []string{"no tab\n", "xyz\t1\n"} {
 		if _, err := ParsePhaseKeys([]byte(bad)); err == nil {
