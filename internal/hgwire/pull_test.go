@@ -1,0 +1,151 @@
+package hgwire
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	hgtest.Cleanup()
+	os.Exit(code)
+}
+
+func pull(t testing.TB, source, cache string, opts PullOptions) (*hg.SourceState, *Stats) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	st, stats, err := Pull(ctx, source, cache, opts)
+	t.Logf("pull %s: %v", source, time.Since(start))
+	if err != nil {
+		t.Fatalf("pull %s: %v", source, err)
+	}
+	return st, stats
+}
+
+// verify runs hg verify on the cache.
+func verify(t testing.TB, cache string) {
+	t.Helper()
+	out, err := hgtest.RunErr(cache, "verify", "-q")
+	if err != nil {
+		t.Fatalf("hg verify %s: %v\n%s", cache, err, out)
+	}
+}
+
+// logOf lists "node phase" of every changeset of dir that hg shows.
+func logOf(t testing.TB, dir string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"log", "-T", "{node} {phase}\n"}, extra...)
+	lines := strings.Split(strings.TrimSpace(hgtest.Run(t, dir, args...)), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// sameAsSource checks the cache against the source: the same visible
+// changesets with the same phases, the same bookmarks, and the state says
+// so too.
+func sameAsSource(t testing.TB, src *hgtest.Repo, cache string, st *hg.SourceState) {
+	t.Helper()
+	verify(t, cache)
+	evolve := []string{"--config", "extensions.evolve=", "--config", "experimental.evolution=all"}
+	want := logOf(t, src.Dir, evolve...)
+	got := logOf(t, cache, evolve...)
+	if want != got {
+		t.Fatalf("cache log differs from source:\nsource:\n%s\ncache:\n%s", want, got)
+	}
+	wantBM := src.Bookmarks()
+	gotBM := hgtest.Open(t, cache).Bookmarks()
+	if len(wantBM) != len(gotBM) || len(st.Bookmarks) != len(wantBM) {
+		t.Fatalf("bookmarks: source %v, cache %v, state %v", wantBM, gotBM, st.Bookmarks)
+	}
+	for k, v := range wantBM {
+		if gotBM[k] != v || st.Bookmarks[k].String() != v {
+			t.Fatalf("bookmark %s: source %s, cache %s, state %s", k, v, gotBM[k], st.Bookmarks[k])
+		}
+	}
+	for _, line := range strings.Split(want, "\n") {
+		node, phase, _ := strings.Cut(line, " ")
+		n, _ := hg.ParseNode(node)
+		if got := st.PhaseOf(n).String(); got != phase {
+			t.Fatalf("state phase of %s: %s, source %s", node, got, phase)
+		}
+	}
+	heads := strings.Fields(src.Run("log", "-r", "heads(all())", "-T", "{node}\n"))
+	if len(heads) != len(st.Heads) {
+		t.Fatalf("state heads %v, source %v", st.Heads, heads)
+	}
+}
+
+// smallSource makes a non-publishing evolve repository with branches,
+// bookmarks, a copy, a rename, a large file, drafts and an amend.
+func smallSource(t testing.TB) *hgtest.Repo {
+	src := hgtest.NewRepo(t, hgtest.WithEvolve(), hgtest.NonPublishing())
+	src.Write("a", "a\n")
+	src.Commit()
+	src.Write("b", "b\n")
+	src.Commit(hgtest.WithBookmark("bm1"))
+	src.Run("cp", "a", "with space.txt")
+	src.Run("mv", "b", "Dir/B.TXT")
+	src.Write("big.bin", strings.Repeat("0123456789abcdef", 12<<10)) // 192 KiB: a split revlog
+	src.Commit()
+	src.Run("phase", "-p", ".")
+	src.Write("a", "a2\n")
+	src.Commit(hgtest.WithBranch("stable"))
+	src.Write("a", "a3\n")
+	src.Amend()
+	return src
+}
+
+func TestPullHTTPVariants(t *testing.T) {
+	variants := []struct {
+		name string
+		opts []hgtest.Option
+	}{
+		{"zstd", []hgtest.Option{hgtest.WithConfig("server.compressionengines=zstd")}},
+		{"zlib", []hgtest.Option{hgtest.WithConfig("server.compressionengines=zlib")}},
+		{"none", []hgtest.Option{hgtest.WithConfig("server.compressionengines=none")}},
+		{"httppostargs", []hgtest.Option{hgtest.WithConfig("experimental.httppostargs=true")}},
+		{"changegroup3", []hgtest.Option{hgtest.WithConfig("experimental.changegroup3=true")}},
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			src := smallSource(t)
+			opts := append([]hgtest.Option{hgtest.WithEvolve(), hgtest.NonPublishing()}, v.opts...)
+			srv := hgtest.Serve(t, src, opts...)
+			cache := filepath.Join(t.TempDir(), "cache")
+			st, stats := pull(t, srv.URL, cache, PullOptions{})
+			if stats.Changesets != 4 {
+				t.Fatalf("first pull: %d changesets, want 4", stats.Changesets)
+			}
+			sameAsSource(t, src, cache, st)
+			if len(st.Markers) != 1 {
+				t.Fatalf("markers %v, want the amend's", st.Markers)
+			}
+			// More history, then a pull of it.
+			src.Write("c", "c\n")
+			src.Commit(hgtest.WithBookmark("bm2"))
+			src.Run("bookmark", "-d", "bm1")
+			st, stats = pull(t, srv.URL, cache, PullOptions{})
+			if stats.Changesets != 1 {
+				t.Fatalf("second pull: %d changesets, want 1", stats.Changesets)
+			}
+			sameAsSource(t, src, cache, st)
+			// A no-op pull writes nothing.
+			st, stats = pull(t, srv.URL, cache, PullOptions{})
+			if stats.Changesets != 0 {
+				t.Fatalf("no-op pull: %d changesets", stats.Changesets)
+			}
+			sameAsSource(t, src, cache, st)
+		})
+	}
+}
