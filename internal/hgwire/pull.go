@@ -2,6 +2,7 @@ package hgwire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -14,6 +15,31 @@ type PullOptions struct {
 	Options
 	// MaxChunk bounds one changegroup chunk (0: DefaultMaxChunk).
 	MaxChunk int
+	// MaxBytes bounds the (decompressed) bundle a source may send
+	// (0: no bound but the context's deadline).
+	MaxBytes int64
+}
+
+// ErrTooLarge is wrapped by the error for a bundle larger than
+// PullOptions.MaxBytes.
+var ErrTooLarge = errors.New("bundle exceeds the size limit")
+
+type boundedReader struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("hgwire: source sent more than %d bytes: %w", b.max, ErrTooLarge)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // Stats describe what a pull transferred.
@@ -106,7 +132,11 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 		if err != nil {
 			return nil, nil, err
 		}
-		err = readPullBundle(body, w, res, opts.MaxChunk)
+		var r io.Reader = body
+		if opts.MaxBytes > 0 {
+			r = &boundedReader{r: body, left: opts.MaxBytes, max: opts.MaxBytes}
+		}
+		err = readPullBundle(r, w, res, opts.MaxChunk)
 		body.Close()
 		if err != nil {
 			return nil, nil, err
