@@ -149,3 +149,12 @@ func TestPullHTTPVariants(t *testing.T) {
 		})
 	}
 }
+
+func mustNode(t testing.TB, s string) hg.Node {
+	t.Helper()
+	n, err := hg.ParseNode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
