@@ -2,6 +2,7 @@ package hgwire
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -106,47 +107,60 @@ func smallSource(t testing.TB) *hgtest.Repo {
 }
 
 func TestPullHTTPVariants(t *testing.T) {
+	// One source, read by every variant; only the last one changes it.
+	src := smallSource(t)
 	variants := []struct {
 		name string
 		opts []hgtest.Option
 	}{
-		{"zstd", []hgtest.Option{hgtest.WithConfig("server.compressionengines=zstd")}},
 		{"zlib", []hgtest.Option{hgtest.WithConfig("server.compressionengines=zlib")}},
 		{"none", []hgtest.Option{hgtest.WithConfig("server.compressionengines=none")}},
 		{"httppostargs", []hgtest.Option{hgtest.WithConfig("experimental.httppostargs=true")}},
 		{"changegroup3", []hgtest.Option{hgtest.WithConfig("experimental.changegroup3=true")}},
 	}
-	for _, v := range variants {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			src := smallSource(t)
-			opts := append([]hgtest.Option{hgtest.WithEvolve(), hgtest.NonPublishing()}, v.opts...)
-			srv := hgtest.Serve(t, src, opts...)
-			cache := filepath.Join(t.TempDir(), "cache")
-			st, stats := pull(t, srv.URL, cache, PullOptions{})
-			if stats.Changesets != 4 {
-				t.Fatalf("first pull: %d changesets, want 4", stats.Changesets)
-			}
-			sameAsSource(t, src, cache, st)
-			if len(st.Markers) != 1 {
-				t.Fatalf("markers %v, want the amend's", st.Markers)
-			}
-			// More history, then a pull of it.
-			src.Write("c", "c\n")
-			src.Commit(hgtest.WithBookmark("bm2"))
-			src.Run("bookmark", "-d", "bm1")
-			st, stats = pull(t, srv.URL, cache, PullOptions{})
-			if stats.Changesets != 1 {
-				t.Fatalf("second pull: %d changesets, want 1", stats.Changesets)
-			}
-			sameAsSource(t, src, cache, st)
-			// A no-op pull writes nothing.
-			st, stats = pull(t, srv.URL, cache, PullOptions{})
-			if stats.Changesets != 0 {
-				t.Fatalf("no-op pull: %d changesets", stats.Changesets)
-			}
-			sameAsSource(t, src, cache, st)
-		})
+	t.Run("variants", func(t *testing.T) {
+		for _, v := range variants {
+			t.Run(v.name, func(t *testing.T) {
+				t.Parallel()
+				opts := append([]hgtest.Option{hgtest.WithEvolve(), hgtest.NonPublishing()}, v.opts...)
+				srv := hgtest.Serve(t, src, opts...)
+				cache := filepath.Join(t.TempDir(), "cache")
+				st, stats := pull(t, srv.URL, cache, PullOptions{})
+				if stats.Changesets != 4 || len(st.Markers) != 1 {
+					t.Fatalf("pull: %d changesets, markers %v; want 4 and the amend's", stats.Changesets, st.Markers)
+				}
+				sameAsSource(t, src, cache, st)
+			})
+		}
+	})
+	// zstd (the default), in several steps.
+	srv := hgtest.Serve(t, src, hgtest.WithEvolve(), hgtest.NonPublishing(), hgtest.WithConfig("server.compressionengines=zstd"))
+	cache := filepath.Join(t.TempDir(), "cache")
+	st, stats := pull(t, srv.URL, cache, PullOptions{})
+	if stats.Changesets != 4 {
+		t.Fatalf("first pull: %d changesets, want 4", stats.Changesets)
+	}
+	sameAsSource(t, src, cache, st)
+	src.Write("c", "c\n")
+	src.Commit(hgtest.WithBookmark("bm2"))
+	src.Run("bookmark", "-d", "bm1")
+	src.Run("phase", "-p", ".")
+	st, stats = pull(t, srv.URL, cache, PullOptions{})
+	if stats.Changesets != 1 {
+		t.Fatalf("second pull: %d changesets, want 1", stats.Changesets)
+	}
+	sameAsSource(t, src, cache, st)
+	if len(st.Phases) != 0 {
+		t.Fatalf("phases %v after the source made everything public", st.Phases)
+	}
+	// A no-op pull writes nothing.
+	before := snapshot(t, filepath.Join(cache, ".hg", "store"))
+	_, stats = pull(t, srv.URL, cache, PullOptions{})
+	if stats.Changesets != 0 {
+		t.Fatalf("no-op pull: %d changesets", stats.Changesets)
+	}
+	if fmt.Sprint(before) != fmt.Sprint(snapshot(t, filepath.Join(cache, ".hg", "store"))) {
+		t.Fatal("a no-op pull changed the store")
 	}
 }
 
