@@ -108,10 +108,11 @@ func (j *Journal) record(name string) error {
 	}
 	j.sizes[name] = size
 	j.order = append(j.order, name)
+	// Written through (no fsync, as hg's transaction does).
 	if _, err := fmt.Fprintf(j.f, "%s\x00%d\n", name, max(size, 0)); err != nil {
 		return fmt.Errorf("hg: journal: %w", err)
 	}
-	return j.f.Sync()
+	return nil
 }
 
 // Append appends data to the store file name (store-relative, slashes),

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
 )
 
 // This file holds the write side used by the native wire transport
@@ -70,10 +71,27 @@ type RevlogAppender struct {
 	pend    []pendingRev
 	buf     []byte
 	nodes   map[Node]int32
-	texts   [8]cachedText
-	textsAt int
-	zw      *zlib.Writer
-	zbuf    bytes.Buffer
+	texts     map[int][]byte // recent full texts, to apply deltas to
+	textOrder []int
+	textBytes int
+	zbuf      bytes.Buffer
+	zstd      bool
+}
+
+// Bounds of an appender's cache of recent texts.
+const (
+	maxCachedTexts     = 512
+	maxCachedTextBytes = 32 << 20
+)
+
+// UseZstd makes new chunks zstd frames (for a store with the
+// revlog-compression-zstd requirement) instead of zlib streams.
+func (a *RevlogAppender) UseZstd() { a.zstd = true }
+
+// DropCache forgets the cached texts (when the group of this revlog is
+// done).
+func (a *RevlogAppender) DropCache() {
+	a.texts, a.textOrder, a.textBytes = nil, nil, 0
 }
 
 // OpenRevlogAppender opens the revlog at storeDir/name (name ends in ".i")
@@ -158,8 +176,21 @@ func (a *RevlogAppender) LinkRev(rev int) int {
 func (a *RevlogAppender) Close() error { return a.old.Close() }
 
 func (a *RevlogAppender) rememberText(rev int, text []byte) {
-	a.texts[a.textsAt] = cachedText{rev: rev, text: text}
-	a.textsAt = (a.textsAt + 1) % len(a.texts)
+	if a.texts == nil {
+		a.texts = map[int][]byte{}
+	}
+	if _, ok := a.texts[rev]; ok || len(text) > maxCachedTextBytes/4 {
+		return
+	}
+	a.texts[rev] = text
+	a.textOrder = append(a.textOrder, rev)
+	a.textBytes += len(text)
+	for len(a.textOrder) > maxCachedTexts || a.textBytes > maxCachedTextBytes {
+		old := a.textOrder[0]
+		a.textOrder = a.textOrder[1:]
+		a.textBytes -= len(a.texts[old])
+		delete(a.texts, old)
+	}
 }
 
 // Revision returns the full text of rev, existing or added. The result
@@ -168,10 +199,8 @@ func (a *RevlogAppender) Revision(rev int) ([]byte, error) {
 	if rev < a.oldLen {
 		return a.old.Revision(rev)
 	}
-	for i := range a.texts {
-		if a.texts[i].text != nil && a.texts[i].rev == rev {
-			return a.texts[i].text, nil
-		}
+	if t, ok := a.texts[rev]; ok {
+		return t, nil
 	}
 	// Walk the chain of added revisions back to a snapshot or to an
 	// existing revision.
@@ -354,6 +383,11 @@ func (a *RevlogAppender) chainInfo(rev int) (int, int64) {
 	return n, sum
 }
 
+var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(1<<20), zstd.WithZeroFrames(true))
+})
+
 var zlibPool = sync.Pool{New: func() any { w, _ := zlib.NewWriterLevel(nil, 6); return w }}
 
 // compress returns the stored form of data: a zlib stream when smaller,
@@ -362,7 +396,15 @@ func (a *RevlogAppender) compress(data []byte) []byte {
 	if len(data) == 0 {
 		return nil
 	}
-	if len(data) >= 44 {
+	if len(data) >= 44 && a.zstd {
+		enc, err := zstdEncoder()
+		if err == nil {
+			c := enc.EncodeAll(data, make([]byte, 0, len(data)/2+64))
+			if len(c) < len(data) {
+				return c
+			}
+		}
+	} else if len(data) >= 44 {
 		a.zbuf.Reset()
 		w := zlibPool.Get().(*zlib.Writer)
 		w.Reset(&a.zbuf)

@@ -16,7 +16,7 @@ import (
 
 // TestCorpusClone clones click and flask natively in two steps (from a
 // server of the first half of the history, then from the full one) and
-// through hg clone; hg verify passes on the native cache, and converting
+// through hg clone and hg pull in the same steps; hg verify passes on the native cache, and converting
 // both gives the same map, byte for byte.
 func TestCorpusClone(t *testing.T) {
 	for _, name := range []string{"click.hg", "flask.hg"} {
@@ -42,7 +42,10 @@ func TestCorpusClone(t *testing.T) {
 				t.Fatal("no heads in the state")
 			}
 			ref := filepath.Join(t.TempDir(), "ref")
-			hgtest.Run(t, "", "clone", "-q", "-U", "--", fullSrv.URL, ref)
+			// The hg transport, in the same steps (so the revision order,
+			// and the map's line order, are the same).
+			hgtest.Run(t, "", "clone", "-q", "-U", "--", halfSrv.URL, ref)
+			hgtest.Run(t, ref, "pull", "-q", "--", fullSrv.URL)
 			verify(t, native)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -382,3 +382,11 @@ func (w *cacheWriter) sourceState(res *pullResult, remoteHeads []hg.Node, publis
 	}
 	return st, nil
 }
+
+// IsUnsupported reports whether err means the source needs what the
+// native transport does not do (the caller then uses hg for this sync,
+// logging the reason: err's message).
+func IsUnsupported(err error) bool {
+	var u *UnsupportedError
+	return errors.As(err, &u)
+}

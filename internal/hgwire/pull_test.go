@@ -153,6 +153,18 @@ func TestPullHTTPVariants(t *testing.T) {
 	if len(st.Phases) != 0 {
 		t.Fatalf("phases %v after the source made everything public", st.Phases)
 	}
+	// hg and the native writer work on each other's caches.
+	hgCache := filepath.Join(t.TempDir(), "hgcache")
+	hgtest.Run(t, "", "clone", "-q", "-U", "--", srv.URL, hgCache)
+	src.Write("e", "e\n")
+	src.Commit()
+	st, stats = pull(t, srv.URL, hgCache, PullOptions{})
+	if stats.Changesets != 1 {
+		t.Fatalf("native pull into hg's clone: %d changesets", stats.Changesets)
+	}
+	sameAsSource(t, src, hgCache, st)
+	hgtest.Run(t, cache, "pull", "-q", "--config", "extensions.evolve=", "--", srv.URL)
+	verify(t, cache)
 	// A no-op pull writes nothing.
 	before := snapshot(t, filepath.Join(cache, ".hg", "store"))
 	_, stats = pull(t, srv.URL, cache, PullOptions{})

@@ -60,6 +60,8 @@ type cacheWriter struct {
 	cl, ml         *hg.RevlogAppender
 	files          map[string]*hg.RevlogAppender
 	fileOrder      []string
+	zstd           bool
+	last           *hg.RevlogAppender // the revlog of the current group
 	newCsets       []hg.Node
 	csetBase       int // changelog length before the pull
 }
@@ -77,6 +79,7 @@ func openCacheWriter(root string) (*cacheWriter, error) {
 		}
 	}
 	bookInStore := repo.HasRequirement("bookmarksinstore")
+	useZstd := repo.HasRequirement("revlog-compression-zstd")
 	repo.Close()
 	if len(bad) > 0 {
 		return nil, &UnsupportedError{What: "writing a cache with requirements " + strings.Join(bad, ", ")}
@@ -84,13 +87,17 @@ func openCacheWriter(root string) (*cacheWriter, error) {
 	if err := hg.RecoverJournal(storeDir); err != nil {
 		return nil, err
 	}
-	w := &cacheWriter{root: root, storeDir: storeDir, bookInStore: bookInStore, files: map[string]*hg.RevlogAppender{}}
+	w := &cacheWriter{root: root, storeDir: storeDir, bookInStore: bookInStore, files: map[string]*hg.RevlogAppender{}, zstd: useZstd}
 	if w.cl, err = hg.OpenRevlogAppender(storeDir, "00changelog.i"); err != nil {
 		return nil, err
 	}
 	if w.ml, err = hg.OpenRevlogAppender(storeDir, "00manifest.i"); err != nil {
 		w.cl.Close()
 		return nil, err
+	}
+	if useZstd {
+		w.cl.UseZstd()
+		w.ml.UseZstd()
 	}
 	w.csetBase = w.cl.Len()
 	return w, nil
@@ -101,6 +108,17 @@ func (w *cacheWriter) close() {
 	w.ml.Close()
 	for _, a := range w.files {
 		a.Close()
+	}
+}
+
+// switchTo drops the cached texts of the previous group's revlog when a
+// new group starts (deltas never cross revlogs).
+func (w *cacheWriter) switchTo(a *hg.RevlogAppender) {
+	if w.last != a {
+		if w.last != nil {
+			w.last.DropCache()
+		}
+		w.last = a
 	}
 }
 
@@ -142,6 +160,7 @@ func (w *cacheWriter) handler() ChangegroupHandler {
 			if err != nil {
 				return err
 			}
+			w.switchTo(w.ml)
 			_, err = w.ml.AddDelta(d.Node, d.P1, d.P2, d.Base, link, d.Data)
 			return err
 		},
@@ -159,9 +178,13 @@ func (w *cacheWriter) handler() ChangegroupHandler {
 				if err != nil {
 					return err
 				}
+				if w.zstd {
+					a.UseZstd()
+				}
 				w.files[path] = a
 				w.fileOrder = append(w.fileOrder, path)
 			}
+			w.switchTo(a)
 			_, err = a.AddDelta(d.Node, d.P1, d.P2, d.Base, link, d.Data)
 			return err
 		},
@@ -375,22 +398,26 @@ func (w *cacheWriter) writePhases(j *hg.Journal, res *pullResult, publishing boo
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
+	// As phases.py writes it: by phase, roots sorted by node.
+	var lines []string
 	for r, d := range draft {
 		if !d {
 			continue
 		}
 		p1, p2 := w.cl.Parents(r)
 		if (p1 < 0 || !draft[p1]) && (p2 < 0 || !draft[p2]) {
-			fmt.Fprintf(&buf, "%d %s\n", hg.Draft, w.cl.Node(r))
+			lines = append(lines, fmt.Sprintf("%d %s\n", hg.Draft, w.cl.Node(r)))
 		}
 	}
-	for _, ph := range []hg.Phase{hg.Secret} {
-		for _, n := range roots[ph] {
-			if _, ok := w.cl.Rev(n); ok {
-				fmt.Fprintf(&buf, "%d %s\n", ph, n)
-			}
+	for _, n := range roots[hg.Secret] {
+		if _, ok := w.cl.Rev(n); ok {
+			lines = append(lines, fmt.Sprintf("%d %s\n", hg.Secret, n))
 		}
+	}
+	sort.Strings(lines)
+	var buf bytes.Buffer
+	for _, l := range lines {
+		buf.WriteString(l)
 	}
 	if bytes.Equal(buf.Bytes(), old) {
 		return nil
