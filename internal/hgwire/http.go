@@ -220,7 +220,9 @@ func (t *httpTransport) do(ctx context.Context, cmd string, args map[string]stri
 		}
 	}
 	if t.caps != nil {
-		params := []string{"partial-pull"}
+		// Not "partial-pull": a pre-built bundle covering part of the
+		// request would need pulling again, which Pull does not do.
+		var params []string
 		mts := t.caps.List("httpmediatype")
 		if len(mts) > 0 {
 			params = append(params, "0.1")
@@ -240,7 +242,9 @@ func (t *httpTransport) do(ctx context.Context, cmd string, args map[string]stri
 				limit = n
 			}
 		}
-		encodeInHeaders(h, "X-HgProto", strings.Join(params, " "), limit)
+		if len(params) > 0 {
+			encodeInHeaders(h, "X-HgProto", strings.Join(params, " "), limit)
+		}
 	}
 	var vary []string
 	for k := range h {

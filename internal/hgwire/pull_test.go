@@ -184,3 +184,29 @@ func mustNode(t testing.TB, s string) hg.Node {
 	}
 	return n
 }
+
+// TestPullEmpty pulls an empty source, then its first changeset (with
+// Basic credentials through the kit's proxy, never in the URL).
+func TestPullEmpty(t *testing.T) {
+	t.Parallel()
+	src := hgtest.NewRepo(t)
+	srv := hgtest.Serve(t, src, hgtest.WithBasicAuth("alice", "s3cret-token"))
+	cache := filepath.Join(t.TempDir(), "cache")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := Pull(ctx, srv.URL, cache, PullOptions{}); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("pull without credentials: %v", err)
+	}
+	opts := PullOptions{Options: Options{Username: "alice", Password: "s3cret-token"}}
+	st, stats := pull(t, srv.URL, cache, opts)
+	if stats.Changesets != 0 || len(st.Heads) != 0 {
+		t.Fatalf("empty source: %d changesets, heads %v", stats.Changesets, st.Heads)
+	}
+	src.Write("a", "a\n")
+	src.Commit()
+	st, stats = pull(t, srv.URL, cache, opts)
+	if stats.Changesets != 1 || len(st.Heads) != 1 || st.Heads[0].Branch != "default" || !st.Publishing {
+		t.Fatalf("first changeset: %d changesets, state %+v", stats.Changesets, st)
+	}
+	verify(t, cache)
+}
