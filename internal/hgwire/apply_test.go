@@ -31,6 +31,10 @@ func applyBundleFile(t testing.TB, bundle, cache string) *cacheWriter {
 	if err := w.checkManifests(); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.checkFiles(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d file references checked", len(w.fileRefs))
 	if err := w.commit(res, nil, true); err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,29 @@
-// Package hgwire speaks Mercurial's wire protocol (version 1, over HTTP and
-// ssh) natively: it parses bundle2 streams, changegroups 02 and 03 and the
-// phase-heads, bookmarks and obsmarkers parts, discovers what a cache and
-// a source have in common, and applies what the source sends to a cache's
-// store so that hg and hg-git keep working on it.
+// Package hgwire speaks Mercurial's wire protocol (version 1, over HTTP(S)
+// and ssh) natively: it parses bundle2 streams, changegroups 02 and 03 and
+// the phase-heads, bookmarks, listkeys and obsmarkers parts, discovers what
+// a cache and a source have in common, and applies what the source sends
+// to the cache's store (hg.RevlogAppender, hg.Journal) so that hg and
+// hg-git keep working on it.
 //
-// It never advertises a capability it cannot parse: bundle2 with
-// changegroup 02/03, bookmarks, listkeys, phases=heads, obsmarkers=V1 and
-// error parts.
+// Pull is the entry point: it returns the same hg.SourceState the hg
+// transport produces. It never advertises a capability it cannot parse
+// (bundle2 with changegroup 02/03, bookmarks, listkeys, phases=heads,
+// obsmarkers=V1, error parts; wire compression zstd, zlib, none). An
+// *UnsupportedError (IsUnsupported) means the source needs what is not
+// implemented — tree manifests, narrow, LFS or censored revisions (revision
+// flags), sidedata, an unknown mandatory part or parameter, a server
+// without bundle2 — and the caller should use hg for that sync. Stream
+// clones are not requested.
+//
+// What it writes: revlog v1 entries (inline, split past 128 KiB, with or
+// without generaldelta; zstd chunks in stores that require it, else zlib),
+// fncache entries, phaseroots, .hg/bookmarks and obsstore (markers v1),
+// under hg's wlock and store lock and a journal in hg's format (so "hg
+// recover" understands an interrupted write). Everything is read and
+// checked (node hashes, parents, delta bases, linkrevs, manifests of new
+// changesets) before the first byte is written: a failed transfer leaves
+// the cache as it was. When the source stripped changesets the cache holds,
+// the cache's store is made again from the source and swapped in.
 package hgwire
 
 import (

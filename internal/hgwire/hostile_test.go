@@ -156,6 +156,21 @@ func TestHostileServers(t *testing.T) {
 			var e *hg.UnknownNodeError
 			return errors.As(err, &e) && e.What == "delta base"
 		}},
+		{"file revisions missing", func(w io.Writer) {
+			// The changelog and manifest groups, then no file group.
+			var out bytes.Buffer
+			rest, empties := cg, 0
+			for empties < 2 {
+				n := int(binary.BigEndian.Uint32(rest))
+				if n == 0 {
+					n, empties = 4, empties+1
+				}
+				out.Write(rest[:n])
+				rest = rest[n:]
+			}
+			out.Write([]byte{0, 0, 0, 0})
+			w.Write(buildBundle(t, cgPart(out.Bytes())))
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "which was not sent") }},
 		{"huge declared length", func(w io.Writer) {
 			bad := append([]byte{0x7f, 0xff, 0xff, 0xff}, cg[:200]...)
 			w.Write(buildBundle(t, cgPart(bad)))

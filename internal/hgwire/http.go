@@ -50,13 +50,20 @@ func Dial(ctx context.Context, source string, opts Options) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hgwire: source URL: %w", err)
 	}
+	var p *Peer
 	switch u.Scheme {
 	case "http", "https":
-		return dialHTTP(ctx, u, opts)
+		p, err = dialHTTP(ctx, u, opts)
 	case "ssh":
-		return dialSSH(ctx, u, opts)
+		p, err = dialSSH(ctx, u, opts)
+	default:
+		return nil, &UnsupportedError{What: "source scheme " + strconv.Quote(u.Scheme)}
 	}
-	return nil, &UnsupportedError{What: "source scheme " + strconv.Quote(u.Scheme)}
+	if err != nil {
+		return nil, err
+	}
+	p.redial = func(ctx context.Context) (*Peer, error) { return Dial(ctx, source, opts) }
+	return p, nil
 }
 
 func redactURL(u *url.URL) string {

@@ -29,6 +29,8 @@ type Peer struct {
 	caps Caps
 	b2   Bundle2Caps
 	url  string // for messages, without credentials
+	// redial opens a new connection to the same source (nil: none).
+	redial func(context.Context) (*Peer, error)
 }
 
 // Caps returns the server's capabilities.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
@@ -71,6 +74,9 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	}
 	if !peer.b2.Has("changegroup", "02") {
 		return nil, nil, &UnsupportedError{What: "a server without changegroup 02"}
+	}
+	if err := recoverSwap(cacheRoot); err != nil {
+		return nil, nil, fmt.Errorf("hgwire: recover store swap: %w", err)
 	}
 	if err := initCache(cacheRoot); err != nil {
 		return nil, nil, err
@@ -154,6 +160,9 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	if err := w.checkManifests(); err != nil {
 		return nil, nil, err
 	}
+	if err := w.checkFiles(); err != nil {
+		return nil, nil, err
+	}
 	for _, h := range remoteHeads {
 		if _, ok := w.cl.Rev(h); !ok {
 			return nil, nil, fmt.Errorf("hgwire: the source did not send its head %s", h)
@@ -161,6 +170,16 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
+	}
+	if gone := w.gone(res, remoteHeads); len(gone) > 0 {
+		// The source stripped changesets the cache holds: the cache is
+		// made again from the source (a rare event, and then exactly
+		// the source's history) and its store swapped in.
+		w.close()
+		if peer.redial == nil {
+			return nil, nil, &UnsupportedError{What: "stripped changesets on a connection that cannot be reopened"}
+		}
+		return reclone(ctx, peer, cacheRoot, opts, gone)
 	}
 	if err := w.commit(res, remoteHeads, publishing); err != nil {
 		return nil, nil, err
@@ -335,25 +354,13 @@ func (w *cacheWriter) sourceState(res *pullResult, remoteHeads []hg.Node, publis
 		st.Markers = append(st.Markers, m.Marker)
 	}
 	n := w.cl.Len()
-	visible := make([]bool, n)
+	visible := w.visible(remoteHeads)
 	var heads []int
 	for _, h := range remoteHeads {
 		r, _ := w.cl.Rev(h)
-		visible[r] = true
 		heads = append(heads, r)
 	}
-	for r := n - 1; r >= 0; r-- {
-		if visible[r] {
-			p1, p2 := w.cl.Parents(r)
-			if p1 >= 0 {
-				visible[p1] = true
-			}
-			if p2 >= 0 {
-				visible[p2] = true
-			}
-		}
-	}
-	draft, err := w.draftSet(res, publishing)
+	draft, err := w.draftSet(res, publishing, visible)
 	if err != nil {
 		return nil, err
 	}
@@ -389,4 +396,98 @@ func (w *cacheWriter) sourceState(res *pullResult, remoteHeads []hg.Node, publis
 func IsUnsupported(err error) bool {
 	var u *UnsupportedError
 	return errors.As(err, &u)
+}
+
+// gone returns the changesets the cache held before the pull that the
+// source does not show and no marker obsoletes: stripped at the source
+// (or made secret there).
+func (w *cacheWriter) gone(res *pullResult, remoteHeads []hg.Node) []hg.Node {
+	vis := w.visible(remoteHeads)
+	obsolete := map[hg.Node]bool{}
+	for _, m := range res.markers {
+		obsolete[m.Prec] = true
+	}
+	var out []hg.Node
+	for r := 0; r < w.csetBase; r++ {
+		if n := w.cl.Node(r); !vis[r] && !obsolete[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// strippedSuffix names the old store while a re-made one is swapped in.
+const strippedSuffix = ".stripped"
+
+// recoverSwap finishes or undoes an interrupted store swap.
+func recoverSwap(cacheRoot string) error {
+	hgDir := filepath.Join(cacheRoot, ".hg")
+	old := filepath.Join(hgDir, "store"+strippedSuffix)
+	if _, err := os.Stat(old); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(hgDir, "store")); err != nil {
+		return os.Rename(old, filepath.Join(hgDir, "store")) // undo
+	}
+	return os.RemoveAll(old) // finish
+}
+
+func reclone(ctx context.Context, old *Peer, cacheRoot string, opts PullOptions, gone []hg.Node) (*hg.SourceState, *Stats, error) {
+	peer, err := old.redial(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer peer.Close()
+	tmp := cacheRoot + ".reclone"
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, nil, fmt.Errorf("hgwire: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	st, stats, err := PullFrom(ctx, peer, tmp, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	hgDir := filepath.Join(cacheRoot, ".hg")
+	wlock, err := hg.AcquireLock(filepath.Join(hgDir, "wlock"), 30*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer wlock.Release()
+	lock, err := hg.AcquireLock(filepath.Join(hgDir, "store", "lock"), 30*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	newStore := filepath.Join(tmp, ".hg", "store")
+	oldStore := filepath.Join(hgDir, "store")
+	if err := os.Rename(oldStore, oldStore+strippedSuffix); err != nil {
+		lock.Release()
+		return nil, nil, fmt.Errorf("hgwire: swap store: %w", err)
+	}
+	if err := os.Rename(newStore, oldStore); err != nil {
+		os.Rename(oldStore+strippedSuffix, oldStore)
+		lock.Release()
+		return nil, nil, fmt.Errorf("hgwire: swap store: %w", err)
+	}
+	// The lock was in the old store.
+	os.Remove(filepath.Join(oldStore+strippedSuffix, "lock"))
+	for _, f := range []string{"bookmarks"} {
+		b, err := os.ReadFile(filepath.Join(tmp, ".hg", f))
+		if err == nil {
+			err = hg.WriteFileAtomic(filepath.Join(hgDir, f), b)
+		} else if os.IsNotExist(err) {
+			err = os.Remove(filepath.Join(hgDir, f))
+			if os.IsNotExist(err) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("hgwire: swap store: %w", err)
+		}
+	}
+	os.RemoveAll(filepath.Join(hgDir, "cache")) // hg's caches of the old history
+	if err := os.RemoveAll(oldStore + strippedSuffix); err != nil {
+		return nil, nil, fmt.Errorf("hgwire: swap store: %w", err)
+	}
+	st.Stripped = gone
+	return st, stats, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
@@ -37,25 +38,40 @@ func TestPullSSH(t *testing.T) {
 	}
 	sameAsSource(t, src, cache, st)
 
-	// The source strips its tip and amends the one before: the cache's
-	// head is unknown there, discovery must find the common part.
+	// The source strips its tip: the cache's head is unknown there,
+	// discovery samples, and the cache is made again without it.
 	src.Run("--config", "extensions.strip=", "strip", "-q", "--no-backup", "-r", "tip")
+	st, stats = pull(t, srv.SSHURL, cache, opts)
+	if stats.Roundtrips == 0 {
+		t.Fatalf("discovery made no sampling round trip for an unknown head")
+	}
+	if len(st.Stripped) != 1 || st.Stripped[0] != mustNode(t, tip) {
+		t.Fatalf("stripped %v, want %s", st.Stripped, tip)
+	}
+	sameAsSource(t, src, cache, st)
+
+	// The source amends its tip: the old one is hidden, not stripped.
 	src.Update(c)
 	src.Write("c", "c amended\n")
 	src.Amend()
 	st, stats = pull(t, srv.SSHURL, cache, opts)
-	if stats.Changesets != 1 {
-		t.Fatalf("third pull: %d changesets, want the amended one", stats.Changesets)
+	if stats.Changesets != 1 || len(st.Stripped) != 0 {
+		t.Fatalf("after amend: %d changesets, stripped %v", stats.Changesets, st.Stripped)
 	}
-	if stats.Roundtrips == 0 {
-		t.Fatalf("discovery made no sampling round trip for an unknown head")
+	if !st.Hidden[mustNode(t, c)] || len(st.Hidden) != 1 {
+		t.Fatalf("hidden %v, want the amended %s", st.Hidden, c)
 	}
-	n := mustNode(t, c)
-	if !st.Hidden[n] {
-		t.Fatalf("amended changeset %s not hidden in the state", c)
+	sameAsSource(t, src, cache, st)
+
+	// The source moves its root back to draft: the cache follows.
+	root := src.Node("0")
+	src.Run("phase", "-q", "--force", "--draft", "-r", "0")
+	st, _ = pull(t, srv.SSHURL, cache, opts)
+	if st.PhaseOf(mustNode(t, root)) != hg.Draft {
+		t.Fatalf("root is %s in the state after the source made it draft", st.PhaseOf(mustNode(t, root)))
 	}
-	if !st.Hidden[mustNode(t, tip)] || len(st.Hidden) != 2 {
-		t.Fatalf("hidden %v, want the rewritten %s and the stripped %s", st.Hidden, c, tip)
+	if ph := hgtest.Run(t, cache, "log", "-r", "0", "-T", "{phase}"); ph != "draft" {
+		t.Fatalf("root is %s in the cache", ph)
 	}
 	verify(t, cache)
 }

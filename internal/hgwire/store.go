@@ -3,6 +3,7 @@ package hgwire
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -61,6 +62,7 @@ type cacheWriter struct {
 	files          map[string]*hg.RevlogAppender
 	fileOrder      []string
 	zstd           bool
+	fileRefs       []fileRef
 	last           *hg.RevlogAppender // the revlog of the current group
 	newCsets       []hg.Node
 	csetBase       int // changelog length before the pull
@@ -161,8 +163,11 @@ func (w *cacheWriter) handler() ChangegroupHandler {
 				return err
 			}
 			w.switchTo(w.ml)
-			_, err = w.ml.AddDelta(d.Node, d.P1, d.P2, d.Base, link, d.Data)
-			return err
+			added, err := w.ml.AddDelta(d.Node, d.P1, d.P2, d.Base, link, d.Data)
+			if err != nil || !added {
+				return err
+			}
+			return w.noteManifestFiles(d)
 		},
 		File: func(path string, d *Delta) error {
 			if err := checkFlags(d); err != nil {
@@ -189,6 +194,83 @@ func (w *cacheWriter) handler() ChangegroupHandler {
 			return err
 		},
 	}
+}
+
+// fileRef is a file revision a new manifest names.
+type fileRef struct {
+	path string
+	node hg.Node
+}
+
+// noteManifestFiles records the file revisions named by the lines a new
+// manifest's delta changed (the other lines are its base's, already
+// checked or in the cache).
+func (w *cacheWriter) noteManifestFiles(d *Delta) error {
+	r, _ := w.ml.Rev(d.Node)
+	text, err := w.ml.Revision(r)
+	if err != nil {
+		return err
+	}
+	shift := 0
+	for p := 0; p+12 <= len(d.Data); {
+		start := int(binary.BigEndian.Uint32(d.Data[p:]))
+		end := int(binary.BigEndian.Uint32(d.Data[p+4:]))
+		n := int(binary.BigEndian.Uint32(d.Data[p+8:]))
+		p += 12 + n
+		// The hunk's bytes in the new text, widened to whole lines.
+		lo, hi := start+shift, start+shift+n
+		shift += n - (end - start)
+		for lo > 0 && text[lo-1] != '\n' {
+			lo--
+		}
+		if i := bytes.IndexByte(text[min(hi, len(text)):], '\n'); i >= 0 {
+			hi = min(hi, len(text)) + i + 1
+		} else {
+			hi = len(text)
+		}
+		for _, line := range bytes.SplitAfter(text[lo:hi], []byte("\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			path, rest, ok := bytes.Cut(line, []byte{0})
+			if !ok || len(rest) < 41 {
+				return fmt.Errorf("hgwire: manifest %s: malformed line %q", d.Node, truncate(string(line), 80))
+			}
+			fn, err := hg.ParseNode(string(rest[:40]))
+			if err != nil {
+				return fmt.Errorf("hgwire: manifest %s: %w", d.Node, err)
+			}
+			w.fileRefs = append(w.fileRefs, fileRef{string(path), fn})
+		}
+	}
+	return nil
+}
+
+// checkFiles verifies that every file revision new manifests name was
+// received or is in the cache.
+func (w *cacheWriter) checkFiles() error {
+	for _, ref := range w.fileRefs {
+		a := w.files[ref.path]
+		if a == nil {
+			if err := checkFileName(ref.path); err != nil {
+				return err
+			}
+			var err error
+			a, err = hg.OpenRevlogAppender(w.storeDir, hg.EncodeStorePath("data/"+ref.path+".i"))
+			if err != nil {
+				return err
+			}
+			if w.zstd {
+				a.UseZstd()
+			}
+			w.files[ref.path] = a
+			w.fileOrder = append(w.fileOrder, ref.path)
+		}
+		if _, ok := a.Rev(ref.node); !ok {
+			return fmt.Errorf("hgwire: a manifest names %s revision %s, which was not sent", ref.path, ref.node)
+		}
+	}
+	return nil
 }
 
 // checkManifests verifies that every new changeset's manifest was received
@@ -299,7 +381,7 @@ func (w *cacheWriter) commit(res *pullResult, remoteHeads []hg.Node, publishing 
 			return err
 		}
 	}
-	if err := w.writePhases(j, res, publishing); err != nil {
+	if err := w.writePhases(j, res, publishing, w.visible(remoteHeads)); err != nil {
 		return err
 	}
 	if err := w.writeMarkers(j, res); err != nil {
@@ -334,10 +416,37 @@ func (w *cacheWriter) readPhaseRoots() (map[hg.Phase][]hg.Node, []byte, error) {
 	return out, b, nil
 }
 
-// draftSet computes the cache's non-public changesets after the pull:
-// those draft before or new, minus the ancestors of the source's public
-// heads (a changeset only moves towards public).
-func (w *cacheWriter) draftSet(res *pullResult, publishing bool) ([]bool, error) {
+// visible marks the ancestors of the source's heads: what the source
+// shows.
+func (w *cacheWriter) visible(remoteHeads []hg.Node) []bool {
+	n := w.cl.Len()
+	vis := make([]bool, n)
+	for _, h := range remoteHeads {
+		if r, ok := w.cl.Rev(h); ok && r >= 0 {
+			vis[r] = true
+		}
+	}
+	for r := n - 1; r >= 0; r-- {
+		if vis[r] {
+			p1, p2 := w.cl.Parents(r)
+			if p1 >= 0 {
+				vis[p1] = true
+			}
+			if p2 >= 0 {
+				vis[p2] = true
+			}
+		}
+	}
+	return vis
+}
+
+// draftSet computes the cache's non-public changesets after the pull.
+// What the source shows gets the source's phase exactly (public: the
+// ancestors of its public heads; a changeset the source moved back to
+// draft is draft again); the rest keeps its phase in the cache. Without
+// phase heads from a non-publishing source, phases only move towards
+// public and new changesets are drafts.
+func (w *cacheWriter) draftSet(res *pullResult, publishing bool, vis []bool) ([]bool, error) {
 	n := w.cl.Len()
 	draft := make([]bool, n)
 	roots, _, err := w.readPhaseRoots()
@@ -354,12 +463,10 @@ func (w *cacheWriter) draftSet(res *pullResult, publishing bool) ([]bool, error)
 		p1, p2 := w.cl.Parents(r)
 		draft[r] = isRoot[r] || (p1 >= 0 && draft[p1]) || (p2 >= 0 && draft[p2])
 	}
-	if !publishing || res.gotPhaseHeads {
-		for r := w.csetBase; r < n; r++ {
-			draft[r] = true
-		}
+	exact := publishing || res.gotPhaseHeads
+	for r := w.csetBase; r < n; r++ {
+		draft[r] = !publishing
 	}
-	// Ancestors of public heads are public.
 	public := make([]bool, n)
 	for _, h := range res.phaseHeads {
 		if h.Phase != hg.Public {
@@ -370,13 +477,10 @@ func (w *cacheWriter) draftSet(res *pullResult, publishing bool) ([]bool, error)
 		}
 	}
 	if publishing && !res.gotPhaseHeads {
-		for r := range public {
-			public[r] = true
-		}
+		copy(public, vis)
 	}
 	for r := n - 1; r >= 0; r-- {
 		if public[r] {
-			draft[r] = false
 			p1, p2 := w.cl.Parents(r)
 			if p1 >= 0 {
 				public[p1] = true
@@ -386,11 +490,30 @@ func (w *cacheWriter) draftSet(res *pullResult, publishing bool) ([]bool, error)
 			}
 		}
 	}
+	for r := 0; r < n; r++ {
+		switch {
+		case public[r]:
+			draft[r] = false
+		case exact && vis[r]:
+			draft[r] = true
+		}
+	}
+	// A draft's descendants are drafts (a phase never decreases along
+	// history).
+	for r := 0; r < n; r++ {
+		if draft[r] {
+			continue
+		}
+		p1, p2 := w.cl.Parents(r)
+		if (p1 >= 0 && draft[p1]) || (p2 >= 0 && draft[p2]) {
+			draft[r] = true
+		}
+	}
 	return draft, nil
 }
 
-func (w *cacheWriter) writePhases(j *hg.Journal, res *pullResult, publishing bool) error {
-	draft, err := w.draftSet(res, publishing)
+func (w *cacheWriter) writePhases(j *hg.Journal, res *pullResult, publishing bool, vis []bool) error {
+	draft, err := w.draftSet(res, publishing, vis)
 	if err != nil {
 		return err
 	}
