@@ -68,9 +68,9 @@ type RevlogAppender struct {
 	exists    bool
 	dataEnd   int64 // logical data length of the existing revlog
 
-	pend    []pendingRev
-	buf     []byte
-	nodes   map[Node]int32
+	pend      []pendingRev
+	buf       []byte
+	nodes     map[Node]int32
 	texts     map[int][]byte // recent full texts, to apply deltas to
 	textOrder []int
 	textBytes int
