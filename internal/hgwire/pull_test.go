@@ -3,6 +3,8 @@ package hgwire
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,47 +44,49 @@ func verify(t testing.TB, cache string) {
 	}
 }
 
-// logOf lists "node phase" of every changeset of dir that hg shows.
-func logOf(t testing.TB, dir string, extra ...string) string {
+// logTemplate lists what the cache must agree on with the source: every
+// changeset hg shows, its phase, bookmarks and whether it is a head.
+const logTemplate = "{node} {phase} {ifcontains(rev, revset('heads(all())'), 'head', '-')} {bookmarks}\n"
+
+// logOf lists, sorted, every changeset of dir that hg shows (with evolve:
+// obsolete ones hidden).
+func logOf(t testing.TB, dir string) string {
 	t.Helper()
-	args := append([]string{"log", "-T", "{node} {phase}\n"}, extra...)
-	lines := strings.Split(strings.TrimSpace(hgtest.Run(t, dir, args...)), "\n")
+	out := hgtest.Run(t, dir, "log", "--config", "extensions.evolve=", "--config", "experimental.evolution=all", "-T", logTemplate)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
 
-// sameAsSource checks the cache against the source: the same visible
-// changesets with the same phases, the same bookmarks, and the state says
-// so too.
+// sameAsSource checks the cache against the source: hg verify passes, hg
+// shows the same changesets with the same phases, heads and bookmarks,
+// and the state says so too.
 func sameAsSource(t testing.TB, src *hgtest.Repo, cache string, st *hg.SourceState) {
 	t.Helper()
 	verify(t, cache)
-	evolve := []string{"--config", "extensions.evolve=", "--config", "experimental.evolution=all"}
-	want := logOf(t, src.Dir, evolve...)
-	got := logOf(t, cache, evolve...)
+	want, got := logOf(t, src.Dir), logOf(t, cache)
 	if want != got {
-		t.Fatalf("cache log differs from source:\nsource:\n%s\ncache:\n%s", want, got)
+		t.Fatalf("cache differs from source:\nsource:\n%s\ncache:\n%s", want, got)
 	}
-	wantBM := src.Bookmarks()
-	gotBM := hgtest.Open(t, cache).Bookmarks()
-	if len(wantBM) != len(gotBM) || len(st.Bookmarks) != len(wantBM) {
-		t.Fatalf("bookmarks: source %v, cache %v, state %v", wantBM, gotBM, st.Bookmarks)
-	}
-	for k, v := range wantBM {
-		if gotBM[k] != v || st.Bookmarks[k].String() != v {
-			t.Fatalf("bookmark %s: source %s, cache %s, state %s", k, v, gotBM[k], st.Bookmarks[k])
-		}
-	}
+	heads, marks := 0, 0
 	for _, line := range strings.Split(want, "\n") {
-		node, phase, _ := strings.Cut(line, " ")
-		n, _ := hg.ParseNode(node)
-		if got := st.PhaseOf(n).String(); got != phase {
-			t.Fatalf("state phase of %s: %s, source %s", node, got, phase)
+		f := strings.Fields(line)
+		n := mustNode(t, f[0])
+		if got := st.PhaseOf(n).String(); got != f[1] {
+			t.Fatalf("state phase of %s: %s, source %s", f[0], got, f[1])
+		}
+		if f[2] == "head" {
+			heads++
+		}
+		for _, bm := range f[3:] {
+			marks++
+			if st.Bookmarks[bm] != n {
+				t.Fatalf("state bookmark %s: %s, source %s", bm, st.Bookmarks[bm], n)
+			}
 		}
 	}
-	heads := strings.Fields(src.Run("log", "-r", "heads(all())", "-T", "{node}\n"))
-	if len(heads) != len(st.Heads) {
-		t.Fatalf("state heads %v, source %v", st.Heads, heads)
+	if heads != len(st.Heads) || marks != len(st.Bookmarks) {
+		t.Fatalf("state: %d heads, %d bookmarks; source %d, %d", len(st.Heads), len(st.Bookmarks), heads, marks)
 	}
 }
 
@@ -204,7 +208,13 @@ func TestPullEmpty(t *testing.T) {
 	}
 	src.Write("a", "a\n")
 	src.Commit()
-	st, stats = pull(t, srv.URL, cache, opts)
+	// Through a redirect that drops the query: the client follows the
+	// new base URL.
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, srv.URL, http.StatusFound)
+	}))
+	defer moved.Close()
+	st, stats = pull(t, moved.URL+"/old/", cache, opts)
 	if stats.Changesets != 1 || len(st.Heads) != 1 || st.Heads[0].Branch != "default" || !st.Publishing {
 		t.Fatalf("first changeset: %d changesets, state %+v", stats.Changesets, st)
 	}
