@@ -49,6 +49,10 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 type Stats struct {
 	Changesets int // new changesets written
 	Roundtrips int // discovery round trips (known queries)
+	// Recloned says the cache's store was made again from the source
+	// (which had stripped changesets the cache held): Changesets then
+	// counts the whole history.
+	Recloned bool
 }
 
 // Pull brings the cache at cacheRoot up to date with source (creating the
@@ -179,7 +183,12 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 		if peer.redial == nil {
 			return nil, nil, &UnsupportedError{What: "stripped changesets on a connection that cannot be reopened"}
 		}
-		return reclone(ctx, peer, cacheRoot, opts, gone)
+		st, s2, err := reclone(ctx, peer, cacheRoot, opts, gone)
+		if s2 != nil {
+			s2.Roundtrips += stats.Roundtrips
+			s2.Recloned = true
+		}
+		return st, s2, err
 	}
 	if err := w.commit(res, remoteHeads, publishing); err != nil {
 		return nil, nil, err
