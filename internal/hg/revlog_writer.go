@@ -144,10 +144,11 @@ func (a *RevlogAppender) Rev(n Node) (int, bool) {
 	return int(r), ok
 }
 
-// Node returns the node of rev (NullNode for -1).
+// Node returns the node of rev (NullNode for -1 or a revision out of
+// range).
 func (a *RevlogAppender) Node(rev int) Node {
 	if rev < a.oldLen {
-		return a.old.Node(rev)
+		return a.old.node(rev)
 	}
 	if rev-a.oldLen >= len(a.pend) {
 		return NullNode
@@ -155,19 +156,22 @@ func (a *RevlogAppender) Node(rev int) Node {
 	return a.pend[rev-a.oldLen].node
 }
 
-// Parents returns the parent revisions of rev (-1 for none).
+// Parents returns the parent revisions of rev (-1 for none); rev must be
+// in [0, Len()).
 func (a *RevlogAppender) Parents(rev int) (int, int) {
 	if rev < a.oldLen {
-		return a.old.Parents(rev)
+		e := &a.old.entries[rev]
+		return int(e.p1), int(e.p2)
 	}
 	p := &a.pend[rev-a.oldLen]
 	return int(p.p1), int(p.p2)
 }
 
-// LinkRev returns the changelog revision rev was introduced by.
+// LinkRev returns the changelog revision rev was introduced by; rev must
+// be in [0, Len()).
 func (a *RevlogAppender) LinkRev(rev int) int {
 	if rev < a.oldLen {
-		return a.old.LinkRev(rev)
+		return int(a.old.entries[rev].link)
 	}
 	return int(a.pend[rev-a.oldLen].link)
 }
