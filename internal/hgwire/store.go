@@ -26,7 +26,7 @@ var storeRequires = []string{"dotencode", "fncache", "generaldelta", "revlog-com
 var writableRequires = map[string]bool{
 	"revlogv1": true, "store": true, "fncache": true, "dotencode": true, "generaldelta": true,
 	"sparserevlog": true, "share-safe": true, "revlog-compression-zstd": true, "dirstate-v2": true,
-	"tracked-hint": true,
+	"tracked-hint": true, "bookmarksinstore": true,
 }
 
 // initCache creates an empty repository at root as hg 6.3 would.
