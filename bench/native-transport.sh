@@ -5,5 +5,5 @@
 # | benchmark | native | hg | ratio | goal | met |
 source "$(dirname "$0")/lib.sh"
 cd "$root"
-HGWIRE_BENCH=1 ITERATIONS=${ITERATIONS:-5} go test -count=1 -timeout 30m -run '^TestBenchNativeTransport$' ./internal/hgwire/ |
+HGWIRE_BENCH=1 ITERATIONS=${ITERATIONS:-5} go test -v -count=1 -timeout 30m -run '^TestBenchNativeTransport$' ./internal/hgwire/ |
 	grep '^| '
