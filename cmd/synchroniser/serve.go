@@ -88,10 +88,30 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 // newLogger builds the process logger from [log].
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel()}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if p := testPauseFor(w); p != nil {
+		h = pauseHandler{h, p}
+	}
+	return slog.New(h)
+}
+
+// queueConfig is the queue configuration shared by serve and worker.
+func queueConfig(cfg *config.Config, st *store.Store, log *slog.Logger) queue.Config {
+	return queue.Config{
+		Store:         st,
+		Workers:       cfg.Limits.ConcurrentSyncs,
+		JobTimeout:    cfg.Limits.SyncTimeout,
+		TakeoverAfter: cfg.Queue.TakeoverAfter,
+		Heartbeat:     cfg.Queue.Heartbeat,
+		ShutdownGrace: cfg.Queue.ShutdownGrace,
+		CacheDir:      cfg.CacheDir(),
+		Polls:         polls(cfg),
+		Retryable:     func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
+		Logger:        log,
+	}
 }
 
 // newHTTPServer wraps h with the server limits: timeouts and header size.
@@ -159,14 +179,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 		return nil, err
 	}
 	metrics := web.NewMetrics()
-	qcfg := queue.Config{
-		Store:      st,
-		Workers:    cfg.Limits.ConcurrentSyncs,
-		JobTimeout: cfg.Limits.SyncTimeout,
-		Polls:      polls(cfg),
-		Retryable:  func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
-		Logger:     log,
-	}
+	qcfg := queueConfig(cfg, st, log)
 	classes := newClassBook()
 	if workers {
 		qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: metrics, classes: classes, apps: newAppTokens(cfg), log: log}
@@ -314,6 +327,9 @@ func (q *queueSyncer) Sync(ctx context.Context, name string, trigger queue.Trigg
 		return nil, err
 	}
 	opts := mirror.SyncOptions{Logger: q.log.With("trigger", trigger.String())}
+	if p := testPauseFor(nil); p != nil {
+		opts.Progress = p.progress
+	}
 	if q.cfg.Converter(name) == "hg-git" {
 		opts.Converter = &hggit.Converter{Runner: q.syncer.Hg}
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/web"
 )
@@ -58,17 +57,11 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 		log.Error("cannot create the cache dir", "dir", cfg.CacheDir(), "err", err)
 		return 1
 	}
-	q, err := queue.New(ctx, queue.Config{
-		Store:      st,
-		ID:         *id,
-		Workers:    cfg.Limits.ConcurrentSyncs,
-		JobTimeout: cfg.Limits.SyncTimeout,
-		Polls:      polls(cfg),
-		Retryable:  func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
-		Logger:     log,
-		Syncer: &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
-			classes: newClassBook(), apps: newAppTokens(cfg), log: log},
-	})
+	qcfg := queueConfig(cfg, st, log)
+	qcfg.ID = *id
+	qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
+		classes: newClassBook(), apps: newAppTokens(cfg), log: log}
+	q, err := queue.New(ctx, qcfg)
 	if err != nil {
 		log.Error("cannot start the queue", "err", err)
 		return 1

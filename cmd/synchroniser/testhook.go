@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+)
+
+// pauseEnv names the phase of the first sync at which the process stops for
+// good, for tests that kill it there with SIGKILL: the process writes
+// "TEST PAUSE at <phase>" to its log and its sync never goes on. Phases:
+//
+//	clone       the hg clone is complete under its temporary name, not yet the cache
+//	pull        the hg pull into the cache is done, nothing converted
+//	conversion  half of the new changesets are converted (the pack is being written)
+//	pack        every changeset is converted, the pack not yet committed nor the map saved
+//	push        the destination's refs were listed, the push not yet made
+//	pushed      the push is done, the run not yet recorded
+//
+// Unset (always, outside tests) it does nothing.
+const pauseEnv = "SYNCHRONISER_TEST_PAUSE_AT"
+
+var testPauses = []string{"clone", "pull", "conversion", "pack", "push", "pushed"}
+
+// testPause stops the calling goroutine at its phase, once.
+type testPause struct {
+	phase string
+	w     io.Writer
+	mu    sync.Mutex
+	hit   bool
+}
+
+var (
+	pauseOnce sync.Once
+	thePause  *testPause
+)
+
+// testPauseFor returns the configured pause (nil when pauseEnv is unset),
+// logging to w.
+func testPauseFor(w io.Writer) *testPause {
+	pauseOnce.Do(func() {
+		phase := os.Getenv(pauseEnv)
+		if phase == "" {
+			return
+		}
+		thePause = &testPause{phase: phase, w: w}
+		known := false
+		for _, p := range testPauses {
+			known = known || p == phase
+		}
+		if !known {
+			fmt.Fprintf(w, "%s=%q: unknown phase (known: %v); ignored\n", pauseEnv, phase, testPauses)
+			thePause = nil
+		}
+	})
+	return thePause
+}
+
+// at blocks for ever if phase is the configured one and was not hit yet.
+func (p *testPause) at(phase string) {
+	if p == nil || phase != p.phase {
+		return
+	}
+	p.mu.Lock()
+	if p.hit {
+		p.mu.Unlock()
+		return
+	}
+	p.hit = true
+	p.mu.Unlock()
+	fmt.Fprintf(p.w, "TEST PAUSE at %s\n", phase)
+	select {} // until killed
+}
+
+// progress is a conversion progress callback pausing at "conversion" and "pack".
+func (p *testPause) progress(done, total int) {
+	if p == nil || total == 0 {
+		return
+	}
+	if done*2 >= total {
+		p.at("conversion")
+	}
+	if done >= total {
+		p.at("pack")
+	}
+}
+
+// pauseHandler passes records to the process's handler and pauses after the
+// records the hg and git runners log when a command ends.
+type pauseHandler struct {
+	slog.Handler
+	p *testPause
+}
+
+func (h pauseHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h pauseHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if h.Handler.Enabled(ctx, r.Level) {
+		err = h.Handler.Handle(ctx, r)
+	}
+	if phase := phaseOf(r); phase != "" {
+		h.p.at(phase)
+	}
+	return err
+}
+
+func (h pauseHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return pauseHandler{h.Handler.WithAttrs(attrs), h.p}
+}
+
+func (h pauseHandler) WithGroup(name string) slog.Handler {
+	return pauseHandler{h.Handler.WithGroup(name), h.p}
+}
+
+func phaseOf(r slog.Record) string {
+	phase := ""
+	r.Attrs(func(a slog.Attr) bool {
+		switch {
+		case r.Message == "hg command" && a.Key == "args":
+			if args, ok := a.Value.Any().([]string); ok && len(args) > 0 && (args[0] == "clone" || args[0] == "pull") {
+				phase = args[0]
+			}
+		case r.Message == "git" && a.Key == "op":
+			switch a.Value.String() {
+			case "ls-remote":
+				phase = "push"
+			case "push":
+				phase = "pushed"
+			}
+		}
+		return phase == ""
+	})
+	return phase
+}
