@@ -404,6 +404,11 @@ func (w *webQueue) Submit(ctx context.Context, m mirror.Mirror, t web.Trigger) (
 	return &web.Submission{JobID: sub.JobID, Replayed: sub.Replayed, Coalesced: sub.Coalesced}, nil
 }
 
+// MirrorWorker names the worker syncing mirror now, or its home worker.
+func (w *webQueue) MirrorWorker(ctx context.Context, mirror string) (string, bool, error) {
+	return w.q.MirrorWorker(ctx, mirror)
+}
+
 func (w *webQueue) Job(ctx context.Context, id int64) (*web.Job, error) {
 	j, err := w.q.Job(ctx, id)
 	if errors.Is(err, queue.ErrNotFound) {
