@@ -73,13 +73,20 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		log.Error("server failed", "err", err)
 		code = 1
 	}
-	// Stop taking requests (waiting ones may take up to the legacy wait),
-	// then hand running jobs back or let them finish.
+	// Stop taking jobs and requests at once: running syncs finish within
+	// [queue] shutdown_grace or are handed back to the queue, while the
+	// requests in flight are answered (for up to 30 s).
+	queueStopped := make(chan struct{})
+	go func() {
+		defer close(queueStopped)
+		svc.stopQueue(context.Background())
+	}()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("HTTP shutdown", "err", err)
 	}
+	<-queueStopped
 	svc.Close(context.Background())
 	log.Info("stopped")
 	return code
@@ -214,15 +221,21 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 	return svc, nil
 }
 
+// stopQueue stops the queue: no new job is taken, running syncs finish or
+// are handed back within the queue's grace period.
+func (s *service) stopQueue(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.Queue.ShutdownGrace+time.Minute)
+	defer cancel()
+	if err := s.Queue.Stop(sctx); err != nil {
+		s.log.Warn("queue stop", "err", err)
+	}
+}
+
 // Close stops the queue (running syncs finish or are handed back, within
 // the queue's grace period) and closes the store.
 func (s *service) Close(ctx context.Context) {
 	s.once.Do(func() {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if err := s.Queue.Stop(sctx); err != nil {
-			s.log.Warn("queue stop", "err", err)
-		}
+		s.stopQueue(ctx)
 		if err := s.Store.Close(); err != nil {
 			s.log.Warn("store close", "err", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 )
 
 // pauseEnv names the phase of the first sync at which the process stops for
@@ -20,14 +21,20 @@ import (
 //	push        the destination's refs were listed, the push not yet made
 //	pushed      the push is done, the run not yet recorded
 //
-// Unset (always, outside tests) it does nothing.
-const pauseEnv = "SYNCHRONISER_TEST_PAUSE_AT"
+// Unset (always, outside tests) it does nothing. pauseForEnv, a duration,
+// ends the pause after that long (default: never); a pause in a hg or git
+// command's log record also ends when the sync is cancelled (shutdown).
+const (
+	pauseEnv    = "SYNCHRONISER_TEST_PAUSE_AT"
+	pauseForEnv = "SYNCHRONISER_TEST_PAUSE_FOR"
+)
 
 var testPauses = []string{"clone", "pull", "conversion", "pack", "push", "pushed"}
 
 // testPause stops the calling goroutine at its phase, once.
 type testPause struct {
 	phase string
+	d     time.Duration // 0 = for ever
 	w     io.Writer
 	mu    sync.Mutex
 	hit   bool
@@ -47,6 +54,9 @@ func testPauseFor(w io.Writer) *testPause {
 			return
 		}
 		thePause = &testPause{phase: phase, w: w}
+		if d, err := time.ParseDuration(os.Getenv(pauseForEnv)); err == nil && d > 0 {
+			thePause.d = d
+		}
 		known := false
 		for _, p := range testPauses {
 			known = known || p == phase
@@ -59,8 +69,9 @@ func testPauseFor(w io.Writer) *testPause {
 	return thePause
 }
 
-// at blocks for ever if phase is the configured one and was not hit yet.
-func (p *testPause) at(phase string) {
+// at blocks (for p.d, or until ctx is done) if phase is the configured one
+// and was not hit yet.
+func (p *testPause) at(ctx context.Context, phase string) {
 	if p == nil || phase != p.phase {
 		return
 	}
@@ -72,7 +83,15 @@ func (p *testPause) at(phase string) {
 	p.hit = true
 	p.mu.Unlock()
 	fmt.Fprintf(p.w, "TEST PAUSE at %s\n", phase)
-	select {} // until killed
+	var end <-chan time.Time
+	if p.d > 0 {
+		end = time.After(p.d)
+	}
+	select {
+	case <-end:
+	case <-ctx.Done():
+	}
+	fmt.Fprintf(p.w, "TEST PAUSE at %s ended\n", phase)
 }
 
 // progress is a conversion progress callback pausing at "conversion" and "pack".
@@ -81,10 +100,10 @@ func (p *testPause) progress(done, total int) {
 		return
 	}
 	if done*2 >= total {
-		p.at("conversion")
+		p.at(context.Background(), "conversion")
 	}
 	if done >= total {
-		p.at("pack")
+		p.at(context.Background(), "pack")
 	}
 }
 
@@ -103,7 +122,7 @@ func (h pauseHandler) Handle(ctx context.Context, r slog.Record) error {
 		err = h.Handler.Handle(ctx, r)
 	}
 	if phase := phaseOf(r); phase != "" {
-		h.p.at(phase)
+		h.p.at(ctx, phase)
 	}
 	return err
 }

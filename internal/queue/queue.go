@@ -418,10 +418,9 @@ func (q *Queue) Start(ctx context.Context) error {
 // (snoozed, without using up an attempt) for the next worker. It returns
 // when every job has ended or ctx is done.
 func (q *Queue) Stop(ctx context.Context) error {
-	if !q.started.Load() {
-		return nil
+	if !q.started.Load() || q.stopping.Swap(true) {
+		return nil // not started, or stopped already
 	}
-	q.stopping.Store(true)
 	if q.registered.Load() {
 		// Home of no mirror from now on: new jobs go to other workers.
 		if err := q.store.SetWorkerState(ctx, q.cfg.ID, store.WorkerStopping); err != nil {

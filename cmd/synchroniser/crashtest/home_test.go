@@ -1,12 +1,15 @@
 package crashtest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,13 +34,19 @@ func TestHomeWorkers(t *testing.T) {
 	var mirrors []mirrorSpec
 	srcs := map[string]*hgtest.Repo{}
 	count := map[string]int{}
+	var names []string
 	for i := range nMirrors {
 		name := fmt.Sprintf("m%02d", i)
 		r := hgtest.InitAt(t, filepath.Join(root, name, "src"))
 		r.Write("README", name+"\n")
 		r.Commit()
 		srcs[name], count[name] = r, 1
-		mirrors = append(mirrors, mirrorSpec{Name: name, Source: r.Dir, Dest: gittest.BareAt(t, filepath.Join(root, name, "dest.git"))})
+		names = append(names, name)
+	}
+	base := serveMany(t, root, names)
+	for _, name := range names {
+		mirrors = append(mirrors, mirrorSpec{Name: name, Source: base + "/" + name,
+			Dest: gittest.BareAt(t, filepath.Join(root, name, "dest.git"))})
 	}
 	cfg := writeConfig(t, settings{DataDir: t.TempDir(), Database: db, Mirrors: mirrors})
 	web := start(t, "serve", nil, "serve", "--config", cfg, "--no-workers")
@@ -65,7 +74,7 @@ func TestHomeWorkers(t *testing.T) {
 			all = append(all, p)
 		}
 		for _, m := range mirrors {
-			waitCommits(t, m.Dest, count[m.Name], 30*time.Second, all...)
+			waitCommits(t, m.Dest, count[m.Name], time.Minute, all...)
 		}
 	}
 	// cacheOwners lists, per mirror, the workers whose directory has its cache.
@@ -81,7 +90,7 @@ func TestHomeWorkers(t *testing.T) {
 		return out
 	}
 
-	for r := range 3 {
+	for r := range 2 {
 		round(r)
 	}
 	home := map[string]string{}
@@ -132,7 +141,7 @@ func TestHomeWorkers(t *testing.T) {
 	procs[victim].kill()
 	delete(procs, victim)
 	killed := time.Now()
-	round(3)
+	round(2)
 	t.Logf("killed %s (%d mirrors): all mirrors synced %v after the kill", victim, perWorker[victim], time.Since(killed).Round(time.Millisecond))
 
 	owners := cacheOwners()
@@ -164,18 +173,68 @@ func TestHomeWorkers(t *testing.T) {
 		if len(survivors) != 1 || last.Worker != survivors[0] {
 			t.Errorf("%s (home %s, killed): caches %v, last run by %s; want one new cache where it ran", m.Name, victim, owners[m.Name], last.Worker)
 		}
+		runs, err := st.Runs(ctx, m.Name, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
 		moved := false
-		for _, w := range last.Warnings {
-			moved = moved || strings.Contains(w, "moved from worker "+victim)
+		for _, r := range runs {
+			for _, w := range r.Warnings {
+				moved = moved || r.Worker == last.Worker && strings.Contains(w, "moved from worker "+victim)
+			}
 		}
 		if !moved {
-			t.Errorf("%s: the run after the move does not report it: warnings %v", m.Name, last.Warnings)
+			t.Errorf("%s: no run reports its move from %s", m.Name, victim)
 		}
 	}
 	for _, p := range procs {
 		p.term(30 * time.Second)
 	}
 	web.term(30 * time.Second)
+}
+
+var boundRE = regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`)
+
+// serveMany serves root/<name>/src for each name with one hg serve (hgweb
+// with a [paths] file) on 127.0.0.1, at <base>/<name>, and returns base.
+func serveMany(t *testing.T, root string, names []string) string {
+	t.Helper()
+	var conf strings.Builder
+	conf.WriteString("[web]\npush_ssl = false\n[paths]\n")
+	for _, n := range names {
+		fmt.Fprintf(&conf, "%s = %s\n", n, filepath.Join(root, n, "src"))
+	}
+	confPath := filepath.Join(root, "hgweb.conf")
+	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "hg", "serve", "--web-conf", confPath, "-a", "127.0.0.1", "-p", "0")
+	cmd.Env = hgtest.Env()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() }) //nolint:errcheck // killed
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := boundRE.FindStringSubmatch(sc.Text()); m != nil {
+				port <- m[1]
+			}
+		}
+	}()
+	select {
+	case p := <-port:
+		return "http://127.0.0.1:" + p
+	case <-time.After(30 * time.Second):
+		t.Fatal("hg serve did not start")
+	}
+	return ""
 }
 
 // getPage gets the HTML status page.

@@ -5,6 +5,7 @@ package crashtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -65,6 +66,7 @@ type settings struct {
 	Database string // PostgreSQL URL; "" = SQLite in DataDir
 	Mirrors  []mirrorSpec
 	Extra    string // more TOML, appended
+	Grace    string // [queue] shutdown_grace, default "5s"
 }
 
 func writeConfig(t *testing.T, s settings) string {
@@ -86,11 +88,11 @@ rate_per_source = 0
 [queue]
 takeover_after = "3s"
 heartbeat = "200ms"
-shutdown_grace = "5s"
+shutdown_grace = %q
 [hooks.generic]
 enabled = true
 secret = %q
-`, hookSecret)
+`, cmp.Or(s.Grace, "5s"), hookSecret)
 	b.WriteString(s.Extra)
 	b.WriteString("\n")
 	for _, m := range s.Mirrors {
