@@ -114,6 +114,8 @@ func queueConfig(cfg *config.Config, st *store.Store, log *slog.Logger) queue.Co
 		TakeoverAfter: cfg.Queue.TakeoverAfter,
 		Heartbeat:     cfg.Queue.Heartbeat,
 		ShutdownGrace: cfg.Queue.ShutdownGrace,
+		RetryBase:     cfg.Queue.RetryBase,
+		RetryMax:      cfg.Queue.RetryMax,
 		CacheDir:      cfg.CacheDir(),
 		Polls:         polls(cfg),
 		Retryable:     func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },

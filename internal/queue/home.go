@@ -293,6 +293,14 @@ func (q *Queue) maintain(ctx context.Context) error {
 	}
 	for _, job := range running {
 		by := lastWorker(job)
+		if by == q.cfg.ID && q.registered.Load() {
+			// Ours: running here, unless its end was never recorded (the
+			// database was unreachable when River tried).
+			if _, ok := q.active.Load(job.ID); !ok && job.AttemptedAt != nil && now.Sub(*job.AttemptedAt) > q.cfg.TakeoverAfter {
+				q.takeOver(ctx, job, by, "lost the job (its end was not recorded)", live)
+			}
+			continue
+		}
 		if alive[by] {
 			continue
 		}

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -243,6 +244,7 @@ type Queue struct {
 	releasePresence func()
 	registered      atomic.Bool // this worker is in sync_worker (it has a Syncer and started)
 	live            liveView
+	active          sync.Map // job id → struct{}: jobs in Work in this process
 	stopMaintain    context.CancelFunc
 	maintainDone    chan struct{}
 

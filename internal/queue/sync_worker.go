@@ -31,6 +31,8 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if q.cfg.Syncer == nil {
 		return errors.New("queue: this process has no syncer")
 	}
+	q.active.Store(job.ID, struct{}{})
+	defer q.active.Delete(job.ID)
 
 	unlock, ok, err := q.locker.tryLock(ctx, mirror)
 	if err != nil {

@@ -89,6 +89,8 @@ rate_per_source = 0
 takeover_after = "3s"
 heartbeat = "200ms"
 shutdown_grace = %q
+retry_base = "300ms"
+retry_max = "2s"
 [hooks.generic]
 enabled = true
 secret = %q
