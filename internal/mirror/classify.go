@@ -59,6 +59,7 @@ var (
 		"broken pipe", "error: [errno", "urlopen error", "remote: internal server error",
 		"stream ended unexpectedly", "unexpected disconnect", "index-pack failed",
 		"abort: error:", "premature end", "try again", "too many requests", "returned error: 429",
+		"incomplete response", "intermittent network failure",
 	}
 )
 

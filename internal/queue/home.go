@@ -286,6 +286,7 @@ func (q *Queue) maintain(ctx context.Context) error {
 	}
 	live := q.filterLive(kept, now)
 	q.setLive(live)
+	q.forgetEnded(now)
 
 	running, err := q.engine.list(ctx, rivertype.JobStateRunning)
 	if err != nil {
@@ -296,7 +297,7 @@ func (q *Queue) maintain(ctx context.Context) error {
 		if by == q.cfg.ID && q.registered.Load() {
 			// Ours: running here, unless its end was never recorded (the
 			// database was unreachable when River tried).
-			if _, ok := q.active.Load(job.ID); !ok && job.AttemptedAt != nil && now.Sub(*job.AttemptedAt) > q.cfg.TakeoverAfter {
+			if q.lostOwn(job, now) {
 				q.takeOver(ctx, job, by, "lost the job (its end was not recorded)", live)
 			}
 			continue
@@ -316,6 +317,29 @@ func (q *Queue) maintain(ctx context.Context) error {
 		q.takeOver(ctx, job, by, why, live)
 	}
 	return q.route(ctx, live)
+}
+
+// lostOwn reports whether job, running under this worker's id, is in fact
+// not running here: Work ended more than TakeoverAfter ago and River could
+// not record the end (the database was unreachable), or (fetched under this
+// id by a process that is gone) Work never began here.
+func (q *Queue) lostOwn(job *rivertype.JobRow, now time.Time) bool {
+	v, ok := q.active.Load(job.ID)
+	if !ok {
+		return job.AttemptedAt != nil && now.Sub(*job.AttemptedAt) > q.cfg.TakeoverAfter
+	}
+	ended := v.(time.Time)
+	return !ended.IsZero() && now.Sub(ended) > q.cfg.TakeoverAfter
+}
+
+// forgetEnded drops the marks of jobs whose Work ended long ago.
+func (q *Queue) forgetEnded(now time.Time) {
+	q.active.Range(func(k, v any) bool {
+		if ended := v.(time.Time); !ended.IsZero() && now.Sub(ended) > 10*q.cfg.TakeoverAfter {
+			q.active.Delete(k)
+		}
+		return true
+	})
 }
 
 // route moves waiting jobs to their mirror's home queue.

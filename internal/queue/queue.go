@@ -244,7 +244,7 @@ type Queue struct {
 	releasePresence func()
 	registered      atomic.Bool // this worker is in sync_worker (it has a Syncer and started)
 	live            liveView
-	active          sync.Map // job id → struct{}: jobs in Work in this process
+	active          sync.Map // job id → time.Time: jobs in Work in this process (zero) or when Work ended
 	stopMaintain    context.CancelFunc
 	maintainDone    chan struct{}
 

@@ -31,8 +31,8 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if q.cfg.Syncer == nil {
 		return errors.New("queue: this process has no syncer")
 	}
-	q.active.Store(job.ID, struct{}{})
-	defer q.active.Delete(job.ID)
+	q.active.Store(job.ID, time.Time{})
+	defer func() { q.active.Store(job.ID, time.Now()) }() // River records the end soon after
 
 	unlock, ok, err := q.locker.tryLock(ctx, mirror)
 	if err != nil {

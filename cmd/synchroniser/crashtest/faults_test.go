@@ -3,6 +3,7 @@ package crashtest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -139,17 +140,18 @@ func TestFaultDiskFull(t *testing.T) {
 	// A source of incompressible files: about 1.5 MB to clone and again
 	// to convert.
 	src := hgtest.NewRepo(t)
+	rnd := rand.New(rand.NewPCG(1, 2))
 	for i := range 12 {
 		b := make([]byte, 128<<10)
 		for j := range b {
-			b[j] = byte((i*7919 + j*104729 + j*j) % 251)
+			b[j] = byte(rnd.UintN(256))
 		}
 		src.Write(fmt.Sprintf("blob-%02d.bin", i), string(b))
 		src.Commit()
 	}
 	srv := hgtest.Serve(t, src)
 	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2500k", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() }) //nolint:errcheck // best effort
