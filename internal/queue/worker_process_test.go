@@ -65,7 +65,7 @@ func workerMain() int {
 		RetryBase: 200 * time.Millisecond, RetryMax: 2 * time.Second,
 		JobTimeout: spec.JobTimeout, RescueAfter: spec.RescueAfter,
 		TakeoverAfter: cmp.Or(spec.TakeoverAfter, 3*time.Second), Heartbeat: cmp.Or(spec.Heartbeat, 200*time.Millisecond),
-		CacheDir: spec.Cache,
+		CacheDir:  spec.Cache,
 		BusyRetry: 100 * time.Millisecond, ShutdownGrace: time.Second, FetchInterval: 100 * time.Millisecond,
 	}
 	switch spec.Kind {
