@@ -127,10 +127,10 @@ func waitLog(path, s string, d time.Duration) error {
 // usage is the peak and the first and last samples of a process's memory
 // (RSS, KiB) and open file descriptors.
 type usage struct {
-	peakRSS, peakFDs   int
-	firstRSS, lastRSS  int
-	firstFDs, lastFDs  int
-	samples            int
+	peakRSS, peakFDs  int
+	firstRSS, lastRSS int
+	firstFDs, lastFDs int
+	samples           int
 }
 
 func sample(pid int) (rss, fds int) {
