@@ -169,7 +169,10 @@ func (q *Queue) deadWhy(ctx context.Context, w *store.Worker, now time.Time) str
 	if age > q.cfg.TakeoverAfter {
 		return fmt.Sprintf("sent no heartbeat for %s", age.Round(time.Second))
 	}
-	if age > 2*q.cfg.Heartbeat {
+	// The fast path only once this process has seen the database answer
+	// for a few passes: a database restart frees every session's locks,
+	// and a live worker needs a heartbeat to take its lock again.
+	if age > 2*q.cfg.Heartbeat && q.healthy.Load() >= 3 {
 		if free, err := q.presence.free(ctx, w.ID); err == nil && free {
 			return "exited (its process lock is free)"
 		}
@@ -376,8 +379,13 @@ func (q *Queue) maintainLoop(ctx context.Context, done chan<- struct{}) {
 	defer t.Stop()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, max(q.cfg.Heartbeat, 5*time.Second))
-		if err := q.maintain(pctx); err != nil && ctx.Err() == nil {
-			q.log.Warn("queue maintenance", "err", err)
+		if err := q.maintain(pctx); err != nil {
+			q.healthy.Store(0)
+			if ctx.Err() == nil {
+				q.log.Warn("queue maintenance", "err", err)
+			}
+		} else {
+			q.healthy.Add(1)
 		}
 		cancel()
 		select {

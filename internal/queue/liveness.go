@@ -29,7 +29,9 @@ import (
 // A worker is dead when its heartbeat is older than TakeoverAfter, or when
 // its presence lock is free and its heartbeat has missed two beats (two
 // beats, so that a worker whose database connection was just reset has time
-// to take its lock again). Every queue process checks the running jobs every
+// to take its lock again; and only when the judging process has reached the
+// database for three passes in a row, since a database restart frees every
+// lock at once). Every queue process checks the running jobs every
 // Heartbeat and makes those of dead workers available again, routed to their
 // mirror's home worker (see home.go). The per-mirror lock (lock.go) and lease
 // (sync_lease) keep a job whose worker was wrongly judged dead from running
