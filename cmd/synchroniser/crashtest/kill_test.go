@@ -38,7 +38,7 @@ func TestKillServeAtPhase(t *testing.T) {
 }
 
 func testKillServe(t *testing.T, phase string) {
-	const initial = 80
+	const initial = 40
 	src, srv := newSource(t, initial)
 	n := initial // changesets in the source
 	dest := gittest.Bare(t)
@@ -146,7 +146,7 @@ func TestKillWorkerPostgres(t *testing.T) {
 
 func testKillWorker(t *testing.T, phase string) {
 	db := storetest.NewDatabase(t)
-	const initial = 80
+	const initial = 40
 	src, srv := newSource(t, initial)
 	n := initial
 	dest := gittest.Bare(t)
