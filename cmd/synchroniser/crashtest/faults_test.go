@@ -202,10 +202,11 @@ func asPostgres(args ...string) error {
 
 func newCluster(t *testing.T) *pgCluster {
 	t.Helper()
-	bin := "/usr/lib/postgresql/15/bin"
-	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
-		t.Fatalf("PostgreSQL 15 server binaries are required: %v", err)
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(found) == 0 {
+		t.Fatal("PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb) are required: make deps-test")
 	}
+	bin := filepath.Dir(found[len(found)-1])
 	dir, err := os.MkdirTemp("", "crashtest-pg-")
 	if err != nil {
 		t.Fatal(err)
