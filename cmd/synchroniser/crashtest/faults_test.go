@@ -266,10 +266,10 @@ func TestFaultDatabaseRestart(t *testing.T) {
 		r.Write("README", name+"\n")
 		r.Commit()
 	}
-	base := serveMany(t, root, names)
+	urls := serveMany(t, root, names)
 	var mirrors []mirrorSpec
 	for _, name := range names {
-		mirrors = append(mirrors, mirrorSpec{Name: name, Source: base + "/" + name,
+		mirrors = append(mirrors, mirrorSpec{Name: name, Source: urls[name],
 			Dest: gittest.BareAt(t, filepath.Join(root, name, "dest.git"))})
 	}
 	cfg := writeConfig(t, settings{DataDir: t.TempDir(), Database: pg.URL(), Mirrors: mirrors})

@@ -1,16 +1,14 @@
 package crashtest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,9 +41,9 @@ func TestHomeWorkers(t *testing.T) {
 		srcs[name], count[name] = r, 1
 		names = append(names, name)
 	}
-	base := serveMany(t, root, names)
+	urls := serveMany(t, root, names)
 	for _, name := range names {
-		mirrors = append(mirrors, mirrorSpec{Name: name, Source: base + "/" + name,
+		mirrors = append(mirrors, mirrorSpec{Name: name, Source: urls[name],
 			Dest: gittest.BareAt(t, filepath.Join(root, name, "dest.git"))})
 	}
 	cfg := writeConfig(t, settings{DataDir: t.TempDir(), Database: db, Mirrors: mirrors})
@@ -193,48 +191,37 @@ func TestHomeWorkers(t *testing.T) {
 	web.term(30 * time.Second)
 }
 
-var boundRE = regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`)
-
-// serveMany serves root/<name>/src for each name with one hg serve (hgweb
-// with a [paths] file) on 127.0.0.1, at <base>/<name>, and returns base.
-func serveMany(t *testing.T, root string, names []string) string {
+// serveMany serves root/<name>/src for each name, each with its own hg
+// serve on 127.0.0.1 (started at once), and returns name → URL. (One hgweb
+// serving many repositories, hg serve --web-conf, answers concurrent clones
+// with 500s and broken responses in hg 6.3.)
+func serveMany(t *testing.T, root string, names []string) map[string]string {
 	t.Helper()
-	var conf strings.Builder
-	conf.WriteString("[web]\npush_ssl = false\n[paths]\n")
+	urls := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(names))
 	for _, n := range names {
-		fmt.Fprintf(&conf, "%s = %s\n", n, filepath.Join(root, n, "src"))
-	}
-	confPath := filepath.Join(root, "hgweb.conf")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "hg", "serve", "--web-conf", confPath, "-a", "127.0.0.1", "-p", "0")
-	cmd.Env = hgtest.Env()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() }) //nolint:errcheck // killed
-	port := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := boundRE.FindStringSubmatch(sc.Text()); m != nil {
-				port <- m[1]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr, stop, err := hgtest.StartServe(filepath.Join(root, n, "src"), hgtest.Env())
+			if err != nil {
+				errs <- err
+				return
 			}
-		}
-	}()
-	select {
-	case p := <-port:
-		return "http://127.0.0.1:" + p
-	case <-time.After(30 * time.Second):
-		t.Fatal("hg serve did not start")
+			mu.Lock()
+			urls[n] = "http://" + addr + "/"
+			mu.Unlock()
+			t.Cleanup(stop)
+		}()
 	}
-	return ""
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return urls
 }
 
 // getPage gets the HTML status page.
