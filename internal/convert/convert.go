@@ -148,7 +148,10 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	total := c.repo.Len()
 	var todo []int
 	for rev := 0; rev < total; rev++ {
-		node := c.repo.Changelog().Node(rev)
+		node, err := c.repo.Changelog().Node(rev)
+		if err != nil {
+			return err
+		}
 		if _, ok := c.m.byHg[node]; !ok {
 			todo = append(todo, rev)
 		}

@@ -104,7 +104,11 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		return nil, nil, err
 	}
 	if n := repo.Len(); n > 0 {
-		if h, ok := byHg[repo.Changelog().Node(n-1)]; ok {
+		tip, err := repo.Changelog().Node(n - 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		if h, ok := byHg[tip]; ok {
 			res.Tip = h.String()
 		}
 	}
@@ -128,7 +132,10 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 			info = branchInfo{branch: cs.Branch(), closed: cs.Closed()}
 		}
 		infos[rev] = info
-		p1, p2 := cl.Parents(rev)
+		p1, p2, err := cl.Parents(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 && pr < rev && infos[pr].branch == info.branch {
 				hasChildOnBranch[pr] = true
@@ -151,7 +158,11 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		if r, ok := open[b]; ok {
 			rev = r
 		}
-		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
+		node, err := repo.Changelog().Node(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		if h, ok := byHg[node]; ok {
 			res.BranchHeads[b] = h.String()
 		}
 	}

@@ -125,7 +125,7 @@ func TestRunnerErrors(t *testing.T) {
 			}
 		}
 		r := Runner{Path: "hg-does-not-exist-anywhere"}
-		if _, err := r.Run(ctx, "", "version"); !errors.Is(err, exec.ErrNotFound) {
+		if _, err := r.run(ctx, "", "version"); !errors.Is(err, exec.ErrNotFound) {
 			t.Errorf("err = %v, want exec.ErrNotFound", err)
 		}
 	})
@@ -160,8 +160,9 @@ func TestRunnerErrors(t *testing.T) {
 		var r Runner
 		dest := filepath.Join(t.TempDir(), "x")
 		err := r.Clone(ctx, "--config=hooks.pre-clone=touch "+dest+"-pwned", dest)
-		if err == nil || !strings.Contains(err.Error(), "not found") {
-			t.Fatalf("Clone with an option-like source: %v, want repository not found", err)
+		var he *Error
+		if !errors.As(err, &he) || he.Kind != KindNotFound || he.ExitCode != -1 {
+			t.Fatalf("Clone with an option-like source: %v, want it refused as not found", err)
 		}
 		if m, _ := filepath.Glob(dest + "-pwned"); len(m) > 0 {
 			t.Fatal("option-like source was interpreted as an option")
@@ -174,11 +175,11 @@ func TestRunnerErrors(t *testing.T) {
 		rc := filepath.Join(t.TempDir(), "hgrc")
 		writeFile(t, rc, "[ui]\nusername = Evil <evil@example.com>\n")
 		r := Runner{Env: []string{"HGRCPATH=" + rc, "HGPLAIN="}, Config: []string{"ui.note=set-by-runner"}}
-		out, _ := r.Run(ctx, "", "config", "ui.username")
+		out, _ := r.run(ctx, "", "config", "ui.username")
 		if strings.Contains(string(out), "Evil") {
 			t.Fatalf("HGRCPATH from Env was honoured: %q", out)
 		}
-		out, err := r.Run(ctx, "", "config", "ui.note")
+		out, err := r.run(ctx, "", "config", "ui.note")
 		if err != nil || strings.TrimSpace(string(out)) != "set-by-runner" {
 			t.Fatalf("Config not passed: %q, %v", out, err)
 		}
@@ -198,7 +199,7 @@ func TestRunnerErrors(t *testing.T) {
 		t.Parallel()
 		ctx := testContext(t)
 		r := Runner{MaxOutput: 8}
-		_, err := r.Run(ctx, "", "version")
+		_, err := r.run(ctx, "", "version")
 		if !errors.Is(err, ErrOutputTooLarge) {
 			t.Fatalf("err = %v, want ErrOutputTooLarge", err)
 		}

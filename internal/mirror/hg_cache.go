@@ -78,7 +78,7 @@ func (s *Syncer) hgUsable(ctx context.Context, root string) (ok bool, why string
 		return false, ""
 	}
 	if _, err := os.Stat(filepath.Join(root, ".hg", "store", "journal")); err == nil {
-		if _, err := s.hg().Run(ctx, root, "recover", "--repository", root); err != nil {
+		if err := s.hg().Recover(ctx, root); err != nil {
 			return false, "interrupted transaction, recover failed: " + err.Error()
 		}
 	}
