@@ -24,7 +24,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "", "this worker's own data `dir` for its cache (the database stays the configured one); default: data_dir")
-	id := fs.String("id", "", "worker `name` in the history; default: host-pid")
+	id := fs.String("id", "", "worker `name`, stable across restarts: it decides which mirrors this worker is home of; default: host-pid")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]")
 		fs.PrintDefaults()
@@ -56,6 +56,9 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if err := os.MkdirAll(cfg.CacheDir(), 0o750); err != nil {
 		log.Error("cannot create the cache dir", "dir", cfg.CacheDir(), "err", err)
 		return 1
+	}
+	if *id == "" && cfg.DatabaseKind() == "postgres" {
+		log.Warn("no --id: this worker is named host-pid, so a restart gives it another name and moves its mirrors (each is cloned again at its new home); give each worker a stable --id")
 	}
 	qcfg := queueConfig(cfg, st, log)
 	qcfg.ID = *id
