@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -108,7 +110,7 @@ func (p *testPause) progress(done, total int) {
 }
 
 // pauseHandler passes records to the process's handler and pauses after the
-// records the hg and git runners log when a command ends.
+// records logged when an hg or git command ends.
 type pauseHandler struct {
 	slog.Handler
 	p *testPause
@@ -135,23 +137,38 @@ func (h pauseHandler) WithGroup(name string) slog.Handler {
 	return pauseHandler{h.Handler.WithGroup(name), h.p}
 }
 
+// phaseOf names the phase a record of a finished command ends
+// ("command", logged by internal/command for every hg and git run), "" if
+// none: hg clone and hg pull by their subcommand, git by its op.
 func phaseOf(r slog.Record) string {
-	phase := ""
+	if r.Message != "command" {
+		return ""
+	}
+	var program, op string
+	var args []string
 	r.Attrs(func(a slog.Attr) bool {
-		switch {
-		case r.Message == "hg command" && a.Key == "args":
-			if args, ok := a.Value.Any().([]string); ok && len(args) > 0 && (args[0] == "clone" || args[0] == "pull") {
-				phase = args[0]
-			}
-		case r.Message == "git" && a.Key == "op":
-			switch a.Value.String() {
-			case "ls-remote":
-				phase = "push"
-			case "push":
-				phase = "pushed"
+		switch a.Key {
+		case "program":
+			program = a.Value.String()
+		case "op":
+			op = a.Value.String()
+		case "args":
+			args, _ = a.Value.Any().([]string)
+		}
+		return true
+	})
+	switch op {
+	case "ls-remote":
+		return "push"
+	case "push":
+		return "pushed"
+	}
+	if op == "" && strings.Contains(filepath.Base(program), "hg") {
+		for _, a := range args {
+			if a == "clone" || a == "pull" {
+				return a
 			}
 		}
-		return phase == ""
-	})
-	return phase
+	}
+	return ""
 }
