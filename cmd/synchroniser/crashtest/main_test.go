@@ -8,7 +8,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -30,14 +29,6 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	// These tests mostly wait for their processes: run more of them at
-	// once than there are cores, unless -parallel says otherwise.
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		flag.Set("test.parallel", "4") //nolint:errcheck // a known flag
-	}
 	dir, err := os.MkdirTemp("", "synchroniser-crashtest-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
