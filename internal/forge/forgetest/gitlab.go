@@ -72,11 +72,11 @@ func NewGitLab(t testing.TB) *GitLab {
 		projects: map[string]*glProject{}, tokens: map[string]string{}, nextID: 100,
 	}
 	mux := http.NewServeMux()
-	g.route(mux, "GET /api/v4/user", g.getCurrentUser)
-	g.route(mux, "GET /api/v4/users", g.listUsers)
-	g.route(mux, "GET /api/v4/groups/{id}", g.getGroup)
-	g.route(mux, "GET /api/v4/projects/{id}", g.getProject)
-	g.route(mux, "GET /api/v4/projects/{id}/members/all/{user_id}", g.getMember)
+	authRoute(&g.state, mux, "GET /api/v4/user", g.auth, g.getCurrentUser)
+	authRoute(&g.state, mux, "GET /api/v4/users", g.auth, g.listUsers)
+	authRoute(&g.state, mux, "GET /api/v4/groups/{id}", g.auth, g.getGroup)
+	authRoute(&g.state, mux, "GET /api/v4/projects/{id}", g.auth, g.getProject)
+	authRoute(&g.state, mux, "GET /api/v4/projects/{id}/members/all/{user_id}", g.auth, g.getMember)
 	g.unknown(mux, func() any { return map[string]string{"error": "404 Not Found"} })
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.front(w, r, func(status int) any {
@@ -177,19 +177,6 @@ func (g *GitLab) AddToken(token, username string) {
 	g.tokens[token] = username
 }
 
-// Fail makes every request answer status; 0 stops.
-func (g *GitLab) Fail(status int) { g.setFail(status) }
-
-// Delay makes every request wait d before it is answered.
-func (g *GitLab) Delay(d time.Duration) { g.setDelay(d) }
-
-// Requests returns how many requests matched route, as registered, e.g.
-// "GET /api/v4/projects/{id}"; "GET *" counts unknown and failed requests.
-func (g *GitLab) Requests(route string) int { return g.count(route) }
-
-// TotalRequests returns how many requests reached the server.
-func (g *GitLab) TotalRequests() int { return g.totalRequests() }
-
 // auth returns the caller (nil = anonymous) or answers 401. g.mu held.
 func (g *GitLab) auth(w http.ResponseWriter, r *http.Request) (*glUser, bool) {
 	tok := r.Header.Get("PRIVATE-TOKEN")
@@ -214,13 +201,7 @@ func (g *GitLab) userJSON(u *glUser) map[string]any {
 	}
 }
 
-func (g *GitLab) getCurrentUser(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *GitLab) getCurrentUser(w http.ResponseWriter, r *http.Request, u *glUser) {
 	if u == nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
 		return
@@ -231,12 +212,7 @@ func (g *GitLab) getCurrentUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (g *GitLab) listUsers(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.auth(w, r); !ok {
-		return
-	}
+func (g *GitLab) listUsers(w http.ResponseWriter, r *http.Request, _ *glUser) {
 	out := []map[string]any{}
 	if u := g.users[lower(r.URL.Query().Get("username"))]; u != nil {
 		out = append(out, g.userJSON(u))
@@ -244,12 +220,7 @@ func (g *GitLab) listUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (g *GitLab) getGroup(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.auth(w, r); !ok {
-		return
-	}
+func (g *GitLab) getGroup(w http.ResponseWriter, r *http.Request, _ *glUser) {
 	id := r.PathValue("id")
 	var gr *glGroup
 	for _, c := range g.groups {
@@ -309,13 +280,7 @@ func (g *GitLab) project(w http.ResponseWriter, r *http.Request, u *glUser) *glP
 	return p
 }
 
-func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request, u *glUser) {
 	p := g.project(w, r, u)
 	if p == nil {
 		return
@@ -351,13 +316,7 @@ func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (g *GitLab) getMember(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *GitLab) getMember(w http.ResponseWriter, r *http.Request, u *glUser) {
 	p := g.project(w, r, u)
 	if p == nil {
 		return
