@@ -65,6 +65,14 @@ func newBuilder(t testing.TB, dir string) *repoBuilder {
 	return &repoBuilder{Repo: hgtest.Open(t, dir)}
 }
 
+// initBuilder inits a repository in a new directory of that name.
+func initBuilder(t testing.TB, name string) (string, *repoBuilder) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	runHg(t, "", "init", "--", dir)
+	return dir, newBuilder(t, dir)
+}
+
 // commit commits with a fixed, increasing date and the given timezone.
 func (b *repoBuilder) commit(msg string, opts ...hgtest.CommitOption) {
 	b.date += 3600
