@@ -396,6 +396,17 @@ func (g *GitHub) visibleRepo(w http.ResponseWriter, r *http.Request, c ghCaller,
 	return repo
 }
 
+// pushersRepo is visibleRepo for the endpoints only pushers may ask; it
+// answers the others 403 with msg.
+func (g *GitHub) pushersRepo(w http.ResponseWriter, r *http.Request, c ghCaller, doc, msg string) *ghRepo {
+	repo := g.visibleRepo(w, r, c, doc)
+	if repo != nil && githubRoleRank(c.role(repo)) < githubRoleRank("write") {
+		writeJSON(w, http.StatusForbidden, ghError(msg, doc, 403))
+		return nil
+	}
+	return repo
+}
+
 func (g *GitHub) getRepo(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	repo := g.visibleRepo(w, r, c, "https://docs.github.com/rest/repos/repos#get-a-repository")
 	if repo == nil {
@@ -459,12 +470,8 @@ func legacyPermission(role string) string {
 
 func (g *GitHub) getPermission(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	const doc = "https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user"
-	repo := g.visibleRepo(w, r, c, doc)
+	repo := g.pushersRepo(w, r, c, doc, "Must have push access to view collaborator permission.")
 	if repo == nil {
-		return
-	}
-	if githubRoleRank(c.role(repo)) < githubRoleRank("write") {
-		writeJSON(w, http.StatusForbidden, ghError("Must have push access to view collaborator permission.", doc, 403))
 		return
 	}
 	a := g.accounts[lower(r.PathValue("username"))]
@@ -497,12 +504,8 @@ func (g *GitHub) getPermission(w http.ResponseWriter, r *http.Request, c ghCalle
 
 func (g *GitHub) checkCollaborator(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	const doc = "https://docs.github.com/rest/collaborators/collaborators#check-if-a-user-is-a-repository-collaborator"
-	repo := g.visibleRepo(w, r, c, doc)
+	repo := g.pushersRepo(w, r, c, doc, "Must have push access to view repository collaborators.")
 	if repo == nil {
-		return
-	}
-	if githubRoleRank(c.role(repo)) < githubRoleRank("write") {
-		writeJSON(w, http.StatusForbidden, ghError("Must have push access to view repository collaborators.", doc, 403))
 		return
 	}
 	a := g.accounts[lower(r.PathValue("username"))]

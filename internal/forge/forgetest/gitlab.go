@@ -221,13 +221,7 @@ func (g *GitLab) listUsers(w http.ResponseWriter, r *http.Request, _ *glUser) {
 }
 
 func (g *GitLab) getGroup(w http.ResponseWriter, r *http.Request, _ *glUser) {
-	id := r.PathValue("id")
-	var gr *glGroup
-	for _, c := range g.groups {
-		if lower(c.path) == lower(id) || strconv.FormatInt(c.id, 10) == id {
-			gr = c
-		}
-	}
+	gr := lookup(g.groups, r.PathValue("id"), func(gr *glGroup) int64 { return gr.id })
 	if gr == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Group Not Found"})
 		return
@@ -239,6 +233,20 @@ func (g *GitLab) getGroup(w http.ResponseWriter, r *http.Request, _ *glUser) {
 		"web_url":    strings.TrimSuffix(g.URL, "/") + "/groups/" + gr.path,
 		"created_at": created.Format(time.RFC3339),
 	})
+}
+
+// lookup finds what GitLab's :id names: a full path (in any case, as all
+// is keyed) or a numeric ID.
+func lookup[T any](all map[string]*T, id string, idOf func(*T) int64) *T {
+	if v := all[lower(id)]; v != nil {
+		return v
+	}
+	for _, v := range all {
+		if strconv.FormatInt(idOf(v), 10) == id {
+			return v
+		}
+	}
+	return nil
 }
 
 // access is the user's effective access level on p (0 = none).
@@ -266,13 +274,7 @@ func (g *GitLab) access(p *glProject, u *glUser) int {
 // project finds the project of the request as the caller sees it, or
 // answers 404 itself.
 func (g *GitLab) project(w http.ResponseWriter, r *http.Request, u *glUser) *glProject {
-	id := r.PathValue("id")
-	var p *glProject
-	for _, c := range g.projects {
-		if lower(c.namespace+"/"+c.path) == lower(id) || strconv.FormatInt(c.id, 10) == id {
-			p = c
-		}
-	}
+	p := lookup(g.projects, r.PathValue("id"), func(p *glProject) int64 { return p.id })
 	if p == nil || (p.visibility == "private" && g.access(p, u) == 0) || (p.visibility == "internal" && u == nil) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
 		return nil
