@@ -65,9 +65,11 @@ func newBuilder(t testing.TB, dir string) *repoBuilder {
 	return &repoBuilder{Repo: hgtest.Open(t, dir)}
 }
 
-// initBuilder inits a repository in a new directory of that name.
+// initBuilder inits a repository in a new directory of that name (hg is
+// required).
 func initBuilder(t testing.TB, name string) (string, *repoBuilder) {
 	t.Helper()
+	requireHg(t)
 	dir := filepath.Join(t.TempDir(), name)
 	runHg(t, "", "init", "--", dir)
 	return dir, newBuilder(t, dir)

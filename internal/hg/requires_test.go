@@ -73,7 +73,6 @@ func TestOpenRefusesUnsupportedRequirements(t *testing.T) {
 }
 
 func TestOpenShare(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
 	src, b := initBuilder(t, "src")
 	b.Write("a", "1\n")

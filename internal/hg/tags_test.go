@@ -5,7 +5,6 @@ import (
 )
 
 func TestTagsMatchHg(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
 	dir, b := initBuilder(t, "repo")
 	check := func(step string) {
@@ -57,7 +56,6 @@ func TestTagsMatchHg(t *testing.T) {
 }
 
 func TestObsstore(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
 	dir, b := initBuilder(t, "repo")
 	b.Write("a", "1\n")
