@@ -23,6 +23,12 @@ import (
 type Options struct {
 	Progress func(done, total int) // called as changesets are converted; may be nil
 	Logger   *slog.Logger          // nil discards
+	// Exclude lists changesets never to export, nor any descendant of
+	// them: those hidden or secret at the source (hg.SourceState.Excluded).
+	// Bookmarks, tags, branch heads and tip are computed over the others.
+	// nil means what the repository itself hides (obsolescence markers)
+	// or keeps secret; an empty map excludes nothing.
+	Exclude map[hg.Node]bool
 }
 
 // Result describes a repository after a conversion.
@@ -95,6 +101,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	excl, err := excludedOf(repo, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
 	every := n.CheckpointEvery
 	if every <= 0 {
 		every = 2000
@@ -108,6 +118,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		trees:    newTreeState(),
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
+		excl:     excl,
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
@@ -135,6 +146,7 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
+	excl     []bool             // revisions never exported (see Options.Exclude); nil = none
 }
 
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
@@ -152,7 +164,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		if err != nil {
 			return err
 		}
-		if _, ok := c.m.byHg[node]; !ok {
+		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) {
 			todo = append(todo, rev)
 		}
 	}
