@@ -23,6 +23,9 @@ import (
 type Options struct {
 	Progress func(done, total int) // called as changesets are converted; may be nil
 	Logger   *slog.Logger          // nil discards
+
+	// Settings are the hg-git options to follow (settings.go).
+	Settings Settings
 }
 
 // Result describes a repository after a conversion.
@@ -34,6 +37,7 @@ type Result struct {
 	BranchHeads map[string]string // named branch → git sha of its tipmost open head
 	Tip         string            // git sha of tip ("" for an empty repository)
 	Warnings    []Warning         // entries that could not be mapped (never silent)
+	Record      Record            // the settings the map's commits were made with
 }
 
 // Warning is one entry that could not be carried into Git. Rev and Node
@@ -74,6 +78,9 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if err := opts.Settings.Validate(); err != nil {
+		return nil, err
+	}
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
@@ -95,6 +102,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	rec, err := applyRecord(hgRoot, opts.Settings, len(m.lines))
+	if err != nil {
+		return nil, err
+	}
 	every := n.CheckpointEvery
 	if every <= 0 {
 		every = 2000
@@ -108,11 +119,16 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		trees:    newTreeState(),
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
+		settings: opts.Settings,
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
 	if err == nil {
 		err = c.refs(res)
+	}
+	if err == nil {
+		err = WriteRecord(hgRoot, rec)
+		res.Record = rec
 	}
 	res.Warnings = c.warnings
 	c.logWarnings()
@@ -135,6 +151,8 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
+
+	settings Settings
 }
 
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
@@ -268,6 +286,7 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 	cs := j.cs
 	commit := gitCommit(&changeset{
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
+		Authors: c.settings.Authors,
 	}, parents, c.rootHash, j.renames)
 	return c.pw.Add("commit", git.EncodeCommit(commit))
 }

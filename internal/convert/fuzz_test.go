@@ -113,3 +113,29 @@ func FuzzMapFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAuthors checks the authors file parser against the rule it
+// follows: every non-comment line has exactly one "=", and each translation
+// read back has no surrounding whitespace where hg-git strips it.
+func FuzzParseAuthors(f *testing.F) {
+	for _, s := range []string{"a = b\n", "# c\n\n a=b \r\nc = d <e>\n", "x = y = z", "no equals", "=\n", "a\t=\t\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseAuthors("fuzz", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz:") {
+				t.Fatalf("error %q does not name the file and line", err)
+			}
+			return
+		}
+		for from, to := range m {
+			if strings.ContainsAny(from, "=\n") || strings.ContainsAny(to, "=\n") {
+				t.Fatalf("translation %q = %q holds a separator", from, to)
+			}
+			if strings.TrimRight(from, asciiSpace) != from || strings.TrimLeft(to, asciiSpace) != to {
+				t.Fatalf("translation %q = %q keeps whitespace hg-git strips", from, to)
+			}
+		}
+	})
+}

@@ -16,7 +16,7 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf)
+	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.settings.BranchBookmarkSuffix)
 	if err != nil {
 		return err
 	}
@@ -33,13 +33,19 @@ func (c *converter) refs(res *Result) error {
 // commits according to byHg (a map as ReadMap returns it): bookmarks, tags,
 // named-branch heads and tip. Converted and Warnings are left empty.
 func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
+	return DescribeWith(hgRoot, byHg, Settings{})
+}
+
+// DescribeWith is Describe for a conversion made with settings s (its
+// branch bookmark suffix names the bookmarks' refs).
+func DescribeWith(hgRoot string, byHg map[hg.Node]git.Hash, s Settings) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, err := describe(repo, byHg, res, nil); err != nil {
+	if _, _, err := describe(repo, byHg, res, nil, s.BranchBookmarkSuffix); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -57,7 +63,8 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // describe fills the refs of res and returns the Git refs hg-git would set
 // and the bookmarks and tags it leaves out.
 // known holds the branch of changesets already read, by revision (may be nil).
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) (map[string]git.Hash, []Warning, error) {
+// A bookmark ending in suffix (when not "") names the branch without it.
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, suffix string) (map[string]git.Hash, []Warning, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -71,17 +78,17 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		return nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	refs := map[string]git.Hash{}
-	for name, node := range bms {
-		h, ok := byHg[node]
+	for _, b := range exportedBookmarks(bms, suffix) {
+		h, ok := byHg[b.node]
 		if !ok {
 			continue
 		}
-		if !checkRefFormat("refs/heads/" + name) {
-			bad("bookmark", name, "refs/heads/"+name)
+		if !checkRefFormat("refs/heads/" + b.branch) {
+			bad("bookmark", b.name, "refs/heads/"+b.branch)
 			continue
 		}
-		res.Bookmarks[name] = h.String()
-		refs["refs/heads/"+name] = h
+		res.Bookmarks[b.branch] = h.String()
+		refs["refs/heads/"+b.branch] = h
 	}
 	tags, err := repo.Tags()
 	if err != nil {
@@ -109,6 +116,42 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		}
 	}
 	return refs, warns, nil
+}
+
+// exportedBookmark is a bookmark and the branch hg-git exports it as.
+type exportedBookmark struct {
+	name, branch string
+	node         hg.Node
+}
+
+// exportedBookmarks lists the bookmarks in the order hg-git sets their refs
+// (get_exportable, then update_references): grouped by node, the nodes in
+// the order their first bookmark comes by name. When two bookmarks name one
+// branch (b and b<suffix>), the later one here wins, as in hg-git.
+func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark {
+	names := make([]string, 0, len(bms))
+	for name := range bms {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var order []hg.Node
+	byNode := map[hg.Node][]exportedBookmark{}
+	for _, name := range names {
+		node := bms[name]
+		branch := name
+		if suffix != "" && strings.HasSuffix(name, suffix) {
+			branch = name[:len(name)-len(suffix)]
+		}
+		if _, seen := byNode[node]; !seen {
+			order = append(order, node)
+		}
+		byNode[node] = append(byNode[node], exportedBookmark{name: name, branch: branch, node: node})
+	}
+	out := make([]exportedBookmark, 0, len(names))
+	for _, node := range order {
+		out = append(out, byNode[node]...)
+	}
+	return out
 }
 
 // branchHeads records, for each named branch, its tipmost open head (or its

@@ -16,6 +16,9 @@ import (
 // Converter runs hg-git's gexport through Runner.
 type Converter struct {
 	Runner *hg.Runner
+	// Extension is the hggit package directory to load (extensions.hggit=
+	// PATH); "" loads the installed hg-git (1.0.x on Debian 12).
+	Extension string
 }
 
 // Convert runs `hg gexport` (hg-git 1.0.x enabled with
@@ -36,14 +39,19 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.Run(ctx, abs, "--config", "extensions.hggit=", "--repository", abs, "gexport"); err != nil {
+	args, err := c.configArgs(opts.Settings)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, "--repository", abs, "gexport")
+	if _, err := r.Run(ctx, abs, args...); err != nil {
 		return nil, fmt.Errorf("hggit: gexport: %w", err)
 	}
 	after, err := convert.ReadMap(convert.MapPath(abs))
 	if err != nil {
 		return nil, err
 	}
-	res, err := convert.Describe(abs, after)
+	res, err := convert.DescribeWith(abs, after, opts.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +69,30 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 		return nil, err
 	}
 	return res, nil
+}
+
+// configArgs returns the --config arguments that load hg-git and set the
+// options of s. hg-git's output level is the loaded hg-git's: it is not an
+// option, so level 1.1 needs an Extension (hg-git 1.1.x).
+func (c *Converter) configArgs(s convert.Settings) ([]string, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Level() != convert.HgGit10 && c.Extension == "" {
+		return nil, fmt.Errorf("hggit: hggit %s output needs hg-git %s (set the extension path); the installed hg-git writes 1.0", s.Level(), s.Level())
+	}
+	args := []string{"--config", "extensions.hggit=" + c.Extension}
+	if s.Authors != nil {
+		abs, err := filepath.Abs(s.Authors.Path)
+		if err != nil {
+			return nil, fmt.Errorf("hggit: %w", err)
+		}
+		args = append(args, "--config", "git.authors="+abs)
+	}
+	if s.BranchBookmarkSuffix != "" {
+		args = append(args, "--config", "git.branch_bookmark_suffix="+s.BranchBookmarkSuffix)
+	}
+	return args, nil
 }
 
 // readRefs keeps the entries of want (computed from the repository) that
