@@ -85,6 +85,9 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress and no summary")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each step to stderr")
 	fs.DurationVar(&f.timeout, "timeout", 6*time.Hour, "give up after this `duration`")
+	// hg-git's options (--authors, --branch-bookmark-suffix, --hggit, --reauthor).
+	var sf settingsFlags
+	sf.register(fs)
 
 	// Flags may come before and after the operands.
 	var operands []string
@@ -148,6 +151,10 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		conv = &hggit.Converter{Runner: hgRunner}
 	default:
 		return usageErr("--converter %q: want native or hg-git", f.converter)
+	}
+	settings, serr := sf.resolve()
+	if serr != nil {
+		return usageErr("%s", strings.TrimPrefix(serr.Error(), "convert: "))
 	}
 	var token string
 	if f.tokenEnv != "" {
@@ -228,7 +235,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !f.quiet {
 		prog = newProgress(stderr)
 	}
-	opts := mirror.SyncOptions{}
+	opts := mirror.SyncOptions{Settings: settings}
 	if prog != nil {
 		opts.Progress = prog.update
 	}

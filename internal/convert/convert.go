@@ -102,7 +102,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
-	rec, err := applyRecord(hgRoot, opts.Settings, len(m.lines))
+	rec, err := CheckRecord(hgRoot, opts.Settings, len(m.lines))
 	if err != nil {
 		return nil, err
 	}

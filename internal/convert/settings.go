@@ -198,11 +198,11 @@ func WriteRecord(hgRoot string, rec Record) error {
 // with an authors file other than the recorded one.
 var ErrAuthorsChanged = errors.New("authors file differs from the one the mapped commits were made with")
 
-// applyRecord checks s against the record of hgRoot before a conversion
+// CheckRecord checks s against the record of hgRoot before a conversion
 // with mapped commits already in the map, and returns the record to write
 // once the conversion succeeds. A repository without a record (an hg-git
 // repository, or one converted before records) takes s as it is.
-func applyRecord(hgRoot string, s Settings, mapped int) (Record, error) {
+func CheckRecord(hgRoot string, s Settings, mapped int) (Record, error) {
 	old, ok, err := ReadRecord(hgRoot)
 	if err != nil {
 		return Record{}, err

@@ -39,6 +39,10 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 	if err != nil {
 		return nil, err
 	}
+	rec, err := convert.CheckRecord(abs, opts.Settings, len(before))
+	if err != nil {
+		return nil, err
+	}
 	args, err := c.configArgs(opts.Settings)
 	if err != nil {
 		return nil, err
@@ -56,6 +60,10 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 		return nil, err
 	}
 	res.Converted = len(after) - len(before)
+	if err := convert.WriteRecord(abs, rec); err != nil {
+		return nil, err
+	}
+	res.Record = rec
 	if opts.Progress != nil {
 		opts.Progress(res.Converted, res.Converted)
 	}
