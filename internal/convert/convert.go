@@ -352,8 +352,9 @@ func (c *converter) update(j *job, add objectSink) error {
 	for _, p := range subRemoved {
 		c.trees.removePath(p, dirty)
 	}
+	level11 := c.settings.Level() == HgGit11
 	for _, e := range j.removed {
-		if isSub(e.Path) || unsafePath(e.Path) {
+		if isSub(e.Path) || unsafePath(e.Path) || level11 && e.Path == ".gitmodules" {
 			continue
 		}
 		c.trees.removePath(e.Path, dirty)
@@ -366,8 +367,13 @@ func (c *converter) update(j *job, add objectSink) error {
 	for _, p := range addPaths {
 		c.trees.add(p, git.ModeGitlink, subAdded[p], dirty)
 	}
+	if level11 && j.sub != nil {
+		if err := c.gitmodules11(j, add, dirty); err != nil {
+			return err
+		}
+	}
 	for k, e := range j.changed {
-		if isSub(e.Path) || unsafePath(e.Path) {
+		if isSub(e.Path) || unsafePath(e.Path) || level11 && e.Path == ".gitmodules" {
 			continue
 		}
 		h, ok := c.blobs[e.Node]
