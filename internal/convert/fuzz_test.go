@@ -139,3 +139,29 @@ func FuzzParseAuthors(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGitConfig feeds arbitrary .gitmodules texts to the dulwich-style
+// parser: it must not panic, and what it writes must read back the same.
+func FuzzGitConfig(f *testing.F) {
+	for _, s := range []string{"[submodule \"a\"]\n\tpath = a\n\turl = u\n", "[core]\nx\n", "[a.b]\nk = \"v # x\" ; c\n", "[s \"\"]\nk = a\\\nb\n", "\xef\xbb\xbf[x]k=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		g, err := parseGitConfig(text)
+		if err != nil {
+			return
+		}
+		g.submodules()
+		out := g.bytes()
+		if strings.ContainsAny(text, "\r\x00]\"\\") {
+			return // subsection names and keys are written raw, as dulwich does
+		}
+		g2, err := parseGitConfig(string(out))
+		if err != nil {
+			t.Fatalf("written %q does not read back: %v", out, err)
+		}
+		if string(g2.bytes()) != string(out) {
+			t.Fatalf("round trip: %q then %q", out, g2.bytes())
+		}
+	})
+}
