@@ -1,0 +1,92 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/synchroniser/synchroniser/internal/git"
+)
+
+func (s *Syncer) syncGit(ctx context.Context, m Mirror, log *slog.Logger) (*Result, error) {
+	gitDir := s.GitCache(m.Name)
+	g := s.gitRunner(Destination{})
+	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
+		os.RemoveAll(gitDir)
+		if err := git.Init(ctx, gitDir, true); err != nil {
+			return nil, &Error{Op: "init", Class: Internal, Err: err}
+		}
+	}
+	before, err := localRefs(ctx, g, gitDir)
+	if err != nil {
+		return nil, err
+	}
+	refspecs := []string{"+refs/heads/*:refs/heads/*"}
+	if m.Policy.Tags {
+		refspecs = append(refspecs, "+refs/tags/*:refs/tags/*")
+	}
+	if err := g.FetchWithOptions(ctx, gitDir, m.Source, refspecs, git.FetchOptions{Prune: true, NoTags: !m.Policy.Tags}); err != nil {
+		return nil, classify("fetch", sourceSide, err)
+	}
+	after, err := localRefs(ctx, g, gitDir)
+	if err != nil {
+		return nil, err
+	}
+	n, err := newCommits(ctx, g, gitDir, before, after)
+	if err != nil {
+		return nil, err
+	}
+	log.DebugContext(ctx, "git cache fetched", slog.String("cache", gitDir), slog.Int("commits", n))
+	want := m.Policy.gitRefs(after)
+	res := &Result{Changesets: n}
+	res.RefsUpdated, err = s.push(ctx, m, gitDir, want, log)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// localRefs lists the refs of gitDir (full name → sha).
+func localRefs(ctx context.Context, g *git.Runner, gitDir string) (map[string]string, error) {
+	refs, err := g.Refs(ctx, gitDir)
+	if err != nil {
+		return nil, &Error{Op: "for-each-ref", Class: Internal, Err: err}
+	}
+	out := make(map[string]string, len(refs))
+	for ref, h := range refs {
+		out[ref] = h.String()
+	}
+	return out, nil
+}
+
+// newCommits counts the commits reachable from after's values and not from
+// before's.
+func newCommits(ctx context.Context, g *git.Runner, gitDir string, before, after map[string]string) (int, error) {
+	args := []string{"--git-dir=" + gitDir, "rev-list", "--count"}
+	seen := map[string]bool{}
+	for _, v := range after {
+		if !seen[v] {
+			seen[v] = true
+			args = append(args, v)
+		}
+	}
+	if len(seen) == 0 {
+		return 0, nil
+	}
+	args = append(args, "--not")
+	for _, v := range before {
+		args = append(args, v)
+	}
+	args = append(args, "--")
+	out, err := g.Run(ctx, gitDir, args...)
+	if err != nil {
+		return 0, &Error{Op: "rev-list", Class: Internal, Err: err}
+	}
+	var n int
+	if _, err := fmt.Sscan(string(out), &n); err != nil {
+		return 0, &Error{Op: "rev-list", Class: Internal, Err: fmt.Errorf("unexpected output %q", out)}
+	}
+	return n, nil
+}
