@@ -177,3 +177,17 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	return 0
 }
+
+// serveAdopter is the service's web.Adopter: the destination's credentials
+// are completed (GitHub App tokens) as for a sync.
+type serveAdopter struct {
+	syncer *mirror.Syncer
+	apps   *appTokens
+}
+
+func (a *serveAdopter) Adopt(ctx context.Context, m mirror.Mirror, req mirror.AdoptRequest) (*mirror.AdoptResult, error) {
+	if err := a.apps.authorise(ctx, &m); err != nil {
+		return nil, err
+	}
+	return a.syncer.Adopt(ctx, m, req)
+}

@@ -192,6 +192,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 		Ready:     readyChecks(cfg, st),
 		Logger:    log,
 		Metrics:   metrics,
+		Adopter:   &serveAdopter{syncer: newSyncer(cfg, log), apps: newAppTokens(cfg)}, // adopt.go
 	})
 	if err != nil {
 		svc.Close(context.Background())

@@ -27,7 +27,8 @@ type MirrorInfo struct {
 	Outcome     string          `json:"outcome,omitempty"`      // of the latest run
 	Lag         *int            `json:"lag,omitempty"`          // changesets not yet in the destination (absent: unknown)
 	LastError   string          `json:"last_error,omitempty"`
-	Changesets  int             `json:"changesets"` // converted by the latest run
+	Changesets  int             `json:"changesets"`           // converted by the latest run
+	Conversion  *ConversionInfo `json:"conversion,omitempty"` // hg mirrors: the conversion settings (adopt.go)
 }
 
 // DestinationInfo is a destination without credentials.
@@ -79,6 +80,7 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 	if m.Poll > 0 {
 		mi.Poll = m.Poll.String()
 	}
+	mi.Conversion = s.conversionInfo(m)
 	st, err := s.store.MirrorStats(ctx, m.Name)
 	if err != nil {
 		return mi, err
