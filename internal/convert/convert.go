@@ -265,11 +265,11 @@ func (c *converter) checkpoint(reopen bool) error {
 
 // add stores an object in the pack, as a delta against base (an earlier
 // version of it, or the zero hash) when the pack writer finds that worth it.
-func (c *converter) add(kind string, data []byte, base git.Hash) (git.Hash, error) {
+func (c *converter) add(t git.ObjectType, data []byte, base git.Hash) (git.Hash, error) {
 	if base.IsZero() {
-		return c.pw.Add(kind, data)
+		return c.pw.Add(t, data)
 	}
-	return c.pw.AddDelta(kind, data, base)
+	return c.pw.AddDelta(t, data, base)
 }
 
 // convertOne writes the tree and commit of a prepared changeset.
@@ -288,7 +288,7 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
 		Authors: c.settings.Authors,
 	}, parents, c.rootHash, j.renames)
-	return c.pw.Add("commit", git.EncodeCommit(commit))
+	return c.pw.Add(git.CommitObject, git.EncodeCommit(commit))
 }
 
 // loadBase sets the exporter state to the first parent of the first
@@ -315,8 +315,8 @@ func (c *converter) loadBase(rd *reader, firstRev int) error {
 		return err
 	}
 	saved := c.warnings
-	err = c.update(j, func(kind string, data []byte, _ git.Hash) (git.Hash, error) {
-		return git.HashObject(kind, data), nil
+	err = c.update(j, func(t git.ObjectType, data []byte, _ git.Hash) (git.Hash, error) {
+		return git.HashObject(t, data), nil
 	})
 	c.warnings = saved
 	return err
@@ -383,7 +383,7 @@ func (c *converter) update(j *job, add objectSink) error {
 				return fmt.Errorf("file %s revision %s: contents not read", e.Path, e.Node)
 			}
 			var err error
-			if h, err = add("blob", data, c.blobs[j.bases[k]]); err != nil {
+			if h, err = add(git.BlobObject, data, c.blobs[j.bases[k]]); err != nil {
 				return err
 			}
 			c.blobs[e.Node] = h

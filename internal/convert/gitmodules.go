@@ -57,7 +57,7 @@ func (c *converter) gitmodules11(j *job, add objectSink, dirty map[string]bool) 
 	if hgsub, ok := lookup(j.mf, ".hgsub"); ok {
 		mode = fileMode(hgsub.Flags)
 	}
-	h, err = add("blob", cfg.bytes(), git.Hash{})
+	h, err = add(git.BlobObject, cfg.bytes(), git.Hash{})
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func checkObjectSet(t *testing.T, dir string, want []Hash) {
 			t.Errorf("ObjectExists(%s) = %v, %v", h, ok, err)
 		}
 	}
-	absent := []Hash{HashObject(KindBlob, []byte("never written")), ZeroHash, {0xff, 0xff, 0xff}}
+	absent := []Hash{HashObject(BlobObject, []byte("never written")), ZeroHash, {0xff, 0xff, 0xff}}
 	for _, h := range absent {
 		if set.Has(h) {
 			t.Errorf("ObjectSet has absent %s", h)
@@ -114,7 +114,7 @@ func TestObjectSetIgnoresIdxWithoutPack(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
 	pw, _ := NewPackWriter(dir)
-	h, _ := pw.Add(KindBlob, []byte("x"))
+	h, _ := pw.Add(BlobObject, []byte("x"))
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestWriteIdxLargeOffsets(t *testing.T) {
 		if i%3 == 0 {
 			off += 1<<31 + uint64(i)<<32
 		}
-		objects[HashObject(KindBlob, fmt.Appendf(nil, "%d", i))] = packEntry{offset: off, crc: uint32(i)}
+		objects[HashObject(BlobObject, fmt.Appendf(nil, "%d", i))] = packEntry{offset: off, crc: uint32(i)}
 	}
 	var buf bytes.Buffer
 	if err := writeIdx(&buf, objects, Hash{1, 2, 3}); err != nil {

@@ -29,14 +29,14 @@ func commitChain(t *testing.T, gitDir string, parent Hash, n int, label string) 
 	}
 	var out []Hash
 	for i := range n {
-		blob, _ := pw.Add(KindBlob, fmt.Appendf(nil, "%s %d\n", label, i))
-		tree, _ := pw.Add(KindTree, EncodeTree([]TreeEntry{{ModeFile, "file", blob}}))
+		blob, _ := pw.Add(BlobObject, fmt.Appendf(nil, "%s %d\n", label, i))
+		tree, _ := pw.Add(TreeObject, EncodeTree([]TreeEntry{{ModeFile, "file", blob}}))
 		c := &Commit{Tree: tree, Author: "A <a@example.com> 1700000000 +0000",
 			Committer: "A <a@example.com> 1700000000 +0000", Message: fmt.Sprintf("%s %d\n", label, i)}
 		if !parent.IsZero() {
 			c.Parents = []Hash{parent}
 		}
-		parent, err = pw.Add(KindCommit, EncodeCommit(c))
+		parent, err = pw.Add(CommitObject, EncodeCommit(c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +164,7 @@ func TestRunnerLocal(t *testing.T) {
 			t.Errorf("IsAncestor(%s, %s) = %v, %v; want %v", tc.a, tc.b, got, err, tc.want)
 		}
 	}
-	if _, err := r.IsAncestor(ctx, src, HashObject(KindBlob, []byte("none")), tip); err == nil {
+	if _, err := r.IsAncestor(ctx, src, HashObject(BlobObject, []byte("none")), tip); err == nil {
 		t.Error("IsAncestor of a missing object succeeded")
 	}
 
@@ -193,7 +193,7 @@ func TestRunnerLocal(t *testing.T) {
 	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/bad name": tip}); !errors.Is(err, ErrRemoteNotAllowed) {
 		t.Errorf("bad ref name: %v", err)
 	}
-	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/x": HashObject(KindBlob, []byte("missing"))}); err == nil {
+	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/x": HashObject(BlobObject, []byte("missing"))}); err == nil {
 		t.Error("update to a missing object succeeded")
 	}
 
@@ -645,7 +645,7 @@ func TestRunnerBoundsOutput(t *testing.T) {
 	ctx := testCtx(t)
 	dir := newBare(t)
 	pw, _ := NewPackWriter(dir)
-	h, _ := pw.Add(KindBlob, bytes.Repeat([]byte("x"), 1<<20))
+	h, _ := pw.Add(BlobObject, bytes.Repeat([]byte("x"), 1<<20))
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/forge"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // Mirror is one source repository kept in sync with one Git destination.
 type Mirror struct {
-	Name   string // unique, [A-Za-z0-9._-]+ (see ValidName)
-	SCM    string // "hg" or "git"
-	Source string // URL (https, http, ssh, file when allowed) or local path
+	Name   string   // unique, [A-Za-z0-9._-]+ (see ValidName)
+	SCM    scm.Kind // scm.Hg or scm.Git
+	Source string   // URL (https, http, ssh, file when allowed) or local path
 	Dest   Destination
 	Policy RefPolicy
 	Poll   time.Duration // 0 = no polling
@@ -21,13 +24,13 @@ type Mirror struct {
 
 // Destination is where a mirror is pushed.
 type Destination struct {
-	URL            string // git URL pushed to (https, http, ssh, file) or local bare repository path
-	Forge          string // "github", "gitlab", "gitea" or "" (plain git: ls-remote check only)
-	Owner, Project string // on the forge
-	APIURL         string // forge API base (GitHub Enterprise etc.)
-	Token          string `json:"-"` // secret: never logged or shown
-	SSHKey         string // private key file, for ssh destinations
-	KnownHosts     string // known_hosts file, for ssh destinations
+	URL            string     // git URL pushed to (https, http, ssh, file) or local bare repository path
+	Forge          forge.Kind // forge.KindPlain (ls-remote check only), KindGitHub, KindGitLab, KindGitea, …
+	Owner, Project string     // on the forge
+	APIURL         string     // forge API base (GitHub Enterprise etc.)
+	Token          string     `json:"-"` // secret: never logged or shown
+	SSHKey         string     // private key file, for ssh destinations
+	KnownHosts     string     // known_hosts file, for ssh destinations
 }
 
 // String returns the destination URL without any user information, safe to
@@ -50,10 +53,10 @@ type RefPolicy struct {
 // tags pushed, no named branches, no force.
 func DefaultPolicy() RefPolicy { return RefPolicy{TipBranch: "master", Tags: true} }
 
-// SCMs a mirror's source may use.
+// SCMs a mirror's source may use (short names for scm.Hg and scm.Git).
 const (
-	SCMHg  = "hg"
-	SCMGit = "git"
+	SCMHg  = scm.Hg
+	SCMGit = scm.Git
 )
 
 // maxNameLen bounds a mirror name (it is a directory name).
@@ -199,7 +202,7 @@ func (m *Mirror) Validate() error {
 
 // LogValue logs a mirror without its secrets.
 func (m Mirror) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("name", m.Name), slog.String("scm", m.SCM),
+	return slog.GroupValue(slog.String("name", m.Name), slog.String("scm", string(m.SCM)),
 		slog.String("source", Redact(m.Source)), slog.String("dest", m.Dest.String()))
 }
 
