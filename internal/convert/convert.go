@@ -120,6 +120,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
 		settings: opts.Settings,
+		adopted:  rec.AdoptedFrom != "",
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
@@ -153,6 +154,7 @@ type converter struct {
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
 
 	settings Settings
+	adopted  bool // the map was adopted (adopted.go)
 }
 
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
@@ -183,7 +185,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		}
 	}()
 	rd := newReader(c.repo)
-	if err := c.loadBase(rd, todo[0]); err != nil {
+	if err := c.loadBase(ctx, rd, todo[0]); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	jobs, errc, b, stop := rd.readAhead(ctx, todo, readAheadBytes)
@@ -295,7 +297,7 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 // changeset to convert when an earlier run converted it (its objects are in
 // .hg/git already, so they are hashed, not written); otherwise the state
 // stays empty, as hg-git's exporter starts from the null revision.
-func (c *converter) loadBase(rd *reader, firstRev int) error {
+func (c *converter) loadBase(ctx context.Context, rd *reader, firstRev int) error {
 	cs, err := c.repo.Changeset(firstRev)
 	if err != nil {
 		return err
@@ -319,7 +321,10 @@ func (c *converter) loadBase(rd *reader, firstRev int) error {
 		return git.HashObject(t, data), nil
 	})
 	c.warnings = saved
-	return err
+	if err != nil {
+		return err
+	}
+	return c.adoptedBase(ctx, cs.P1)
 }
 
 func mustRev(r *hg.Repo, n hg.Node) int {

@@ -19,43 +19,56 @@ import (
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
-// fromGit makes a Git history one of whose trees has an old-style file mode
-// (100664, which hg-git cannot write back: from there on, its commits are
-// not what the native rules give), pushes it to a bare destination, and
-// imports it into Mercurial with `hg clone` through hg-git. It returns the
-// hg-git repository and the destination.
+// fromGit makes a Git history whose trees have an old-style file mode
+// (100664, which hg-git cannot write back: its commits are not what the
+// native rules give), also in a directory the new changesets leave alone,
+// pushes it to a bare destination, and imports it into Mercurial with
+// `hg clone` through hg-git. It returns the hg-git repository and the
+// destination.
 func fromGit(t *testing.T) (hgRepo, dest string) {
 	t.Helper()
 	tmp := t.TempDir()
 	work := filepath.Join(tmp, "work")
 	gittest.Run(t, "", "init", "-q", "-b", "master", "--", work)
 	os.WriteFile(filepath.Join(work, "a"), []byte("a\n"), 0o644)
-	gittest.Run(t, work, "add", "a")
-	gittest.Run(t, work, "commit", "-q", "-m", "first")
-	blob := strings.TrimSpace(gittest.Run(t, work, "rev-parse", "HEAD:a"))
-	raw, err := hex.DecodeString(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := append([]byte("100664 a\x00"), raw...)
-	cmd := exec.Command("git", "hash-object", "-t", "tree", "--literally", "-w", "--stdin")
-	cmd.Dir, cmd.Env, cmd.Stdin = work, gittest.Env(), bytes.NewReader(tree)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("hash-object: %v", err)
-	}
-	second := strings.TrimSpace(gittest.Run(t, work, "commit-tree", "-p", "HEAD", "-m", "group-writable a", strings.TrimSpace(string(out))))
-	gittest.Run(t, work, "update-ref", "refs/heads/master", second)
-	gittest.Run(t, work, "reset", "-q", "--hard")
 	os.WriteFile(filepath.Join(work, "b"), []byte("b\n"), 0o644)
-	gittest.Run(t, work, "add", "b")
-	gittest.Run(t, work, "commit", "-q", "-m", "third")
+	gittest.Run(t, work, "add", "a", "b")
+	gittest.Run(t, work, "commit", "-q", "-m", "first")
+	blobA := strings.TrimSpace(gittest.Run(t, work, "rev-parse", "HEAD:a"))
+	blobB := strings.TrimSpace(gittest.Run(t, work, "rev-parse", "HEAD:b"))
+	sub := literalTree(t, work, "100664 x", blobA)
+	root := literalTree(t, work, "100664 a", blobA, "40000 d", sub)
+	second := strings.TrimSpace(gittest.Run(t, work, "commit-tree", "-p", "HEAD", "-m", "group-writable files", root))
+	root = literalTree(t, work, "100664 a", blobA, "100644 b", blobB, "40000 d", sub)
+	third := strings.TrimSpace(gittest.Run(t, work, "commit-tree", "-p", second, "-m", "third", root))
+	gittest.Run(t, work, "update-ref", "refs/heads/master", third)
 
 	dest = gittest.Bare(t)
 	gittest.Run(t, work, "push", "-q", "--", dest, "master")
 	hgRepo = filepath.Join(tmp, "hg")
 	hgtest.Run(t, "", "--config", "extensions.hggit=", "clone", "-q", "-U", "--", dest, hgRepo)
 	return hgRepo, dest
+}
+
+// literalTree writes a tree object of (mode and name, hex sha) pairs, in
+// the order given, without git's checks, and returns its sha.
+func literalTree(t *testing.T, dir string, pairs ...string) string {
+	t.Helper()
+	var tree []byte
+	for i := 0; i < len(pairs); i += 2 {
+		raw, err := hex.DecodeString(pairs[i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree = append(append(append(tree, pairs[i]...), 0), raw...)
+	}
+	cmd := exec.Command("git", "hash-object", "-t", "tree", "--literally", "-w", "--stdin")
+	cmd.Dir, cmd.Env, cmd.Stdin = dir, gittest.Env(), bytes.NewReader(tree)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hash-object: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func adoptSyncer(t *testing.T) *Syncer {
@@ -137,6 +150,16 @@ func TestAdoptFromGitImport(t *testing.T) {
 	if len(parents) != 2 || parents[1] != original {
 		t.Errorf("first new commit %s has parents %v, want the adopted %s", first, parents[1:], original)
 	}
+	// As hg-git would, the new commits keep the adopted tree's entries they
+	// do not touch (the 100664 modes, directory d's tree).
+	lsTip := gittest.Run(t, "", "--git-dir="+dest, "ls-tree", tip)
+	lsOld := gittest.Run(t, "", "--git-dir="+dest, "ls-tree", original)
+	for _, line := range strings.Split(strings.TrimSpace(lsOld), "\n") {
+		if !strings.Contains(lsTip, line+"\n") {
+			t.Errorf("new tip's tree lost %q:\n%s", line, lsTip)
+		}
+	}
+	gittest.Run(t, "", "--git-dir="+dest, "fsck", "--connectivity-only")
 	rec, ok, err := convert.ReadRecord(s.HgRoot(m.Name))
 	if err != nil || !ok || rec.AdoptedFrom != hgRepo || rec.AdoptedCommits != 3 {
 		t.Errorf("record after sync %+v (%v, %v)", rec, ok, err)
