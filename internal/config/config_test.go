@@ -377,6 +377,9 @@ allow_authors_change = true
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := c.ConvertConfigOf("a").AuthorsFile; got != filepath.Join(dir, "authors") {
+		t.Errorf("authors_file resolved to %q, want it beside the configuration", got)
+	}
 	a, err := c.ConvertSettings("a")
 	if err != nil || a.Level() != "1.1" || a.Authors.Len() != 1 || a.BranchBookmarkSuffix != "" || a.AllowAuthorsChange {
 		t.Errorf("mirror a: %+v, %v", a, err)

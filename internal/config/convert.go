@@ -23,7 +23,7 @@ func (c *Config) ConvertSettings(name string) (convert.Settings, error) {
 	eff := c.ConvertConfigOf(name)
 	s := convert.Settings{BranchBookmarkSuffix: eff.BranchBookmarkSuffix, HgGit: eff.HgGit, AllowAuthorsChange: eff.AllowAuthorsChange}
 	if eff.AuthorsFile != "" {
-		a, err := convert.LoadAuthors(c.configPath(eff.AuthorsFile))
+		a, err := convert.LoadAuthors(eff.AuthorsFile) // resolved by ConvertConfigOf
 		if err != nil {
 			return s, err
 		}
