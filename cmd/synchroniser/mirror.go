@@ -219,13 +219,13 @@ func parseMirrorFlags(args []string) (*mirrorFlags, error) {
 	return f, nil
 }
 
-// mirrorJob is one sync to run: the mirror, its syncer and where its cache is.
+// mirrorJob is one sync to run: the mirror, its syncer, the sync's options
+// and where its cache is.
 type mirrorJob struct {
 	m     mirror.Mirror
 	s     *mirror.Syncer
-	cache string // absolute cache directory
-
-	settings convert.Settings // hg-git's options
+	opts  mirror.SyncOptions // run adds the progress callback
+	cache string             // absolute cache directory
 }
 
 // buildMirror turns checked flags into a mirrorJob: the source's SCM
@@ -298,7 +298,7 @@ func buildMirror(ctx context.Context, f *mirrorFlags, stderr io.Writer) (*mirror
 		AllowFile: true,
 		AllowHTTP: true,
 	}
-	return &mirrorJob{m: m, s: s, cache: cache, settings: f.resolved}, nil
+	return &mirrorJob{m: m, s: s, opts: mirror.SyncOptions{Settings: f.resolved}, cache: cache}, nil
 }
 
 // run syncs the mirror once, with progress on stderr unless quiet, and
@@ -308,7 +308,7 @@ func (j *mirrorJob) run(ctx context.Context, quiet bool, stderr io.Writer) (*mir
 	if !quiet {
 		prog = newProgress(stderr)
 	}
-	opts := mirror.SyncOptions{Settings: j.settings}
+	opts := j.opts
 	if prog != nil {
 		opts.Progress = prog.update
 	}

@@ -27,7 +27,7 @@ func (c *converter) adoptedBase(ctx context.Context, p1 hg.Node) error {
 		return nil
 	}
 	g := &git.Runner{}
-	out, err := g.Run(ctx, c.gitDir, "--git-dir="+c.gitDir, "cat-file", "commit", h.String())
+	out, err := g.ReadObject(ctx, c.gitDir, git.CommitObject, h)
 	if err != nil {
 		return fmt.Errorf("adopted commit %s: %w", h, err)
 	}
@@ -58,7 +58,7 @@ func (c *converter) adoptedBase(ctx context.Context, p1 hg.Node) error {
 // syncTree makes directory d of the exporter state the Git tree h, as
 // stored (modes as written), reading the subtrees that differ.
 func (c *converter) syncTree(ctx context.Context, g *git.Runner, d string, h git.Hash) error {
-	raw, err := g.Run(ctx, c.gitDir, "--git-dir="+c.gitDir, "cat-file", "tree", h.String())
+	raw, err := g.ReadObject(ctx, c.gitDir, git.TreeObject, h)
 	if err != nil {
 		return fmt.Errorf("tree %s: %w", h, err)
 	}

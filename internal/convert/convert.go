@@ -23,6 +23,12 @@ import (
 type Options struct {
 	Progress func(done, total int) // called as changesets are converted; may be nil
 	Logger   *slog.Logger          // nil discards
+	// Exclude lists changesets never to export, nor any descendant of
+	// them: those hidden or secret at the source (hg.SourceState.Excluded).
+	// Bookmarks, tags, branch heads and tip are computed over the others.
+	// nil means what the repository itself hides (obsolescence markers)
+	// or keeps secret; an empty map excludes nothing.
+	Exclude map[hg.Node]bool
 
 	// Settings are the hg-git options to follow (settings.go).
 	Settings Settings
@@ -106,6 +112,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	excl, err := excludedOf(repo, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
 	every := n.CheckpointEvery
 	if every <= 0 {
 		every = 2000
@@ -119,6 +129,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		trees:    newTreeState(),
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
+		excl:     excl,
 		settings: opts.Settings,
 		adopted:  rec.AdoptedFrom != "",
 	}
@@ -152,6 +163,7 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
+	excl     []bool             // revisions never exported (see Options.Exclude); nil = none
 
 	settings Settings
 	adopted  bool // the map was adopted (adopted.go)
@@ -168,8 +180,11 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	total := c.repo.Len()
 	var todo []int
 	for rev := 0; rev < total; rev++ {
-		node := c.repo.Changelog().Node(rev)
-		if _, ok := c.m.byHg[node]; !ok {
+		node, err := c.repo.Changelog().Node(rev)
+		if err != nil {
+			return err
+		}
+		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) {
 			todo = append(todo, rev)
 		}
 	}

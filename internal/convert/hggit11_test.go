@@ -15,6 +15,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // hggit11 names an hg-git 1.1.x source tree's hggit package; when set, the
@@ -22,7 +23,18 @@ import (
 // there). The test itself compares with the golden files only.
 var hggit11 = flag.String("hggit11", "", "regenerate testdata/hggit11 with the hg-git 1.1 package at `dir`")
 
-const allowGit = "subrepos.git:allowed=true"
+// allowGitSubrepos lets hg commit and update [git] subrepositories in r.
+func allowGitSubrepos(t *testing.T, r *repo) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(r.dir, ".hg", "hgrc"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("[subrepos]\ngit:allowed = true\n"); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // subrepoRepos hold [git] subrepositories added, moved, changed and
 // removed; hg-git 1.1 writes a .gitmodules beside their gitlinks.
@@ -31,14 +43,14 @@ var subrepoRepos = []struct {
 	build func(r *repo)
 }{
 	{name: "lifecycle", build: func(r *repo) {
-		r.write("a", "a\n")
+		r.Write("a", "a\n")
 		r.commit("plain start")
 		gitSub(r, "lib")
-		r.write(".hgsub", "lib = [git]https://example.com/lib.git\n")
-		r.hg("add", ".hgsub")
-		r.commit("add lib", "--config", allowGit)
+		r.Write(".hgsub", "lib = [git]https://example.com/lib.git\n")
+		r.Run("add", ".hgsub")
+		r.commit("add lib")
 		gitSub(r, "vendor/dep")
-		r.write(".hgsub", "lib = [git]https://example.com/lib.git\nvendor/dep = [git] https://example.com/dep.git#frag\n")
+		r.Write(".hgsub", "lib = [git]https://example.com/lib.git\nvendor/dep = [git] https://example.com/dep.git#frag\n")
 		commitSub(r, "add vendor/dep (url with #)")
 		gitCommit(r, "lib", "second")
 		commitSub(r, "change lib")
@@ -48,40 +60,40 @@ var subrepoRepos = []struct {
 		if err := os.Rename(filepath.Join(r.dir, "lib"), filepath.Join(r.dir, "ext", "lib")); err != nil {
 			r.t.Fatal(err)
 		}
-		r.write(".hgsub", "ext/lib = [git]https://example.com/lib.git\nvendor/dep = [git] https://example.com/dep.git#frag\n")
+		r.Write(".hgsub", "ext/lib = [git]https://example.com/lib.git\nvendor/dep = [git] https://example.com/dep.git#frag\n")
 		commitSub(r, "move lib to ext/lib")
-		r.write(".hgsub", "ext/lib = [git]https://example.com/lib.git\nvendor/dep = [git]../dep-moved.git\n")
+		r.Write(".hgsub", "ext/lib = [git]https://example.com/lib.git\nvendor/dep = [git]../dep-moved.git\n")
 		commitSub(r, "change dep's url (relative)")
-		r.write("a", "a 2\n")
+		r.Write("a", "a 2\n")
 		commitSub(r, "an ordinary change")
-		r.write(".hgsub", "ext/lib = [git]https://example.com/lib.git\n")
+		r.Write(".hgsub", "ext/lib = [git]https://example.com/lib.git\n")
 		os.RemoveAll(filepath.Join(r.dir, "vendor"))
 		commitSub(r, "remove vendor/dep")
-		r.hg("rm", ".hgsub")
+		r.Run("rm", ".hgsub")
 		commitSub(r, "remove the last subrepository")
-		r.write("a", "a 3\n")
+		r.Write("a", "a 3\n")
 		commitSub(r, "after")
 	}},
 	{name: "tracked-gitmodules", build: func(r *repo) {
-		r.write(".gitmodules", "[submodule \"Library\"]\n\tpath = lib\n\turl = git://old.example/lib.git\n\tbranch = stable\n[submodule \"other\"]\n\tpath = gone\n\turl = x ; comment\n")
+		r.Write(".gitmodules", "[submodule \"Library\"]\n\tpath = lib\n\turl = git://old.example/lib.git\n\tbranch = stable\n[submodule \"other\"]\n\tpath = gone\n\turl = x ; comment\n")
 		r.commit("a tracked .gitmodules")
 		gitSub(r, "lib")
 		gitSub(r, "Other")
-		r.write(".hgsub", "lib = [git]https://example.com/lib.git\nOther = [git]https://example.com/Other.git\n")
-		r.hg("add", ".hgsub")
-		r.commit("add lib and Other", "--config", allowGit)
-		r.write(".gitmodules", "[submodule \"Library\"]\n\tpath = lib\n\turl = \" spaced \"\n")
+		r.Write(".hgsub", "lib = [git]https://example.com/lib.git\nOther = [git]https://example.com/Other.git\n")
+		r.Run("add", ".hgsub")
+		r.commit("add lib and Other")
+		r.Write(".gitmodules", "[submodule \"Library\"]\n\tpath = lib\n\turl = \" spaced \"\n")
 		commitSub(r, "edit the tracked .gitmodules only")
 		gitCommit(r, "lib", "second")
 		commitSub(r, "change lib")
 	}},
 	{name: "executable-hgsub", build: func(r *repo) {
 		gitSub(r, "themes")
-		r.write(".hgsub", "themes = [git]https://example.com/themes.git\n")
-		r.chmod(".hgsub", 0o755)
-		r.hg("add", ".hgsub")
-		r.commit("add themes with an executable .hgsub", "--config", allowGit)
-		r.chmod(".hgsub", 0o644)
+		r.Write(".hgsub", "themes = [git]https://example.com/themes.git\n")
+		r.Chmod(".hgsub", 0o755)
+		r.Run("add", ".hgsub")
+		r.commit("add themes with an executable .hgsub")
+		r.Chmod(".hgsub", 0o644)
 		gitCommit(r, "themes", "second")
 		commitSub(r, "plain .hgsub, new themes")
 	}},
@@ -92,7 +104,7 @@ var subrepoRepos = []struct {
 func commitSub(r *repo, msg string) {
 	r.t.Helper()
 	r.n++
-	r.hg("commit", "-m", msg, "-d", strconv.Itoa(1500000000+r.n*3600)+" 0", "--config", allowGit)
+	r.Run("commit", "-m", msg, "-d", strconv.Itoa(1500000000+r.n*3600)+" 0")
 }
 
 // TestHgGit11Golden converts each repository at level 1.1 and compares with
@@ -103,12 +115,12 @@ func TestHgGit11Golden(t *testing.T) {
 	for _, tc := range subrepoRepos {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := hgEnv(t)
-			r := newRepo(t, env)
+			r := newRepo(t)
+			allowGitSubrepos(t, r)
 			tc.build(r)
 			// Subrepositories' own files must not have been added to the
 			// outer repository.
-			for _, f := range strings.Fields(r.hg("manifest", "--all")) {
+			for _, f := range strings.Fields(r.Run("manifest", "--all")) {
 				if strings.Contains(f, ".git/") || strings.Contains(f, "theme-") {
 					t.Fatalf("the outer repository tracks %s", f)
 				}
@@ -171,7 +183,7 @@ func TestHgGit11Golden(t *testing.T) {
 // lastCommit returns the Git commit of the repository's tip.
 func lastCommit(t *testing.T, dir string) string {
 	t.Helper()
-	out := hgRun(t, hgEnv(t), dir, "log", "-r", "tip", "-T", "{node}")
+	out := hgtest.Run(t, dir, "log", "-r", "tip", "-T", "{node}")
 	return readMap(t, dir)[strings.TrimSpace(out)]
 }
 

@@ -16,7 +16,7 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.settings.BranchBookmarkSuffix)
+	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix)
 	if err != nil {
 		return err
 	}
@@ -31,21 +31,33 @@ func (c *converter) refs(res *Result) error {
 
 // Describe opens the repository at hgRoot and returns its refs as Git
 // commits according to byHg (a map as ReadMap returns it): bookmarks, tags,
-// named-branch heads and tip. Converted and Warnings are left empty.
+// named-branch heads and tip, over the changesets it does not hide or keep
+// secret. Converted and Warnings are left empty.
 func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
-	return DescribeWith(hgRoot, byHg, Settings{})
+	return DescribeVisible(hgRoot, byHg, nil)
 }
 
-// DescribeWith is Describe for a conversion made with settings s (its
-// branch bookmark suffix names the bookmarks' refs).
-func DescribeWith(hgRoot string, byHg map[hg.Node]git.Hash, s Settings) (*Result, error) {
+// DescribeVisible is Describe over the changesets not in exclude (nor
+// descending from one); nil means those the repository hides or keeps
+// secret, as for Options.Exclude.
+func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool) (*Result, error) {
+	return DescribeVisibleWith(hgRoot, byHg, exclude, Settings{})
+}
+
+// DescribeVisibleWith is DescribeVisible for a conversion made with
+// settings s (its branch bookmark suffix names the bookmarks' refs).
+func DescribeVisibleWith(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool, s Settings) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, err := describe(repo, byHg, res, nil, s.BranchBookmarkSuffix); err != nil {
+	excl, err := excludedOf(repo, exclude)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := describe(repo, byHg, res, nil, excl, s.BranchBookmarkSuffix); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -63,8 +75,9 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // describe fills the refs of res and returns the Git refs hg-git would set
 // and the bookmarks and tags it leaves out.
 // known holds the branch of changesets already read, by revision (may be nil).
+// Revisions marked in excl are left out (excludedRevs; nil = none).
 // A bookmark ending in suffix (when not "") names the branch without it.
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, suffix string) (map[string]git.Hash, []Warning, error) {
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, suffix string) (map[string]git.Hash, []Warning, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -83,6 +96,9 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		if !ok {
 			continue
 		}
+		if rev, _ := repo.Rev(b.node); isExcluded(excl, rev) {
+			continue // a bookmark on a secret changeset
+		}
 		if !checkRefFormat("refs/heads/" + b.branch) {
 			bad("bookmark", b.name, "refs/heads/"+b.branch)
 			continue
@@ -90,7 +106,11 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Bookmarks[b.branch] = h.String()
 		refs["refs/heads/"+b.branch] = h
 	}
-	tags, err := repo.Tags()
+	exNodes, err := excludedNodes(repo, excl)
+	if err != nil {
+		return nil, nil, err
+	}
+	tags, err := repo.VisibleTags(exNodes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -107,11 +127,15 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
 	}
-	if err := branchHeads(repo, byHg, res, known); err != nil {
+	if err := branchHeads(repo, byHg, res, known, excl); err != nil {
 		return nil, nil, err
 	}
-	if n := repo.Len(); n > 0 {
-		if h, ok := byHg[repo.Changelog().Node(n-1)]; ok {
+	if rev := tipRev(repo, excl); rev >= 0 {
+		tip, err := repo.Changelog().Node(rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		if h, ok := byHg[tip]; ok {
 			res.Tip = h.String()
 		}
 	}
@@ -156,12 +180,16 @@ func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark
 
 // branchHeads records, for each named branch, its tipmost open head (or its
 // tipmost head when all are closed, as `hg branches --closed` shows it).
-func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) error {
+func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool) error {
 	n := repo.Len()
 	infos := make([]branchInfo, n)
 	hasChildOnBranch := make([]bool, n)
 	cl := repo.Changelog()
 	for rev := 0; rev < n; rev++ {
+		if isExcluded(excl, rev) {
+			hasChildOnBranch[rev] = true // never a head
+			continue
+		}
 		info, ok := known[rev]
 		if !ok {
 			cs, err := repo.Changeset(rev)
@@ -171,7 +199,10 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 			info = branchInfo{branch: cs.Branch(), closed: cs.Closed()}
 		}
 		infos[rev] = info
-		p1, p2 := cl.Parents(rev)
+		p1, p2, err := cl.Parents(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 && pr < rev && infos[pr].branch == info.branch {
 				hasChildOnBranch[pr] = true
@@ -194,7 +225,11 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		if r, ok := open[b]; ok {
 			rev = r
 		}
-		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
+		node, err := repo.Changelog().Node(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		if h, ok := byHg[node]; ok {
 			res.BranchHeads[b] = h.String()
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // authorsFile is a git.authors file in the forms hg-git reads: comments,
@@ -41,17 +42,17 @@ func settingsRepo(r *repo) {
 		"untranslated <u@example.com>", "mallory", "alice ", "Alice", "mail.only@example.com",
 	}
 	for i, u := range users {
-		r.write("f", strings.Repeat("x", i+1)+"\n")
-		r.commit("by "+u, "-u", u)
+		r.Write("f", strings.Repeat("x", i+1)+"\n")
+		r.commit("by "+u, hgtest.WithUser(u))
 	}
-	r.hg("bookmark", "-r", "0", "main_bm")
-	r.hg("bookmark", "-r", "1", "feature_bm")
-	r.hg("bookmark", "-r", "2", "plain")
-	r.hg("bookmark", "-r", "3", "dup")
-	r.hg("bookmark", "-r", "4", "dup_bm")
-	r.hg("bookmark", "-r", "6", "_bm")
-	r.hg("bookmark", "-r", "5", "a_bm_bm")
-	r.hg("tag", "-u", "alice", "-d", "1500300000 0", "v1")
+	r.Run("bookmark", "-r", "0", "main_bm")
+	r.Run("bookmark", "-r", "1", "feature_bm")
+	r.Run("bookmark", "-r", "2", "plain")
+	r.Run("bookmark", "-r", "3", "dup")
+	r.Run("bookmark", "-r", "4", "dup_bm")
+	r.Run("bookmark", "-r", "6", "_bm")
+	r.Run("bookmark", "-r", "5", "a_bm_bm")
+	r.Run("tag", "-u", "alice", "-d", "1500300000 0", "v1")
 }
 
 // TestSettingsAgainstHgGit converts one repository with hg-git 1.0.1 and
@@ -59,8 +60,7 @@ func settingsRepo(r *repo) {
 // together): the maps, the refs and .hg/git's refs must be identical.
 func TestSettingsAgainstHgGit(t *testing.T) {
 	requireHg(t)
-	env := hgEnv(t)
-	r := newRepo(t, env)
+	r := newRepo(t)
 	settingsRepo(r)
 	authorsPath := filepath.Join(t.TempDir(), "authors.txt")
 	if err := os.WriteFile(authorsPath, []byte(authorsFile), 0o644); err != nil {
@@ -169,10 +169,9 @@ func TestParseAuthors(t *testing.T) {
 func TestAuthorsChangeRefused(t *testing.T) {
 	t.Parallel()
 	requireHg(t)
-	env := hgEnv(t)
-	r := newRepo(t, env)
-	r.write("f", "1\n")
-	r.commit("one", "-u", "alice")
+	r := newRepo(t)
+	r.Write("f", "1\n")
+	r.commit("one", hgtest.WithUser("alice"))
 	tmp := t.TempDir()
 	write := func(name, text string) *convert.Authors {
 		p := filepath.Join(tmp, name)
@@ -194,8 +193,8 @@ func TestAuthorsChangeRefused(t *testing.T) {
 	if _, err := conv(convert.Settings{Authors: a1}); err != nil {
 		t.Fatal(err)
 	}
-	r.write("f", "2\n")
-	r.commit("two", "-u", "alice")
+	r.Write("f", "2\n")
+	r.commit("two", hgtest.WithUser("alice"))
 	before := readMap(t, r.dir)
 	for _, s := range []convert.Settings{{Authors: a2}, {}} {
 		_, err := conv(s)

@@ -71,11 +71,11 @@ func (r *Runner) FixHead(ctx context.Context, gitDir, tipBranch string) error {
 	if err != nil {
 		return fmt.Errorf("destination %s: %w", gitDir, err)
 	}
-	out, err := l.run(ctx, "symbolic-ref", "", gitDir, nil, []string{"--git-dir=" + gitDir, "symbolic-ref", "-q", "HEAD"})
+	head, err := l.Head(ctx, gitDir)
 	if err != nil {
 		return nil // detached or unreadable HEAD: not ours to change
 	}
-	if _, ok := refs[strings.TrimSpace(string(out))]; ok {
+	if _, ok := refs[head]; ok {
 		return nil
 	}
 	target := ""
@@ -91,7 +91,7 @@ func (r *Runner) FixHead(ctx context.Context, gitDir, tipBranch string) error {
 	if target == "" {
 		return nil
 	}
-	if _, err := l.run(ctx, "symbolic-ref", "", gitDir, nil, []string{"--git-dir=" + gitDir, "symbolic-ref", "HEAD", target}); err != nil {
+	if err := l.SetHead(ctx, gitDir, target); err != nil {
 		return fmt.Errorf("destination %s: set HEAD: %w", gitDir, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package git
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,9 +184,21 @@ func TestParseIdxRejects(t *testing.T) {
 		"version":   corrupt(func(b []byte) []byte { b[7] = 3; return b }),
 		"fanout":    corrupt(func(b []byte) []byte { b[8+4*0x30+3] = 0; return b }),
 	} {
-		if _, err := parseIdx(data); err == nil {
-			t.Errorf("%s: parseIdx accepted", name)
+		want := ErrMalformedIdx
+		if name == "version" {
+			want = ErrUnsupportedVersion
 		}
+		if _, err := parseIdx(data); !errors.Is(err, want) {
+			t.Errorf("%s: parseIdx: %v, want %v", name, err, want)
+		}
+	}
+	version := corrupt(func(b []byte) []byte { b[7] = 3; return b })
+	if _, err := idxHas(bytes.NewReader(version), Hash{0x10}); !errors.Is(err, ErrUnsupportedVersion) {
+		t.Errorf("idxHas of version 3: %v", err)
+	}
+	fanout := corrupt(func(b []byte) []byte { b[8+4*0x30+3] = 0; return b })
+	if _, err := idxHas(bytes.NewReader(fanout), Hash{0x30}); !errors.Is(err, ErrMalformedIdx) {
+		t.Errorf("idxHas of a bad fan-out: %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/synchroniser/synchroniser/internal/command"
 	"github.com/synchroniser/synchroniser/internal/forge"
 	"github.com/synchroniser/synchroniser/internal/scm"
 )
@@ -128,50 +129,8 @@ func NameFor(source string) string {
 }
 
 // Redact returns raw with any password removed, and for URLs other than
-// ssh:// the user name too, for logs and error messages.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if err != nil && strings.Contains(raw, "@") && strings.Contains(raw, "://") {
-			return "(unparsable URL)"
-		}
-		if u != nil && u.Scheme == "" && strings.Contains(raw, "@") {
-			// Not a URL to url.Parse ("ss/h://u:pw@host" is a path to it),
-			// but maybe to a reader of the log: scrub what looks like userinfo.
-			return redactAuthorities(raw)
-		}
-		return raw
-	}
-	if u.Scheme == "ssh" && u.User.Username() != "" {
-		u.User = url.User(u.User.Username()) // the ssh user is no secret; a password is
-	} else {
-		u.User = nil // https://TOKEN@host: the user may be the secret
-	}
-	return u.String()
-}
-
-// redactAuthorities replaces the userinfo of every "scheme://user:pw@host"
-// look-alike in s with "xxxxx".
-func redactAuthorities(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "://")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i+3])
-		s = s[i+3:]
-		end := strings.IndexAny(s, "/?#")
-		if end < 0 {
-			end = len(s)
-		}
-		if at := strings.LastIndexByte(s[:end], '@'); at >= 0 {
-			b.WriteString("xxxxx")
-			s = s[at:]
-		}
-	}
-}
+// ssh:// the user name too, for logs and error messages (command.Redact).
+func Redact(raw string) string { return command.Redact(raw) }
 
 // Validate checks the fields Sync relies on.
 func (m *Mirror) Validate() error {

@@ -31,8 +31,12 @@ type MirrorInfo struct {
 	Outcome     string          `json:"outcome,omitempty"`      // of the latest run
 	Lag         *int            `json:"lag,omitempty"`          // changesets not yet in the destination (absent: unknown)
 	LastError   string          `json:"last_error,omitempty"`
-	Changesets  int             `json:"changesets"`           // converted by the latest run
-	Conversion  *ConversionInfo `json:"conversion,omitempty"` // hg mirrors: the conversion settings (adopt.go)
+	Changesets  int             `json:"changesets"` // converted by the latest run
+	// Worker is the worker syncing the mirror now (WorkerSyncing) or its
+	// home worker, which runs its syncs and keeps its cache.
+	Worker        string          `json:"worker,omitempty"`
+	WorkerSyncing bool            `json:"worker_syncing,omitempty"`
+	Conversion    *ConversionInfo `json:"conversion,omitempty"` // hg mirrors: the conversion settings (adopt.go)
 }
 
 // DestinationInfo is a destination without credentials.
@@ -102,6 +106,7 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 		lag := st.Lag
 		mi.Lag = &lag
 	}
+	s.addWorker(ctx, &mi)
 	return mi, nil
 }
 

@@ -43,19 +43,18 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 	if err != nil {
 		return nil, err
 	}
-	args, err := c.configArgs(opts.Settings)
+	settings, err := c.configSettings(opts.Settings)
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, "--repository", abs, "gexport")
-	if _, err := r.Run(ctx, abs, args...); err != nil {
+	if err := r.GitExport(ctx, abs, settings...); err != nil {
 		return nil, fmt.Errorf("hggit: gexport: %w", err)
 	}
 	after, err := convert.ReadMap(convert.MapPath(abs))
 	if err != nil {
 		return nil, err
 	}
-	res, err := convert.DescribeWith(abs, after, opts.Settings)
+	res, err := convert.DescribeVisibleWith(abs, after, opts.Exclude, opts.Settings)
 	if err != nil {
 		return nil, err
 	}
@@ -79,28 +78,32 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 	return res, nil
 }
 
-// configArgs returns the --config arguments that load hg-git and set the
-// options of s. hg-git's output level is the loaded hg-git's: it is not an
-// option, so level 1.1 needs an Extension (hg-git 1.1.x).
-func (c *Converter) configArgs(s convert.Settings) ([]string, error) {
+// configSettings returns the configuration settings that set the options
+// of s (and load Extension instead of the installed hg-git). hg-git's
+// output level is the loaded hg-git's: it is not an option, so level 1.1
+// needs an Extension (hg-git 1.1.x).
+func (c *Converter) configSettings(s convert.Settings) ([]string, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	if s.Level() != convert.HgGit10 && c.Extension == "" {
 		return nil, fmt.Errorf("hggit: hggit %s output needs hg-git %s (set the extension path); the installed hg-git writes 1.0", s.Level(), s.Level())
 	}
-	args := []string{"--config", "extensions.hggit=" + c.Extension}
+	var out []string
+	if c.Extension != "" {
+		out = append(out, "extensions.hggit="+c.Extension)
+	}
 	if s.Authors != nil {
 		abs, err := filepath.Abs(s.Authors.Path)
 		if err != nil {
 			return nil, fmt.Errorf("hggit: %w", err)
 		}
-		args = append(args, "--config", "git.authors="+abs)
+		out = append(out, "git.authors="+abs)
 	}
 	if s.BranchBookmarkSuffix != "" {
-		args = append(args, "--config", "git.branch_bookmark_suffix="+s.BranchBookmarkSuffix)
+		out = append(out, "git.branch_bookmark_suffix="+s.BranchBookmarkSuffix)
 	}
-	return args, nil
+	return out, nil
 }
 
 // readRefs keeps the entries of want (computed from the repository) that
