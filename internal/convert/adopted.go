@@ -12,9 +12,11 @@ import (
 
 // adoptedBase makes the exporter state the tree of p1's Git commit itself,
 // as hg-git's exporter starts from the parent commit's tree, when the map
-// was adopted (see Record.AdoptedFrom) and that tree is not what the native
-// rules rebuild from the Mercurial changeset (history imported from Git
-// with modes or files Mercurial cannot hold, another hg-git's output). The
+// was adopted (see Record.AdoptedFrom) or the level is 1.1 (whose
+// .gitmodules outlives the last [git] subrepository), and that tree is not
+// what the native rules rebuild from the Mercurial changeset (history
+// imported from Git with modes or files Mercurial cannot hold, another
+// hg-git's output, a .gitmodules left behind). The
 // next commits then change only what their changesets change, and never
 // name a tree that is not in .hg/git. Other repositories keep the rebuilt
 // state: it is the same tree.

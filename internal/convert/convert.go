@@ -131,7 +131,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		branchOf: map[int]branchInfo{},
 		excl:     excl,
 		settings: opts.Settings,
-		adopted:  rec.AdoptedFrom != "",
+		adopted:  rec.AdoptedFrom != "" || opts.Settings.Level() == HgGit11, // 1.1 keeps a .gitmodules the rebuilt state may lack
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)

@@ -153,6 +153,23 @@ func TestHgGit11Golden(t *testing.T) {
 			if got != string(want) {
 				t.Errorf("level 1.1 differs from hg-git 1.1.4 (%s):\ngolden:\n%s\nnative:\n%s", golden, want, got)
 			}
+			// Converting in two runs (the second starting after the last
+			// subrepository went, its .gitmodules left in the tree) gives the same.
+			if tc.name == "lifecycle" {
+				inc := filepath.Join(t.TempDir(), "inc")
+				hgtest.Run(t, "", "clone", "-q", "-U", "-r", "8", "--", r.dir, inc)
+				s11 := convert.Options{Settings: convert.Settings{HgGit: "1.1"}}
+				if _, err := (&convert.Native{}).Convert(ctx, inc, s11); err != nil {
+					t.Fatal(err)
+				}
+				hgtest.Run(t, inc, "pull", "-q", "--", r.dir)
+				if _, err := (&convert.Native{}).Convert(ctx, inc, s11); err != nil {
+					t.Fatal(err)
+				}
+				if got := mapLines(readMap(t, inc)); got != string(want) {
+					t.Errorf("level 1.1 in two runs differs from hg-git 1.1.4:\ngolden:\n%s\nnative:\n%s", want, got)
+				}
+			}
 			// Level 1.0 on the same repository is hg-git 1.0.1's output.
 			ref10 := filepath.Join(t.TempDir(), "hggit10")
 			nat10 := filepath.Join(t.TempDir(), "native10")
