@@ -62,6 +62,7 @@ type Config struct {
 	Seed        Seed                `toml:"seed"`
 	Tools       Tools               `toml:"tools"`
 	Mirror      []MirrorConfig      `toml:"mirror"`
+	Convert     ConvertConfig       `toml:"convert"` // hg-git's options, defaults for every mirror (convert.go)
 
 	// File is the file the configuration was read from ("" = embedded default).
 	File string `toml:"-"`
@@ -179,6 +180,7 @@ type MirrorConfig struct {
 	Force         bool              `toml:"force"`
 	Poll          time.Duration     `toml:"poll"`
 	Converter     string            `toml:"converter"` // "" = [tools] converter
+	ConvertConfig                   // authors_file, branch_bookmark_suffix, hggit, allow_authors_change (convert.go)
 }
 
 // DestinationConfig is a mirror's [mirror.destination] table.
@@ -511,6 +513,7 @@ func (c *Config) Validate() error {
 	for i := range c.Mirror {
 		validateMirror(i, &c.Mirror[i], seen, bad)
 	}
+	c.validateConvert(bad)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -29,6 +29,9 @@ type Options struct {
 	// nil means what the repository itself hides (obsolescence markers)
 	// or keeps secret; an empty map excludes nothing.
 	Exclude map[hg.Node]bool
+
+	// Settings are the hg-git options to follow (settings.go).
+	Settings Settings
 }
 
 // Result describes a repository after a conversion.
@@ -40,6 +43,7 @@ type Result struct {
 	BranchHeads map[string]string // named branch → git sha of its tipmost open head
 	Tip         string            // git sha of tip ("" for an empty repository)
 	Warnings    []Warning         // entries that could not be mapped (never silent)
+	Record      Record            // the settings the map's commits were made with
 }
 
 // Warning is one entry that could not be carried into Git. Rev and Node
@@ -80,6 +84,9 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if err := opts.Settings.Validate(); err != nil {
+		return nil, err
+	}
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
@@ -101,6 +108,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	rec, err := CheckRecord(hgRoot, opts.Settings, len(m.lines))
+	if err != nil {
+		return nil, err
+	}
 	excl, err := excludedOf(repo, opts.Exclude)
 	if err != nil {
 		return nil, err
@@ -119,11 +130,17 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
 		excl:     excl,
+		settings: opts.Settings,
+		adopted:  rec.AdoptedFrom != "" || opts.Settings.Level() == HgGit11, // 1.1 keeps a .gitmodules the rebuilt state may lack
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
 	if err == nil {
 		err = c.refs(res)
+	}
+	if err == nil {
+		err = WriteRecord(hgRoot, rec)
+		res.Record = rec
 	}
 	res.Warnings = c.warnings
 	c.logWarnings()
@@ -147,6 +164,9 @@ type converter struct {
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
 	excl     []bool             // revisions never exported (see Options.Exclude); nil = none
+
+	settings Settings
+	adopted  bool // the map was adopted (adopted.go)
 }
 
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
@@ -180,7 +200,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		}
 	}()
 	rd := newReader(c.repo)
-	if err := c.loadBase(rd, todo[0]); err != nil {
+	if err := c.loadBase(ctx, rd, todo[0]); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	jobs, errc, b, stop := rd.readAhead(ctx, todo, readAheadBytes)
@@ -283,6 +303,7 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 	cs := j.cs
 	commit := gitCommit(&changeset{
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
+		Authors: c.settings.Authors,
 	}, parents, c.rootHash, j.renames)
 	return c.pw.Add(git.CommitObject, git.EncodeCommit(commit))
 }
@@ -291,7 +312,7 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 // changeset to convert when an earlier run converted it (its objects are in
 // .hg/git already, so they are hashed, not written); otherwise the state
 // stays empty, as hg-git's exporter starts from the null revision.
-func (c *converter) loadBase(rd *reader, firstRev int) error {
+func (c *converter) loadBase(ctx context.Context, rd *reader, firstRev int) error {
 	cs, err := c.repo.Changeset(firstRev)
 	if err != nil {
 		return err
@@ -315,7 +336,10 @@ func (c *converter) loadBase(rd *reader, firstRev int) error {
 		return git.HashObject(t, data), nil
 	})
 	c.warnings = saved
-	return err
+	if err != nil {
+		return err
+	}
+	return c.adoptedBase(ctx, cs.P1)
 }
 
 func mustRev(r *hg.Repo, n hg.Node) int {
@@ -348,8 +372,9 @@ func (c *converter) update(j *job, add objectSink) error {
 	for _, p := range subRemoved {
 		c.trees.removePath(p, dirty)
 	}
+	level11 := c.settings.Level() == HgGit11
 	for _, e := range j.removed {
-		if isSub(e.Path) || unsafePath(e.Path) {
+		if isSub(e.Path) || unsafePath(e.Path) || level11 && e.Path == ".gitmodules" {
 			continue
 		}
 		c.trees.removePath(e.Path, dirty)
@@ -362,8 +387,13 @@ func (c *converter) update(j *job, add objectSink) error {
 	for _, p := range addPaths {
 		c.trees.add(p, git.ModeGitlink, subAdded[p], dirty)
 	}
+	if level11 && j.sub != nil {
+		if err := c.gitmodules11(j, add, dirty); err != nil {
+			return err
+		}
+	}
 	for k, e := range j.changed {
-		if isSub(e.Path) || unsafePath(e.Path) {
+		if isSub(e.Path) || unsafePath(e.Path) || level11 && e.Path == ".gitmodules" {
 			continue
 		}
 		h, ok := c.blobs[e.Node]

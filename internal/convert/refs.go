@@ -16,7 +16,7 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl)
+	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix)
 	if err != nil {
 		return err
 	}
@@ -41,6 +41,12 @@ func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
 // descending from one); nil means those the repository hides or keeps
 // secret, as for Options.Exclude.
 func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool) (*Result, error) {
+	return DescribeVisibleWith(hgRoot, byHg, exclude, Settings{})
+}
+
+// DescribeVisibleWith is DescribeVisible for a conversion made with
+// settings s (its branch bookmark suffix names the bookmarks' refs).
+func DescribeVisibleWith(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool, s Settings) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
@@ -51,7 +57,7 @@ func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.No
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := describe(repo, byHg, res, nil, excl); err != nil {
+	if _, _, err := describe(repo, byHg, res, nil, excl, s.BranchBookmarkSuffix); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -70,7 +76,8 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // and the bookmarks and tags it leaves out.
 // known holds the branch of changesets already read, by revision (may be nil).
 // Revisions marked in excl are left out (excludedRevs; nil = none).
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool) (map[string]git.Hash, []Warning, error) {
+// A bookmark ending in suffix (when not "") names the branch without it.
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, suffix string) (map[string]git.Hash, []Warning, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -84,20 +91,20 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		return nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	refs := map[string]git.Hash{}
-	for name, node := range bms {
-		h, ok := byHg[node]
+	for _, b := range exportedBookmarks(bms, suffix) {
+		h, ok := byHg[b.node]
 		if !ok {
 			continue
 		}
-		if rev, _ := repo.Rev(node); isExcluded(excl, rev) {
+		if rev, _ := repo.Rev(b.node); isExcluded(excl, rev) {
 			continue // a bookmark on a secret changeset
 		}
-		if !checkRefFormat("refs/heads/" + name) {
-			bad("bookmark", name, "refs/heads/"+name)
+		if !checkRefFormat("refs/heads/" + b.branch) {
+			bad("bookmark", b.name, "refs/heads/"+b.branch)
 			continue
 		}
-		res.Bookmarks[name] = h.String()
-		refs["refs/heads/"+name] = h
+		res.Bookmarks[b.branch] = h.String()
+		refs["refs/heads/"+b.branch] = h
 	}
 	exNodes, err := excludedNodes(repo, excl)
 	if err != nil {
@@ -133,6 +140,42 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		}
 	}
 	return refs, warns, nil
+}
+
+// exportedBookmark is a bookmark and the branch hg-git exports it as.
+type exportedBookmark struct {
+	name, branch string
+	node         hg.Node
+}
+
+// exportedBookmarks lists the bookmarks in the order hg-git sets their refs
+// (get_exportable, then update_references): grouped by node, the nodes in
+// the order their first bookmark comes by name. When two bookmarks name one
+// branch (b and b<suffix>), the later one here wins, as in hg-git.
+func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark {
+	names := make([]string, 0, len(bms))
+	for name := range bms {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var order []hg.Node
+	byNode := map[hg.Node][]exportedBookmark{}
+	for _, name := range names {
+		node := bms[name]
+		branch := name
+		if suffix != "" && strings.HasSuffix(name, suffix) {
+			branch = name[:len(name)-len(suffix)]
+		}
+		if _, seen := byNode[node]; !seen {
+			order = append(order, node)
+		}
+		byNode[node] = append(byNode[node], exportedBookmark{name: name, branch: branch, node: node})
+	}
+	out := make([]exportedBookmark, 0, len(names))
+	for _, node := range order {
+		out = append(out, byNode[node]...)
+	}
+	return out
 }
 
 // branchHeads records, for each named branch, its tipmost open head (or its
