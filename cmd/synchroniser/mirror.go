@@ -292,13 +292,18 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintf(stdout, "%s: %d new %s, %d %s updated in %.1fs (cache %s)\n",
 		name, res.Changesets, unit, len(res.RefsUpdated), refs, res.Duration.Seconds(), filepath.Join(cache, name))
 	for _, u := range res.RefsUpdated {
-		old := u.Old
-		if old == "" {
-			old = "(new)"
-		} else {
-			old = old[:min(12, len(old))]
+		old, new := "(new)", "(deleted)"
+		if !u.Old.IsZero() {
+			old = u.Old.String()[:12]
 		}
-		fmt.Fprintf(stdout, "  %s %s -> %s\n", u.Ref, old, u.New[:min(12, len(u.New))])
+		if !u.New.IsZero() {
+			new = u.New.String()[:12]
+		}
+		note := ""
+		if u.Rewritten {
+			note = " (rewritten)"
+		}
+		fmt.Fprintf(stdout, "  %s %s -> %s%s\n", u.Ref, old, new, note)
 	}
 	return 0
 }

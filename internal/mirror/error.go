@@ -94,9 +94,11 @@ func ClassOf(err error) Class {
 var ErrDiverged = errors.New("diverged")
 
 // DivergedError reports destination refs that are not ancestors of the new
-// values: pushing them would lose commits. Nothing was pushed.
+// values and that no proven rewrite explains: moving them would lose
+// commits. They were not pushed (the other refs were).
 type DivergedError struct {
-	Refs []RefUpdate // Old = destination's value, New = the refused value
+	Refs     []RefUpdate // Old = destination's value, New = the refused value
+	Statuses []RefStatus // the same refs with the reason (Detail), when known
 }
 
 func (e *DivergedError) Error() string {
@@ -104,8 +106,14 @@ func (e *DivergedError) Error() string {
 	for i, r := range e.Refs {
 		names[i] = r.Ref
 	}
-	return fmt.Sprintf("destination diverged: %s %s not an ancestor of the new value (set force to overwrite)",
+	msg := fmt.Sprintf("destination diverged: refused %s (%s not an ancestor of the new value, and no proven rewrite; set force to overwrite)",
 		strings.Join(names, ", "), plural(len(names), "is", "are"))
+	for _, st := range e.Statuses {
+		if st.Detail != "" {
+			msg += "; " + st.Ref + ": " + st.Detail
+		}
+	}
+	return msg
 }
 
 // Is makes errors.Is(err, ErrDiverged) true.

@@ -2,75 +2,248 @@ package mirror
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
+	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
-// push makes the destination's refs equal to want where they differ,
-// refusing divergence unless the policy forces, in one atomic push from
-// gitDir. Nothing is pushed when nothing changed.
-func (s *Syncer) push(ctx context.Context, m Mirror, gitDir string, want map[string]string, log *slog.Logger) ([]RefUpdate, error) {
-	g := s.gitRunner(m.Dest)
-	remote, err := g.LsRemote(ctx, m.Dest.URL)
+// pushHg derives an hg mirror's refs from the source's state st and the
+// conversion cres, and pushes them (see pushRefs). res is filled in.
+func (s *Syncer) pushHg(ctx context.Context, m Mirror, root string, cres *convert.Result, st *hg.SourceState, res *Result, log *slog.Logger) (*Result, error) {
+	gitDir := convert.GitDir(root)
+	byHg, err := convert.ReadMap(convert.MapPath(root))
 	if err != nil {
-		return nil, classify("ls-remote", destSide, err)
+		return nil, &Error{Op: "push", Class: Internal, Err: err}
 	}
-	have := make(map[string]string, len(remote))
-	for ref, h := range remote {
-		have[ref] = h.String()
+	if st == nil {
+		if st, err = readState(root); err != nil {
+			return nil, &Error{Op: "push", Class: Internal, Err: err}
+		}
 	}
-	updates, err := plan(want, have, m.Policy.Force, func(oldV, newV string) (bool, bool, error) {
-		oh, err := git.ParseHash(oldV)
+	src := hgSource{State: st, Git: byHg, Tags: parseHashes(cres.Tags), BranchHeads: parseHashes(cres.BranchHeads)}
+	if m.Policy.layout() == LayoutHeptapod {
+		r, err := hg.Open(root)
 		if err != nil {
-			return false, false, nil
+			return nil, &Error{Op: "push", Class: Internal, Err: err}
 		}
-		nh, err := git.ParseHash(newV)
+		defer r.Close()
+		src.Parent = func(n hg.Node) (hg.Node, string, string, bool) {
+			rev, ok := r.Rev(n)
+			if !ok {
+				return hg.Node{}, "", "", false
+			}
+			cs, err := r.Changeset(rev)
+			if err != nil {
+				return hg.Node{}, "", "", false
+			}
+			var p1 hg.Node
+			if p, _ := r.Changelog().Parents(rev); p >= 0 {
+				p1 = r.Changelog().Node(p)
+			}
+			return p1, cs.Branch(), cs.Extra["topic"], true
+		}
+	}
+	want, warnings := m.Policy.hgRefStates(src)
+	// The planner names every ref Git refuses; the converter's own ref
+	// warnings are about its local repository.
+	for _, w := range cres.Warnings {
+		if w.Kind != convert.WarnRef {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
+	for _, w := range warnings {
+		log.WarnContext(ctx, "ref not exported", slog.String("kind", w.Kind), slog.String("node", w.Node), slog.String("reason", w.Message))
+	}
+	res.Warnings = append(res.Warnings, warnings...)
+	byGit := make(map[git.Hash]hg.Node, len(byHg))
+	for n, h := range byHg {
+		byGit[h] = n
+	}
+	g := s.gitRunner(Destination{})
+	isAnc := localAncestry(ctx, g, gitDir)
+	proof := markerProof(st, byHg, byGit, isAnc)
+	return s.pushRefs(ctx, m, gitDir, want, false, isAnc, proof, res, log)
+}
+
+// parseHashes turns the converter's hex values into hashes (a value that
+// is not one is left out).
+func parseHashes(in map[string]string) map[string]git.Hash {
+	out := make(map[string]git.Hash, len(in))
+	for k, v := range in {
+		if h, err := git.ParseHash(v); err == nil {
+			out[k] = h
+		}
+	}
+	return out
+}
+
+// readState reads what the cache at root knows of the source when no
+// SourceState came with the pull: its heads (branch and topic), bookmarks,
+// every changeset public.
+func readState(root string) (*hg.SourceState, error) {
+	r, err := hg.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	st := &hg.SourceState{}
+	for _, rev := range r.Heads() {
+		cs, err := r.Changeset(rev)
 		if err != nil {
-			return false, false, &Error{Op: "push", Class: Internal, Err: err}
+			return nil, err
 		}
-		have, err := git.ObjectExists(gitDir, oh)
+		st.Heads = append(st.Heads, hg.Head{Node: r.Changelog().Node(rev), Branch: cs.Branch(), Topic: cs.Extra["topic"]})
+	}
+	if st.Bookmarks, err = r.Bookmarks(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// localAncestry answers ancestry questions in the local repository gitDir.
+func localAncestry(ctx context.Context, g *git.Runner, gitDir string) ancestry {
+	return func(old, new git.Hash) (bool, bool, error) {
+		have, err := git.ObjectExists(gitDir, old)
 		if err != nil {
 			return false, false, &Error{Op: "push", Class: Internal, Err: err}
 		}
 		if !have {
 			return false, false, nil
 		}
-		ok, err := g.IsAncestor(ctx, gitDir, oh, nh)
+		if ok, err := git.ObjectExists(gitDir, new); err != nil || !ok {
+			return false, false, err
+		}
+		ok, err := g.IsAncestor(ctx, gitDir, old, new)
 		if err != nil {
 			return false, true, &Error{Op: "merge-base", Class: Internal, Err: err}
 		}
 		return ok, true, nil
-	})
-	if err != nil {
-		var d *DivergedError
-		if errors.As(err, &d) {
-			log.WarnContext(ctx, "destination diverged", slog.Any("refs", d.Refs))
-			return nil, &Error{Op: "push", Class: BadRequest, Err: err}
+	}
+}
+
+// markerProof proves rewrites by the source's obsolescence markers: a ref
+// moving from old to new follows a rewrite when new is a successor of old
+// or descends from one, or when old was pruned and new is an ancestor of
+// it.
+func markerProof(st *hg.SourceState, byHg map[hg.Node]git.Hash, byGit map[git.Hash]hg.Node, isAnc ancestry) rewriteProof {
+	return func(old, new git.Hash) (bool, string, error) {
+		oldN, ok := byGit[old]
+		if !ok {
+			return false, fmt.Sprintf("%s is no commit this mirror converted (no marker can name it)", short(old)), nil
 		}
+		succs, pruned := st.Successors(oldN)
+		newN, newKnown := byGit[new]
+		for _, sn := range succs {
+			if newKnown && sn == newN {
+				return true, fmt.Sprintf("the source's obsolescence markers rewrite changeset %s into %s", oldN.String()[:12], sn.String()[:12]), nil
+			}
+		}
+		for _, sn := range succs {
+			sg, ok := byHg[sn]
+			if !ok {
+				continue
+			}
+			if anc, known, err := isAnc(sg, new); err != nil {
+				return false, "", err
+			} else if anc && known {
+				return true, fmt.Sprintf("the source's obsolescence markers rewrite changeset %s into %s, which %s descends from", oldN.String()[:12], sn.String()[:12], short(new)), nil
+			}
+		}
+		if pruned {
+			if anc, known, err := isAnc(new, old); err != nil {
+				return false, "", err
+			} else if anc && known {
+				return true, fmt.Sprintf("changeset %s was pruned at the source and the ref moved back to its ancestor %s", oldN.String()[:12], short(new)), nil
+			}
+		}
+		if len(succs) == 0 && !pruned {
+			return false, fmt.Sprintf("the source has no obsolescence marker for changeset %s", oldN.String()[:12]), nil
+		}
+		return false, fmt.Sprintf("the source's markers do not lead from changeset %s to %s", oldN.String()[:12], short(new)), nil
+	}
+}
+
+// pushRefs makes the destination's refs follow want (see plan): in one
+// atomic push from gitDir, every update leased on the value ls-remote
+// showed (--force-with-lease), so nothing someone pushed meanwhile is
+// lost. The leases and the refs' states are recorded in the mirror's
+// RefStore once the push succeeded. Refused refs do not stop the others:
+// res is returned with an *Error (BadRequest, wrapping a *DivergedError)
+// naming them.
+func (s *Syncer) pushRefs(ctx context.Context, m Mirror, gitDir string, want []wantRef, gitSource bool, isAnc ancestry, proof rewriteProof, res *Result, log *slog.Logger) (*Result, error) {
+	g := s.gitRunner(m.Dest)
+	remote, err := g.LsRemote(ctx, m.Dest.URL)
+	if err != nil {
+		return nil, classify("ls-remote", destSide, err)
+	}
+	have := make(map[string]git.Hash, len(remote))
+	for ref, h := range remote {
+		if strings.HasPrefix(ref, "refs/") && !strings.HasSuffix(ref, "^{}") {
+			have[ref] = h
+		}
+	}
+	store := s.refStore(m.Name)
+	leases, err := store.Leases(ctx, m.Name)
+	if err != nil {
+		return nil, &Error{Op: "leases", Class: Transient, Err: err}
+	}
+	p, err := plan(planInput{Want: want, Have: have, Leases: leases, Policy: m.Policy, Git: gitSource,
+		IsAncestor: isAnc, Proven: proof, Now: time.Now().UTC()})
+	if err != nil {
 		return nil, err
 	}
-	if len(updates) == 0 {
-		log.InfoContext(ctx, "destination up to date")
-		return nil, nil
-	}
-	refspecs := make([]string, len(updates))
-	out := make([]RefUpdate, len(updates))
-	for i, u := range updates {
-		refspecs[i] = u.New + ":" + u.Ref
-		if u.force {
-			refspecs[i] = "+" + refspecs[i]
+	if len(p.Updates) > 0 {
+		refspecs := make([]string, len(p.Updates))
+		lease := make(map[string]git.Hash, len(p.Updates))
+		for i, u := range p.Updates {
+			if u.New.IsZero() {
+				refspecs[i] = ":" + u.Ref
+			} else {
+				refspecs[i] = u.New.String() + ":" + u.Ref
+			}
+			lease[u.Ref] = u.Old
 		}
-		out[i] = u.RefUpdate
+		if err := g.Push(ctx, gitDir, m.Dest.URL, refspecs, git.PushOptions{Atomic: true, Lease: lease}); err != nil {
+			return nil, classify("push", destSide, err)
+		}
 	}
-	if err := g.Push(ctx, gitDir, m.Dest.URL, refspecs, git.PushOptions{Atomic: true}); err != nil {
-		return nil, classify("push", destSide, err)
+	if err := store.SaveRefs(ctx, m.Name, p.Leases, p.Refs); err != nil {
+		// The push happened: the next sync adopts the values it finds.
+		log.ErrorContext(ctx, "recording refs failed", slog.String("error", err.Error()))
 	}
-	for _, u := range out {
-		log.InfoContext(ctx, "ref updated", slog.String("ref", u.Ref), slog.String("old", u.Old), slog.String("new", u.New))
+	for _, u := range p.Updates {
+		switch {
+		case u.New.IsZero():
+			log.InfoContext(ctx, "ref deleted", slog.String("ref", u.Ref), slog.String("old", u.Old.String()))
+		case u.Rewritten:
+			log.WarnContext(ctx, "ref rewritten", slog.String("ref", u.Ref), slog.String("old", u.Old.String()), slog.String("new", u.New.String()))
+		default:
+			log.InfoContext(ctx, "ref updated", slog.String("ref", u.Ref), slog.String("old", hashOrEmpty(u.Old)), slog.String("new", u.New.String()))
+		}
+		res.RefsUpdated = append(res.RefsUpdated, u.RefUpdate)
 	}
-	return out, nil
+	if len(p.Updates) == 0 {
+		log.InfoContext(ctx, "destination up to date")
+	}
+	res.Refs = p.Refs
+	res.Warnings = append(res.Warnings, p.Warnings...)
+	if len(p.Refused) > 0 {
+		log.WarnContext(ctx, "refs refused", slog.Any("refs", p.Refused))
+		return res, &Error{Op: "push", Class: BadRequest, Err: &DivergedError{Refs: p.Refused, Statuses: res.Refused()}}
+	}
+	return res, nil
+}
+
+func hashOrEmpty(h git.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
 }
 
 // gitRunner returns the git Runner for talking to d (no credentials for

@@ -46,8 +46,8 @@ func TestSyncHgIncremental(t *testing.T) {
 		t.Errorf("first sync: Changesets = %d, want 2", res.Changesets)
 	}
 	refs := showRefs(t, dest)
-	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/master" || res.RefsUpdated[0].Old != "" ||
-		res.RefsUpdated[0].New != refs["refs/heads/master"] {
+	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/master" || !res.RefsUpdated[0].Old.IsZero() ||
+		res.RefsUpdated[0].New.String() != refs["refs/heads/master"] {
 		t.Errorf("first sync: RefsUpdated = %+v, destination %v", res.RefsUpdated, refs)
 	}
 	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "second\nfirst\n" {
@@ -74,7 +74,7 @@ func TestSyncHgIncremental(t *testing.T) {
 		t.Errorf("hg cache was cloned again, not pulled: %v", err)
 	}
 	refs = showRefs(t, dest)
-	want := []RefUpdate{{Ref: "refs/heads/master", Old: first, New: refs["refs/heads/master"]}}
+	want := []RefUpdate{{Ref: "refs/heads/master", Old: mustHash(t, first), New: mustHash(t, refs["refs/heads/master"])}}
 	if fmt.Sprint(res.RefsUpdated) != fmt.Sprint(want) {
 		t.Errorf("second sync: RefsUpdated = %+v, want %+v", res.RefsUpdated, want)
 	}
@@ -154,7 +154,7 @@ func TestSyncPolicy(t *testing.T) {
 				t.Errorf("RefsUpdated = %+v, want %d", res.RefsUpdated, len(tt.want))
 			}
 			for _, u := range res.RefsUpdated {
-				if refs[u.Ref] != u.New {
+				if refs[u.Ref] != u.New.String() {
 					t.Errorf("RefsUpdated %s = %s, destination has %s", u.Ref, u.New, refs[u.Ref])
 				}
 			}
@@ -218,7 +218,7 @@ func TestSyncDivergence(t *testing.T) {
 	if err != nil {
 		t.Fatalf("forced sync: %v", err)
 	}
-	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Old != other {
+	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Old.String() != other {
 		t.Errorf("forced sync: RefsUpdated = %+v, want master from %s", res.RefsUpdated, other)
 	}
 	if got := run(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "master"); got != "next\n" {
@@ -476,7 +476,7 @@ func TestSyncHTTPDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.RefsUpdated) != 1 || showRefs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New {
+	if len(res.RefsUpdated) != 1 || showRefs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New.String() {
 		t.Errorf("RefsUpdated = %+v, destination %v", res.RefsUpdated, showRefs(t, dest))
 	}
 	if srv.authed.Load() == 0 || srv.pushes.Load() != 1 {
@@ -561,7 +561,7 @@ func TestSyncGitSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := strings.TrimSpace(run(t, work, "git", "rev-parse", "HEAD"))
-	if res.Changesets != 1 || len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/main" || res.RefsUpdated[0].New != head {
+	if res.Changesets != 1 || len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/main" || res.RefsUpdated[0].New.String() != head {
 		t.Errorf("second sync = %+v, want 1 commit and main → %s", res, head)
 	}
 	if got := showRefs(t, dest); got["refs/heads/main"] != head || got["refs/tags/v1"] == "" {
@@ -752,4 +752,13 @@ func TestSyncUnsupportedFormat(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("cache of an unsupported repository was cloned again: %v", err)
 	}
+}
+
+func mustHash(t *testing.T, s string) git.Hash {
+	t.Helper()
+	h, err := git.ParseHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
