@@ -66,7 +66,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 		Polls:      polls(cfg),
 		Retryable:  func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
 		Logger:     log,
-		Syncer: &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
+		Syncer: &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, st, log), metrics: web.NewMetrics(),
 			classes: newClassBook(), apps: newAppTokens(cfg), log: log},
 	})
 	if err != nil {

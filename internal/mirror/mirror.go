@@ -18,8 +18,8 @@ type Mirror struct {
 	// SourceAuth authenticates to a private source (hg over HTTPS or ssh).
 	SourceAuth SourceAuth
 	Dest       Destination
-	Policy RefPolicy
-	Poll   time.Duration // 0 = no polling
+	Policy     RefPolicy
+	Poll       time.Duration // 0 = no polling
 }
 
 // Destination is where a mirror is pushed.

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/store"
 )
 
 // RefStore keeps, per mirror, the leases (what the mirror last pushed to
@@ -85,4 +89,63 @@ func (f fileRefStore) SaveRefs(_ context.Context, _ string, leases map[string]Le
 		return err
 	}
 	return os.Rename(tmp, f.path)
+}
+
+// DBRefs keeps leases and ref states in the service's database.
+type DBRefs struct{ Store *store.Store }
+
+// Leases implements RefStore.
+func (d DBRefs) Leases(ctx context.Context, mirror string) (map[string]Lease, error) {
+	ls, err := d.Store.Leases(ctx, mirror)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Lease, len(ls))
+	for _, l := range ls {
+		v, err := git.ParseHash(l.Value)
+		if err != nil {
+			continue // not a lease this version wrote: as if none
+		}
+		from, _ := git.ParseHash(l.RewrittenFrom)
+		out[l.Ref] = Lease{Value: v, PushedAt: l.PushedAt, RewrittenFrom: from, RewrittenAt: l.RewrittenAt}
+	}
+	return out, nil
+}
+
+// SaveRefs implements RefStore.
+func (d DBRefs) SaveRefs(ctx context.Context, mirror string, leases map[string]Lease, refs []RefStatus) error {
+	ls := make([]store.Lease, 0, len(leases))
+	for _, ref := range sortedKeys(leases) {
+		l := leases[ref]
+		sl := store.Lease{Ref: ref, Value: l.Value.String(), PushedAt: l.PushedAt, RewrittenAt: l.RewrittenAt}
+		if !l.RewrittenFrom.IsZero() {
+			sl.RewrittenFrom = l.RewrittenFrom.String()
+		}
+		ls = append(ls, sl)
+	}
+	if refs == nil {
+		refs = []RefStatus{}
+	}
+	b, err := json.Marshal(refs)
+	if err != nil {
+		return err
+	}
+	return d.Store.SaveRefs(ctx, mirror, ls, b)
+}
+
+// LoadRefs returns the ref states mirror's latest sync saved in st, and
+// when (nil when none).
+func LoadRefs(ctx context.Context, st *store.Store, mirror string) ([]RefStatus, time.Time, error) {
+	b, at, err := st.MirrorRefs(ctx, mirror)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, time.Time{}, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var refs []RefStatus
+	if err := json.Unmarshal(b, &refs); err != nil {
+		return nil, time.Time{}, fmt.Errorf("refs of %s: %w", mirror, err)
+	}
+	return refs, at, nil
 }
