@@ -47,6 +47,18 @@ type SourceAuth struct {
 // IsZero reports whether no credential is set.
 func (a SourceAuth) IsZero() bool { return a == SourceAuth{} }
 
+// String describes the credentials without the token.
+func (a SourceAuth) String() string {
+	tok := ""
+	if a.Token != "" {
+		tok = " token=[redacted]"
+	}
+	return fmt.Sprintf("{user=%s%s ssh_key=%s known_hosts=%s}", a.User, tok, a.SSHKey, a.KnownHosts)
+}
+
+// GoString keeps %#v from printing the token.
+func (a SourceAuth) GoString() string { return "mirror.SourceAuth" + a.String() }
+
 // LogValue keeps the token out of logs.
 func (a SourceAuth) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("user", a.User), slog.Bool("token", a.Token != ""),
