@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,10 @@ type mirrorFlags struct {
 	refs                                                                 stringList
 	namedBranches, noTags, force, jsonOut, quiet, verbose                bool
 	timeout                                                              time.Duration
+	// Living sources (issue 10).
+	layout, phases, rewrites                                   string
+	wildHeads, prune                                           bool
+	sourceUser, sourceTokenEnv, sourceSSHKey, sourceKnownHosts string
 }
 
 type stringList []string
@@ -57,6 +62,8 @@ type mirrorReport struct {
 	Mirror      string             `json:"mirror"`
 	Changesets  int                `json:"changesets"`
 	RefsUpdated []mirror.RefUpdate `json:"refs_updated"`
+	Refs        []mirror.RefStatus `json:"refs"`    // every ref: origin, Git value, state
+	Refused     []string           `json:"refused"` // refs refused (diverged): the sync failed
 	Seconds     float64            `json:"seconds"`
 	Warnings    []string           `json:"warnings"`
 	Cache       string             `json:"cache"`
@@ -85,6 +92,15 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress and no summary")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each step to stderr")
 	fs.DurationVar(&f.timeout, "timeout", 6*time.Hour, "give up after this `duration`")
+	fs.StringVar(&f.layout, "layout", mirror.LayoutHgGit, "ref `layout`: hg-git or heptapod (branch/NAME, topic/BRANCH/TOPIC, wild/NODE)")
+	fs.StringVar(&f.phases, "phases", mirror.PhasesAll, "export `phases`: all (every visible non-secret changeset) or public")
+	fs.BoolVar(&f.wildHeads, "wild-heads", false, "push heads no ref reaches as refs/heads/wild/NODE")
+	fs.StringVar(&f.rewrites, "rewrites", mirror.RewritesMarkers, "non-fast-forward `policy`: markers (follow rewrites the source's obsolescence markers prove) or refuse")
+	fs.BoolVar(&f.prune, "prune", false, "delete refs this mirror pushed that the source no longer has")
+	fs.StringVar(&f.sourceUser, "source-user", "", "user `name` for a private HTTPS source")
+	fs.StringVar(&f.sourceTokenEnv, "source-token-env", "", "read a private HTTPS source's token from environment `variable`")
+	fs.StringVar(&f.sourceSSHKey, "source-ssh-key", "", "SSH private key `file` for an ssh:// source")
+	fs.StringVar(&f.sourceKnownHosts, "source-known-hosts", "", "known_hosts `file` for an ssh:// source (required with --source-ssh-key)")
 
 	// Flags may come before and after the operands.
 	var operands []string
@@ -130,7 +146,21 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f.timeout <= 0 {
 		return usageErr("--timeout must be positive")
 	}
-	for _, p := range []*string{&f.sshKey, &f.knownHosts} {
+	for _, c := range []struct {
+		flag, v string
+		ok      []string
+	}{{"layout", f.layout, mirror.Layouts}, {"phases", f.phases, mirror.PhaseModes}, {"rewrites", f.rewrites, mirror.RewriteModes}} {
+		if !slices.Contains(c.ok, c.v) {
+			return usageErr("--%s %q: want %s", c.flag, c.v, strings.Join(c.ok, " or "))
+		}
+	}
+	if (f.sourceSSHKey == "") != (f.sourceKnownHosts == "") {
+		return usageErr("--source-ssh-key and --source-known-hosts go together (unknown host keys are refused)")
+	}
+	if f.sourceTokenEnv != "" && f.sourceUser == "" {
+		return usageErr("--source-token-env needs --source-user (HTTP Basic sends both)")
+	}
+	for _, p := range []*string{&f.sshKey, &f.knownHosts, &f.sourceSSHKey, &f.sourceKnownHosts} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -154,6 +184,13 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		token = os.Getenv(f.tokenEnv)
 		if token == "" {
 			return usageErr("--token-env: environment variable %s is empty or not set", f.tokenEnv)
+		}
+	}
+	var sourceToken string
+	if f.sourceTokenEnv != "" {
+		sourceToken = os.Getenv(f.sourceTokenEnv)
+		if sourceToken == "" {
+			return usageErr("--source-token-env: environment variable %s is empty or not set", f.sourceTokenEnv)
 		}
 	}
 	failed := func(err error) int {
@@ -206,13 +243,20 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Name:   name,
 		SCM:    f.scm,
 		Source: source,
-		Dest:   mirror.Destination{URL: dest, Token: token, SSHKey: f.sshKey, KnownHosts: f.knownHosts},
+		SourceAuth: mirror.SourceAuth{User: f.sourceUser, Token: sourceToken,
+			SSHKey: f.sourceSSHKey, KnownHosts: f.sourceKnownHosts},
+		Dest: mirror.Destination{URL: dest, Token: token, SSHKey: f.sshKey, KnownHosts: f.knownHosts},
 		Policy: mirror.RefPolicy{
 			TipBranch:     f.tipBranch,
 			Refs:          f.refs,
 			NamedBranches: f.namedBranches,
 			Tags:          !f.noTags,
 			Force:         f.force,
+			Layout:        f.layout,
+			Phases:        f.phases,
+			WildHeads:     f.wildHeads,
+			Rewrites:      f.rewrites,
+			Prune:         f.prune,
 		},
 	}
 	s := &mirror.Syncer{
@@ -236,8 +280,28 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if prog != nil {
 		prog.finish()
 	}
-	if err != nil {
+	if err != nil && res == nil {
 		return failed(err)
+	}
+	// A sync that refused refs pushed the others: report, then fail
+	// naming each refused ref.
+	refused := res.Refused()
+	exit := 0
+	if err != nil {
+		exit = 1
+	}
+	refusedNames := make([]string, 0, len(refused))
+	for _, r := range refused {
+		refusedNames = append(refusedNames, r.Ref)
+	}
+	reportRefused := func() int {
+		for _, r := range refused {
+			fmt.Fprintf(stderr, "synchroniser: refused %s (%s %s): %s\n", r.Ref, r.Origin, r.Name, oneLine(r.Detail))
+		}
+		if exit != 0 && len(refused) == 0 {
+			return failed(err)
+		}
+		return exit
 	}
 	if isLocalPath(dest) && len(res.RefsUpdated) > 0 {
 		if err := fixHead(ctx, s.Git, dest, f.tipBranch); err != nil {
@@ -257,6 +321,8 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			Mirror:      name,
 			Changesets:  res.Changesets,
 			RefsUpdated: res.RefsUpdated,
+			Refs:        res.Refs,
+			Refused:     refusedNames,
 			Seconds:     res.Duration.Seconds(),
 			Warnings:    warnings,
 			Cache:       filepath.Join(cache, name),
@@ -267,13 +333,16 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		if rep.Refs == nil {
+			rep.Refs = []mirror.RefStatus{}
+		}
 		if err := enc.Encode(rep); err != nil {
 			return failed(err)
 		}
-		return 0
+		return reportRefused()
 	}
 	if f.quiet {
-		return 0
+		return reportRefused()
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
@@ -305,7 +374,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		fmt.Fprintf(stdout, "  %s %s -> %s%s\n", u.Ref, old, new, note)
 	}
-	return 0
+	return reportRefused()
 }
 
 func formatWarning(w convert.Warning) string {
