@@ -23,6 +23,10 @@ import (
 type Options struct {
 	Progress func(done, total int) // called as changesets are converted; may be nil
 	Logger   *slog.Logger          // nil discards
+	// Exclude lists changesets never to export, nor any descendant of
+	// them: those hidden or secret at the source (hg.SourceState.Excluded).
+	// Bookmarks, tags, branch heads and tip are computed over the others.
+	Exclude map[hg.Node]bool
 }
 
 // Result describes a repository after a conversion.
@@ -108,6 +112,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		trees:    newTreeState(),
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
+		excl:     excludedRevs(repo, opts.Exclude),
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
@@ -135,6 +140,7 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
+	excl     []bool             // revisions never exported (see Options.Exclude); nil = none
 }
 
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
@@ -149,7 +155,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	var todo []int
 	for rev := 0; rev < total; rev++ {
 		node := c.repo.Changelog().Node(rev)
-		if _, ok := c.m.byHg[node]; !ok {
+		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) {
 			todo = append(todo, rev)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf)
+	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl)
 	if err != nil {
 		return err
 	}
@@ -33,13 +33,19 @@ func (c *converter) refs(res *Result) error {
 // commits according to byHg (a map as ReadMap returns it): bookmarks, tags,
 // named-branch heads and tip. Converted and Warnings are left empty.
 func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
+	return DescribeVisible(hgRoot, byHg, nil)
+}
+
+// DescribeVisible is Describe over the changesets not in exclude (nor
+// descending from one): see Options.Exclude.
+func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, err := describe(repo, byHg, res, nil); err != nil {
+	if _, _, err := describe(repo, byHg, res, nil, excludedRevs(repo, exclude)); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -57,7 +63,8 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // describe fills the refs of res and returns the Git refs hg-git would set
 // and the bookmarks and tags it leaves out.
 // known holds the branch of changesets already read, by revision (may be nil).
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) (map[string]git.Hash, []Warning, error) {
+// Revisions marked in excl are left out (excludedRevs; nil = none).
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool) (map[string]git.Hash, []Warning, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -76,6 +83,9 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		if !ok {
 			continue
 		}
+		if rev, _ := repo.Rev(node); isExcluded(excl, rev) {
+			continue // a bookmark on a secret changeset
+		}
 		if !checkRefFormat("refs/heads/" + name) {
 			bad("bookmark", name, "refs/heads/"+name)
 			continue
@@ -83,7 +93,7 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Bookmarks[name] = h.String()
 		refs["refs/heads/"+name] = h
 	}
-	tags, err := repo.Tags()
+	tags, err := repo.VisibleTags(excludedNodes(repo, excl))
 	if err != nil {
 		return nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -100,11 +110,11 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
 	}
-	if err := branchHeads(repo, byHg, res, known); err != nil {
+	if err := branchHeads(repo, byHg, res, known, excl); err != nil {
 		return nil, nil, err
 	}
-	if n := repo.Len(); n > 0 {
-		if h, ok := byHg[repo.Changelog().Node(n-1)]; ok {
+	if rev := tipRev(repo, excl); rev >= 0 {
+		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
 			res.Tip = h.String()
 		}
 	}
@@ -113,12 +123,16 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 
 // branchHeads records, for each named branch, its tipmost open head (or its
 // tipmost head when all are closed, as `hg branches --closed` shows it).
-func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) error {
+func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool) error {
 	n := repo.Len()
 	infos := make([]branchInfo, n)
 	hasChildOnBranch := make([]bool, n)
 	cl := repo.Changelog()
 	for rev := 0; rev < n; rev++ {
+		if isExcluded(excl, rev) {
+			hasChildOnBranch[rev] = true // never a head
+			continue
+		}
 		info, ok := known[rev]
 		if !ok {
 			cs, err := repo.Changeset(rev)

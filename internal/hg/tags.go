@@ -125,7 +125,12 @@ func updateTags(file *orderedTags, all *orderedTags) {
 // by name descending. Heads are not filtered for obsolescence: with an
 // obsstore (HasObsstore) a hidden head's .hgtags counts, unlike in hg.
 func (r *Repo) Tags() ([]Tag, error) {
-	heads := r.Heads() // ascending = oldest first
+	return r.tagsOf(r.Heads(), nil) // ascending = oldest first
+}
+
+// tagsOf is Tags reading .hgtags from heads (ascending), leaving out tags
+// on excluded changesets.
+func (r *Repo) tagsOf(heads []int, excluded map[Node]bool) ([]Tag, error) {
 	var fnodes []Node
 	seen := map[Node]bool{}
 	for _, h := range heads {
@@ -166,7 +171,7 @@ func (r *Repo) Tags() ([]Tag, error) {
 			continue
 		}
 		rev, ok := r.Rev(n)
-		if !ok {
+		if !ok || excluded[n] {
 			continue
 		}
 		list = append(list, ranked{rev, Tag{name, n}})

@@ -20,10 +20,15 @@ func (s *Syncer) pushHg(ctx context.Context, m Mirror, root string, cres *conver
 	if err != nil {
 		return nil, &Error{Op: "push", Class: Internal, Err: err}
 	}
+	byGit := make(map[git.Hash]hg.Node, len(byHg))
+	for n, h := range byHg {
+		byGit[h] = n
+	}
 	if st == nil {
-		if st, err = readState(root); err != nil {
-			return nil, &Error{Op: "push", Class: Internal, Err: err}
-		}
+		// The cache is not readable natively (the hg-git backend reads
+		// it): the converter's bookmarks and tip are all there is.
+		log.WarnContext(ctx, "source state not readable natively: refs from the converter's bookmarks and tip")
+		st = converterState(cres, byGit)
 	}
 	src := hgSource{State: st, Git: byHg, Tags: parseHashes(cres.Tags), BranchHeads: parseHashes(cres.BranchHeads)}
 	if m.Policy.layout() == LayoutHeptapod {
@@ -60,10 +65,6 @@ func (s *Syncer) pushHg(ctx context.Context, m Mirror, root string, cres *conver
 		log.WarnContext(ctx, "ref not exported", slog.String("kind", w.Kind), slog.String("node", w.Node), slog.String("reason", w.Message))
 	}
 	res.Warnings = append(res.Warnings, warnings...)
-	byGit := make(map[git.Hash]hg.Node, len(byHg))
-	for n, h := range byHg {
-		byGit[h] = n
-	}
 	g := s.gitRunner(Destination{})
 	isAnc := localAncestry(ctx, g, gitDir)
 	proof := markerProof(st, byHg, byGit, isAnc)
@@ -82,27 +83,21 @@ func parseHashes(in map[string]string) map[string]git.Hash {
 	return out
 }
 
-// readState reads what the cache at root knows of the source when no
-// SourceState came with the pull: its heads (branch and topic), bookmarks,
-// every changeset public.
-func readState(root string) (*hg.SourceState, error) {
-	r, err := hg.Open(root)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	st := &hg.SourceState{}
-	for _, rev := range r.Heads() {
-		cs, err := r.Changeset(rev)
-		if err != nil {
-			return nil, err
+// converterState is a SourceState made of the converter's bookmarks and
+// tip, for a cache the native reader cannot read.
+func converterState(cres *convert.Result, byGit map[git.Hash]hg.Node) *hg.SourceState {
+	st := &hg.SourceState{Bookmarks: map[string]hg.Node{}}
+	for name, h := range parseHashes(cres.Bookmarks) {
+		if n, ok := byGit[h]; ok {
+			st.Bookmarks[name] = n
 		}
-		st.Heads = append(st.Heads, hg.Head{Node: r.Changelog().Node(rev), Branch: cs.Branch(), Topic: cs.Extra["topic"]})
 	}
-	if st.Bookmarks, err = r.Bookmarks(); err != nil {
-		return nil, err
+	if h, err := git.ParseHash(cres.Tip); err == nil {
+		if n, ok := byGit[h]; ok {
+			st.Heads = []hg.Head{{Node: n, Branch: "default"}}
+		}
 	}
-	return st, nil
+	return st
 }
 
 // localAncestry answers ancestry questions in the local repository gitDir.

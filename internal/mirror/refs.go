@@ -399,7 +399,7 @@ func (p RefPolicy) hgRefStates(src hgSource) ([]wantRef, []convert.Warning) {
 	addTags()
 	markReached()
 	for _, h := range heads {
-		if reached[h.Node] || h.Phase == hg.Secret || (p.phases() == PhasesPublic && h.Phase != hg.Public) {
+		if reached[h.Node] || h.Closed || h.Phase == hg.Secret || (p.phases() == PhasesPublic && h.Phase != hg.Public) {
 			continue
 		}
 		if _, ok := src.Git[h.Node]; !ok || st.Hidden[h.Node] {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
 // RefUpdate is one destination ref changed by a sync. Old is zero when the
@@ -141,6 +142,9 @@ type Result struct {
 	Refs        []RefStatus       // every ref the source has or the mirror pushed, sorted by Ref
 	Warnings    []convert.Warning // what could not be carried into Git (never silent)
 	Duration    time.Duration     // wall time of the sync
+	// Source is the source's state after the pull (hg mirrors; nil for
+	// git mirrors, or when the cache's format is not readable natively).
+	Source *hg.SourceState `json:"-"`
 }
 
 // Refused returns the refs the sync refused to move (sorted by Ref).

@@ -130,14 +130,15 @@ func (s *Syncer) GitCache(name string) string { return filepath.Join(s.CacheDir,
 
 func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOptions, log *slog.Logger) (*Result, error) {
 	root := filepath.Join(dir, "hg")
-	if err := s.hgCache(ctx, m, dir, root, log); err != nil {
+	src, err := s.hgCache(ctx, m, dir, root, log)
+	if err != nil {
 		return nil, err
 	}
 	conv := opts.Converter
 	if conv == nil {
 		conv = s.converter()
 	}
-	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log})
+	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log, Exclude: src.Excluded()})
 	if err != nil {
 		var unsup *hg.UnsupportedError
 		switch {
@@ -148,6 +149,6 @@ func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOpti
 		}
 		return nil, &Error{Op: "convert", Class: Internal, Err: err}
 	}
-	res := &Result{Changesets: cres.Converted}
-	return s.pushHg(ctx, m, root, cres, nil, res, log)
+	res := &Result{Changesets: cres.Converted, Source: src}
+	return s.pushHg(ctx, m, root, cres, src, res, log)
 }
