@@ -164,9 +164,9 @@ func markerProof(st *hg.SourceState, byHg map[hg.Node]git.Hash, byGit map[git.Ha
 }
 
 // pushRefs makes the destination's refs follow want (see plan): in one
-// atomic push from gitDir, every update leased on the value ls-remote
-// showed (--force-with-lease), so nothing someone pushed meanwhile is
-// lost. The leases and the refs' states are recorded in the mirror's
+// atomic push from gitDir, every rewrite and deletion leased on the value
+// ls-remote showed, which plan checked against the lease in the store
+// (--force-with-lease), so nothing someone pushed meanwhile is lost. The leases and the refs' states are recorded in the mirror's
 // RefStore once the push succeeded. Refused refs do not stop the others:
 // res is returned with an *Error (BadRequest, wrapping a *DivergedError)
 // naming them.
@@ -193,18 +193,8 @@ func (s *Syncer) pushRefs(ctx context.Context, m Mirror, gitDir string, want []w
 		return nil, err
 	}
 	if len(p.Updates) > 0 {
-		refspecs := make([]string, len(p.Updates))
-		lease := make(map[string]git.Hash, len(p.Updates))
-		for i, u := range p.Updates {
-			if u.New.IsZero() {
-				refspecs[i] = ":" + u.Ref
-			} else {
-				refspecs[i] = u.New.String() + ":" + u.Ref
-			}
-			lease[u.Ref] = u.Old
-		}
-		if err := g.Push(ctx, gitDir, m.Dest.URL, refspecs, git.PushOptions{Atomic: true, Lease: lease}); err != nil {
-			return nil, classify("push", destSide, err)
+		if err := s.pushUpdates(ctx, g, m, gitDir, p.Updates); err != nil {
+			return nil, err
 		}
 	}
 	if err := store.SaveRefs(ctx, m.Name, p.Leases, p.Refs); err != nil {
@@ -232,6 +222,89 @@ func (s *Syncer) pushRefs(ctx context.Context, m Mirror, gitDir string, want []w
 		return res, &Error{Op: "push", Class: BadRequest, Err: &DivergedError{Refs: p.Refused, Statuses: res.Refused()}}
 	}
 	return res, nil
+}
+
+// stagePrefix is where pushUpdates stages many updates in the local
+// repository, to push them with one glob refspec per namespace.
+const stagePrefix = "refs/synchroniser/push/"
+
+// stageAbove is the number of plain updates from which pushUpdates stages
+// them: git matches explicit refspecs against the local refs in quadratic
+// time (10,000 bookmarks took minutes).
+const stageAbove = 64
+
+// pushUpdates pushes updates in one atomic push. Rewrites and deletions
+// go ahead only while the destination holds what was seen (the lease
+// plan checked); creations and fast-forwards need no lease (git refuses
+// them when the ref moved elsewhere; it checks leases in quadratic time
+// too). Many plain updates are staged under stagePrefix and pushed by
+// glob.
+func (s *Syncer) pushUpdates(ctx context.Context, g *git.Runner, m Mirror, gitDir string, updates []planned) error {
+	var refspecs []string
+	lease := map[string]git.Hash{}
+	var plain []planned
+	for _, u := range updates {
+		switch {
+		case u.New.IsZero():
+			refspecs = append(refspecs, ":"+u.Ref)
+			lease[u.Ref] = u.Old
+		case u.Rewritten:
+			refspecs = append(refspecs, u.New.String()+":"+u.Ref)
+			lease[u.Ref] = u.Old
+		default:
+			plain = append(plain, u)
+		}
+	}
+	local := s.gitRunner(Destination{})
+	if err := s.unstage(ctx, local, gitDir); err != nil {
+		return err
+	}
+	if len(plain) > stageAbove {
+		var changes []git.RefChange
+		globs := map[string]bool{}
+		for _, u := range plain {
+			ns, rest, ok := strings.Cut(strings.TrimPrefix(u.Ref, "refs/"), "/")
+			if !ok || (ns != "heads" && ns != "tags") {
+				refspecs = append(refspecs, u.New.String()+":"+u.Ref)
+				continue
+			}
+			changes = append(changes, git.RefChange{Name: stagePrefix + ns + "/" + rest, New: u.New})
+			globs[ns] = true
+		}
+		if err := local.UpdateRefsChecked(ctx, gitDir, changes); err != nil {
+			return &Error{Op: "push", Class: Internal, Err: fmt.Errorf("staging %d refs: %w", len(changes), err)}
+		}
+		defer s.unstage(context.WithoutCancel(ctx), local, gitDir) //nolint:errcheck // next push clears it too
+		for _, ns := range sortedKeys(globs) {
+			refspecs = append(refspecs, stagePrefix+ns+"/*:refs/"+ns+"/*")
+		}
+	} else {
+		for _, u := range plain {
+			refspecs = append(refspecs, u.New.String()+":"+u.Ref)
+		}
+	}
+	if err := g.Push(ctx, gitDir, m.Dest.URL, refspecs, git.PushOptions{Atomic: true, Lease: lease}); err != nil {
+		return classify("push", destSide, err)
+	}
+	return nil
+}
+
+// unstage deletes the refs pushUpdates staged in gitDir.
+func (s *Syncer) unstage(ctx context.Context, local *git.Runner, gitDir string) error {
+	refs, err := local.Refs(ctx, gitDir)
+	if err != nil {
+		return &Error{Op: "push", Class: Internal, Err: err}
+	}
+	var changes []git.RefChange
+	for ref := range refs {
+		if strings.HasPrefix(ref, stagePrefix) {
+			changes = append(changes, git.RefChange{Name: ref})
+		}
+	}
+	if err := local.UpdateRefsChecked(ctx, gitDir, changes); err != nil {
+		return &Error{Op: "push", Class: Internal, Err: fmt.Errorf("clearing staged refs: %w", err)}
+	}
+	return nil
 }
 
 func hashOrEmpty(h git.Hash) string {
