@@ -46,7 +46,7 @@ func (a *appTokens) app(name string) (config.GitHubApp, bool) {
 // authorise gives m's GitHub destination an installation token when it has
 // no token and an App is configured; other destinations are left alone.
 func (a *appTokens) authorise(ctx context.Context, m *mirror.Mirror) error {
-	if m.Dest.Token != "" || m.Dest.Forge != "github" {
+	if m.Dest.Token != "" || m.Dest.Forge != forge.KindGitHub {
 		return nil
 	}
 	app, ok := a.app(m.Name)

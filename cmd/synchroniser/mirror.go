@@ -22,6 +22,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 func init() {
@@ -40,43 +41,28 @@ and converted: the cache directory keeps each source's clone and hg-git's map
 Flags:
 `
 
-// mirrorFlags are the flags of `synchroniser mirror`.
+// mirrorFlags are the flags and operands of `synchroniser mirror`. A new
+// flag is a field here and one line in define.
 type mirrorFlags struct {
-	scm, name, cache, tipBranch, converter, tokenEnv, sshKey, knownHosts string
-	refs                                                                 stringList
-	namedBranches, noTags, force, jsonOut, quiet, verbose                bool
-	timeout                                                              time.Duration
+	scm                                                             scm.Kind
+	name, cache, tipBranch, converter, tokenEnv, sshKey, knownHosts string
+	refs                                                            stringList
+	namedBranches, noTags, force, jsonOut, quiet, verbose           bool
+	timeout                                                         time.Duration
 	// Living sources (issue 10).
 	layout, phases, rewrites                                   string
 	wildHeads, prune                                           bool
 	sourceUser, sourceTokenEnv, sourceSSHKey, sourceKnownHosts string
+
+	// Set by parseMirrorFlags, not flags.
+	source, dest string // the operands
+	token        string // read from the environment variable --token-env names
+	sourceToken  string // read from the environment variable --source-token-env names
 }
 
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
-// mirrorReport is the --json output.
-type mirrorReport struct {
-	Mirror      string             `json:"mirror"`
-	Changesets  int                `json:"changesets"`
-	RefsUpdated []mirror.RefUpdate `json:"refs_updated"`
-	Refs        []mirror.RefStatus `json:"refs"`    // every ref: origin, Git value, state
-	Refused     []string           `json:"refused"` // refs refused (diverged): the sync failed
-	Seconds     float64            `json:"seconds"`
-	Warnings    []string           `json:"warnings"`
-	Cache       string             `json:"cache"`
-	MapFile     string             `json:"map_file,omitempty"`
-}
-
-func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var f mirrorFlags
-	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
-	// Parse errors are reported in one line below; -h prints the usage.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fs.StringVar(&f.scm, "scm", "", "source `kind`: hg or git (default: detected for local paths, hg for URLs)")
+// define adds the flags to fs, each bound to its field of f.
+func (f *mirrorFlags) define(fs *flag.FlagSet) {
+	fs.StringVar((*string)(&f.scm), "scm", "", "source `kind`: hg or git (default: detected for local paths, hg for URLs)")
 	fs.StringVar(&f.name, "name", "", "mirror `name` (cache directory; default derived from SOURCE)")
 	fs.StringVar(&f.cache, "cache", "", "cache `dir` (default $XDG_CACHE_HOME/synchroniser)")
 	fs.StringVar(&f.tipBranch, "tip-branch", "master", "`branch` for tip when the repository has no bookmark")
@@ -101,20 +87,104 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&f.sourceTokenEnv, "source-token-env", "", "read a private HTTPS source's token from environment `variable`")
 	fs.StringVar(&f.sourceSSHKey, "source-ssh-key", "", "SSH private key `file` for an ssh:// source")
 	fs.StringVar(&f.sourceKnownHosts, "source-known-hosts", "", "known_hosts `file` for an ssh:// source (required with --source-ssh-key)")
+}
 
-	// Flags may come before and after the operands.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// mirrorReport is the --json output.
+type mirrorReport struct {
+	Mirror      string             `json:"mirror"`
+	Changesets  int                `json:"changesets"`
+	RefsUpdated []mirror.RefUpdate `json:"refs_updated"`
+	Refs        []mirror.RefStatus `json:"refs"`    // every ref: origin, Git value, state
+	Refused     []string           `json:"refused"` // refs refused (diverged): the sync failed
+	Seconds     float64            `json:"seconds"`
+	Warnings    []string           `json:"warnings"`
+	Cache       string             `json:"cache"`
+	MapFile     string             `json:"map_file,omitempty"`
+}
+
+// mirrorUsageError is a mistake on the command line: exit status 2.
+type mirrorUsageError struct{ msg string }
+
+func (e *mirrorUsageError) Error() string { return e.msg }
+
+func mirrorUsageErr(format string, a ...any) error {
+	return &mirrorUsageError{fmt.Sprintf(format, a...)}
+}
+
+// runMirror parses the command line, builds the mirror and its syncer, runs
+// one sync and reports it.
+func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseMirrorFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, mirrorUsage)
+		fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
+		new(mirrorFlags).define(fs)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	if err != nil {
+		return mirrorExit(stderr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	j, err := buildMirror(ctx, f, stderr)
+	if err != nil {
+		return mirrorExit(stderr, err)
+	}
+	res, err := j.run(ctx, f.quiet, stderr)
+	if err != nil && res == nil {
+		return mirrorExit(stderr, err)
+	}
+	if rerr := j.report(res, f, stdout, stderr); rerr != nil {
+		return mirrorExit(stderr, rerr)
+	}
+	// Refs refused: the others were pushed and reported; fail naming each.
+	for _, r := range res.Refused() {
+		fmt.Fprintf(stderr, "synchroniser: refused %s (%s %s): %s\n", r.Ref, r.Origin, r.Name, oneLine(r.Detail))
+	}
+	return mirrorExit(stderr, err)
+}
+
+// mirrorExit reports err on stderr and returns the exit status: 0 for nil,
+// 2 for a *mirrorUsageError (with a pointer to -h), 1 for a failure.
+func mirrorExit(stderr io.Writer, err error) int {
+	var usage *mirrorUsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "synchroniser: mirror: %s\n", usage.msg)
+		fmt.Fprintln(stderr, "usage: synchroniser mirror [flags] SOURCE DEST (see synchroniser mirror -h)")
+		return 2
+	default:
+		fmt.Fprintf(stderr, "synchroniser: %s\n", oneLine(err.Error()))
+		return 1
+	}
+}
+
+// parseMirrorFlags parses and checks the command line: flag.ErrHelp for -h,
+// a *mirrorUsageError for a mistake. Flags may come before and after the
+// operands.
+func parseMirrorFlags(args []string) (*mirrorFlags, error) {
+	f := &mirrorFlags{}
+	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
+	// Parse errors are reported in one line by runMirror; -h prints the usage.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	f.define(fs)
 	var operands []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, mirrorUsage)
-				fs.SetOutput(stdout)
-				fs.PrintDefaults()
-				return 0
+				return nil, err
 			}
-			fmt.Fprintf(stderr, "synchroniser: mirror: %v\n", err)
-			fmt.Fprintln(stderr, "usage: synchroniser mirror [flags] SOURCE DEST (see synchroniser mirror -h)")
-			return 2
+			return nil, mirrorUsageErr("%v", err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -123,96 +193,96 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		operands = append(operands, args[0])
 		args = args[1:]
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "synchroniser: mirror: "+format+"\n", a...)
-		fmt.Fprintln(stderr, "usage: synchroniser mirror [flags] SOURCE DEST (see synchroniser mirror -h)")
-		return 2
-	}
 	if len(operands) != 2 {
-		return usageErr("want SOURCE and DEST, have %d operand(s)", len(operands))
+		return nil, mirrorUsageErr("want SOURCE and DEST, have %d operand(s)", len(operands))
 	}
-	source, dest := operands[0], operands[1]
-	if source == "" || dest == "" {
-		return usageErr("SOURCE and DEST must not be empty")
+	f.source, f.dest = operands[0], operands[1]
+	if f.source == "" || f.dest == "" {
+		return nil, mirrorUsageErr("SOURCE and DEST must not be empty")
 	}
-	switch f.scm {
-	case "", mirror.SCMHg, mirror.SCMGit:
-	default:
-		return usageErr("--scm %q: want hg or git", f.scm)
+	if f.scm != "" && !f.scm.Valid() {
+		return nil, mirrorUsageErr("--scm %q: want hg or git", f.scm)
 	}
 	if f.name != "" && !mirror.ValidName(f.name) {
-		return usageErr("--name %q: want letters, digits, '.', '_' or '-'", f.name)
+		return nil, mirrorUsageErr("--name %q: want letters, digits, '.', '_' or '-'", f.name)
 	}
 	if f.timeout <= 0 {
-		return usageErr("--timeout must be positive")
+		return nil, mirrorUsageErr("--timeout must be positive")
 	}
 	for _, c := range []struct {
 		flag, v string
 		ok      []string
 	}{{"layout", f.layout, mirror.Layouts}, {"phases", f.phases, mirror.PhaseModes}, {"rewrites", f.rewrites, mirror.RewriteModes}} {
 		if !slices.Contains(c.ok, c.v) {
-			return usageErr("--%s %q: want %s", c.flag, c.v, strings.Join(c.ok, " or "))
+			return nil, mirrorUsageErr("--%s %q: want %s", c.flag, c.v, strings.Join(c.ok, " or "))
 		}
 	}
 	if (f.sourceSSHKey == "") != (f.sourceKnownHosts == "") {
-		return usageErr("--source-ssh-key and --source-known-hosts go together (unknown host keys are refused)")
+		return nil, mirrorUsageErr("--source-ssh-key and --source-known-hosts go together (unknown host keys are refused)")
 	}
 	if f.sourceTokenEnv != "" && f.sourceUser == "" {
-		return usageErr("--source-token-env needs --source-user (HTTP Basic sends both)")
+		return nil, mirrorUsageErr("--source-token-env needs --source-user (HTTP Basic sends both)")
 	}
 	for _, p := range []*string{&f.sshKey, &f.knownHosts, &f.sourceSSHKey, &f.sourceKnownHosts} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
-				return usageErr("%v", err)
+				return nil, mirrorUsageErr("%v", err)
 			}
 			*p = abs
 		}
 	}
-	hgRunner := &hg.Runner{}
-	var conv mirror.Converter
 	switch f.converter {
-	case "native":
-		conv = &convert.Native{}
-	case "hg-git", "hggit":
-		conv = &hggit.Converter{Runner: hgRunner}
+	case "native", "hg-git", "hggit":
 	default:
-		return usageErr("--converter %q: want native or hg-git", f.converter)
+		return nil, mirrorUsageErr("--converter %q: want native or hg-git", f.converter)
 	}
-	var token string
 	if f.tokenEnv != "" {
-		token = os.Getenv(f.tokenEnv)
-		if token == "" {
-			return usageErr("--token-env: environment variable %s is empty or not set", f.tokenEnv)
+		f.token = os.Getenv(f.tokenEnv)
+		if f.token == "" {
+			return nil, mirrorUsageErr("--token-env: environment variable %s is empty or not set", f.tokenEnv)
 		}
 	}
-	var sourceToken string
 	if f.sourceTokenEnv != "" {
-		sourceToken = os.Getenv(f.sourceTokenEnv)
-		if sourceToken == "" {
-			return usageErr("--source-token-env: environment variable %s is empty or not set", f.sourceTokenEnv)
+		f.sourceToken = os.Getenv(f.sourceTokenEnv)
+		if f.sourceToken == "" {
+			return nil, mirrorUsageErr("--source-token-env: environment variable %s is empty or not set", f.sourceTokenEnv)
 		}
 	}
-	failed := func(err error) int {
-		fmt.Fprintf(stderr, "synchroniser: %s\n", oneLine(err.Error()))
-		return 1
+	return f, nil
+}
+
+// mirrorJob is one sync to run: the mirror, its syncer, the sync's options
+// and where its cache is.
+type mirrorJob struct {
+	m     mirror.Mirror
+	s     *mirror.Syncer
+	opts  mirror.SyncOptions // run adds the progress callback
+	cache string             // absolute cache directory
+}
+
+// buildMirror turns checked flags into a mirrorJob: the source's SCM
+// detected when not given, local paths made absolute, a local destination
+// created as a bare repository, the cache directory and the mirror's name
+// chosen, the converter and logger set up.
+func buildMirror(ctx context.Context, f *mirrorFlags, stderr io.Writer) (*mirrorJob, error) {
+	hgRunner := &hg.Runner{}
+	var conv mirror.Converter = &convert.Native{}
+	if f.converter != "native" {
+		conv = &hggit.Converter{Runner: hgRunner}
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-
-	if f.scm == "" {
-		scm, err := detectSCM(source)
-		if err != nil {
-			return failed(err)
+	kind := f.scm
+	if kind == "" {
+		var err error
+		if kind, err = detectSCM(f.source); err != nil {
+			return nil, err
 		}
-		f.scm = scm
 	}
-	source = localAbs(source)
+	source, dest := localAbs(f.source), f.dest
 	if isLocalPath(dest) {
-		abs, err := ensureBareRepo(ctx, dest)
+		abs, err := git.EnsureBare(ctx, dest)
 		if err != nil {
-			return failed(err)
+			return nil, err
 		}
 		dest = abs
 	}
@@ -220,13 +290,13 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if cache == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {
-			return usageErr("no cache directory (set --cache): %v", err)
+			return nil, mirrorUsageErr("no cache directory (set --cache): %v", err)
 		}
 		cache = filepath.Join(dir, "synchroniser")
 	}
 	cache, err := filepath.Abs(cache)
 	if err != nil {
-		return failed(err)
+		return nil, err
 	}
 	name := f.name
 	if name == "" {
@@ -241,11 +311,11 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 	m := mirror.Mirror{
 		Name:   name,
-		SCM:    f.scm,
+		SCM:    kind,
 		Source: source,
-		SourceAuth: mirror.SourceAuth{User: f.sourceUser, Token: sourceToken,
+		SourceAuth: mirror.SourceAuth{User: f.sourceUser, Token: f.sourceToken,
 			SSHKey: f.sourceSSHKey, KnownHosts: f.sourceKnownHosts},
-		Dest: mirror.Destination{URL: dest, Token: token, SSHKey: f.sshKey, KnownHosts: f.knownHosts},
+		Dest: mirror.Destination{URL: dest, Token: f.token, SSHKey: f.sshKey, KnownHosts: f.knownHosts},
 		Policy: mirror.RefPolicy{
 			TipBranch:     f.tipBranch,
 			Refs:          f.refs,
@@ -268,48 +338,42 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		AllowFile: true,
 		AllowHTTP: true,
 	}
+	return &mirrorJob{m: m, s: s, opts: mirror.SyncOptions{}, cache: cache}, nil
+}
+
+// run syncs the mirror once, with progress on stderr unless quiet, and
+// points a local destination's HEAD at a branch that exists.
+func (j *mirrorJob) run(ctx context.Context, quiet bool, stderr io.Writer) (*mirror.Result, error) {
 	var prog *progress
-	if !f.quiet {
+	if !quiet {
 		prog = newProgress(stderr)
 	}
-	opts := mirror.SyncOptions{}
+	opts := j.opts
 	if prog != nil {
 		opts.Progress = prog.update
 	}
-	res, err := s.Sync(ctx, m, opts)
+	res, err := j.s.Sync(ctx, j.m, opts)
 	if prog != nil {
 		prog.finish()
 	}
-	if err != nil && res == nil {
-		return failed(err)
+	if res == nil {
+		return nil, err
 	}
-	// A sync that refused refs pushed the others: report, then fail
-	// naming each refused ref.
-	refused := res.Refused()
-	exit := 0
-	if err != nil {
-		exit = 1
-	}
-	refusedNames := make([]string, 0, len(refused))
-	for _, r := range refused {
-		refusedNames = append(refusedNames, r.Ref)
-	}
-	reportRefused := func() int {
-		for _, r := range refused {
-			fmt.Fprintf(stderr, "synchroniser: refused %s (%s %s): %s\n", r.Ref, r.Origin, r.Name, oneLine(r.Detail))
-		}
-		if exit != 0 && len(refused) == 0 {
-			return failed(err)
-		}
-		return exit
-	}
-	if isLocalPath(dest) && len(res.RefsUpdated) > 0 {
-		if err := fixHead(ctx, s.Git, dest, f.tipBranch); err != nil {
-			return failed(err)
+	// With refs refused (err set) the others were pushed: res reports all.
+	if dest := j.m.Dest.URL; isLocalPath(dest) && len(res.RefsUpdated) > 0 {
+		if herr := j.s.Git.FixHead(ctx, dest, j.m.Policy.TipBranch); herr != nil {
+			return nil, herr
 		}
 	}
+	return res, err
+}
+
+// report prints the result: JSON with --json, else (unless --quiet) the
+// warnings on stderr and a summary with the updated refs on stdout.
+func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io.Writer) error {
+	name := j.m.Name
 	mapFile := ""
-	if p := convert.MapPath(s.HgRoot(name)); m.SCM == mirror.SCMHg && fileExists(p) {
+	if p := convert.MapPath(j.s.HgRoot(name)); j.m.SCM == scm.Hg && fileExists(p) {
 		mapFile = p // an empty repository has none
 	}
 	warnings := make([]string, 0, len(res.Warnings))
@@ -322,33 +386,33 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			Changesets:  res.Changesets,
 			RefsUpdated: res.RefsUpdated,
 			Refs:        res.Refs,
-			Refused:     refusedNames,
+			Refused:     []string{},
 			Seconds:     res.Duration.Seconds(),
 			Warnings:    warnings,
-			Cache:       filepath.Join(cache, name),
+			Cache:       filepath.Join(j.cache, name),
 			MapFile:     mapFile,
 		}
 		if rep.RefsUpdated == nil {
 			rep.RefsUpdated = []mirror.RefUpdate{}
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
 		if rep.Refs == nil {
 			rep.Refs = []mirror.RefStatus{}
 		}
-		if err := enc.Encode(rep); err != nil {
-			return failed(err)
+		for _, r := range res.Refused() {
+			rep.Refused = append(rep.Refused, r.Ref)
 		}
-		return reportRefused()
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
 	}
 	if f.quiet {
-		return reportRefused()
+		return nil
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	unit := "changesets"
-	if m.SCM == mirror.SCMGit {
+	if j.m.SCM == scm.Git {
 		unit = "commits"
 	}
 	if res.Changesets == 1 {
@@ -359,7 +423,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		refs = "ref"
 	}
 	fmt.Fprintf(stdout, "%s: %d new %s, %d %s updated in %.1fs (cache %s)\n",
-		name, res.Changesets, unit, len(res.RefsUpdated), refs, res.Duration.Seconds(), filepath.Join(cache, name))
+		name, res.Changesets, unit, len(res.RefsUpdated), refs, res.Duration.Seconds(), filepath.Join(j.cache, name))
 	for _, u := range res.RefsUpdated {
 		old, new := "(new)", "(deleted)"
 		if !u.Old.IsZero() {
@@ -374,7 +438,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		fmt.Fprintf(stdout, "  %s %s -> %s%s\n", u.Ref, old, new, note)
 	}
-	return reportRefused()
+	return nil
 }
 
 func formatWarning(w convert.Warning) string {
@@ -428,7 +492,7 @@ func localAbs(s string) string {
 
 // detectSCM says whether a local SOURCE is a Mercurial or a Git
 // repository; URLs are taken as Mercurial unless they end in ".git".
-func detectSCM(source string) (string, error) {
+func detectSCM(source string) (scm.Kind, error) {
 	path := source
 	if strings.HasPrefix(source, "file://") {
 		path = strings.TrimPrefix(source, "file://")
@@ -448,7 +512,7 @@ func detectSCM(source string) (string, error) {
 	if isDir(filepath.Join(path, ".hg")) {
 		return mirror.SCMHg, nil
 	}
-	if isDir(filepath.Join(path, ".git")) || isBareRepo(path) {
+	if git.IsRepository(path) {
 		return mirror.SCMGit, nil
 	}
 	return "", fmt.Errorf("source %s: not a Mercurial or Git repository", source)
@@ -462,44 +526,6 @@ func fileExists(p string) bool {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
-}
-
-func isBareRepo(p string) bool {
-	_, err := os.Stat(filepath.Join(p, "HEAD"))
-	return err == nil && isDir(filepath.Join(p, "objects")) && isDir(filepath.Join(p, "refs"))
-}
-
-// ensureBareRepo returns path made absolute, creating a bare repository
-// there when nothing exists at path. The repository is made under a
-// temporary name and renamed into place, so a concurrent run never sees it
-// half made. An existing path must be a Git repository (bare or not).
-func ensureBareRepo(ctx context.Context, path string) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(abs); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-			return "", fmt.Errorf("destination %s: %w", path, err)
-		}
-		tmp, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".init-")
-		if err != nil {
-			return "", fmt.Errorf("destination %s: %w", path, err)
-		}
-		defer os.RemoveAll(tmp) // gone once renamed
-		if err := git.Init(ctx, tmp, true); err != nil {
-			return "", fmt.Errorf("destination %s: %w", path, err)
-		}
-		if err := os.Chmod(tmp, 0o755); err != nil {
-			return "", fmt.Errorf("destination %s: %w", path, err)
-		}
-		// Renaming onto a directory another run made first fails: theirs is kept.
-		os.Rename(tmp, abs)
-	}
-	if !isBareRepo(abs) && !isDir(filepath.Join(abs, ".git")) {
-		return "", fmt.Errorf("destination %s: exists and is not a Git repository", path)
-	}
-	return abs, nil
 }
 
 // progress shows conversion progress: a bar on a terminal, a line every 10%
@@ -558,41 +584,4 @@ func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
-}
-
-// fixHead points the HEAD of the local repository gitDir at a branch that
-// exists when it names none (a fresh repository's HEAD is refs/heads/master,
-// the mirror may have pushed only main or bookmarks): the tip branch if
-// pushed, else the first branch.
-func fixHead(ctx context.Context, g *git.Runner, gitDir, tipBranch string) error {
-	r := *g
-	r.AllowFile = true
-	refs, err := r.Refs(ctx, gitDir)
-	if err != nil {
-		return fmt.Errorf("destination %s: %w", gitDir, err)
-	}
-	out, err := r.Run(ctx, gitDir, "--git-dir="+gitDir, "symbolic-ref", "-q", "HEAD")
-	if err != nil {
-		return nil // detached or unreadable HEAD: not ours to change
-	}
-	if _, ok := refs[strings.TrimSpace(string(out))]; ok {
-		return nil
-	}
-	target := ""
-	if _, ok := refs["refs/heads/"+tipBranch]; ok {
-		target = "refs/heads/" + tipBranch
-	} else {
-		for ref := range refs {
-			if strings.HasPrefix(ref, "refs/heads/") && (target == "" || ref < target) {
-				target = ref
-			}
-		}
-	}
-	if target == "" {
-		return nil
-	}
-	if _, err := r.Run(ctx, gitDir, "--git-dir="+gitDir, "symbolic-ref", "HEAD", target); err != nil {
-		return fmt.Errorf("destination %s: set HEAD: %w", gitDir, err)
-	}
-	return nil
 }

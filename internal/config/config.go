@@ -27,7 +27,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/synchroniser/synchroniser/internal/forge"
 	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // defaultTOML is the configuration used when no file is given.
@@ -161,10 +163,10 @@ type Legacy struct {
 // Seed maps a Bitbucket repository owner/slug to a destination user/project on
 // a Git host, like the original service did.
 type Seed struct {
-	Enabled bool   `toml:"enabled"`
-	GitHost string `toml:"git_host"` // default https://github.com
-	Forge   string `toml:"forge"`    // "github" (default), "gitlab", "gitea" or "" for plain git
-	APIURL  string `toml:"api_url"`  // forge API base; default per forge
+	Enabled bool       `toml:"enabled"`
+	GitHost string     `toml:"git_host"` // default https://github.com
+	Forge   forge.Kind `toml:"forge"`    // "github" (default), "gitlab", "gitea" or "" for plain git
+	APIURL  string     `toml:"api_url"`  // forge API base; default per forge
 	// SourceHost is where seed sources are pulled from: <source_host>/<owner>/<slug>
 	// (default https://bitbucket.org). A payload whose repository URL is on
 	// another host is refused.
@@ -183,7 +185,7 @@ type Tools struct {
 // MirrorConfig is one [[mirror]] table.
 type MirrorConfig struct {
 	Name          string            `toml:"name"`
-	SCM           string            `toml:"scm"`        // "hg" (default) or "git"
+	SCM           scm.Kind          `toml:"scm"`        // "hg" (default) or "git"
 	Source        string            `toml:"source"`     // URL or local path
 	Repository    string            `toml:"repository"` // provider's "owner/slug", matched against webhooks
 	Destination   DestinationConfig `toml:"destination"`
@@ -217,11 +219,11 @@ func (m *MirrorConfig) sourceCredentials() SourceCredentials {
 
 // DestinationConfig is a mirror's [mirror.destination] table.
 type DestinationConfig struct {
-	URL     string `toml:"url"`
-	Forge   string `toml:"forge"` // "github", "gitlab", "gitea" or "" (plain git)
-	Owner   string `toml:"owner"`
-	Project string `toml:"project"`
-	APIURL  string `toml:"api_url"`
+	URL     string     `toml:"url"`
+	Forge   forge.Kind `toml:"forge"` // "github", "gitlab", "gitea" or "" (plain git)
+	Owner   string     `toml:"owner"`
+	Project string     `toml:"project"`
+	APIURL  string     `toml:"api_url"`
 	Credentials
 }
 
@@ -428,7 +430,7 @@ func (c *Config) resolveSecrets(lookup func(string) (string, bool)) error {
 var (
 	nameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	ownerRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	forges  = []string{"", "github", "gitlab", "gitea"}
+	forges  = []forge.Kind{forge.KindPlain, forge.KindGitHub, forge.KindGitLab, forge.KindGitea}
 	schemes = []string{"https", "http", "ssh", "file"}
 	levels  = []string{"debug", "info", "warn", "error"}
 	formats = []string{"text", "json"}
@@ -617,9 +619,9 @@ func validateMirror(i int, m *MirrorConfig, seen map[string]bool, bad func(strin
 	}
 	seen[m.Name] = true
 	if m.SCM == "" {
-		m.SCM = "hg"
+		m.SCM = scm.Hg
 	}
-	if m.SCM != "hg" && m.SCM != "git" {
+	if !m.SCM.Valid() {
 		bad("%s: scm %q is not hg or git", key, m.SCM)
 	}
 	if m.Source == "" {
@@ -636,7 +638,7 @@ func validateMirror(i int, m *MirrorConfig, seen map[string]bool, bad func(strin
 	} else if strings.HasPrefix(d.URL, "-") {
 		bad("%s: destination.url %q must not start with '-'", key, d.URL)
 	}
-	if d.Forge != "" && (d.Owner == "" || d.Project == "") {
+	if d.Forge != forge.KindPlain && (d.Owner == "" || d.Project == "") {
 		if o, p, ok := ownerProject(d.URL); ok {
 			if d.Owner == "" {
 				d.Owner = o

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // ErrNoMirror means a push concerns a repository no mirror is configured
@@ -17,8 +18,8 @@ var ErrNoMirror = errors.New("no mirror is configured for this repository")
 // Push is what Resolve needs to know of a webhook push (hook.PushEvent
 // carries these fields).
 type Push struct {
-	SCM        string // "hg", "git" or ""
-	Repository string // provider's "owner/slug"
+	SCM        scm.Kind // scm.Hg, scm.Git or "" (unknown)
+	Repository string   // provider's "owner/slug"
 	Owner      string
 	Name       string // slug
 	CloneURL   string // source URL, already checked against the source policy
@@ -80,9 +81,9 @@ func (c *Config) toMirror(mc *MirrorConfig) mirror.Mirror {
 	if mc.Tags != nil {
 		tags = *mc.Tags
 	}
-	scm := mc.SCM
-	if scm == "" {
-		scm = mirror.SCMHg
+	kind := mc.SCM
+	if kind == "" {
+		kind = scm.Hg
 	}
 	tip := mc.TipBranch
 	if tip == "" {
@@ -90,7 +91,7 @@ func (c *Config) toMirror(mc *MirrorConfig) mirror.Mirror {
 	}
 	return mirror.Mirror{
 		Name:       mc.Name,
-		SCM:        scm,
+		SCM:        kind,
 		Source:     mc.Source,
 		SourceAuth: sourceAuth(mc.sourceCredentials(), c.Source.SourceCredentials),
 		Dest: mirror.Destination{
@@ -159,7 +160,7 @@ func (c *Config) seedMirror(p Push, user, project string) (mirror.Mirror, error)
 	if owner == "" || slug == "" {
 		return mirror.Mirror{}, fmt.Errorf("%w: the payload names no repository owner and slug", ErrNoMirror)
 	}
-	if p.SCM != "" && p.SCM != mirror.SCMHg {
+	if p.SCM != "" && p.SCM != scm.Hg {
 		return mirror.Mirror{}, fmt.Errorf("%w: %s/%s is a %s repository; the seed mapping mirrors Mercurial only", ErrNoMirror, owner, slug, p.SCM)
 	}
 	if !seedNameRE.MatchString(owner) || !seedNameRE.MatchString(slug) {
@@ -191,7 +192,7 @@ func (c *Config) seedMirror(p Push, user, project string) (mirror.Mirror, error)
 func (c *Config) seed(owner, slug, user, project string) mirror.Mirror {
 	return mirror.Mirror{
 		Name:       seedName(owner, slug, user, project),
-		SCM:        mirror.SCMHg,
+		SCM:        scm.Hg,
 		Source:     strings.TrimRight(c.Seed.SourceHost, "/") + "/" + owner + "/" + slug,
 		SourceAuth: sourceAuth(c.Seed.SourceCredentials, c.Source.SourceCredentials),
 		Dest: mirror.Destination{

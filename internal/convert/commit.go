@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,8 +30,8 @@ func commitMeta(cs *changeset, renames [][2]string) (author, committer string, e
 	authorTZ := -tz
 	ident := gitIdent(localUTF8(cs.User))
 	if d, ok := cs.Extra["author"]; ok {
-		if out, err := applyDelta(ident, d); err == nil {
-			ident = out
+		if out, err := git.ApplyDelta([]byte(ident), []byte(d)); err == nil {
+			ident = string(out)
 		}
 	}
 	author = ident + " " + strconv.FormatInt(cs.Time, 10) + " " + formatTZ(authorTZ, false)
@@ -45,8 +44,8 @@ func commitMeta(cs *changeset, renames [][2]string) (author, committer string, e
 
 	message = localUTF8(cs.Description) + "\n"
 	if d, ok := cs.Extra["message"]; ok {
-		if out, err := applyDelta(message, d); err == nil {
-			message = out
+		if out, err := git.ApplyDelta([]byte(message), []byte(d)); err == nil {
+			message = string(out)
 		}
 	}
 	branch := "default"
@@ -185,102 +184,6 @@ func committerFromExtra(c string) (string, bool) {
 		tz = -tzi
 	}
 	return name + " " + strconv.FormatInt(when, 10) + " " + formatTZ(tz, negUTC), true
-}
-
-var errDelta = errors.New("invalid git delta")
-
-// applyDelta applies a Git binary delta to src as dulwich's apply_delta
-// does (hg-git stores rewritten authors and messages of Git commits that
-// way). Any inconsistency is an error, and hg-git then keeps src.
-func applyDelta(src, delta string) (string, error) {
-	i := 0
-	header := func() (int64, error) {
-		var size int64
-		shift := uint(0)
-		for {
-			if i >= len(delta) {
-				return 0, errDelta
-			}
-			c := delta[i]
-			i++
-			if shift < 63 {
-				size |= int64(c&0x7f) << shift
-			}
-			shift += 7
-			if c&0x80 == 0 {
-				return size, nil
-			}
-		}
-	}
-	srcSize, err := header()
-	if err != nil {
-		return "", err
-	}
-	destSize, err := header()
-	if err != nil {
-		return "", err
-	}
-	if srcSize != int64(len(src)) {
-		return "", errDelta
-	}
-	if destSize > int64(len(delta))*max(int64(len(src)), 127) {
-		return "", errDelta
-	}
-	var out strings.Builder
-	for i < len(delta) {
-		cmd := delta[i]
-		i++
-		switch {
-		case cmd&0x80 != 0:
-			var off, size int64
-			for k := 0; k < 4; k++ {
-				if cmd&(1<<k) != 0 {
-					if i >= len(delta) {
-						return "", errDelta
-					}
-					off |= int64(delta[i]) << (8 * k)
-					i++
-				}
-			}
-			for k := 0; k < 3; k++ {
-				if cmd&(1<<(4+k)) != 0 {
-					if i >= len(delta) {
-						return "", errDelta
-					}
-					size |= int64(delta[i]) << (8 * k)
-					i++
-				}
-			}
-			if size == 0 {
-				size = 0x10000
-			}
-			if off+size > srcSize || size > destSize {
-				// dulwich stops reading here; what follows makes it fail.
-				if int64(out.Len()) != destSize || i != len(delta) {
-					return "", errDelta
-				}
-				return out.String(), nil
-			}
-			out.WriteString(src[off : off+size])
-		case cmd != 0:
-			n := int(cmd)
-			if i+n > len(delta) {
-				// Python slices short, then finds the delta not consumed.
-				return "", errDelta
-			}
-			out.WriteString(delta[i : i+n])
-			i += n
-		default:
-			return "", errDelta
-		}
-		if int64(out.Len()) > destSize {
-			return "", errDelta
-		}
-	}
-	if int64(out.Len()) != destSize {
-		return "", errDelta
-	}
-	return out.String(), nil
 }
 
 // gitCommit assembles the commit object for cs.

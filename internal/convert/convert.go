@@ -26,6 +26,8 @@ type Options struct {
 	// Exclude lists changesets never to export, nor any descendant of
 	// them: those hidden or secret at the source (hg.SourceState.Excluded).
 	// Bookmarks, tags, branch heads and tip are computed over the others.
+	// nil means what the repository itself hides (obsolescence markers)
+	// or keeps secret; an empty map excludes nothing.
 	Exclude map[hg.Node]bool
 }
 
@@ -99,6 +101,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	excl, err := excludedOf(repo, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
 	every := n.CheckpointEvery
 	if every <= 0 {
 		every = 2000
@@ -112,7 +118,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		trees:    newTreeState(),
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
-		excl:     excludedRevs(repo, opts.Exclude),
+		excl:     excl,
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
@@ -154,7 +160,10 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	total := c.repo.Len()
 	var todo []int
 	for rev := 0; rev < total; rev++ {
-		node := c.repo.Changelog().Node(rev)
+		node, err := c.repo.Changelog().Node(rev)
+		if err != nil {
+			return err
+		}
 		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) {
 			todo = append(todo, rev)
 		}
@@ -253,11 +262,11 @@ func (c *converter) checkpoint(reopen bool) error {
 
 // add stores an object in the pack, as a delta against base (an earlier
 // version of it, or the zero hash) when the pack writer finds that worth it.
-func (c *converter) add(kind string, data []byte, base git.Hash) (git.Hash, error) {
+func (c *converter) add(t git.ObjectType, data []byte, base git.Hash) (git.Hash, error) {
 	if base.IsZero() {
-		return c.pw.Add(kind, data)
+		return c.pw.Add(t, data)
 	}
-	return c.pw.AddDelta(kind, data, base)
+	return c.pw.AddDelta(t, data, base)
 }
 
 // convertOne writes the tree and commit of a prepared changeset.
@@ -275,7 +284,7 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 	commit := gitCommit(&changeset{
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
 	}, parents, c.rootHash, j.renames)
-	return c.pw.Add("commit", git.EncodeCommit(commit))
+	return c.pw.Add(git.CommitObject, git.EncodeCommit(commit))
 }
 
 // loadBase sets the exporter state to the first parent of the first
@@ -302,8 +311,8 @@ func (c *converter) loadBase(rd *reader, firstRev int) error {
 		return err
 	}
 	saved := c.warnings
-	err = c.update(j, func(kind string, data []byte, _ git.Hash) (git.Hash, error) {
-		return git.HashObject(kind, data), nil
+	err = c.update(j, func(t git.ObjectType, data []byte, _ git.Hash) (git.Hash, error) {
+		return git.HashObject(t, data), nil
 	})
 	c.warnings = saved
 	return err
@@ -364,7 +373,7 @@ func (c *converter) update(j *job, add objectSink) error {
 				return fmt.Errorf("file %s revision %s: contents not read", e.Path, e.Node)
 			}
 			var err error
-			if h, err = add("blob", data, c.blobs[j.bases[k]]); err != nil {
+			if h, err = add(git.BlobObject, data, c.blobs[j.bases[k]]); err != nil {
 				return err
 			}
 			c.blobs[e.Node] = h

@@ -68,19 +68,6 @@ func FuzzCommitterExtra(f *testing.F) {
 	})
 }
 
-// FuzzApplyDelta applies arbitrary Git deltas: no panic, and bounded output.
-func FuzzApplyDelta(f *testing.F) {
-	f.Add("hello", "\x05\x05\x90\x05")
-	f.Add("hello", "\x05\x03\x03abc")
-	f.Add("", "\x00\x00")
-	f.Fuzz(func(t *testing.T, src, delta string) {
-		out, err := applyDelta(src, delta)
-		if err == nil && len(out) > len(delta)*max(len(src), 127) {
-			t.Fatalf("output of %d bytes from a %d-byte delta", len(out), len(delta))
-		}
-	})
-}
-
 // FuzzMapFile reads arbitrary git-mapfile contents: no panic, and what is
 // accepted is written back and read again to the same map.
 func FuzzMapFile(f *testing.F) {

@@ -213,7 +213,11 @@ func (r *reader) renames(cs *hg.Changeset, mf []hg.ManifestEntry) ([][2]string, 
 		if !ok {
 			return nil, fmt.Errorf("file %s: node %s not in filelog", f, e.Node)
 		}
-		if p1, _ := fl.Parents(frev); p1 >= 0 {
+		p1, _, err := fl.Parents(frev)
+		if err != nil {
+			return nil, err
+		}
+		if p1 >= 0 {
 			continue
 		}
 		_, meta, err := r.repo.File(f, e.Node)

@@ -31,13 +31,15 @@ func (c *converter) refs(res *Result) error {
 
 // Describe opens the repository at hgRoot and returns its refs as Git
 // commits according to byHg (a map as ReadMap returns it): bookmarks, tags,
-// named-branch heads and tip. Converted and Warnings are left empty.
+// named-branch heads and tip, over the changesets it does not hide or keep
+// secret. Converted and Warnings are left empty.
 func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
 	return DescribeVisible(hgRoot, byHg, nil)
 }
 
 // DescribeVisible is Describe over the changesets not in exclude (nor
-// descending from one): see Options.Exclude.
+// descending from one); nil means those the repository hides or keeps
+// secret, as for Options.Exclude.
 func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
@@ -45,7 +47,11 @@ func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.No
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, err := describe(repo, byHg, res, nil, excludedRevs(repo, exclude)); err != nil {
+	excl, err := excludedOf(repo, exclude)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := describe(repo, byHg, res, nil, excl); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -93,7 +99,11 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Bookmarks[name] = h.String()
 		refs["refs/heads/"+name] = h
 	}
-	tags, err := repo.VisibleTags(excludedNodes(repo, excl))
+	exNodes, err := excludedNodes(repo, excl)
+	if err != nil {
+		return nil, nil, err
+	}
+	tags, err := repo.VisibleTags(exNodes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -114,7 +124,11 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		return nil, nil, err
 	}
 	if rev := tipRev(repo, excl); rev >= 0 {
-		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
+		tip, err := repo.Changelog().Node(rev)
+		if err != nil {
+			return nil, nil, err
+		}
+		if h, ok := byHg[tip]; ok {
 			res.Tip = h.String()
 		}
 	}
@@ -142,7 +156,10 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 			info = branchInfo{branch: cs.Branch(), closed: cs.Closed()}
 		}
 		infos[rev] = info
-		p1, p2 := cl.Parents(rev)
+		p1, p2, err := cl.Parents(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 && pr < rev && infos[pr].branch == info.branch {
 				hasChildOnBranch[pr] = true
@@ -165,7 +182,11 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		if r, ok := open[b]; ok {
 			rev = r
 		}
-		if h, ok := byHg[repo.Changelog().Node(rev)]; ok {
+		node, err := repo.Changelog().Node(rev)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		if h, ok := byHg[node]; ok {
 			res.BranchHeads[b] = h.String()
 		}
 	}

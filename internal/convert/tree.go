@@ -185,7 +185,7 @@ func (s *treeState) populate(dirty map[string]bool, add objectSink) (git.Hash, e
 }
 
 // objectSink receives the tree objects computed.
-type objectSink func(kind string, data []byte, base git.Hash) (git.Hash, error)
+type objectSink func(t git.ObjectType, data []byte, base git.Hash) (git.Hash, error)
 
 func (t *tree) compute(add objectSink) (git.Hash, error) {
 	if t.valid {
@@ -196,7 +196,7 @@ func (t *tree) compute(add objectSink) (git.Hash, error) {
 		entries = append(entries, git.TreeEntry{Mode: e.mode, Name: name, Hash: e.hash})
 	}
 	// The previous version of this tree is the natural delta base.
-	h, err := add("tree", git.EncodeTree(entries), t.hash)
+	h, err := add(git.TreeObject, git.EncodeTree(entries), t.hash)
 	if err != nil {
 		return git.Hash{}, err
 	}

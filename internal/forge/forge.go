@@ -69,7 +69,7 @@ var errUnexpected = errors.New("unexpected answer")
 // Error is the error Preflight returns. It names the forge and the
 // destination; it never contains a token.
 type Error struct {
-	Forge   string // "github", "gitlab" or "gitea"
+	Forge   Kind // KindGitHub, KindGitLab or KindGitea
 	Owner   string
 	Project string
 	Err     error  // one of the sentinels above, or an unexpected-answer error
@@ -79,7 +79,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Forge)
+	b.WriteString(string(e.Forge))
 	b.WriteString(": ")
 	b.WriteString(e.Owner)
 	if e.Project != "" {
@@ -186,15 +186,30 @@ func (c Config) tokens() TokenSource {
 	return StaticToken(c.Token)
 }
 
-// New returns the checker for a forge kind: "github", "gitlab", "gitea" or
-// "forgejo" (same API as Gitea).
-func New(kind string, cfg Config) (Checker, error) {
-	switch strings.ToLower(kind) {
-	case "github":
+// Kind names a destination forge. It is a string type: configuration and
+// JSON keep the spelling of the constants.
+type Kind string
+
+// Forges a destination may be on. Heptapod has GitLab's API, Forgejo
+// Gitea's.
+const (
+	KindPlain    Kind = "" // a plain Git URL: no forge API, an ls-remote check only
+	KindGitHub   Kind = "github"
+	KindGitLab   Kind = "gitlab"
+	KindGitea    Kind = "gitea"
+	KindHeptapod Kind = "heptapod"
+	KindForgejo  Kind = "forgejo"
+)
+
+// New returns the checker for a forge kind: KindGitHub, KindGitLab (or
+// KindHeptapod), KindGitea (or KindForgejo), in any case.
+func New(kind Kind, cfg Config) (Checker, error) {
+	switch Kind(strings.ToLower(string(kind))) {
+	case KindGitHub:
 		return NewGitHub(cfg)
-	case "gitlab", "heptapod":
+	case KindGitLab, KindHeptapod:
 		return NewGitLab(cfg)
-	case "gitea", "forgejo":
+	case KindGitea, KindForgejo:
 		return NewGitea(cfg)
 	}
 	return nil, fmt.Errorf("forge: unknown forge %q (want github, gitlab, gitea or forgejo)", kind)
@@ -210,7 +225,7 @@ type failFunc func(sentinel error, detail string) error
 // runPreflight runs one forge's check with what every forge shares: owner and
 // project names validated before any request, the timeout, the *Error
 // constructor, and one debug log line with the outcome.
-func (c Config) runPreflight(ctx context.Context, forge, owner, project string, ownerRE *regexp.Regexp,
+func (c Config) runPreflight(ctx context.Context, forge Kind, owner, project string, ownerRE *regexp.Regexp,
 	check func(ctx context.Context, owner, project string, fail failFunc) error) error {
 	start := time.Now()
 	err := validNames(forge, owner, project, ownerRE)
@@ -225,9 +240,9 @@ func (c Config) runPreflight(ctx context.Context, forge, owner, project string, 
 	return err
 }
 
-func logPreflight(ctx context.Context, l *slog.Logger, forge, owner, project string, start time.Time, err error) {
+func logPreflight(ctx context.Context, l *slog.Logger, forge Kind, owner, project string, start time.Time, err error) {
 	attrs := []slog.Attr{
-		slog.String("forge", forge), slog.String("owner", owner), slog.String("project", project),
+		slog.String("forge", string(forge)), slog.String("owner", owner), slog.String("project", project),
 		slog.Duration("elapsed", time.Since(start)),
 	}
 	if err != nil {

@@ -19,7 +19,7 @@ func TestNew(t *testing.T) {
 	gl := newGitLabWorld(t)
 	gt := newGiteaWorld(t)
 	cases := []struct {
-		kind  string
+		kind  forge.Kind
 		cfg   forge.Config
 		owner string
 		want  string // type of the checker, "" = error
@@ -78,7 +78,7 @@ func TestErrorsNeverHoldTheToken(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := forge.Config{BaseURL: "http://127.0.0.1:1/", Token: secret, Logger: logger,
 		HTTPClient: &http.Client{Transport: leakyTransport{}}}
-	for _, kind := range []string{"github", "gitlab", "gitea"} {
+	for _, kind := range []forge.Kind{forge.KindGitHub, forge.KindGitLab, forge.KindGitea} {
 		c, err := forge.New(kind, cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -56,7 +56,7 @@ func (g *Gitea) client(ctx context.Context) (*gitea.Client, error) {
 // push to it (repository permissions when the bot is the token's user,
 // otherwise GET /repos/{owner}/{repo}/collaborators/{bot}/permission).
 func (g *Gitea) Preflight(ctx context.Context, owner, project string) error {
-	return g.cfg.runPreflight(ctx, "gitea", owner, project, ownerRE, g.preflight)
+	return g.cfg.runPreflight(ctx, KindGitea, owner, project, ownerRE, g.preflight)
 }
 
 func (g *Gitea) preflight(ctx context.Context, owner, project string, fail failFunc) error {
@@ -171,7 +171,7 @@ func (g *Gitea) fault(owner, project, op string, resp *gitea.Response, err error
 	} else if st != 0 {
 		err = &statusError{status: st, err: err}
 	}
-	e := &Error{Forge: "gitea", Owner: owner, Project: project, Detail: op, Cause: redact(err, g.cfg.Token)}
+	e := &Error{Forge: KindGitea, Owner: owner, Project: project, Detail: op, Cause: redact(err, g.cfg.Token)}
 	switch {
 	case st == http.StatusUnauthorized:
 		e.Err = ErrAuth

@@ -92,7 +92,7 @@ var (
 
 // validNames rejects names that could not exist on a forge and would
 // otherwise be pasted into API paths.
-func validNames(forge, owner, project string, ownerRE *regexp.Regexp) error {
+func validNames(forge Kind, owner, project string, ownerRE *regexp.Regexp) error {
 	if len(owner) > 255 || !ownerRE.MatchString(owner) || owner == "." || owner == ".." ||
 		strings.Contains(owner, "..") && strings.Contains(owner, "/") {
 		return &Error{Forge: forge, Owner: owner, Project: project, Err: ErrUserNotFound, Detail: "invalid owner name"}
@@ -109,7 +109,7 @@ func validNames(forge, owner, project string, ownerRE *regexp.Regexp) error {
 // bot's permission is asked for
 // (GET /repos/{owner}/{repo}/collaborators/{bot}/permission).
 func (g *GitHub) Preflight(ctx context.Context, owner, project string) error {
-	return g.cfg.runPreflight(ctx, "github", owner, project, ownerRE, g.preflight)
+	return g.cfg.runPreflight(ctx, KindGitHub, owner, project, ownerRE, g.preflight)
 }
 
 func (g *GitHub) preflight(ctx context.Context, owner, project string, fail failFunc) error {
@@ -159,7 +159,7 @@ func (g *GitHub) preflight(ctx context.Context, owner, project string, fail fail
 // checkPermission asks for the bot's permission on owner/project.
 func (g *GitHub) checkPermission(ctx context.Context, owner, project string) error {
 	fail := func(sentinel error, detail string) error {
-		return &Error{Forge: "github", Owner: owner, Project: project, Err: sentinel, Detail: detail}
+		return &Error{Forge: KindGitHub, Owner: owner, Project: project, Err: sentinel, Detail: detail}
 	}
 	bot := g.cfg.Bot
 	if bot == "" {
@@ -241,7 +241,7 @@ func (g *GitHub) botName(ctx context.Context) string {
 
 // fault classifies an error that is not an answer about the destination.
 func (g *GitHub) fault(owner, project, op string, err error) error {
-	e := &Error{Forge: "github", Owner: owner, Project: project, Detail: op, Cause: redact(err, g.cfg.Token)}
+	e := &Error{Forge: KindGitHub, Owner: owner, Project: project, Detail: op, Cause: redact(err, g.cfg.Token)}
 	if s := classifyToken(err); s != nil {
 		e.Err = s
 		return e

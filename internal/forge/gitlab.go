@@ -58,7 +58,7 @@ var gitlabNamespaceRE = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:/[A-
 // nested group path, "group/subgroup") and that the bot is a member with
 // Developer access (30) or higher, directly or inherited.
 func (g *GitLab) Preflight(ctx context.Context, owner, project string) error {
-	return g.cfg.runPreflight(ctx, "gitlab", owner, project, gitlabNamespaceRE, g.preflight)
+	return g.cfg.runPreflight(ctx, KindGitLab, owner, project, gitlabNamespaceRE, g.preflight)
 }
 
 func (g *GitLab) preflight(ctx context.Context, owner, project string, fail failFunc) error {
@@ -178,7 +178,7 @@ func (g *GitLab) bot(ctx context.Context) (int64, string, error) {
 }
 
 func (g *GitLab) fault(owner, project, op string, err error) error {
-	e := &Error{Forge: "gitlab", Owner: owner, Project: project, Detail: op, Cause: redact(err, g.cfg.Token)}
+	e := &Error{Forge: KindGitLab, Owner: owner, Project: project, Detail: op, Cause: redact(err, g.cfg.Token)}
 	var er *gitlab.ErrorResponse
 	st := 0
 	if errors.As(err, &er) && er.Response != nil {

@@ -1,5 +1,7 @@
 package git
 
+import "errors"
+
 // Git delta encoding (the payload of OFS_DELTA pack entries): two size
 // varints, then instructions that copy a range of the base or insert
 // literal bytes.
@@ -80,4 +82,106 @@ func appendDeltaCopy(d []byte, off, size int) []byte {
 		size -= k
 	}
 	return d
+}
+
+// ErrDelta is returned by ApplyDelta for a delta that does not apply to its
+// base.
+var ErrDelta = errors.New("git: invalid delta")
+
+// ApplyDelta applies the Git delta to base as dulwich's apply_delta does
+// (hg-git, which uses dulwich, stores rewritten authors and messages of Git
+// commits that way, and dulwich reads the deltas PackWriter writes): a copy
+// out of the base's range ends the instructions, and the result is good only
+// when the delta was read to its end and the result has the size its header
+// gives. Any other inconsistency is ErrDelta.
+func ApplyDelta(base, delta []byte) ([]byte, error) {
+	i := 0
+	header := func() (int64, error) {
+		var size int64
+		shift := uint(0)
+		for {
+			if i >= len(delta) {
+				return 0, ErrDelta
+			}
+			c := delta[i]
+			i++
+			if shift < 63 {
+				size |= int64(c&0x7f) << shift
+			}
+			shift += 7
+			if c&0x80 == 0 {
+				return size, nil
+			}
+		}
+	}
+	srcSize, err := header()
+	if err != nil {
+		return nil, err
+	}
+	destSize, err := header()
+	if err != nil {
+		return nil, err
+	}
+	if srcSize != int64(len(base)) {
+		return nil, ErrDelta
+	}
+	// One instruction yields at most the whole base or 127 literal bytes.
+	if destSize > int64(len(delta))*max(int64(len(base)), 127) {
+		return nil, ErrDelta
+	}
+	out := make([]byte, 0, min(destSize, 1<<20))
+	for i < len(delta) {
+		cmd := delta[i]
+		i++
+		switch {
+		case cmd&0x80 != 0:
+			var off, size int64
+			for k := 0; k < 4; k++ {
+				if cmd&(1<<k) != 0 {
+					if i >= len(delta) {
+						return nil, ErrDelta
+					}
+					off |= int64(delta[i]) << (8 * k)
+					i++
+				}
+			}
+			for k := 0; k < 3; k++ {
+				if cmd&(1<<(4+k)) != 0 {
+					if i >= len(delta) {
+						return nil, ErrDelta
+					}
+					size |= int64(delta[i]) << (8 * k)
+					i++
+				}
+			}
+			if size == 0 {
+				size = 0x10000
+			}
+			if off+size > srcSize || size > destSize {
+				// dulwich stops reading here; what follows makes it fail.
+				if int64(len(out)) != destSize || i != len(delta) {
+					return nil, ErrDelta
+				}
+				return out, nil
+			}
+			out = append(out, base[off:off+size]...)
+		case cmd != 0:
+			n := int(cmd)
+			if i+n > len(delta) {
+				// Python slices short, then finds the delta not consumed.
+				return nil, ErrDelta
+			}
+			out = append(out, delta[i:i+n]...)
+			i += n
+		default:
+			return nil, ErrDelta
+		}
+		if int64(len(out)) > destSize {
+			return nil, ErrDelta
+		}
+	}
+	if int64(len(out)) != destSize {
+		return nil, ErrDelta
+	}
+	return out, nil
 }

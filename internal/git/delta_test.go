@@ -2,7 +2,6 @@ package git
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -11,75 +10,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// applyDelta applies a Git delta to base, as Git's patch_delta does.
-func applyDelta(base, delta []byte) ([]byte, error) {
-	readSize := func() (uint64, error) {
-		var v uint64
-		for shift := uint(0); shift < 64; shift += 7 {
-			if len(delta) == 0 {
-				return 0, errors.New("truncated size")
-			}
-			c := delta[0]
-			delta = delta[1:]
-			v |= uint64(c&0x7f) << shift
-			if c < 0x80 {
-				return v, nil
-			}
-		}
-		return 0, errors.New("size too long")
-	}
-	baseSize, err := readSize()
-	if err != nil || baseSize != uint64(len(base)) {
-		return nil, fmt.Errorf("base size %d, have %d (%v)", baseSize, len(base), err)
-	}
-	size, err := readSize()
-	if err != nil || size > 1<<30 {
-		return nil, fmt.Errorf("result size: %v", err)
-	}
-	out := make([]byte, 0, size)
-	for len(delta) > 0 {
-		cmd := delta[0]
-		delta = delta[1:]
-		switch {
-		case cmd&0x80 != 0:
-			var off, n uint64
-			for i := range 7 {
-				if cmd&(1<<i) == 0 {
-					continue
-				}
-				if len(delta) == 0 {
-					return nil, errors.New("truncated copy")
-				}
-				if i < 4 {
-					off |= uint64(delta[0]) << (8 * i)
-				} else {
-					n |= uint64(delta[0]) << (8 * (i - 4))
-				}
-				delta = delta[1:]
-			}
-			if n == 0 {
-				n = 0x10000
-			}
-			if off+n > uint64(len(base)) {
-				return nil, errors.New("copy out of range")
-			}
-			out = append(out, base[off:off+n]...)
-		case cmd != 0:
-			if int(cmd) > len(delta) {
-				return nil, errors.New("truncated insert")
-			}
-			out = append(out, delta[:cmd]...)
-			delta = delta[cmd:]
-		default:
-			return nil, errors.New("reserved instruction 0")
-		}
-	}
-	if uint64(len(out)) != size {
-		return nil, fmt.Errorf("result %d bytes, header says %d", len(out), size)
-	}
-	return out, nil
-}
 
 func TestMakeDelta(t *testing.T) {
 	t.Parallel()
@@ -108,7 +38,7 @@ func TestMakeDelta(t *testing.T) {
 		if d == nil {
 			continue
 		}
-		got, err := applyDelta(tc.base, d)
+		got, err := ApplyDelta(tc.base, d)
 		if err != nil || !bytes.Equal(got, tc.target) {
 			t.Errorf("%s: applyDelta: %v", tc.name, err)
 		}
@@ -149,7 +79,7 @@ func TestPackWriterDeltas(t *testing.T) {
 		t.Fatal(err)
 	}
 	var objs []testObject
-	add := func(kind string, data []byte, base Hash) Hash {
+	add := func(kind ObjectType, data []byte, base Hash) Hash {
 		h, err := pw.AddDelta(kind, data, base)
 		if err != nil {
 			t.Fatal(err)
@@ -163,20 +93,20 @@ func TestPackWriterDeltas(t *testing.T) {
 	const versions = 120 // more than maxDeltaDepth
 	for i := range versions {
 		file = fmt.Appendf(file, "line %d\n", i)
-		fh := add(KindBlob, file, prevFile)
-		entries = append(entries, TreeEntry{ModeFile, fmt.Sprintf("f%03d", i), add(KindBlob, fmt.Appendf(nil, "%d", i), ZeroHash)})
+		fh := add(BlobObject, file, prevFile)
+		entries = append(entries, TreeEntry{ModeFile, fmt.Sprintf("f%03d", i), add(BlobObject, fmt.Appendf(nil, "%d", i), ZeroHash)})
 		tree := EncodeTree(append(entries, TreeEntry{ModeFile, "log", fh}))
 		// The wrong kind of base is ignored.
-		th := add(KindTree, tree, map[bool]Hash{true: prevFile, false: prevTree}[i%10 == 5])
+		th := add(TreeObject, tree, map[bool]Hash{true: prevFile, false: prevTree}[i%10 == 5])
 		c := &Commit{Tree: th, Author: "A <a@b.c> 1 +0000", Committer: "A <a@b.c> 1 +0000", Message: fmt.Sprintf("%d\n", i)}
 		if !parent.IsZero() {
 			c.Parents = []Hash{parent}
 		}
-		parent = add(KindCommit, EncodeCommit(c), parent)
+		parent = add(CommitObject, EncodeCommit(c), parent)
 		prevTree, prevFile = th, fh
 	}
 	// A base never added is ignored.
-	add(KindBlob, append(bytes.Clone(file), "x"...), HashObject(KindBlob, []byte("absent")))
+	add(BlobObject, append(bytes.Clone(file), "x"...), HashObject(BlobObject, []byte("absent")))
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +149,22 @@ func FuzzDelta(f *testing.F) {
 		if d == nil {
 			return
 		}
-		got, err := applyDelta(base, d)
+		got, err := ApplyDelta(base, d)
 		if err != nil || !bytes.Equal(got, target) {
 			t.Fatalf("delta does not reproduce the target: %v", err)
+		}
+	})
+}
+
+// FuzzApplyDelta applies arbitrary Git deltas: no panic, and bounded output.
+func FuzzApplyDelta(f *testing.F) {
+	f.Add("hello", "\x05\x05\x90\x05")
+	f.Add("hello", "\x05\x03\x03abc")
+	f.Add("", "\x00\x00")
+	f.Fuzz(func(t *testing.T, src, delta string) {
+		out, err := ApplyDelta([]byte(src), []byte(delta))
+		if err == nil && len(out) > len(delta)*max(len(src), 127) {
+			t.Fatalf("output of %d bytes from a %d-byte delta", len(out), len(delta))
 		}
 	})
 }
@@ -239,11 +182,11 @@ func TestPackWriterDulwichReads(t *testing.T) {
 	var prev Hash
 	for i := range 60 {
 		data := []byte(strings.Repeat("a line of a growing file\n", 50+i))
-		h, err := pw.AddDelta(KindBlob, data, prev)
+		h, err := pw.AddDelta(BlobObject, data, prev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		objs = append(objs, testObject{KindBlob, data, h})
+		objs = append(objs, testObject{BlobObject, data, h})
 		prev = h
 	}
 	if err := pw.Commit(); err != nil {

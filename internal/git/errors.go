@@ -142,10 +142,10 @@ var stderrPatterns = []struct {
 	{"broken pipe", ErrNetwork},
 }
 
-// classify works out the kind of a failure from the context and git's
-// stderr.
-func classify(ctx context.Context, stderr string) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+// classify works out the kind of a failure from the run's error (a
+// timeout) and git's stderr.
+func classify(runErr error, stderr string) error {
+	if errors.Is(runErr, context.DeadlineExceeded) {
 		return ErrNetwork
 	}
 	low := strings.ToLower(stderr)

@@ -48,20 +48,43 @@ func ParseHash(s string) (Hash, error) {
 	return h, nil
 }
 
-// Object kinds as written in object headers.
+// ObjectType is the type of a Git object. Its values are the type numbers
+// of pack object headers.
+type ObjectType int8
+
+// Object types.
 const (
-	KindCommit = "commit"
-	KindTree   = "tree"
-	KindBlob   = "blob"
-	KindTag    = "tag"
+	InvalidObject ObjectType = 0
+	CommitObject  ObjectType = 1
+	TreeObject    ObjectType = 2
+	BlobObject    ObjectType = 3
+	TagObject     ObjectType = 4
 )
 
-// HashObject returns the name Git gives an object of the given kind
-// ("blob", "tree", "commit", "tag") holding data: SHA-1 of
-// "<kind> <len>\x00<data>".
-func HashObject(kind string, data []byte) Hash {
+// String returns the type's name as written in object headers ("commit",
+// "tree", "blob", "tag"), or "invalid" for another value.
+func (t ObjectType) String() string {
+	switch t {
+	case CommitObject:
+		return "commit"
+	case TreeObject:
+		return "tree"
+	case BlobObject:
+		return "blob"
+	case TagObject:
+		return "tag"
+	}
+	return "invalid"
+}
+
+// Valid reports whether t is one of the four object types.
+func (t ObjectType) Valid() bool { return t >= CommitObject && t <= TagObject }
+
+// HashObject returns the name Git gives an object of type t holding data:
+// SHA-1 of "<type> <len>\x00<data>".
+func HashObject(t ObjectType, data []byte) Hash {
 	var hdr [32]byte
-	b := append(hdr[:0], kind...)
+	b := append(hdr[:0], t.String()...)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(len(data)), 10)
 	b = append(b, 0)
@@ -79,4 +102,17 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// compareHash orders hashes as bytes, the order of a pack index.
+func compareHash(a, b Hash) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package git
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func checkObjectSet(t *testing.T, dir string, want []Hash) {
 			t.Errorf("ObjectExists(%s) = %v, %v", h, ok, err)
 		}
 	}
-	absent := []Hash{HashObject(KindBlob, []byte("never written")), ZeroHash, {0xff, 0xff, 0xff}}
+	absent := []Hash{HashObject(BlobObject, []byte("never written")), ZeroHash, {0xff, 0xff, 0xff}}
 	for _, h := range absent {
 		if set.Has(h) {
 			t.Errorf("ObjectSet has absent %s", h)
@@ -114,7 +115,7 @@ func TestObjectSetIgnoresIdxWithoutPack(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
 	pw, _ := NewPackWriter(dir)
-	h, _ := pw.Add(KindBlob, []byte("x"))
+	h, _ := pw.Add(BlobObject, []byte("x"))
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestWriteIdxLargeOffsets(t *testing.T) {
 		if i%3 == 0 {
 			off += 1<<31 + uint64(i)<<32
 		}
-		objects[HashObject(KindBlob, fmt.Appendf(nil, "%d", i))] = packEntry{offset: off, crc: uint32(i)}
+		objects[HashObject(BlobObject, fmt.Appendf(nil, "%d", i))] = packEntry{offset: off, crc: uint32(i)}
 	}
 	var buf bytes.Buffer
 	if err := writeIdx(&buf, objects, Hash{1, 2, 3}); err != nil {
@@ -183,9 +184,21 @@ func TestParseIdxRejects(t *testing.T) {
 		"version":   corrupt(func(b []byte) []byte { b[7] = 3; return b }),
 		"fanout":    corrupt(func(b []byte) []byte { b[8+4*0x30+3] = 0; return b }),
 	} {
-		if _, err := parseIdx(data); err == nil {
-			t.Errorf("%s: parseIdx accepted", name)
+		want := ErrMalformedIdx
+		if name == "version" {
+			want = ErrUnsupportedVersion
 		}
+		if _, err := parseIdx(data); !errors.Is(err, want) {
+			t.Errorf("%s: parseIdx: %v, want %v", name, err, want)
+		}
+	}
+	version := corrupt(func(b []byte) []byte { b[7] = 3; return b })
+	if _, err := idxHas(bytes.NewReader(version), Hash{0x10}); !errors.Is(err, ErrUnsupportedVersion) {
+		t.Errorf("idxHas of version 3: %v", err)
+	}
+	fanout := corrupt(func(b []byte) []byte { b[8+4*0x30+3] = 0; return b })
+	if _, err := idxHas(bytes.NewReader(fanout), Hash{0x30}); !errors.Is(err, ErrMalformedIdx) {
+		t.Errorf("idxHas of a bad fan-out: %v", err)
 	}
 }
 

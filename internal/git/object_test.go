@@ -22,7 +22,7 @@ func TestHashObjectMatchesGit(t *testing.T) {
 	}
 	for i, b := range blobs {
 		want := mustHash(t, string(gitT(t, dir, b, "hash-object", "-t", "blob", "--stdin")))
-		if got := HashObject(KindBlob, b); got != want {
+		if got := HashObject(BlobObject, b); got != want {
 			t.Errorf("blob %d: HashObject = %s, git hash-object = %s", i, got, want)
 		}
 	}
@@ -50,7 +50,7 @@ func TestParseHash(t *testing.T) {
 			t.Errorf("ParseHash(%q).String() = %s", tc.in, h)
 		}
 	}
-	if !ZeroHash.IsZero() || HashObject("blob", nil).IsZero() {
+	if !ZeroHash.IsZero() || HashObject(BlobObject, nil).IsZero() {
 		t.Error("IsZero wrong")
 	}
 }
@@ -60,8 +60,8 @@ func TestParseHash(t *testing.T) {
 func TestEncodeTreeMatchesMktree(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	blob := HashObject(KindBlob, []byte("x\n"))
-	sub := HashObject(KindTree, nil)
+	blob := HashObject(BlobObject, []byte("x\n"))
+	sub := HashObject(TreeObject, nil)
 	commit := mustHash(t, "0123456789abcdef0123456789abcdef01234567")
 	cases := map[string][]TreeEntry{
 		"empty":  {},
@@ -113,7 +113,7 @@ func TestEncodeTreeMatchesMktree(t *testing.T) {
 		}
 		want := mustHash(t, string(gitT(t, dir, []byte(in.String()), "mktree", "--missing")))
 		body := EncodeTree(entries)
-		if got := HashObject(KindTree, body); got != want {
+		if got := HashObject(TreeObject, body); got != want {
 			t.Errorf("%s: tree %s, git mktree %s", name, got, want)
 		}
 	}
@@ -158,7 +158,7 @@ func TestEncodeCommitMatchesCommitTree(t *testing.T) {
 		}
 		want := mustHash(t, string(gitT(t, dir, []byte(tc.msg), args...)))
 		c := &Commit{Tree: tree, Parents: tc.parents, Author: author, Committer: committer, Message: tc.msg}
-		if got := HashObject(KindCommit, EncodeCommit(c)); got != want {
+		if got := HashObject(CommitObject, EncodeCommit(c)); got != want {
 			t.Errorf("%q: commit %s, git commit-tree %s\n%s", tc.msg, got, want, EncodeCommit(c))
 		}
 	}
@@ -233,8 +233,8 @@ func TestEncodeCommitMatchesDulwich(t *testing.T) {
 		}
 		// Git reads it back as the same object.
 		h := mustHash(t, string(gitT(t, dir, got, "hash-object", "-t", "commit", "-w", "--stdin")))
-		if h != HashObject(KindCommit, got) {
-			t.Errorf("commit %d: git hash-object %s, HashObject %s", i, h, HashObject(KindCommit, got))
+		if h != HashObject(CommitObject, got) {
+			t.Errorf("commit %d: git hash-object %s, HashObject %s", i, h, HashObject(CommitObject, got))
 		}
 		if back := gitT(t, dir, nil, "cat-file", "commit", h.String()); !bytes.Equal(back, got) {
 			t.Errorf("commit %d: git cat-file returned %q", i, back)
@@ -264,5 +264,17 @@ func TestEncodeCommitMultilineExtra(t *testing.T) {
 	}
 	if w := `[(b'x-multi', b'object x\ntype commit\n\nsig'), (b'HG:extra', b'k:v')]`; string(out) != w {
 		t.Errorf("dulwich parsed extra %s, want %s", out, w)
+	}
+}
+
+func TestObjectType(t *testing.T) {
+	t.Parallel()
+	for typ, want := range map[ObjectType]string{CommitObject: "commit", TreeObject: "tree", BlobObject: "blob", TagObject: "tag", InvalidObject: "invalid", 9: "invalid"} {
+		if got := typ.String(); got != want {
+			t.Errorf("ObjectType(%d).String() = %q, want %q", typ, got, want)
+		}
+		if typ.Valid() != (want != "invalid") {
+			t.Errorf("ObjectType(%d).Valid() = %v", typ, typ.Valid())
+		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -147,28 +146,28 @@ func newPackWriter(gitDir string, level int) (*PackWriter, error) {
 
 var errPackClosed = errors.New("git: pack writer already committed or aborted")
 
-// Add hashes data as an object of the given kind ("blob", "tree", "commit",
-// "tag") and appends it to the pack unless the pack already holds it.
-func (p *PackWriter) Add(kind string, data []byte) (Hash, error) {
-	return p.add(kind, data, ZeroHash)
+// Add hashes data as an object of type t and appends it to the pack unless
+// the pack already holds it.
+func (p *PackWriter) Add(t ObjectType, data []byte) (Hash, error) {
+	return p.add(t, data, ZeroHash)
 }
 
 // AddDelta is Add, storing data as a delta against base when that is worth
-// it: base must be an object of the same kind added to this pack recently
+// it: base must be an object of the same type added to this pack recently
 // (the writer keeps the bytes of the last 64 MiB of objects of up to 1 MiB
 // each), and data must share most of its bytes with base as a common prefix
 // and suffix, as a new version of a tree or of a lightly edited file does.
 // Otherwise data is stored whole. Either way Git reads the same object.
-func (p *PackWriter) AddDelta(kind string, data []byte, base Hash) (Hash, error) {
-	return p.add(kind, data, base)
+func (p *PackWriter) AddDelta(t ObjectType, data []byte, base Hash) (Hash, error) {
+	return p.add(t, data, base)
 }
 
-func (p *PackWriter) add(kind string, data []byte, base Hash) (Hash, error) {
-	typ, ok := packTypes[kind]
-	if !ok {
-		return ZeroHash, fmt.Errorf("git: pack: unknown object kind %q", clip(kind, 32))
+func (p *PackWriter) add(t ObjectType, data []byte, base Hash) (Hash, error) {
+	if !t.Valid() {
+		return ZeroHash, fmt.Errorf("git: pack: unknown object type %d", t)
 	}
-	h := HashObject(kind, data)
+	typ := byte(t) // the pack header's type number
+	h := HashObject(t, data)
 
 	// Look up the state under the lock, compress outside it (so that
 	// several goroutines compress in parallel), append under it.
@@ -431,66 +430,6 @@ func (p *PackWriter) abort() {
 	os.Remove(p.f.Name())
 }
 
-// writeIdx writes a version-2 pack index for objects.
-func writeIdx(f io.Writer, objects map[Hash]packEntry, packSum Hash) error {
-	names := make([]Hash, 0, len(objects))
-	for h := range objects {
-		names = append(names, h)
-	}
-	slices.SortFunc(names, func(a, b Hash) int { return compareHash(a, b) })
-
-	sum := sha1.New()
-	w := bufio.NewWriterSize(io.MultiWriter(f, sum), 256<<10)
-	var b4 [4]byte
-	put32 := func(v uint32) {
-		binary.BigEndian.PutUint32(b4[:], v)
-		w.Write(b4[:])
-	}
-	w.Write(idxMagic[:])
-	put32(2)
-	var fanout [256]uint32
-	for _, h := range names {
-		fanout[h[0]]++
-	}
-	var total uint32
-	for i := range fanout {
-		total += fanout[i]
-		put32(total)
-	}
-	for _, h := range names {
-		w.Write(h[:])
-	}
-	for _, h := range names {
-		put32(objects[h].crc)
-	}
-	var large []uint64
-	for _, h := range names {
-		off := objects[h].offset
-		if off < 1<<31 {
-			put32(uint32(off))
-			continue
-		}
-		put32(1<<31 | uint32(len(large)))
-		large = append(large, off)
-	}
-	var b8 [8]byte
-	for _, off := range large {
-		binary.BigEndian.PutUint64(b8[:], off)
-		w.Write(b8[:])
-	}
-	w.Write(packSum[:])
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	_, err := f.Write(sum.Sum(nil))
-	return err
-}
-
-var idxMagic = [4]byte{0xff, 't', 'O', 'c'}
-
-// Pack object types.
-var packTypes = map[string]byte{KindCommit: 1, KindTree: 2, KindBlob: 3, KindTag: 4}
-
 // putObjectHeader writes a pack object header (type and size varint) into b
 // and returns its length.
 func putObjectHeader(b []byte, typ byte, size uint64) int {
@@ -505,18 +444,6 @@ func putObjectHeader(b []byte, typ byte, size uint64) int {
 	}
 	b[n] = c
 	return n + 1
-}
-
-func compareHash(a, b Hash) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
 }
 
 // CleanTemporary removes the temporary files of PackWriters (and of git

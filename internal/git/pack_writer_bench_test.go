@@ -70,7 +70,7 @@ func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int, delta
 		for f := range benchFilesPerCommit {
 			d, name := benchPath(c, f)
 			dir = d
-			h, err := pw.Add(KindBlob, benchBlob(c*benchFilesPerCommit+f))
+			h, err := pw.Add(BlobObject, benchBlob(c*benchFilesPerCommit+f))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int, delta
 		if delta {
 			base = root[dir]
 		}
-		th, err := pw.AddDelta(KindTree, EncodeTree(dirs[dir]), base)
+		th, err := pw.AddDelta(TreeObject, EncodeTree(dirs[dir]), base)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int, delta
 		if !delta {
 			prevRoot = ZeroHash
 		}
-		rh, err := pw.AddDelta(KindTree, EncodeTree(rootEntries), prevRoot)
+		rh, err := pw.AddDelta(TreeObject, EncodeTree(rootEntries), prevRoot)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func writeBenchPackWriter(b testing.TB, gitDir string, level, commits int, delta
 		if !parent.IsZero() {
 			cm.Parents = []Hash{parent}
 		}
-		if parent, err = pw.Add(KindCommit, EncodeCommit(cm)); err != nil {
+		if parent, err = pw.Add(CommitObject, EncodeCommit(cm)); err != nil {
 			b.Fatal(err)
 		}
 	}

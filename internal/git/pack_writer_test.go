@@ -14,7 +14,7 @@ import (
 )
 
 type testObject struct {
-	kind string
+	kind ObjectType
 	data []byte
 	hash Hash
 }
@@ -24,7 +24,7 @@ type testObject struct {
 func writeTestHistory(t testing.TB, pw *PackWriter, commits int) ([]testObject, Hash) {
 	t.Helper()
 	var objs []testObject
-	add := func(kind string, data []byte) Hash {
+	add := func(kind ObjectType, data []byte) Hash {
 		h, err := pw.Add(kind, data)
 		if err != nil {
 			t.Fatal(err)
@@ -40,16 +40,16 @@ func writeTestHistory(t testing.TB, pw *PackWriter, commits int) ([]testObject, 
 			random[j] = byte(rng.IntN(256))
 		}
 		text := []byte(strings.Repeat(fmt.Sprintf("line %d of a text file\n", i), 1+i%50))
-		sub := add(KindTree, EncodeTree([]TreeEntry{
-			{ModeFile, "data.bin", add(KindBlob, random)},
-			{ModeExecutable, "run.sh", add(KindBlob, []byte("#!/bin/sh\necho hi\n"))},
+		sub := add(TreeObject, EncodeTree([]TreeEntry{
+			{ModeFile, "data.bin", add(BlobObject, random)},
+			{ModeExecutable, "run.sh", add(BlobObject, []byte("#!/bin/sh\necho hi\n"))},
 		}))
-		root := add(KindTree, EncodeTree([]TreeEntry{
-			{ModeFile, "README", add(KindBlob, text)},
-			{ModeFile, "empty", add(KindBlob, nil)},
-			{ModeSymlink, "link", add(KindBlob, []byte("README"))},
+		root := add(TreeObject, EncodeTree([]TreeEntry{
+			{ModeFile, "README", add(BlobObject, text)},
+			{ModeFile, "empty", add(BlobObject, nil)},
+			{ModeSymlink, "link", add(BlobObject, []byte("README"))},
 			{ModeDir, "sub", sub},
-			{ModeFile, "sub.txt", add(KindBlob, []byte("sorts before sub/"))},
+			{ModeFile, "sub.txt", add(BlobObject, []byte("sorts before sub/"))},
 		}))
 		c := &Commit{Tree: root, Author: "A U Thor <a@example.com> 1700000000 +0100",
 			Committer: "A U Thor <a@example.com> 1700000000 +0100",
@@ -57,7 +57,7 @@ func writeTestHistory(t testing.TB, pw *PackWriter, commits int) ([]testObject, 
 		if !parent.IsZero() {
 			c.Parents = []Hash{parent}
 		}
-		parent = add(KindCommit, EncodeCommit(c))
+		parent = add(CommitObject, EncodeCommit(c))
 	}
 	return objs, parent
 }
@@ -84,11 +84,11 @@ func TestPackWriterGitReadsPack(t *testing.T) {
 	}
 	objs, tip := writeTestHistory(t, pw, 40)
 	big := bytes.Repeat([]byte("large object crossing many zlib blocks\n"), 100000)
-	bigHash, err := pw.Add(KindBlob, big)
+	bigHash, err := pw.Add(BlobObject, big)
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs = append(objs, testObject{KindBlob, big, bigHash})
+	objs = append(objs, testObject{BlobObject, big, bigHash})
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -135,25 +135,25 @@ func TestPackWriterDedup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h1, _ := pw.Add(KindBlob, []byte("same"))
-	h2, _ := pw.Add(KindBlob, []byte("same"))
+	h1, _ := pw.Add(BlobObject, []byte("same"))
+	h2, _ := pw.Add(BlobObject, []byte("same"))
 	if h1 != h2 || pw.Len() != 1 || !pw.Has(h1) {
 		t.Fatalf("dedup: %s %s len %d has %v", h1, h2, pw.Len(), pw.Has(h1))
 	}
-	if pw.Has(HashObject(KindBlob, []byte("other"))) {
+	if pw.Has(HashObject(BlobObject, []byte("other"))) {
 		t.Error("Has reports an object never added")
 	}
 	// The same bytes as another kind are another object.
-	if h3, _ := pw.Add(KindTree, nil); h3 == h1 || pw.Len() != 2 {
+	if h3, _ := pw.Add(TreeObject, nil); h3 == h1 || pw.Len() != 2 {
 		t.Error("tree not added")
 	}
-	if _, err := pw.Add("blobby", nil); err == nil {
-		t.Error("unknown kind accepted")
+	if _, err := pw.Add(ObjectType(9), nil); err == nil {
+		t.Error("unknown object type accepted")
 	}
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pw.Add(KindBlob, []byte("late")); err == nil {
+	if _, err := pw.Add(BlobObject, []byte("late")); err == nil {
 		t.Error("Add after Commit accepted")
 	}
 	if err := pw.Commit(); err == nil {
@@ -183,7 +183,7 @@ func TestPackWriterEmptyAndAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pw.Add(KindBlob, []byte("discarded")); err != nil {
+	if _, err := pw.Add(BlobObject, []byte("discarded")); err != nil {
 		t.Fatal(err)
 	}
 	pw.Abort()
@@ -213,7 +213,7 @@ func TestPackWriterConcurrentAdd(t *testing.T) {
 				if i%2 == 1 {
 					data = fmt.Appendf(data, " from %d", g)
 				}
-				if _, err := pw.Add(KindBlob, data); err != nil {
+				if _, err := pw.Add(BlobObject, data); err != nil {
 					t.Error(err)
 					return
 				}
@@ -279,7 +279,7 @@ func TestCleanTemporary(t *testing.T) {
 	if len(names) != 3 || !slices.Contains(names, "pack-keep.pack") || !slices.Contains(names, "unrelated") {
 		t.Errorf("after CleanTemporary: %v", names)
 	}
-	if _, err := pw.Add(KindBlob, []byte("still writing")); err != nil {
+	if _, err := pw.Add(BlobObject, []byte("still writing")); err != nil {
 		t.Fatal(err)
 	}
 	if err := pw.Commit(); err != nil {

@@ -6,17 +6,17 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/command"
 )
 
 // DefaultTimeout bounds a git command when Runner.Timeout is zero.
@@ -310,17 +310,50 @@ func (r *Runner) IsAncestor(ctx context.Context, gitDir string, a, b Hash) (bool
 	return err == nil, err
 }
 
-// Run runs git with args in dir (a temporary empty directory when "") with
-// the Runner's environment and returns its standard output. It is for local
-// commands: arguments are passed as given, so callers must put "--" before
-// positional arguments themselves; remotes are not checked (though the
-// protocol allowlist still applies inside git).
-func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	op := "git"
-	if len(args) > 0 {
-		op = args[0]
+// CountCommits counts the commits reachable from include and not from
+// exclude in the repository gitDir (`git rev-list --count`); 0 when
+// include is empty.
+func (r *Runner) CountCommits(ctx context.Context, gitDir string, include, exclude []Hash) (int, error) {
+	if len(include) == 0 {
+		return 0, nil
 	}
-	return r.run(ctx, op, "", dir, nil, args)
+	args := []string{"--git-dir=" + gitDir, "rev-list", "--count"}
+	for _, h := range include {
+		args = append(args, h.String())
+	}
+	args = append(args, "--not")
+	for _, h := range exclude {
+		args = append(args, h.String())
+	}
+	out, err := r.run(ctx, "rev-list", "", gitDir, nil, append(args, "--"))
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("git rev-list --count: unexpected output %q", clip(string(out), 100))
+	}
+	return n, nil
+}
+
+// Head returns the ref the repository gitDir's HEAD names
+// (`git symbolic-ref -q HEAD`); an error when HEAD is detached.
+func (r *Runner) Head(ctx context.Context, gitDir string) (string, error) {
+	out, err := r.run(ctx, "symbolic-ref", "", gitDir, nil, []string{"--git-dir=" + gitDir, "symbolic-ref", "-q", "HEAD"})
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// SetHead points the repository gitDir's HEAD at ref, a "refs/…" name
+// (`git symbolic-ref HEAD ref`).
+func (r *Runner) SetHead(ctx context.Context, gitDir, ref string) error {
+	if err := checkRefName(ref); err != nil {
+		return &Error{Op: "symbolic-ref", ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: err}
+	}
+	_, err := r.run(ctx, "symbolic-ref", "", gitDir, nil, []string{"--git-dir=" + gitDir, "symbolic-ref", "HEAD", ref})
+	return err
 }
 
 // Version returns `git --version` output, trimmed.
@@ -332,13 +365,6 @@ func (r *Runner) Version(ctx context.Context) (string, error) {
 // run runs git. remote, if not "", is the URL the command talks to (for
 // credentials and error messages).
 func (r *Runner) run(ctx context.Context, op, remote, dir string, stdin []byte, args []string) ([]byte, error) {
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	fail := func(kind, err error) error {
 		return &Error{Op: op, Remote: redactURL(remote), ExitCode: -1, Kind: kind, Err: err}
 	}
@@ -362,70 +388,52 @@ func (r *Runner) run(ctx context.Context, op, remote, dir string, stdin []byte, 
 	if path == "" {
 		path = "git"
 	}
-	full := append([]string{
-		"-c", "protocol.ext.allow=never",
-		"-c", "protocol.fd.allow=never",
-		"-c", "credential.helper=",
-		"-c", "core.hooksPath=/dev/null",
-		"-c", "core.fsmonitor=false",
-	}, args...)
-	cmd := exec.CommandContext(ctx, path, full...)
-	cmd.Dir = dir
-	cmd.Env = env
-	setProcessGroup(cmd)
-	cmd.WaitDelay = 5 * time.Second
+	c := command.Cmd{
+		Path: path,
+		Args: append([]string{
+			"-c", "protocol.ext.allow=never",
+			"-c", "protocol.fd.allow=never",
+			"-c", "credential.helper=",
+			"-c", "core.hooksPath=/dev/null",
+			"-c", "core.fsmonitor=false",
+		}, args...),
+		Dir:       dir,
+		Env:       env,
+		Timeout:   r.Timeout,
+		MaxOutput: int64(r.MaxOutput),
+		MaxStderr: maxStderr,
+		Secrets:   secrets,
+		Logger:    r.Logger,
+		LogAttrs:  []slog.Attr{slog.String("op", op), slog.String("remote", redactURL(remote))},
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxOutput <= 0 {
+		c.MaxOutput = DefaultMaxOutput
+	}
 	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+		c.Stdin = bytes.NewReader(stdin)
 	}
-	maxOut := r.MaxOutput
-	if maxOut <= 0 {
-		maxOut = DefaultMaxOutput
-	}
-	stdout := &limitedBuffer{max: maxOut}
-	stderr := &tailBuffer{max: maxStderr}
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-
-	start := time.Now()
-	runErr := cmd.Run()
-	if r.Logger != nil {
-		r.Logger.LogAttrs(ctx, slog.LevelDebug, "git", slog.String("op", op),
-			slog.String("remote", redactURL(remote)), slog.Duration("duration", time.Since(start)),
-			slog.Bool("ok", runErr == nil))
-	}
-	if runErr == nil && stdout.overflow {
-		return nil, fail(nil, fmt.Errorf("output exceeds %d bytes", maxOut))
+	res, runErr := command.Run(ctx, c)
+	if errors.Is(runErr, command.ErrOutputTooLarge) {
+		return nil, fail(nil, runErr)
 	}
 	if runErr == nil {
-		return stdout.Bytes(), nil
+		return res.Stdout, nil
 	}
-	e := &Error{
-		Op:       op,
-		Remote:   redactURL(remote),
-		ExitCode: -1,
-		Stderr:   redact(tidy(stderr.String()), secrets),
-	}
-	var exit *exec.ExitError
-	if errors.As(runErr, &exit) && exit.Exited() {
-		e.ExitCode = exit.ExitCode()
-	} else {
+	e := &Error{Op: op, Remote: redactURL(remote), ExitCode: res.ExitCode, Stderr: res.Stderr}
+	if res.ExitCode < 0 {
 		e.Err = runErr
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		e.Err = ctxErr
+	if errors.Is(runErr, context.DeadlineExceeded) || errors.Is(runErr, context.Canceled) {
+		e.Err = ctx.Err()
+		if e.Err == nil {
+			e.Err = context.DeadlineExceeded // the Runner's own timeout
+		}
 	}
-	e.Kind = classify(ctx, e.Stderr)
-	return stdout.Bytes(), e
-}
-
-// tidy trims git's message and the trailing blanks of its lines (remote
-// messages are padded).
-func tidy(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t\r")
-	}
-	return strings.Join(lines, "\n")
+	e.Kind = classify(runErr, e.Stderr)
+	return res.Stdout, e
 }
 
 // inheritedEnv are the only variables passed on from this process.
@@ -540,8 +548,6 @@ func httpScope(remote string) string {
 	return u.Scheme + "://" + u.Host + "/"
 }
 
-var safePath = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
-
 // sshCommand builds GIT_SSH_COMMAND. Git runs it through the shell, so the
 // paths are restricted to characters that need no quoting.
 func (r *Runner) sshCommand() (string, error) {
@@ -553,8 +559,8 @@ func (r *Runner) sshCommand() (string, error) {
 		return base + " -o UserKnownHostsFile=/dev/null", nil
 	}
 	for _, p := range []string{c.SSHKey, c.KnownHosts} {
-		if !safePath.MatchString(p) || strings.Contains(p, "/-") {
-			return "", fmt.Errorf("ssh key and known_hosts must be absolute paths of letters, digits, '.', '_', '-' and '/', have %q", clip(p, 200))
+		if err := command.CheckShellPath(p); err != nil {
+			return "", fmt.Errorf("ssh key and known_hosts: %w", err)
 		}
 	}
 	return base + " -o UserKnownHostsFile=" + c.KnownHosts + " -i " + c.SSHKey, nil
@@ -639,7 +645,7 @@ func (r *Runner) sshAllowed(user, host string) error {
 	return nil
 }
 
-func isControl(c rune) bool { return c < 0x20 || c == 0x7f }
+func isControl(c rune) bool { return command.IsControl(c) }
 
 // checkArgs refuses refspecs that git could read as options or that hold
 // control characters.
@@ -661,63 +667,9 @@ func checkRefName(name string) error {
 	return nil
 }
 
-var userinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@`)
-
-// redactURL hides the userinfo of a URL.
-func redactURL(s string) string { return userinfo.ReplaceAllString(s, "${1}***@") }
-
-// redact hides secrets and URL userinfo in s.
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return redactURL(s)
-}
+// redactURL hides the credentials of a URL (command.Redact).
+func redactURL(s string) string { return command.Redact(s) }
 
 func redactErr(err error, remote string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), remote, redactURL(remote)))
 }
-
-// limitedBuffer keeps the first max bytes written to it. (It does not embed
-// bytes.Buffer, whose ReadFrom io.Copy would use, bypassing the limit.)
-type limitedBuffer struct {
-	buf      bytes.Buffer
-	max      int
-	overflow bool
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); len(p) > room {
-		b.overflow = true
-		b.buf.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *limitedBuffer) Bytes() []byte { return b.buf.Bytes() }
-
-// tailBuffer keeps about the last max bytes written to it.
-type tailBuffer struct {
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > 2*b.max {
-		b.buf = append(b.buf[:0], b.buf[len(b.buf)-b.max:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	if len(b.buf) > b.max {
-		return "…" + string(b.buf[len(b.buf)-b.max:])
-	}
-	return string(b.buf)
-}
-
-var _ io.Writer = (*tailBuffer)(nil)

@@ -6,17 +6,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/gittest"
 )
 
 // commitChain writes n commits on top of parent (ZeroHash for a root) into
@@ -29,14 +28,14 @@ func commitChain(t *testing.T, gitDir string, parent Hash, n int, label string) 
 	}
 	var out []Hash
 	for i := range n {
-		blob, _ := pw.Add(KindBlob, fmt.Appendf(nil, "%s %d\n", label, i))
-		tree, _ := pw.Add(KindTree, EncodeTree([]TreeEntry{{ModeFile, "file", blob}}))
+		blob, _ := pw.Add(BlobObject, fmt.Appendf(nil, "%s %d\n", label, i))
+		tree, _ := pw.Add(TreeObject, EncodeTree([]TreeEntry{{ModeFile, "file", blob}}))
 		c := &Commit{Tree: tree, Author: "A <a@example.com> 1700000000 +0000",
 			Committer: "A <a@example.com> 1700000000 +0000", Message: fmt.Sprintf("%s %d\n", label, i)}
 		if !parent.IsZero() {
 			c.Parents = []Hash{parent}
 		}
-		parent, err = pw.Add(KindCommit, EncodeCommit(c))
+		parent, err = pw.Add(CommitObject, EncodeCommit(c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +163,7 @@ func TestRunnerLocal(t *testing.T) {
 			t.Errorf("IsAncestor(%s, %s) = %v, %v; want %v", tc.a, tc.b, got, err, tc.want)
 		}
 	}
-	if _, err := r.IsAncestor(ctx, src, HashObject(KindBlob, []byte("none")), tip); err == nil {
+	if _, err := r.IsAncestor(ctx, src, HashObject(BlobObject, []byte("none")), tip); err == nil {
 		t.Error("IsAncestor of a missing object succeeded")
 	}
 
@@ -193,7 +192,7 @@ func TestRunnerLocal(t *testing.T) {
 	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/bad name": tip}); !errors.Is(err, ErrRemoteNotAllowed) {
 		t.Errorf("bad ref name: %v", err)
 	}
-	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/x": HashObject(KindBlob, []byte("missing"))}); err == nil {
+	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/x": HashObject(BlobObject, []byte("missing"))}); err == nil {
 		t.Error("update to a missing object succeeded")
 	}
 
@@ -209,9 +208,9 @@ func TestRunnerLocal(t *testing.T) {
 	if v, err := r.Version(ctx); err != nil || !strings.HasPrefix(v, "git version ") {
 		t.Errorf("Version = %q, %v", v, err)
 	}
-	out, err := r.Run(ctx, src, "cat-file", "-t", tip.String())
+	out, err := r.run(ctx, "cat-file", "", src, nil, []string{"cat-file", "-t", tip.String()})
 	if err != nil || strings.TrimSpace(string(out)) != "commit" {
-		t.Errorf("Run cat-file = %q, %v", out, err)
+		t.Errorf("run cat-file = %q, %v", out, err)
 	}
 }
 
@@ -271,10 +270,10 @@ func TestRunnerRefusesRemotes(t *testing.T) {
 			t.Errorf("refspec %q: %v", spec, err)
 		}
 	}
-	// Run does not check remotes, but git's protocol allowlist still refuses.
+	// run does not check remotes, but git's protocol allowlist still refuses.
 	for _, remote := range []string{"ext::sh -c touch% " + marker, "fd::0"} {
-		if _, err := permissive.Run(ctx, "", "ls-remote", "--", remote); err == nil {
-			t.Errorf("Run ls-remote %q succeeded", remote)
+		if _, err := permissive.run(ctx, "ls-remote", "", "", nil, []string{"ls-remote", "--", remote}); err == nil {
+			t.Errorf("run ls-remote %q succeeded", remote)
 		}
 	}
 	if _, err := os.Stat(marker); err == nil {
@@ -319,34 +318,12 @@ func TestRunnerSSHCommand(t *testing.T) {
 // gitHTTPServer serves the bare repositories under root with
 // `git http-backend` on 127.0.0.1, requiring an Authorization header equal to
 // want (when not "").
-func gitHTTPServer(t *testing.T, root, want string) *httptest.Server {
+func gitHTTPServer(t *testing.T, root, want string) *gittest.Server {
 	t.Helper()
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
+	if want == "" {
+		return gittest.HTTPServer(t, root, "")
 	}
-	backend := &cgi.Handler{
-		Path:   gitPath,
-		Args:   []string{"http-backend"},
-		Dir:    root,
-		Stderr: io.Discard,
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1",
-			"GIT_CONFIG_GLOBAL=/dev/null",
-		},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if want != "" && req.Header.Get("Authorization") != want {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	return gittest.HTTPServer(t, root, "", gittest.WithAuthorization(want))
 }
 
 func newServedRepo(t *testing.T, root, name string) string {
@@ -489,17 +466,9 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-func TestRedact(t *testing.T) {
+// TestRemoteArg: the redaction itself is command.RedactText's (tested there).
+func TestRemoteArg(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ in, want string }{
-		{"fatal: unable to access 'https://user:pw@host/x/'", "fatal: unable to access 'https://***@host/x/'"},
-		{"ssh://git@host/x", "ssh://***@host/x"},
-		{"no url here TOKEN", "no url here ***"},
-	} {
-		if got := redact(tc.in, []string{"TOKEN"}); got != tc.want {
-			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
 	if got := remoteArg("https://u:p@host:8443/x.git"); got != "https://host:8443/x.git" {
 		t.Errorf("remoteArg = %q", got)
 	}
@@ -545,9 +514,7 @@ func TestRunnerTokenScopedToHost(t *testing.T) {
 	const token = "scoped-token"
 	root := t.TempDir()
 	newServedRepo(t, root, "repo.git")
-	gitPath, _ := exec.LookPath("git")
-	backend := &cgi.Handler{Path: gitPath, Args: []string{"http-backend"}, Dir: root, Stderr: io.Discard,
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"}}
+	backend := gittest.Backend(root)
 	leaked := make(chan string, 100)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if h := req.Header.Get("Authorization"); h != "" {
@@ -645,28 +612,19 @@ func TestRunnerBoundsOutput(t *testing.T) {
 	ctx := testCtx(t)
 	dir := newBare(t)
 	pw, _ := NewPackWriter(dir)
-	h, _ := pw.Add(KindBlob, bytes.Repeat([]byte("x"), 1<<20))
+	h, _ := pw.Add(BlobObject, bytes.Repeat([]byte("x"), 1<<20))
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	r := &Runner{MaxOutput: 1000}
-	if _, err := r.Run(ctx, dir, "cat-file", "blob", h.String()); err == nil || !strings.Contains(err.Error(), "exceeds 1000 bytes") {
+	if _, err := r.run(ctx, "cat-file", "", dir, nil, []string{"cat-file", "blob", h.String()}); err == nil || !strings.Contains(err.Error(), "exceeds 1000 bytes") {
 		t.Errorf("oversized output: %v", err)
 	}
-	out, err := (&Runner{}).Run(ctx, dir, "cat-file", "blob", h.String())
+	out, err := (&Runner{}).run(ctx, "cat-file", "", dir, nil, []string{"cat-file", "blob", h.String()})
 	if err != nil || len(out) != 1<<20 {
 		t.Errorf("default bound: %d bytes, %v", len(out), err)
 	}
-	// Standard error keeps its end.
-	var tb tailBuffer
-	tb.max = 10
-	for range 100 {
-		tb.Write([]byte("0123456789"))
-	}
-	tb.Write([]byte("END"))
-	if s := tb.String(); !strings.HasSuffix(s, "456789END") || len(s) > 20 {
-		t.Errorf("tailBuffer = %q", s)
-	}
+	// (Standard error keeps its end: internal/command TestStderrTail.)
 }
 
 // TestRunnerPushRemoteRejected pushes atomically to a non-bare repository
@@ -692,5 +650,50 @@ func TestRunnerPushRemoteRejected(t *testing.T) {
 	t.Logf("%v; refs %+v", err, e.Refs)
 	if refs, _ := r.Refs(ctx, filepath.Join(work, ".git")); len(refs) != 0 {
 		t.Errorf("atomic push left refs %v", refs)
+	}
+}
+
+// TestRunnerNamedLocalCommands covers the commands that replaced the raw
+// Run: rev-list counting and HEAD.
+func TestRunnerNamedLocalCommands(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	r := &Runner{}
+	dir := newBare(t)
+	chain := commitChain(t, dir, ZeroHash, 3, "count") // oldest first
+	base, tip := chain[0], chain[len(chain)-1]
+	for _, tc := range []struct {
+		include, exclude []Hash
+		want             int
+	}{
+		{[]Hash{tip}, nil, 3},
+		{[]Hash{tip}, []Hash{base}, 2},
+		{[]Hash{tip, tip}, []Hash{tip}, 0},
+		{nil, []Hash{tip}, 0},
+	} {
+		if n, err := r.CountCommits(ctx, dir, tc.include, tc.exclude); err != nil || n != tc.want {
+			t.Errorf("CountCommits(%v, %v) = %d, %v; want %d", tc.include, tc.exclude, n, err, tc.want)
+		}
+	}
+	if _, err := r.CountCommits(ctx, dir, []Hash{{0xde, 0xad}}, nil); err == nil {
+		t.Error("CountCommits of a missing commit succeeded")
+	}
+
+	if err := r.UpdateRefs(ctx, dir, map[string]Hash{"refs/heads/main": tip}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetHead(ctx, dir, "refs/heads/main"); err != nil {
+		t.Fatal(err)
+	}
+	if head, err := r.Head(ctx, dir); err != nil || head != "refs/heads/main" {
+		t.Errorf("Head = %q, %v", head, err)
+	}
+	for _, bad := range []string{"--help", "HEAD", "refs/heads/a b", "-q"} {
+		if err := r.SetHead(ctx, dir, bad); !errors.Is(err, ErrRemoteNotAllowed) {
+			t.Errorf("SetHead(%q) = %v, want refused", bad, err)
+		}
+	}
+	if head, _ := r.Head(ctx, dir); head != "refs/heads/main" {
+		t.Errorf("a refused SetHead changed HEAD to %q", head)
 	}
 }

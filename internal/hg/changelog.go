@@ -48,15 +48,15 @@ func ParseChangeset(text []byte) (*Changeset, error) {
 	}
 	nl1 := bytes.IndexByte(text, '\n')
 	if nl1 < 0 {
-		return nil, fmt.Errorf("hg: parse changeset: no newline after manifest node")
+		return nil, corruptf("hg: parse changeset: no newline after manifest node")
 	}
 	nl2 := indexByteFrom(text, '\n', nl1+1)
 	if nl2 < 0 {
-		return nil, fmt.Errorf("hg: parse changeset: no newline after user")
+		return nil, corruptf("hg: parse changeset: no newline after user")
 	}
 	nl3 := indexByteFrom(text, '\n', nl2+1)
 	if nl3 < 0 {
-		return nil, fmt.Errorf("hg: parse changeset: no newline after date")
+		return nil, corruptf("hg: parse changeset: no newline after date")
 	}
 	var double int
 	if nl3+1 < len(text) && text[nl3+1] == '\n' {
@@ -64,19 +64,19 @@ func ParseChangeset(text []byte) (*Changeset, error) {
 	} else {
 		i := bytes.Index(text[nl3+1:], []byte("\n\n"))
 		if i < 0 {
-			return nil, fmt.Errorf("hg: parse changeset: no blank line before description")
+			return nil, corruptf("hg: parse changeset: no blank line before description")
 		}
 		double = nl3 + 1 + i
 	}
 	if !decodeHex(c.Manifest[:], text[:nl1]) {
-		return nil, fmt.Errorf("hg: parse changeset: bad manifest node %q", truncate(string(text[:nl1]), 64))
+		return nil, corruptf("hg: parse changeset: bad manifest node %q", truncate(string(text[:nl1]), 64))
 	}
 	c.User = string(text[nl1+1 : nl2])
 	date := text[nl2+1 : nl3]
 	fields := bytes.SplitN(date, []byte(" "), 3)
 	t, err := parseTime(string(fields[0]))
 	if err != nil {
-		return nil, fmt.Errorf("hg: parse changeset: date %q: %w", truncate(string(date), 64), err)
+		return nil, corruptf("hg: parse changeset: date %q: %w", truncate(string(date), 64), err)
 	}
 	c.Time = t
 	if len(fields) > 1 {
@@ -88,7 +88,7 @@ func ParseChangeset(text []byte) (*Changeset, error) {
 	if len(fields) == 3 {
 		c.Extra, err = decodeExtra(fields[2])
 		if err != nil {
-			return nil, fmt.Errorf("hg: parse changeset: extra: %w", err)
+			return nil, corruptf("hg: parse changeset: extra: %w", err)
 		}
 	}
 	if double > nl3 {

@@ -26,11 +26,15 @@ func FuzzRevlog(f *testing.F) {
 		n := min(rl.Len(), 64)
 		for rev := 0; rev < n; rev++ {
 			text, err := rl.Revision(rev)
-			if err == nil && rl.RawSize(rev) >= 0 && len(text) != rl.RawSize(rev) {
-				t.Fatalf("rev %d: %d bytes, index says %d", rev, len(text), rl.RawSize(rev))
+			if rs, _ := rl.RawSize(rev); err == nil && rs >= 0 && len(text) != rs {
+				t.Fatalf("rev %d: %d bytes, index says %d", rev, len(text), rs)
 			}
 			_ = rl.Verify(rev)
-			rl.Rev(rl.Node(rev))
+			node, err := rl.Node(rev)
+			if err != nil {
+				t.Fatalf("Node(%d) of %d revisions: %v", rev, rl.Len(), err)
+			}
+			rl.Rev(node)
 		}
 		for rev := n - 1; rev >= 0; rev-- {
 			_, _ = rl.Revision(rev)

@@ -2,7 +2,6 @@ package hg
 
 import (
 	"bytes"
-	"fmt"
 	"sort"
 )
 
@@ -29,17 +28,17 @@ func parseManifest(text []byte, intern func([]byte) string) ([]ManifestEntry, er
 	for off := 0; off < len(text); {
 		nl := bytes.IndexByte(text[off:], '\n')
 		if nl < 0 {
-			return nil, fmt.Errorf("hg: parse manifest: line at offset %d has no newline", off)
+			return nil, corruptf("hg: parse manifest: line at offset %d has no newline", off)
 		}
 		line := text[off : off+nl]
 		z := bytes.IndexByte(line, 0)
 		if z < 0 {
-			return nil, fmt.Errorf("hg: parse manifest: line at offset %d has no NUL", off)
+			return nil, corruptf("hg: parse manifest: line at offset %d has no NUL", off)
 		}
 		path, rest := line[:z], line[z+1:]
 		var e ManifestEntry
 		if len(rest) < 40 || !decodeHex(e.Node[:], rest[:40]) {
-			return nil, fmt.Errorf("hg: parse manifest: line at offset %d: bad node %q", off, truncate(string(rest), 64))
+			return nil, corruptf("hg: parse manifest: line at offset %d: bad node %q", off, truncate(string(rest), 64))
 		}
 		switch flags := rest[40:]; {
 		case len(flags) == 0:
@@ -48,10 +47,10 @@ func parseManifest(text []byte, intern func([]byte) string) ([]ManifestEntry, er
 		case len(flags) == 1 && flags[0] == 't':
 			return nil, &UnsupportedError{Requirement: "treemanifest (manifest entry with flag t)"}
 		default:
-			return nil, fmt.Errorf("hg: parse manifest: line at offset %d: unknown flags %q", off, truncate(string(flags), 16))
+			return nil, corruptf("hg: parse manifest: line at offset %d: unknown flags %q", off, truncate(string(flags), 16))
 		}
 		if len(path) == 0 {
-			return nil, fmt.Errorf("hg: parse manifest: line at offset %d: empty path", off)
+			return nil, corruptf("hg: parse manifest: line at offset %d: empty path", off)
 		}
 		if sorted && prev != nil && bytes.Compare(prev, path) >= 0 {
 			sorted = false
@@ -80,7 +79,7 @@ func ParseFileMeta(text []byte) (data []byte, meta map[string]string, err error)
 	}
 	end := bytes.Index(text[2:], []byte("\x01\n"))
 	if end < 0 {
-		return nil, nil, fmt.Errorf("hg: parse file metadata: no closing \\1\\n")
+		return nil, nil, corruptf("hg: parse file metadata: no closing \\1\\n")
 	}
 	block := text[2 : 2+end]
 	meta = map[string]string{}
@@ -97,7 +96,7 @@ func ParseFileMeta(text []byte) (data []byte, meta map[string]string, err error)
 		}
 		k, v, ok := bytes.Cut(line, []byte(": "))
 		if !ok {
-			return nil, nil, fmt.Errorf("hg: parse file metadata: line %q has no ': '", truncate(string(line), 64))
+			return nil, nil, corruptf("hg: parse file metadata: line %q has no ': '", truncate(string(line), 64))
 		}
 		meta[string(k)] = string(v)
 	}
@@ -116,12 +115,12 @@ func findManifestEntry(text []byte, path string) (ManifestEntry, bool, error) {
 		}
 		nl := bytes.IndexByte(text[start:], '\n')
 		if nl < 0 {
-			return ManifestEntry{}, false, fmt.Errorf("line at offset %d has no newline", start)
+			return ManifestEntry{}, false, corruptf("hg: parse manifest: line at offset %d has no newline", start)
 		}
 		line := text[start : start+nl]
 		z := bytes.IndexByte(line, 0)
 		if z < 0 {
-			return ManifestEntry{}, false, fmt.Errorf("line at offset %d has no NUL", start)
+			return ManifestEntry{}, false, corruptf("hg: parse manifest: line at offset %d has no NUL", start)
 		}
 		switch c := bytes.Compare(line[:z], []byte(path)); {
 		case c == 0:

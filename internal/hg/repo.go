@@ -182,8 +182,8 @@ func (r *Repo) Changeset(rev int) (*Changeset, error) {
 	e := &r.changelog.entries[rev]
 	c.Rev = rev
 	c.Node = e.node
-	c.P1 = r.changelog.Node(int(e.p1))
-	c.P2 = r.changelog.Node(int(e.p2))
+	c.P1 = r.changelog.node(int(e.p1))
+	c.P2 = r.changelog.node(int(e.p2))
 	return c, nil
 }
 
@@ -221,7 +221,7 @@ func (r *Repo) Manifest(n Node) ([]ManifestEntry, error) {
 	}
 	rev, ok := r.manifests.Rev(n)
 	if !ok {
-		return nil, fmt.Errorf("hg: manifest %s not found", n)
+		return nil, corruptf("hg: manifest %s not found", n)
 	}
 	var entries []ManifestEntry
 	err := r.manifests.withRevision(rev, func(text []byte) error {
@@ -273,7 +273,7 @@ func (r *Repo) ManifestFind(n Node, path string) (ManifestEntry, bool, error) {
 	}
 	rev, ok := r.manifests.Rev(n)
 	if !ok {
-		return ManifestEntry{}, false, fmt.Errorf("hg: manifest %s not found", n)
+		return ManifestEntry{}, false, corruptf("hg: manifest %s not found", n)
 	}
 	var e ManifestEntry
 	var found bool
@@ -344,7 +344,7 @@ func (r *Repo) File(path string, n Node) (data []byte, meta map[string]string, e
 	}
 	rev, ok := rl.Rev(n)
 	if !ok || rev < 0 {
-		return nil, nil, fmt.Errorf("hg: file %s: node %s not found", path, n)
+		return nil, nil, corruptf("hg: file %s: node %s not found", path, n)
 	}
 	text, err := rl.Revision(rev)
 	if err != nil {
@@ -358,8 +358,8 @@ func (r *Repo) File(path string, n Node) (data []byte, meta map[string]string, e
 }
 
 // HasObsstore reports whether the repository has obsolescence markers
-// (a non-empty .hg/store/obsstore): some changesets may then be hidden,
-// which this package does not compute.
+// (a non-empty .hg/store/obsstore): some changesets may then be hidden
+// (see HiddenRevs).
 func (r *Repo) HasObsstore() bool {
 	st, err := os.Stat(filepath.Join(r.storeDir, "obsstore"))
 	return err == nil && st.Size() > 0

@@ -131,21 +131,21 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 		return rl, nil
 	}
 	if len(b) < 4 {
-		return nil, fmt.Errorf("hg: read %s: index truncated (%d bytes)", name, len(b))
+		return nil, corruptf("hg: read %s: index truncated (%d bytes)", name, len(b))
 	}
 	header := binary.BigEndian.Uint32(b)
 	if v := header & 0xFFFF; v != revlogV1 {
 		return nil, &UnsupportedError{Requirement: fmt.Sprintf("revlog version %d", v), Path: name}
 	}
 	if f := header &^ 0xFFFF; f&^knownHeaderFlags != 0 {
-		return nil, fmt.Errorf("hg: read %s: unknown revlog flags %#x", name, f)
+		return nil, corruptf("hg: read %s: unknown revlog flags %#x", name, f)
 	}
 	rl.inline = header&flagInlineData != 0
 	rl.generalDelta = header&flagGeneralDelta != 0
 	n := len(b) / indexEntrySize
 	if !rl.inline {
 		if len(b)%indexEntrySize != 0 {
-			return nil, fmt.Errorf("hg: read %s: index size %d is not a multiple of %d", name, len(b), indexEntrySize)
+			return nil, corruptf("hg: read %s: index size %d is not a multiple of %d", name, len(b), indexEntrySize)
 		}
 	} else {
 		rl.index = b
@@ -155,7 +155,7 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 	for pos < len(b) {
 		rev := len(rl.entries)
 		if len(b)-pos < indexEntrySize {
-			return nil, fmt.Errorf("hg: read %s: entry %d truncated at offset %d", name, rev, pos)
+			return nil, corruptf("hg: read %s: entry %d truncated at offset %d", name, rev, pos)
 		}
 		e := b[pos : pos+indexEntrySize]
 		offFlags := binary.BigEndian.Uint64(e)
@@ -173,18 +173,18 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 			offFlags &= 0xFFFF // the first 4 bytes hold the header, offset 0
 		}
 		if ent.clen < 0 {
-			return nil, fmt.Errorf("hg: read %s: rev %d: negative chunk length", name, rev)
+			return nil, corruptf("hg: read %s: rev %d: negative chunk length", name, rev)
 		}
 		if ent.base < 0 || int(ent.base) > rev {
-			return nil, fmt.Errorf("hg: read %s: rev %d: bad delta base %d", name, rev, ent.base)
+			return nil, corruptf("hg: read %s: rev %d: bad delta base %d", name, rev, ent.base)
 		}
 		if ent.p1 < -1 || int(ent.p1) >= rev || ent.p2 < -1 || int(ent.p2) >= rev {
-			return nil, fmt.Errorf("hg: read %s: rev %d: bad parents %d, %d", name, rev, ent.p1, ent.p2)
+			return nil, corruptf("hg: read %s: rev %d: bad parents %d, %d", name, rev, ent.p1, ent.p2)
 		}
 		if rl.inline {
 			ent.pos = int64(pos + indexEntrySize)
 			if int64(len(b))-ent.pos < int64(ent.clen) {
-				return nil, fmt.Errorf("hg: read %s: rev %d: inline data truncated", name, rev)
+				return nil, corruptf("hg: read %s: rev %d: inline data truncated", name, rev)
 			}
 			pos += indexEntrySize + int(ent.clen)
 		} else {
@@ -205,37 +205,48 @@ func (rl *Revlog) Inline() bool { return rl.inline }
 // GeneralDelta reports whether deltas may be against any earlier revision.
 func (rl *Revlog) GeneralDelta() bool { return rl.generalDelta }
 
-// Node returns the node of rev; NullNode for -1 or a revision out of range.
-func (rl *Revlog) Node(rev int) Node {
-	if rev < 0 || rev >= len(rl.entries) {
+// Node returns the node of rev: NullNode for -1 (the null revision), an
+// error wrapping ErrRevisionRange for a revision the revlog lacks.
+func (rl *Revlog) Node(rev int) (Node, error) {
+	if rev < -1 || rev >= len(rl.entries) {
+		return NullNode, rangeError(rl.name, rev, len(rl.entries))
+	}
+	return rl.node(rev), nil
+}
+
+// node is Node for a revision known to be in [-1, Len()), such as a parent
+// the index was checked to hold.
+func (rl *Revlog) node(rev int) Node {
+	if rev < 0 {
 		return NullNode
 	}
 	return rl.entries[rev].node
 }
 
 // Parents returns the parent revisions of rev (-1 for none).
-func (rl *Revlog) Parents(rev int) (p1, p2 int) {
+func (rl *Revlog) Parents(rev int) (p1, p2 int, err error) {
 	if rev < 0 || rev >= len(rl.entries) {
-		return -1, -1
+		return -1, -1, rangeError(rl.name, rev, len(rl.entries))
 	}
 	e := &rl.entries[rev]
-	return int(e.p1), int(e.p2)
+	return int(e.p1), int(e.p2), nil
 }
 
 // LinkRev returns the changelog revision that introduced rev.
-func (rl *Revlog) LinkRev(rev int) int {
+func (rl *Revlog) LinkRev(rev int) (int, error) {
 	if rev < 0 || rev >= len(rl.entries) {
-		return -1
+		return -1, rangeError(rl.name, rev, len(rl.entries))
 	}
-	return int(rl.entries[rev].link)
+	return int(rl.entries[rev].link), nil
 }
 
-// RawSize returns the length of rev's full text, or -1 if unknown.
-func (rl *Revlog) RawSize(rev int) int {
+// RawSize returns the length of rev's full text, -1 when the index does not
+// record it.
+func (rl *Revlog) RawSize(rev int) (int, error) {
 	if rev < 0 || rev >= len(rl.entries) {
-		return -1
+		return -1, rangeError(rl.name, rev, len(rl.entries))
 	}
-	return int(rl.entries[rev].rawsize)
+	return int(rl.entries[rev].rawsize), nil
 }
 
 // Rev returns the revision holding node n. NullNode is revision -1.
@@ -273,7 +284,7 @@ func (rl *Revlog) Close() error {
 // changelog and manifest log, which return a copy.
 func (rl *Revlog) Revision(rev int) ([]byte, error) {
 	if rev < 0 || rev >= len(rl.entries) {
-		return nil, fmt.Errorf("hg: read %s: revision %d out of range [0,%d)", rl.name, rev, len(rl.entries))
+		return nil, rangeError(rl.name, rev, len(rl.entries))
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
@@ -292,8 +303,8 @@ func (rl *Revlog) Verify(rev int) error {
 		return err
 	}
 	e := &rl.entries[rev]
-	if got := HashRevision(rl.Node(int(e.p1)), rl.Node(int(e.p2)), text); got != e.node {
-		return fmt.Errorf("hg: verify %s: rev %d: node %s does not match content hash %s", rl.name, rev, e.node, got)
+	if got := HashRevision(rl.node(int(e.p1)), rl.node(int(e.p2)), text); got != e.node {
+		return corruptf("hg: verify %s: rev %d: node %s does not match content hash %s", rl.name, rev, e.node, got)
 	}
 	return nil
 }
@@ -356,7 +367,7 @@ func (rl *Revlog) outputBuffer(size int) []byte {
 // so that the text cannot be recycled meanwhile.
 func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
 	if rev < 0 || rev >= len(rl.entries) {
-		return fmt.Errorf("hg: read %s: revision %d out of range [0,%d)", rl.name, rev, len(rl.entries))
+		return rangeError(rl.name, rev, len(rl.entries))
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
@@ -373,10 +384,10 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 	}
 	e := &rl.entries[rev]
 	if e.flags&^knownRevFlags != 0 {
-		return nil, fmt.Errorf("hg: read %s: rev %d: unknown revision flags %#x", rl.name, rev, e.flags)
+		return nil, corruptf("hg: read %s: rev %d: unknown revision flags %#x", rl.name, rev, e.flags)
 	}
 	if e.flags&revFlagCensored != 0 {
-		return nil, fmt.Errorf("hg: read %s: rev %d is censored", rl.name, rev)
+		return nil, corruptf("hg: read %s: rev %d is censored", rl.name, rev)
 	}
 	if e.flags&revFlagExtStored != 0 {
 		return nil, &UnsupportedError{Requirement: "externally stored revision (lfs)", Path: rl.name}
@@ -414,10 +425,10 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		base := chain[i]
 		t, err := rl.decompress(chunks[i], nil, rl.entries[base].rawsize, true)
 		if err != nil {
-			return nil, fmt.Errorf("hg: read %s: rev %d: %w", rl.name, base, err)
+			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, base, err)
 		}
 		if rs := rl.entries[base].rawsize; rs >= 0 && int(rs) != len(t) {
-			return nil, fmt.Errorf("hg: read %s: rev %d: text is %d bytes, index says %d", rl.name, base, len(t), rs)
+			return nil, corruptf("hg: read %s: rev %d: text is %d bytes, index says %d", rl.name, base, len(t), rs)
 		}
 		text = t
 		if i == 0 {
@@ -432,7 +443,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		rs := rl.entries[r].rawsize
 		d, err := rl.decompress(chunks[i], rl.delta[:0], rs, false)
 		if err != nil {
-			return nil, fmt.Errorf("hg: read %s: rev %d: %w", rl.name, r, err)
+			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
 		}
 		if c := chunks[i]; len(c) > 0 && (c[0] == 'x' || c[0] == '(') && cap(d) > cap(rl.delta) {
 			// Keep a larger decompression buffer (never a raw chunk, which
@@ -441,10 +452,10 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		}
 		size, err := patchedSize(len(text), d)
 		if err != nil {
-			return nil, fmt.Errorf("hg: read %s: rev %d: %w", rl.name, r, err)
+			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
 		}
 		if rs >= 0 && int(rs) != size {
-			return nil, fmt.Errorf("hg: read %s: rev %d: text would be %d bytes, index says %d", rl.name, r, size, rs)
+			return nil, corruptf("hg: read %s: rev %d: text would be %d bytes, index says %d", rl.name, r, size, rs)
 		}
 		var dst []byte
 		if i == 0 {
@@ -496,7 +507,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 			e := &rl.entries[r]
 			end := e.pos + int64(e.clen)
 			if end > int64(len(rl.whole)) {
-				return nil, fmt.Errorf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, len(rl.whole))
+				return nil, corruptf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, len(rl.whole))
 			}
 			out[i] = rl.whole[e.pos:end]
 		}
@@ -507,7 +518,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 		e := &rl.entries[r]
 		end := e.pos + int64(e.clen)
 		if e.clen > 0 && (end > rl.dataSize || rl.data == nil) {
-			return nil, fmt.Errorf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, rl.dataSize)
+			return nil, corruptf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, rl.dataSize)
 		}
 		if e.clen == 0 {
 			continue
@@ -605,7 +616,7 @@ func applyDelta(dst, base, delta []byte) {
 func Patch(base, delta []byte) ([]byte, error) {
 	size, err := patchedSize(len(base), delta)
 	if err != nil {
-		return nil, fmt.Errorf("hg: patch: %w", err)
+		return nil, corruptf("hg: patch: %w", err)
 	}
 	dst := make([]byte, size)
 	applyDelta(dst, base, delta)

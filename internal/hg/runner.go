@@ -1,24 +1,25 @@
 package hg
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/command"
 )
 
 // Defaults for Runner.
 const (
 	DefaultTimeout   = 30 * time.Minute
 	DefaultMaxOutput = 64 << 20
-	maxStderr        = 1 << 20
 	maxErrStderr     = 4 << 10 // stderr kept in an Error: its end, where hg says why
 )
 
@@ -28,12 +29,14 @@ var ErrNotInstalled = errors.New("hg: the hg program is not installed or not in 
 
 // ErrOutputTooLarge is returned when a command writes more than
 // Runner.MaxOutput bytes to stdout.
-var ErrOutputTooLarge = errors.New("hg: command output exceeds the limit")
+var ErrOutputTooLarge = command.ErrOutputTooLarge
 
-// Runner runs the hg program safely: no shell, HGPLAIN=1, an empty
-// HGRCPATH (no user or system configuration), non-interactive, `--` before
-// positional arguments, a timeout and bounded output. Errors carry hg's
-// stderr with credentials in URLs redacted. The zero value is usable.
+// Runner runs the hg program safely: no shell, HGPLAIN=1, no user or
+// system configuration (HGRCPATH empty, or naming only the Runner's own
+// private file of credentials), non-interactive, `--` before positional
+// arguments, a timeout and bounded output. Errors carry hg's stderr with
+// credentials redacted. The zero value is usable; use WithCredentials for a
+// private source.
 type Runner struct {
 	Path      string        // hg executable; "" = "hg" from PATH
 	Timeout   time.Duration // per command; 0 = DefaultTimeout (the context may be shorter)
@@ -42,31 +45,43 @@ type Runner struct {
 	// PATH, HOME and TMPDIR of this process (ssh needs HOME for its keys).
 	Env []string
 	// Config holds extra "section.name=value" settings passed as --config
-	// (for example "ui.ssh=ssh -i /path/key -o BatchMode=yes").
-	Config []string
-	Logger *slog.Logger // nil = no logging
+	// (they override the credentials' file: do not set ui.ssh or auth.*
+	// here together with Credentials).
+	Config      []string
+	Credentials Credentials
+	Logger      *slog.Logger // nil = no logging
 }
 
-// Error is a failed hg command.
-type Error struct {
-	Args   []string // arguments, credentials redacted
-	Err    error    // the exec error (exit status, timeout, not found)
-	Stderr string   // hg's stderr, trimmed and redacted
+// Credentials authenticate to a private source. They never go on hg's
+// command line: for each command that talks to the source they are written
+// to an hgrc file (mode 0600, in a private directory removed afterwards)
+// that HGRCPATH names.
+type Credentials struct {
+	// User and Token are sent with HTTP Basic authentication to an http(s)
+	// source, when it asks ([auth] for the source's scheme, host and path).
+	User, Token string
+	// SSHKey and KnownHosts are the absolute paths of the private key and
+	// of the known_hosts file for an ssh:// source: both are required; ssh
+	// runs with that key only, strict host key checking against that
+	// file, no agent, no user configuration and no prompts (ui.ssh).
+	SSHKey, KnownHosts string
 }
 
-func (e *Error) Error() string {
-	msg := fmt.Sprintf("hg %s: %v", strings.Join(e.Args, " "), e.Err)
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
-	}
-	return msg
+// WithCredentials returns a copy of r that authenticates with c.
+func (r *Runner) WithCredentials(c Credentials) *Runner {
+	r2 := *r
+	r2.Credentials = c
+	return &r2
 }
-
-func (e *Error) Unwrap() error { return e.Err }
 
 // Clone clones source into dest without a working copy (hg clone --noupdate).
+// A source or destination that hg could read as an option is refused
+// (KindNotFound: no repository has that name here).
 func (r *Runner) Clone(ctx context.Context, source, dest string) error {
-	_, err := r.Run(ctx, "", "clone", "--noupdate", "--", source, dest)
+	if err := checkPositional("clone", source, dest); err != nil {
+		return err
+	}
+	_, err := r.runWith(ctx, "", source, []string{"clone", "--noupdate", "--", source, dest})
 	return err
 }
 
@@ -76,7 +91,33 @@ func (r *Runner) Pull(ctx context.Context, repo, source string) error {
 	if err != nil {
 		return fmt.Errorf("hg: pull: %w", err)
 	}
-	_, err = r.Run(ctx, abs, "pull", "--repository", abs, "--", source)
+	if err := checkPositional("pull", source); err != nil {
+		return err
+	}
+	_, err = r.runWith(ctx, abs, source, []string{"pull", "--repository", abs, "--", source})
+	return err
+}
+
+// Recover rolls back an interrupted transaction in the repository at repo
+// (hg recover).
+func (r *Runner) Recover(ctx context.Context, repo string) error {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return fmt.Errorf("hg: recover: %w", err)
+	}
+	_, err = r.run(ctx, abs, "recover", "--repository", abs)
+	return err
+}
+
+// GitExport exports the repository at repo's changesets to its Git
+// repository with hg-git (hg gexport, the hggit extension enabled for the
+// command).
+func (r *Runner) GitExport(ctx context.Context, repo string) error {
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return fmt.Errorf("hg: gexport: %w", err)
+	}
+	_, err = r.run(ctx, abs, "--config", "extensions.hggit=", "--repository", abs, "gexport")
 	return err
 }
 
@@ -84,7 +125,7 @@ var versionRE = regexp.MustCompile(`\(version ([^)\s]+)\)`)
 
 // Version returns the installed Mercurial's version, e.g. "6.3.2".
 func (r *Runner) Version(ctx context.Context) (string, error) {
-	out, err := r.Run(ctx, "", "version", "--quiet")
+	out, err := r.run(ctx, "", "version", "--quiet")
 	if err != nil {
 		return "", err
 	}
@@ -95,17 +136,39 @@ func (r *Runner) Version(ctx context.Context) (string, error) {
 	return string(m[1]), nil
 }
 
-// Run runs hg with args in dir ("" = current directory) and returns its
+// run runs hg with args in dir ("" = current directory) and returns its
 // stdout. The caller must put "--" before positional arguments that may
 // come from outside.
-func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+func (r *Runner) run(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	return r.runWith(ctx, dir, "", args)
+}
 
+// runWith runs hg with args in dir; source, if not "", is the repository
+// URL the command talks to, for which the Credentials apply.
+func (r *Runner) runWith(ctx context.Context, dir, source string, args []string) ([]byte, error) {
+	redacted := redactArgs(args)
+	c, cleanup, err := r.command(dir, source, args)
+	if err != nil {
+		return nil, &Error{Args: redacted, Err: err, ExitCode: -1, Kind: KindAuth}
+	}
+	defer cleanup()
+	res, err := command.Run(ctx, c)
+	if errors.Is(err, command.ErrOutputTooLarge) {
+		return nil, &Error{Args: redacted, Err: err, ExitCode: res.ExitCode}
+	}
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && res.ExitCode < 0 && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%w)", ErrNotInstalled, err)
+		}
+		return nil, &Error{Args: redacted, Err: err, Stderr: res.Stderr, ExitCode: res.ExitCode, Kind: kindOf(err, res.Stderr)}
+	}
+	return res.Stdout, nil
+}
+
+// command builds the command for args, writing the credentials for source
+// to a private hgrc when they apply; cleanup removes it.
+func (r *Runner) command(dir, source string, args []string) (c command.Cmd, cleanup func(), err error) {
+	cleanup = func() {}
 	path := r.Path
 	if path == "" {
 		path = "hg"
@@ -118,45 +181,112 @@ func (r *Runner) Run(ctx context.Context, dir string, args ...string) ([]byte, e
 		full = append(full, "--config", c)
 	}
 	full = append(full, args...)
-
-	redacted := redactArgs(args)
-	cmd := exec.CommandContext(ctx, path, full...)
-	cmd.Dir = dir
-	cmd.Env = r.environ()
-	cmd.WaitDelay = 5 * time.Second
-	setProcessGroup(cmd)
-	maxOut := r.MaxOutput
-	if maxOut <= 0 {
-		maxOut = DefaultMaxOutput
+	c = command.Cmd{
+		Path:      path,
+		Args:      full,
+		Dir:       dir,
+		Timeout:   r.Timeout,
+		MaxOutput: r.MaxOutput,
+		MaxStderr: maxErrStderr,
+		Logger:    r.Logger,
 	}
-	stdout := &limitedBuffer{max: maxOut}
-	stderr := &limitedBuffer{max: maxStderr}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-
-	start := time.Now()
-	err := cmd.Run()
-	if r.Logger != nil {
-		r.Logger.DebugContext(ctx, "hg command", slog.Any("args", redacted), slog.Duration("duration", time.Since(start)), slog.Bool("ok", err == nil))
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
 	}
+	if c.MaxOutput <= 0 {
+		c.MaxOutput = DefaultMaxOutput
+	}
+	if r.Credentials.Token != "" {
+		c.Secrets = []string{r.Credentials.Token}
+	}
+	rc, err := r.Credentials.hgrc(source)
+	if err != nil || rc == "" {
+		c.Env = r.environ("")
+		return c, cleanup, err
+	}
+	tmp, err := os.MkdirTemp("", "synchroniser-hg-") // mode 0700
 	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) && cmd.Process == nil {
-			err = fmt.Errorf("%w (%w)", ErrNotInstalled, err)
-		} else if ctx.Err() != nil {
-			err = fmt.Errorf("%w: %w", ctx.Err(), err)
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > maxErrStderr {
-			msg = "..." + msg[len(msg)-maxErrStderr:]
-		}
-		return nil, &Error{Args: redacted, Err: err, Stderr: redact(msg)}
+		return c, cleanup, err
 	}
-	if stdout.overflow {
-		return nil, &Error{Args: redacted, Err: fmt.Errorf("%w (%d bytes)", ErrOutputTooLarge, maxOut)}
+	cleanup = func() { os.RemoveAll(tmp) }
+	file := filepath.Join(tmp, "hgrc")
+	if err := writePrivate(file, rc); err != nil {
+		cleanup()
+		return c, func() {}, err
 	}
-	return stdout.Bytes(), nil
+	c.Env = r.environ(file)
+	return c, cleanup, nil
 }
 
-func (r *Runner) environ() []string {
+// writePrivate writes data to a new file only its owner can read.
+func writePrivate(name, data string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// hgrc returns the configuration that gives c to hg for source, "" when
+// none of c applies to it (a local path, a token for an ssh source).
+func (c Credentials) hgrc(source string) (string, error) {
+	if c == (Credentials{}) {
+		return "", nil
+	}
+	u, err := url.Parse(source)
+	if err != nil || !strings.Contains(source, "://") {
+		return "", nil // a local path (or not a URL hg could use): nothing to authenticate
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if c.User == "" && c.Token == "" {
+			return "", nil
+		}
+		if c.User == "" {
+			return "", errors.New("credentials: a token needs a user name")
+		}
+		for what, v := range map[string]string{"user": c.User, "token": c.Token} {
+			if strings.ContainsFunc(v, command.IsControl) || strings.TrimSpace(v) != v {
+				return "", fmt.Errorf("credentials: the %s has control characters or surrounding blanks", what)
+			}
+		}
+		prefix := u.Scheme + "://" + u.Host + u.EscapedPath()
+		if strings.ContainsFunc(prefix, command.IsControl) {
+			return "", errors.New("credentials: bad source URL")
+		}
+		rc := "[auth]\nsource.prefix = " + prefix + "\nsource.username = " + c.User + "\n"
+		if c.Token != "" {
+			rc += "source.password = " + c.Token + "\n"
+		}
+		return rc, nil
+	case "ssh":
+		if c.SSHKey == "" && c.KnownHosts == "" {
+			return "", nil
+		}
+		if c.SSHKey == "" || c.KnownHosts == "" {
+			return "", errors.New("credentials: an ssh source needs both an ssh key and a known_hosts file")
+		}
+		for what, p := range map[string]string{"ssh key": c.SSHKey, "known_hosts": c.KnownHosts} {
+			if err := command.CheckShellPath(p); err != nil {
+				return "", fmt.Errorf("credentials: %s: %w", what, err)
+			}
+			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				return "", fmt.Errorf("credentials: %s %s: not a readable file", what, p)
+			}
+		}
+		return "[ui]\nssh = ssh -i " + c.SSHKey + " -o IdentitiesOnly=yes -o UserKnownHostsFile=" + c.KnownHosts +
+			" -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentityAgent=none -F /dev/null\n", nil
+	}
+	return "", nil
+}
+
+// environ builds hg's environment; hgrc is the file HGRCPATH names ("" =
+// no configuration file at all).
+func (r *Runner) environ(hgrc string) []string {
 	env := r.Env
 	if env == nil {
 		for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
@@ -174,41 +304,24 @@ func (r *Runner) environ() []string {
 		}
 		out = append(out, kv)
 	}
-	return append(out, "HGPLAIN=1", "HGRCPATH=", "HGENCODING=utf-8")
+	return append(out, "HGPLAIN=1", "HGRCPATH="+hgrc, "HGENCODING=utf-8")
 }
 
-// limitedBuffer keeps the first max bytes written and notes any overflow
-// while still accepting writes (so the process does not block).
-// It must not expose bytes.Buffer's ReadFrom, which would bypass Write.
-type limitedBuffer struct {
-	buf      bytes.Buffer
-	max      int64
-	overflow bool
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - int64(b.buf.Len()); int64(len(p)) > room {
-		b.overflow = true
-		if room > 0 {
-			b.buf.Write(p[:room])
-		}
-		return len(p), nil
+// checkPositional refuses positional arguments hg could read as options
+// (even after "--", as a last line of defence) or that hold control
+// characters.
+func checkPositional(op string, args ...string) error {
+	if err := command.CheckArgs("argument", args...); err != nil {
+		return &Error{Args: append([]string{op}, redactArgs(args)...), Err: fmt.Errorf("refused: %w", err), ExitCode: -1, Kind: KindNotFound}
 	}
-	return b.buf.Write(p)
+	return nil
 }
 
-func (b *limitedBuffer) Bytes() []byte  { return b.buf.Bytes() }
-func (b *limitedBuffer) String() string { return b.buf.String() }
-
-var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s]*@`)
-
-// redact hides the user information of URLs in s.
-func redact(s string) string { return userinfoRE.ReplaceAllString(s, "${1}xxxxx@") }
-
+// redactArgs hides the credentials of URLs in args.
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		out[i] = redact(a)
+		out[i] = command.RedactText(a)
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -26,9 +25,16 @@ func (r *Runner) WithEvolution() *Runner {
 }
 
 // runState runs one hg command for the state methods below (the one place
-// they reach the runner's exec).
-func (r *Runner) runState(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	return r.Run(ctx, dir, args...)
+// they reach the runner's exec); source, if not "", is the repository the
+// command talks to, refused when hg could read it as an option, and the
+// one the Credentials apply to.
+func (r *Runner) runState(ctx context.Context, dir, source string, args ...string) ([]byte, error) {
+	if source != "" {
+		if err := checkPositional(args[0], source); err != nil {
+			return nil, err
+		}
+	}
+	return r.runWith(ctx, dir, source, args)
 }
 
 // RemotePhases is what a source says of its phases (the "phases" pushkey
@@ -40,7 +46,7 @@ type RemotePhases struct {
 
 // ListPhases asks source for its phases (hg debugpushkey SOURCE phases).
 func (r *Runner) ListPhases(ctx context.Context, source string) (*RemotePhases, error) {
-	out, err := r.runState(ctx, "", "debugpushkey", "--", source, "phases")
+	out, err := r.runState(ctx, "", source, "debugpushkey", "--", source, "phases")
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +55,14 @@ func (r *Runner) ListPhases(ctx context.Context, source string) (*RemotePhases, 
 
 // ParsePhaseKeys parses the "phases" pushkey namespace as debugpushkey
 // prints it: "<hex node>\t1" per draft root, "publishing\tTrue" when the
-// repository publishes.
+// repository publishes. An empty namespace is a server without phases,
+// which hg treats as publishing (exchange.py).
 func ParsePhaseKeys(out []byte) (*RemotePhases, error) {
 	rp := &RemotePhases{}
+	if len(bytes.TrimSpace(out)) == 0 {
+		rp.Publishing = true
+		return rp, nil
+	}
 	for _, line := range bytes.Split(out, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -82,10 +93,9 @@ func (r *Runner) Outgoing(ctx context.Context, repo, source string) ([]Node, err
 	if err != nil {
 		return nil, fmt.Errorf("hg: outgoing: %w", err)
 	}
-	out, err := r.runState(ctx, abs, "outgoing", "--repository", abs, "--quiet", "--template", "{node}\n", "--", source)
+	out, err := r.runState(ctx, abs, source, "outgoing", "--repository", abs, "--quiet", "--template", "{node}\n", "--", source)
 	var he *Error
-	var ee *exec.ExitError
-	if errors.As(err, &he) && errors.As(he.Err, &ee) && ee.ExitCode() == 1 {
+	if errors.As(err, &he) && he.ExitCode == 1 {
 		return nil, nil // "no changes found"
 	}
 	if err != nil {
@@ -108,7 +118,7 @@ func (r *Runner) Strip(ctx context.Context, repo string, nodes []Node) error {
 	for _, n := range nodes {
 		args = append(args, "--rev", n.String())
 	}
-	_, err = r.runState(ctx, abs, args...)
+	_, err = r.runState(ctx, abs, "", args...)
 	return err
 }
 
@@ -126,7 +136,7 @@ func (r *Runner) ForceDraft(ctx context.Context, repo string, nodes []Node) erro
 	for _, n := range nodes {
 		args = append(args, "--rev", n.String())
 	}
-	_, err = r.runState(ctx, abs, args...)
+	_, err = r.runState(ctx, abs, "", args...)
 	return err
 }
 

@@ -56,7 +56,7 @@ func (r *Repo) PhaseRevs() ([]Phase, error) {
 		}
 	}
 	for rev := 0; rev < n; rev++ {
-		p1, p2 := r.changelog.Parents(rev)
+		p1, p2 := r.changelog.parentRevs(rev)
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 && pr < rev && phases[pr] > phases[rev] {
 				phases[rev] = phases[pr]
@@ -92,7 +92,7 @@ func (r *Repo) HiddenRevs(phases []Phase, markers []Marker) ([]bool, error) {
 	}
 	found := false
 	for rev := 0; rev < n; rev++ {
-		if phases[rev] >= Archived || phases[rev] != Public && obsolete[r.changelog.Node(rev)] {
+		if phases[rev] >= Archived || phases[rev] != Public && obsolete[r.changelog.node(rev)] {
 			hidden[rev] = true
 			found = true
 		}
@@ -113,7 +113,7 @@ func (r *Repo) HiddenRevs(phases []Phase, markers []Marker) ([]bool, error) {
 		if hidden[rev] || phases[rev] == Public {
 			continue
 		}
-		p1, p2 := r.changelog.Parents(rev)
+		p1, p2 := r.changelog.parentRevs(rev)
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 && hidden[pr] {
 				hidden[pr] = false
@@ -227,7 +227,7 @@ func (r *Repo) State() (*SourceState, error) {
 	n := cl.Len()
 	hasChild := make([]bool, n)
 	for rev := 0; rev < n; rev++ {
-		node := cl.Node(rev)
+		node := cl.node(rev)
 		if hidden[rev] {
 			st.Hidden[node] = true
 			continue
@@ -235,7 +235,7 @@ func (r *Repo) State() (*SourceState, error) {
 		if phases[rev] != Public {
 			st.Phases[node] = phases[rev]
 		}
-		p1, p2 := cl.Parents(rev)
+		p1, p2 := cl.parentRevs(rev)
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 {
 				hasChild[pr] = true
@@ -272,10 +272,10 @@ func (r *Repo) VisibleTags(excluded map[Node]bool) ([]Tag, error) {
 	n := cl.Len()
 	hasChild := make([]bool, n)
 	for rev := 0; rev < n; rev++ {
-		if excluded[cl.Node(rev)] {
+		if excluded[cl.node(rev)] {
 			continue
 		}
-		p1, p2 := cl.Parents(rev)
+		p1, p2 := cl.parentRevs(rev)
 		for _, pr := range []int{p1, p2} {
 			if pr >= 0 {
 				hasChild[pr] = true
@@ -284,7 +284,7 @@ func (r *Repo) VisibleTags(excluded map[Node]bool) ([]Tag, error) {
 	}
 	var heads []int
 	for rev := 0; rev < n; rev++ {
-		if !hasChild[rev] && !excluded[cl.Node(rev)] {
+		if !hasChild[rev] && !excluded[cl.node(rev)] {
 			heads = append(heads, rev)
 		}
 	}
@@ -323,4 +323,10 @@ func (s *SourceState) BookmarkNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// parentRevs is Parents for a revision known to be in [0, Len()).
+func (rl *Revlog) parentRevs(rev int) (p1, p2 int) {
+	e := &rl.entries[rev]
+	return int(e.p1), int(e.p2)
 }

@@ -8,6 +8,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // ParseBitbucketLegacy parses a delivery of Bitbucket's legacy "POST"
@@ -171,7 +173,7 @@ func parseLegacyJSON(doc []byte, maxDepth int) (*PushEvent, error) {
 		if len(ev.Refs) >= maxRefs {
 			break
 		}
-		if c.Branch != "" && ev.SCM == "git" {
+		if c.Branch != "" && ev.SCM == scm.Git {
 			ev.Refs = addRef(ev.Refs, "refs/heads/"+c.Branch)
 		} else {
 			ev.Refs = addRef(ev.Refs, c.Branch)
@@ -183,13 +185,13 @@ func parseLegacyJSON(doc []byte, maxDepth int) (*PushEvent, error) {
 	return ev, nil
 }
 
-// normSCM maps a payload's scm to "hg", "git" or "" (unknown).
-func normSCM(s string) string {
+// normSCM maps a payload's scm to scm.Hg, scm.Git or "" (unknown).
+func normSCM(s string) scm.Kind {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "hg", "mercurial":
-		return "hg"
+		return scm.Hg
 	case "git":
-		return "git"
+		return scm.Git
 	}
 	return ""
 }

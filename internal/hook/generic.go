@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // ParseGeneric parses a delivery to the generic endpoint, meant for
@@ -72,8 +74,8 @@ func ParseGeneric(r *http.Request, cfg Config) (*PushEvent, error) {
 	if p.Repository == "" && p.URL == "" {
 		return nil, errorf(http.StatusBadRequest, nil, `payload has neither "repository" nor "url"`)
 	}
-	scm := strings.ToLower(p.SCM)
-	if scm != "" && scm != "hg" && scm != "git" {
+	kind := scm.Kind(strings.ToLower(p.SCM))
+	if kind != "" && !kind.Valid() {
 		return nil, errorf(http.StatusBadRequest, nil, `"scm" must be "hg" or "git", not %q`, truncate(p.SCM, 32))
 	}
 	if p.Node != "" && !isHex(p.Node, 12, 40) {
@@ -86,7 +88,7 @@ func ParseGeneric(r *http.Request, cfg Config) (*PushEvent, error) {
 	ev := &PushEvent{
 		Provider:   provider,
 		DeliveryID: delivery,
-		SCM:        scm,
+		SCM:        kind,
 		Repository: strings.Trim(p.Repository, "/"),
 		CloneURL:   p.URL,
 		Node:       strings.ToLower(p.Node),

@@ -3,6 +3,8 @@ package hook
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // ParseGitea parses a Gitea "push" delivery: X-Gitea-Event (or the X-Gogs-*
@@ -93,7 +95,7 @@ func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config)
 	ev := &PushEvent{
 		Provider:   provider,
 		DeliveryID: firstValue(r, names("Delivery")...),
-		SCM:        "git",
+		SCM:        scm.Git,
 		Repository: repo.FullName,
 		Owner:      string(repo.Owner),
 		Name:       repo.Name,

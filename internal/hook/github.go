@@ -3,6 +3,8 @@ package hook
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // ParseGitHub parses a GitHub "push" delivery (X-GitHub-Event: push), JSON
@@ -64,7 +66,7 @@ func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 	ev := &PushEvent{
 		Provider:   provider,
 		DeliveryID: r.Header.Get("X-GitHub-Delivery"),
-		SCM:        "git",
+		SCM:        scm.Git,
 		Repository: repo.FullName,
 		Owner:      owner,
 		Name:       repo.Name,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // ParseGitLab parses a GitLab "Push Hook" or "Tag Push Hook" delivery (and
@@ -12,7 +14,7 @@ import (
 // answer ErrIgnored. DeliveryID is X-Gitlab-Event-UUID (else
 // Idempotency-Key); SCM is "git".
 func ParseGitLab(r *http.Request, cfg Config) (*PushEvent, error) {
-	return parseGitLab("gitlab", "git", r, cfg)
+	return parseGitLab("gitlab", scm.Git, r, cfg)
 }
 
 // ParseHeptapod parses a delivery from Heptapod, the GitLab fork that hosts
@@ -20,10 +22,10 @@ func ParseGitLab(r *http.Request, cfg Config) (*PushEvent, error) {
 // unless the payload's project.vcs_type says "git" (Heptapod also hosts
 // Git projects) or cfg.SCM overrides it.
 func ParseHeptapod(r *http.Request, cfg Config) (*PushEvent, error) {
-	return parseGitLab("heptapod", "hg", r, cfg)
+	return parseGitLab("heptapod", scm.Hg, r, cfg)
 }
 
-func parseGitLab(provider, scm string, r *http.Request, cfg Config) (*PushEvent, error) {
+func parseGitLab(provider string, vcs scm.Kind, r *http.Request, cfg Config) (*PushEvent, error) {
 	if err := start(provider, r, cfg); err != nil {
 		return nil, err
 	}
@@ -89,14 +91,14 @@ func parseGitLab(provider, scm string, r *http.Request, cfg Config) (*PushEvent,
 		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "project.path_with_namespace" field`)
 	}
 	if t := strings.ToLower(proj.VCSType); t == "git" {
-		scm = "git"
+		vcs = scm.Git
 	} else if strings.HasPrefix(t, "hg") {
-		scm = "hg"
+		vcs = scm.Hg
 	}
 	ev := &PushEvent{
 		Provider:   provider,
 		DeliveryID: firstValue(r, "X-Gitlab-Event-UUID", "Idempotency-Key"),
-		SCM:        scm,
+		SCM:        vcs,
 		Repository: proj.PathWithNamespace,
 		Refs:       addRef(nil, p.Ref),
 		Commits:    len(p.Commits),

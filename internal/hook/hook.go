@@ -27,6 +27,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // PushEvent is what a push webhook says happened. Contract: see
@@ -34,7 +36,7 @@ import (
 type PushEvent struct {
 	Provider   string   // "bitbucket-legacy", "bitbucket", "github", "gitlab", "heptapod", "gitea", "forgejo", "gogs", "generic"
 	DeliveryID string   // provider's delivery id ("" if none)
-	SCM        string   // "hg", "git" or "" (unknown)
+	SCM        scm.Kind // scm.Hg, scm.Git or "" (unknown)
 	Repository string   // provider's full name, e.g. "owner/slug"
 	Owner      string   // owner, workspace or namespace ("" if unknown)
 	Name       string   // repository name or slug
@@ -120,9 +122,9 @@ type Config struct {
 	MaxBody int64
 	// MaxDepth is the deepest JSON nesting accepted (0 = DefaultMaxDepth).
 	MaxDepth int
-	// SCM, when set ("hg" or "git"), is reported for every event instead of
-	// what the payload says or the provider implies.
-	SCM string
+	// SCM, when set (scm.Hg or scm.Git), is reported for every event
+	// instead of what the payload says or the provider implies.
+	SCM scm.Kind
 }
 
 func (c Config) maxBody() int64 {
@@ -182,17 +184,19 @@ func Parse(provider string, r *http.Request, cfg Config) (*PushEvent, error) {
 
 // CheckSCM returns nil when the event's SCM is one of allowed, and otherwise
 // an *Error with status 400 saying which SCM the repository uses. The
-// seed-compatible /synchronise/ endpoint calls ev.CheckSCM("hg"); an event
-// whose SCM is unknown ("") is refused too, unless "" is allowed.
-func (e *PushEvent) CheckSCM(allowed ...string) error {
-	for _, a := range allowed {
-		if e.SCM == a {
-			return nil
-		}
+// seed-compatible /synchronise/ endpoint calls ev.CheckSCM(scm.Hg); an
+// event whose SCM is unknown ("") is refused too, unless "" is allowed.
+func (e *PushEvent) CheckSCM(allowed ...scm.Kind) error {
+	if slices.Contains(allowed, e.SCM) {
+		return nil
 	}
-	scm := e.SCM
-	if scm == "" {
-		scm = "unknown"
+	kind := e.SCM
+	if kind == "" {
+		kind = "unknown"
 	}
-	return errorf(http.StatusBadRequest, nil, "repository %s has scm %q; accepted: %s", e.Repository, scm, strings.Join(allowed, ", "))
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return errorf(http.StatusBadRequest, nil, "repository %s has scm %q; accepted: %s", e.Repository, kind, strings.Join(names, ", "))
 }

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 const secret = "It's a Secret to Everybody"
@@ -454,7 +456,7 @@ func TestHeptapodVCSType(t *testing.T) {
 	body := func(vcs string) []byte {
 		return []byte(`{"object_kind":"push","ref":"refs/heads/branch/default","project":{"path_with_namespace":"group/sub/repo","git_http_url":"https://foss.heptapod.net/group/sub/repo.git","vcs_type":"` + vcs + `","visibility_level":20}}`)
 	}
-	for vcs, want := range map[string]string{"hg": "hg", "hg_git": "hg", "git": "git", "": "hg"} {
+	for vcs, want := range map[string]scm.Kind{"hg": scm.Hg, "hg_git": scm.Hg, "git": scm.Git, "": scm.Hg} {
 		ev, err := ParseHeptapod(request(body(vcs), "application/json", "X-Gitlab-Event: Push Hook"), enabled)
 		if err != nil {
 			t.Fatal(err)

@@ -13,8 +13,9 @@ import (
 
 func TestClassify(t *testing.T) {
 	t.Parallel()
-	hgErr := func(stderr string) error {
-		return &hg.Error{Args: []string{"pull", "--", "https://hg.example.org/not-found/timeout"}, Err: errors.New("exit status 255"), Stderr: stderr}
+	// The kinds are hg's reading of these messages (hg's TestKindOf).
+	hgErr := func(kind hg.Kind, stderr string) error {
+		return &hg.Error{Args: []string{"pull", "--", "https://hg.example.org/not-found/timeout"}, Err: errors.New("exit status 255"), Stderr: stderr, ExitCode: 255, Kind: kind}
 	}
 	gitErr := func(kind error, stderr string) error {
 		return &git.Error{Op: "push", Remote: "https://example.org/x.git", ExitCode: 128, Kind: kind, Stderr: stderr}
@@ -26,15 +27,15 @@ func TestClassify(t *testing.T) {
 		want Class
 	}{
 		{"hg not installed", sourceSide, &hg.Error{Err: fmt.Errorf("%w (%w)", hg.ErrNotInstalled, exec.ErrNotFound)}, Internal},
-		{"hg auth", sourceSide, hgErr("abort: http authorization required for https://hg.example.org/r"), Permanent},
-		{"hg 403", sourceSide, hgErr("abort: HTTP Error 403: Forbidden"), Permanent},
-		{"hg 404", sourceSide, hgErr("abort: HTTP Error 404: Not Found"), BadRequest},
-		{"hg 500", sourceSide, hgErr("abort: HTTP Error 500: Internal Server Error"), Transient},
-		{"hg dns", sourceSide, hgErr("abort: error: Name or service not known"), Transient},
-		{"hg refused", sourceSide, hgErr("abort: error: Connection refused"), Transient},
-		{"hg not a repository page", sourceSide, hgErr("abort: 'https://x/' does not appear to be an hg repository:\n---%<--- (text/html)\n<p>timeout</p>\n---%<---"), BadRequest},
-		{"hg local missing", sourceSide, hgErr("abort: repository /srv/nope not found"), BadRequest},
-		{"hg unknown", sourceSide, hgErr("abort: something odd"), Internal},
+		{"hg auth", sourceSide, hgErr(hg.KindAuth, "abort: http authorization required for https://hg.example.org/r"), Permanent},
+		{"hg 403", sourceSide, hgErr(hg.KindAuth, "abort: HTTP Error 403: Forbidden"), Permanent},
+		{"hg 404", sourceSide, hgErr(hg.KindNotFound, "abort: HTTP Error 404: Not Found"), BadRequest},
+		{"hg 500", sourceSide, hgErr(hg.KindNetwork, "abort: HTTP Error 500: Internal Server Error"), Transient},
+		{"hg dns", sourceSide, hgErr(hg.KindNetwork, "abort: error: Name or service not known"), Transient},
+		{"hg refused", sourceSide, hgErr(hg.KindNetwork, "abort: error: Connection refused"), Transient},
+		{"hg not a repository page", sourceSide, hgErr(hg.KindNotFound, "abort: 'https://x/' does not appear to be an hg repository:\n---%<--- (text/html)\n<p>timeout</p>\n---%<---"), BadRequest},
+		{"hg local missing", sourceSide, hgErr(hg.KindNotFound, "abort: repository /srv/nope not found"), BadRequest},
+		{"hg unknown", sourceSide, hgErr(hg.KindOther, "abort: something odd"), Internal},
 		{"git auth", destSide, gitErr(git.ErrAuth, "fatal: Authentication failed"), Permanent},
 		{"git not found", destSide, gitErr(git.ErrNotFound, "fatal: repository 'x' not found"), BadRequest},
 		{"git network", destSide, gitErr(git.ErrNetwork, "fatal: unable to access: Could not resolve host"), Transient},
@@ -64,15 +65,20 @@ func TestClassify(t *testing.T) {
 
 func TestCacheCorrupt(t *testing.T) {
 	t.Parallel()
-	for stderr, want := range map[string]bool{
-		"abort: abandoned transaction found!":         true,
-		"abort: 00changelog@abc: no match found":      true,
-		"abort: integrity check failed on data/a.i:0": true,
-		"abort: error: Connection refused":            false,
-		"abort: repository https://x/ not found":      false,
+	for _, tc := range []struct {
+		kind   hg.Kind
+		stderr string
+		want   bool
+	}{
+		{hg.KindCorrupt, "abort: abandoned transaction found!", true},
+		{hg.KindCorrupt, "abort: 00changelog@abc: no match found", true},
+		{hg.KindCorrupt, "abort: integrity check failed on data/a.i:0", true},
+		{hg.KindUnsupported, "abort: repository requires features unknown to this Mercurial: foo", true},
+		{hg.KindNetwork, "abort: error: Connection refused", false},
+		{hg.KindNotFound, "abort: repository https://x/ not found", false},
 	} {
-		if got := cacheCorrupt(&hg.Error{Err: errors.New("exit status 255"), Stderr: stderr}); got != want {
-			t.Errorf("cacheCorrupt(%q) = %v, want %v", stderr, got, want)
+		if got := cacheCorrupt(&hg.Error{Err: errors.New("exit status 255"), Stderr: tc.stderr, Kind: tc.kind}); got != tc.want {
+			t.Errorf("cacheCorrupt(%q) = %v, want %v", tc.stderr, got, tc.want)
 		}
 	}
 	if cacheCorrupt(errors.New("abandoned transaction found")) {

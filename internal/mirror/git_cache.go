@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -65,29 +64,28 @@ func localRefs(ctx context.Context, g *git.Runner, gitDir string) (map[string]st
 // newCommits counts the commits reachable from after's values and not from
 // before's.
 func newCommits(ctx context.Context, g *git.Runner, gitDir string, before, after map[string]string) (int, error) {
-	args := []string{"--git-dir=" + gitDir, "rev-list", "--count"}
-	seen := map[string]bool{}
-	for _, v := range after {
-		if !seen[v] {
-			seen[v] = true
-			args = append(args, v)
+	hashes := func(refs map[string]string) ([]git.Hash, error) {
+		out := make([]git.Hash, 0, len(refs))
+		for _, v := range refs {
+			h, err := git.ParseHash(v)
+			if err != nil {
+				return nil, &Error{Op: "rev-list", Class: Internal, Err: err}
+			}
+			out = append(out, h)
 		}
+		return out, nil
 	}
-	if len(seen) == 0 {
-		return 0, nil
+	include, err := hashes(after)
+	if err != nil {
+		return 0, err
 	}
-	args = append(args, "--not")
-	for _, v := range before {
-		args = append(args, v)
+	exclude, err := hashes(before)
+	if err != nil {
+		return 0, err
 	}
-	args = append(args, "--")
-	out, err := g.Run(ctx, gitDir, args...)
+	n, err := g.CountCommits(ctx, gitDir, include, exclude)
 	if err != nil {
 		return 0, &Error{Op: "rev-list", Class: Internal, Err: err}
-	}
-	var n int
-	if _, err := fmt.Sscan(string(out), &n); err != nil {
-		return 0, &Error{Op: "rev-list", Class: Internal, Err: fmt.Errorf("unexpected output %q", out)}
 	}
 	return n, nil
 }

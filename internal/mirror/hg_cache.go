@@ -19,10 +19,11 @@ import (
 // backend may still convert it).
 func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *slog.Logger) (*hg.SourceState, error) {
 	h := s.hg().WithEvolution()
-	if err := s.hgPullOrClone(ctx, h, m, dir, root, log); err != nil {
+	cloned, err := s.hgPullOrClone(ctx, h, m, dir, root, log)
+	if err != nil {
 		return nil, err
 	}
-	return s.hgState(ctx, h, m, root, log)
+	return s.hgState(ctx, h, m, root, !cloned, log)
 }
 
 // hgPullOrClone leaves an up-to-date clone of m.Source at root: pulled
@@ -31,8 +32,9 @@ func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *s
 // never mistaken for a cache. Obsolescence markers come with the
 // changesets (h exchanges them), and the cache's bookmarks are cleared
 // before a pull so that each is set to the source's value (never a
-// NAME@path divergent bookmark, never a stale one).
-func (s *Syncer) hgPullOrClone(ctx context.Context, h *hg.Runner, m Mirror, dir, root string, log *slog.Logger) error {
+// NAME@path divergent bookmark, never a stale one). cloned says whether
+// the cache was cloned afresh.
+func (s *Syncer) hgPullOrClone(ctx context.Context, h *hg.Runner, m Mirror, dir, root string, log *slog.Logger) (cloned bool, err error) {
 	usable, why := s.hgUsable(ctx, root)
 	if usable {
 		if b, err := os.ReadFile(filepath.Join(dir, sourceFile)); err == nil && strings.TrimSpace(string(b)) != sourceID(m.Source) {
@@ -43,10 +45,10 @@ func (s *Syncer) hgPullOrClone(ctx context.Context, h *hg.Runner, m Mirror, dir,
 		err := s.hgPullExact(ctx, h, root, m.Source)
 		if err == nil {
 			log.DebugContext(ctx, "hg cache pulled", slog.String("cache", root))
-			return nil
+			return false, nil
 		}
 		if !cacheCorrupt(err) {
-			return classify("pull", sourceSide, err)
+			return false, classify("pull", sourceSide, err)
 		}
 		log.WarnContext(ctx, "hg cache damaged: cloning again", slog.String("cache", root), slog.String("error", err.Error()))
 	} else if why != "" {
@@ -54,23 +56,23 @@ func (s *Syncer) hgPullOrClone(ctx context.Context, h *hg.Runner, m Mirror, dir,
 	}
 	tmp := filepath.Join(dir, "hg.partial")
 	if err := os.RemoveAll(tmp); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	if err := h.Clone(ctx, m.Source, tmp); err != nil {
 		os.RemoveAll(tmp)
-		return classify("clone", sourceSide, err)
+		return false, classify("clone", sourceSide, err)
 	}
 	if err := os.RemoveAll(root); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	if err := os.Rename(tmp, root); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	if err := os.WriteFile(filepath.Join(dir, sourceFile), []byte(sourceID(m.Source)+"\n"), 0o644); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	log.InfoContext(ctx, "hg cache cloned", slog.String("cache", root))
-	return nil
+	return true, nil
 }
 
 // hgPullExact pulls source into root after clearing root's bookmarks, so
@@ -86,15 +88,19 @@ func (s *Syncer) hgPullExact(ctx context.Context, h *hg.Runner, root, source str
 // alone does not, then reads the source's state from it:
 //   - changesets the source no longer serves (stripped there, or made
 //     secret) are stripped from the cache and listed in Stripped; the
-//     bookmarks hg strip moves are then pulled again;
+//     bookmarks hg strip moves are then pulled again (asked only when
+//     pulled: a fresh clone holds nothing the source lacks);
 //   - changesets the source has as drafts but the cache as public (the
 //     source moved them back) are made drafts again;
 //   - heads, bookmarks, phases, markers and hidden changesets are read
 //     natively (hg.ReadState), Publishing from the source.
-func (s *Syncer) hgState(ctx context.Context, h *hg.Runner, m Mirror, root string, log *slog.Logger) (*hg.SourceState, error) {
-	gone, err := h.Outgoing(ctx, root, m.Source)
-	if err != nil {
-		return nil, classify("outgoing", sourceSide, err)
+func (s *Syncer) hgState(ctx context.Context, h *hg.Runner, m Mirror, root string, pulled bool, log *slog.Logger) (*hg.SourceState, error) {
+	var gone []hg.Node
+	if pulled {
+		var err error
+		if gone, err = h.Outgoing(ctx, root, m.Source); err != nil {
+			return nil, classify("outgoing", sourceSide, err)
+		}
 	}
 	if len(gone) > 0 {
 		log.WarnContext(ctx, "changesets gone from the source: stripping them from the cache",
@@ -187,7 +193,7 @@ func (s *Syncer) hgUsable(ctx context.Context, root string) (ok bool, why string
 		return false, ""
 	}
 	if _, err := os.Stat(filepath.Join(root, ".hg", "store", "journal")); err == nil {
-		if _, err := s.hg().Run(ctx, root, "recover", "--repository", root); err != nil {
+		if err := s.hg().Recover(ctx, root); err != nil {
 			return false, "interrupted transaction, recover failed: " + err.Error()
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
@@ -47,7 +48,7 @@ func newLiving(t *testing.T, publishing bool, policy RefPolicy) *living {
 	repo.Commit(hgtest.WithMessage("base"))
 	repo.Run("phase", "--public", "-r", ".")
 	srv := hgtest.Serve(t, repo, opts...)
-	l := &living{t: t, repo: repo, srv: srv, s: newSyncer(t), dest: bareRepo(t), seen: map[string]string{}}
+	l := &living{t: t, repo: repo, srv: srv, s: newSyncer(t), dest: gittest.Bare(t), seen: map[string]string{}}
 	l.m = Mirror{Name: "living", SCM: SCMHg, Source: srv.URL, Dest: Destination{URL: l.dest}, Policy: policy}
 	return l
 }
@@ -89,7 +90,7 @@ func (l *living) hide(n string) {
 // changeset is reachable from any ref.
 func (l *living) expect(step string, want map[string]string) {
 	l.t.Helper()
-	got := showRefs(l.t, l.dest)
+	got := gittest.Refs(l.t, l.dest)
 	wantGit := map[string]string{}
 	for ref, n := range want {
 		wantGit[ref] = l.git(n)
@@ -105,7 +106,7 @@ func (l *living) expect(step string, want map[string]string) {
 	if len(got) == 0 {
 		return
 	}
-	reachable := run(l.t, "", "git", "--git-dir="+l.dest, "rev-list", "--all")
+	reachable := gittest.Run(l.t, "", "--git-dir="+l.dest, "rev-list", "--all")
 	for n, h := range l.seen {
 		if strings.Contains(reachable, h) {
 			l.t.Errorf("%s: hidden changeset %s (commit %s) is reachable at the destination", step, n[:12], h[:12])
@@ -324,7 +325,7 @@ func TestLivingStripRefused(t *testing.T) {
 		t.Errorf("refused = %+v", refused)
 	}
 	// The others went ahead; the refused refs kept their value.
-	got := showRefs(t, l.dest)
+	got := gittest.Refs(t, l.dest)
 	if got["refs/heads/new"] != l.git(n) || got["refs/heads/main"] != l.git(b) || got["refs/heads/other"] != l.git(b) {
 		t.Errorf("destination after refusal: %v", got)
 	}
@@ -366,10 +367,10 @@ func TestLivingPublicPhases(t *testing.T) {
 	r.Run("phase", "--force", "--secret", "-r", s)
 	r.Run("bookmark", "-q", "--force", "-r", s, "--", "secret")
 	l.sync()
-	if refs := showRefs(t, l.dest); len(refs) != 1 || refs["refs/heads/main"] != l.git(d) {
+	if refs := gittest.Refs(t, l.dest); len(refs) != 1 || refs["refs/heads/main"] != l.git(d) {
 		t.Errorf("with a secret changeset: %v", refs)
 	}
-	if out := run(t, "", "git", "--git-dir="+l.dest, "log", "--all", "--format=%s"); strings.Contains(out, "secret") {
+	if out := gittest.Run(t, "", "--git-dir="+l.dest, "log", "--all", "--format=%s"); strings.Contains(out, "secret") {
 		t.Errorf("secret changeset exported:\n%s", out)
 	}
 }
@@ -381,7 +382,7 @@ func TestLivingFlaskHeads(t *testing.T) {
 	t.Parallel()
 	flask := hgtest.Unbundle(t, "flask.hg")
 	s := newSyncer(t)
-	dest := bareRepo(t)
+	dest := gittest.Bare(t)
 	m := hgMirror("flask", flask.Dir, dest)
 	ctx := testCtx(t)
 	res, err := s.Sync(ctx, m, SyncOptions{})
@@ -415,7 +416,7 @@ func TestLivingFlaskHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := showRefs(t, dest)
+	got := gittest.Refs(t, dest)
 	for _, h := range want {
 		if got["refs/heads/wild/"+h] == "" {
 			t.Errorf("no refs/heads/wild/%s: %v", h, got)
@@ -467,7 +468,7 @@ func TestLivingHostile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	got := showRefs(t, l.dest)
+	got := gittest.Refs(t, l.dest)
 	if got["refs/heads/a"] != l.git(base) || got["refs/heads/many/09999"] != l.git(base) || len(got) < 10002 {
 		t.Errorf("%d refs; a=%s", len(got), got["refs/heads/a"])
 	}

@@ -8,13 +8,17 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/command"
+	"github.com/synchroniser/synchroniser/internal/forge"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // Mirror is one source repository kept in sync with one Git destination.
 type Mirror struct {
-	Name   string // unique, [A-Za-z0-9._-]+ (see ValidName)
-	SCM    string // "hg" or "git"
-	Source string // URL (https, http, ssh, file when allowed) or local path
+	Name   string   // unique, [A-Za-z0-9._-]+ (see ValidName)
+	SCM    scm.Kind // scm.Hg or scm.Git
+	Source string   // URL (https, http, ssh, file when allowed) or local path
 	// SourceAuth authenticates to a private source (hg over HTTPS or ssh).
 	SourceAuth SourceAuth
 	Dest       Destination
@@ -24,13 +28,13 @@ type Mirror struct {
 
 // Destination is where a mirror is pushed.
 type Destination struct {
-	URL            string // git URL pushed to (https, http, ssh, file) or local bare repository path
-	Forge          string // "github", "gitlab", "gitea" or "" (plain git: ls-remote check only)
-	Owner, Project string // on the forge
-	APIURL         string // forge API base (GitHub Enterprise etc.)
-	Token          string `json:"-"` // secret: never logged or shown
-	SSHKey         string // private key file, for ssh destinations
-	KnownHosts     string // known_hosts file, for ssh destinations
+	URL            string     // git URL pushed to (https, http, ssh, file) or local bare repository path
+	Forge          forge.Kind // forge.KindPlain (ls-remote check only), KindGitHub, KindGitLab, KindGitea, …
+	Owner, Project string     // on the forge
+	APIURL         string     // forge API base (GitHub Enterprise etc.)
+	Token          string     `json:"-"` // secret: never logged or shown
+	SSHKey         string     // private key file, for ssh destinations
+	KnownHosts     string     // known_hosts file, for ssh destinations
 }
 
 // SourceAuth holds a private source's credentials: User and Token for
@@ -133,10 +137,10 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// SCMs a mirror's source may use.
+// SCMs a mirror's source may use (short names for scm.Hg and scm.Git).
 const (
-	SCMHg  = "hg"
-	SCMGit = "git"
+	SCMHg  = scm.Hg
+	SCMGit = scm.Git
 )
 
 // maxNameLen bounds a mirror name (it is a directory name).
@@ -208,50 +212,8 @@ func NameFor(source string) string {
 }
 
 // Redact returns raw with any password removed, and for URLs other than
-// ssh:// the user name too, for logs and error messages.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if err != nil && strings.Contains(raw, "@") && strings.Contains(raw, "://") {
-			return "(unparsable URL)"
-		}
-		if u != nil && u.Scheme == "" && strings.Contains(raw, "@") {
-			// Not a URL to url.Parse ("ss/h://u:pw@host" is a path to it),
-			// but maybe to a reader of the log: scrub what looks like userinfo.
-			return redactAuthorities(raw)
-		}
-		return raw
-	}
-	if u.Scheme == "ssh" && u.User.Username() != "" {
-		u.User = url.User(u.User.Username()) // the ssh user is no secret; a password is
-	} else {
-		u.User = nil // https://TOKEN@host: the user may be the secret
-	}
-	return u.String()
-}
-
-// redactAuthorities replaces the userinfo of every "scheme://user:pw@host"
-// look-alike in s with "xxxxx".
-func redactAuthorities(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "://")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i+3])
-		s = s[i+3:]
-		end := strings.IndexAny(s, "/?#")
-		if end < 0 {
-			end = len(s)
-		}
-		if at := strings.LastIndexByte(s[:end], '@'); at >= 0 {
-			b.WriteString("xxxxx")
-			s = s[at:]
-		}
-	}
-}
+// ssh:// the user name too, for logs and error messages (command.Redact).
+func Redact(raw string) string { return command.Redact(raw) }
 
 // Validate checks the fields Sync relies on.
 func (m *Mirror) Validate() error {
@@ -296,7 +258,7 @@ func (m *Mirror) Validate() error {
 
 // LogValue logs a mirror without its secrets.
 func (m Mirror) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("name", m.Name), slog.String("scm", m.SCM),
+	return slog.GroupValue(slog.String("name", m.Name), slog.String("scm", string(m.SCM)),
 		slog.String("source", Redact(m.Source)), slog.String("dest", m.Dest.String()))
 }
 

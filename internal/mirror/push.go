@@ -47,8 +47,10 @@ func (s *Syncer) pushHg(ctx context.Context, m Mirror, root string, cres *conver
 				return hg.Node{}, "", "", false
 			}
 			var p1 hg.Node
-			if p, _ := r.Changelog().Parents(rev); p >= 0 {
-				p1 = r.Changelog().Node(p)
+			if p, _, err := r.Changelog().Parents(rev); err == nil && p >= 0 {
+				if p1, err = r.Changelog().Node(p); err != nil {
+					return hg.Node{}, "", "", false
+				}
 			}
 			return p1, cs.Branch(), cs.Extra["topic"], true
 		}

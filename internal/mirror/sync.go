@@ -86,7 +86,7 @@ func (s *Syncer) Sync(ctx context.Context, m Mirror, opts SyncOptions) (*Result,
 		return nil, err
 	}
 	defer unlock()
-	log.InfoContext(ctx, "sync started", slog.String("scm", m.SCM), slog.String("source", Redact(m.Source)), slog.Any("dest", m.Dest))
+	log.InfoContext(ctx, "sync started", slog.String("scm", string(m.SCM)), slog.String("source", Redact(m.Source)), slog.Any("dest", m.Dest))
 
 	var res *Result
 	if m.SCM == SCMHg {

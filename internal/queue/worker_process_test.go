@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/store"
@@ -140,7 +142,7 @@ func startWorker(t *testing.T, spec workerSpec) *process {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(gitEnv(t.TempDir()), workerEnv+"="+string(raw), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>")
+	cmd.Env = append(testEnv(), workerEnv+"="+string(raw))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -321,8 +323,8 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	}
 	const revs = 1500
 	src := filepath.Join(dir, "src")
-	runHg(t, "", "init", "--", src)
-	runHg(t, src, "debugbuilddag", "--new-file", "+"+strconv.Itoa(revs))
+	hgtest.Run(t, "", "init", "--", src)
+	hgtest.Run(t, src, "debugbuilddag", "--new-file", "+"+strconv.Itoa(revs))
 	dest := newDest(t, dir)
 	cache := filepath.Join(t.TempDir(), "cache")
 	// River's rescuer hands the job of a dead worker to another once it has
@@ -396,7 +398,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	if len(mapping) != revs {
 		t.Fatalf("map has %d entries, want %d", len(mapping), revs)
 	}
-	tipNode := strings.TrimSpace(runHg(t, src, "log", "-r", "tip", "-T", "{node}"))
+	tipNode := strings.TrimSpace(hgtest.Run(t, src, "log", "-r", "tip", "-T", "{node}"))
 	tipSHA, ok := mapping[tipNode]
 	if !ok {
 		t.Fatalf("tip %s not in the map", tipNode)
@@ -413,7 +415,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 		shas.WriteString(sha + "\n")
 	}
 	check := exec.Command("git", "--git-dir="+filepath.Join(hgRoot, ".hg", "git"), "cat-file", "--batch-check")
-	check.Env = gitEnv(t.TempDir())
+	check.Env = gittest.Env()
 	check.Stdin = &shas
 	out, err := check.Output()
 	if err != nil {
@@ -437,22 +439,6 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	if want := mustGit(t, refDest, "rev-parse", "refs/heads/master"); want != tipSHA {
 		t.Fatalf("after the crash master is %s; an uninterrupted conversion gives %s", tipSHA, want)
 	}
-}
-
-// runHg runs hg with a plain, fixed environment and a deadline.
-func runHg(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "hg", args...)
-	cmd.Dir = dir
-	cmd.Env = append(gitEnv(t.TempDir()), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("hg %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
 }
 
 // readMap reads hg-git's map: "<git sha> <hg node>" a line; it returns

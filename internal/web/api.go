@@ -9,13 +9,17 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/store"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
+
+	"github.com/synchroniser/synchroniser/internal/forge"
 )
 
 // MirrorInfo is a mirror as the API and the status page show it: no
 // secrets, URLs without user information.
 type MirrorInfo struct {
 	Name        string          `json:"name"`
-	SCM         string          `json:"scm"`
+	SCM         scm.Kind        `json:"scm"`
 	Source      string          `json:"source"`
 	Destination DestinationInfo `json:"destination"`
 	Configured  bool            `json:"configured"` // false: resolved from a webhook (seed mapping)
@@ -41,10 +45,10 @@ type MirrorInfo struct {
 
 // DestinationInfo is a destination without credentials.
 type DestinationInfo struct {
-	URL     string `json:"url"`
-	Forge   string `json:"forge,omitempty"`
-	Owner   string `json:"owner,omitempty"`
-	Project string `json:"project,omitempty"`
+	URL     string     `json:"url"`
+	Forge   forge.Kind `json:"forge,omitempty"`
+	Owner   string     `json:"owner,omitempty"`
+	Project string     `json:"project,omitempty"`
 }
 
 // RunInfo is one sync run.

@@ -87,7 +87,7 @@ func (s *Server) preflightError(m mirror.Mirror, err error) *httpError {
 		return badRequest("%v", err)
 	}
 	s.log.Error("destination check failed", "mirror", m.Name, "destination", d, "err", err)
-	if d.Forge == "" {
+	if d.Forge == forge.KindPlain {
 		return serverError("cannot check destination %s: %v", d, err)
 	}
 	return serverError("cannot check destination %s on %s: %v", where, d.Forge, err)
@@ -134,7 +134,7 @@ type preflight struct {
 // new token is checked afresh.
 func destinationKey(d mirror.Destination) string {
 	sum := sha256.Sum256([]byte(d.Token))
-	return strings.Join([]string{d.Forge, d.APIURL, d.URL, d.Owner, d.Project, hex.EncodeToString(sum[:])}, "\x00")
+	return strings.Join([]string{string(d.Forge), d.APIURL, d.URL, d.Owner, d.Project, hex.EncodeToString(sum[:])}, "\x00")
 }
 
 func (p *preflight) Preflight(ctx context.Context, d mirror.Destination) error {
@@ -161,7 +161,7 @@ func (p *preflight) Preflight(ctx context.Context, d mirror.Destination) error {
 }
 
 func (p *preflight) check(ctx context.Context, d mirror.Destination) error {
-	if d.Forge == "" {
+	if d.Forge == forge.KindPlain {
 		if p.ls == nil {
 			return nil
 		}
@@ -183,14 +183,14 @@ func (p *preflight) check(ctx context.Context, d mirror.Destination) error {
 
 func (p *preflight) checker(d mirror.Destination) (forge.Checker, error) {
 	sum := sha256.Sum256([]byte(d.Token))
-	key := d.Forge + "\x00" + d.APIURL + "\x00" + hex.EncodeToString(sum[:])
+	key := string(d.Forge) + "\x00" + d.APIURL + "\x00" + hex.EncodeToString(sum[:])
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.checkers[key]; ok {
 		return c, nil
 	}
 	fc := forge.Config{BaseURL: d.APIURL, Token: d.Token, Bot: p.cfg.Bot.Login}
-	if app := p.cfg.Destination.App; d.Token == "" && app.Enabled() && d.Forge == "github" {
+	if app := p.cfg.Destination.App; d.Token == "" && app.Enabled() && d.Forge == forge.KindGitHub {
 		pem, err := os.ReadFile(app.PrivateKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("github app: %w", err)

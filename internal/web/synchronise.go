@@ -12,6 +12,8 @@ import (
 	"github.com/synchroniser/synchroniser/internal/hook"
 	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/store"
+
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // synchronise serves the original endpoint: POST /synchronise/ and
@@ -29,7 +31,7 @@ func (s *Server) synchronise(w http.ResponseWriter, r *http.Request) {
 		s.hookError(w, "bitbucket-legacy", err)
 		return
 	}
-	if err := ev.CheckSCM(mirror.SCMHg); err != nil {
+	if err := ev.CheckSCM(scm.Hg); err != nil {
 		s.refuse(w, "bitbucket-legacy", http.StatusBadRequest, "%s", hookMsg(err))
 		return
 	}

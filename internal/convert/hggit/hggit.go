@@ -36,7 +36,7 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.Run(ctx, abs, "--config", "extensions.hggit=", "--repository", abs, "gexport"); err != nil {
+	if err := r.GitExport(ctx, abs); err != nil {
 		return nil, fmt.Errorf("hggit: gexport: %w", err)
 	}
 	after, err := convert.ReadMap(convert.MapPath(abs))

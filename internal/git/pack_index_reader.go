@@ -10,6 +10,20 @@ import (
 	"sort"
 )
 
+// Errors of the pack index reader, matched with errors.Is.
+var (
+	// ErrMalformedIdx: the data is not a well-formed pack index (truncated,
+	// unsorted, a bad fan-out table, a checksum that does not match).
+	ErrMalformedIdx = errors.New("git: malformed pack index")
+	// ErrUnsupportedVersion: a pack index version other than 1 and 2.
+	ErrUnsupportedVersion = errors.New("git: unsupported pack index version")
+)
+
+// malformed formats an error wrapping ErrMalformedIdx.
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformedIdx}, args...)...)
+}
+
 // packIndex is the object-name table of a pack index (.idx), version 1 or 2.
 type packIndex struct {
 	fanout [256]uint32
@@ -33,19 +47,19 @@ func parseIdx(data []byte) (*packIndex, error) {
 	namesOff, stride := idxV1NamesOff, 24
 	if v2 {
 		if v := binary.BigEndian.Uint32(data[4:]); v != 2 {
-			return nil, fmt.Errorf("unsupported version %d", v)
+			return nil, fmt.Errorf("%w %d", ErrUnsupportedVersion, v)
 		}
 		namesOff, stride = idxV2NamesOff, 20
 	}
 	if len(data) < namesOff+idxTrailer {
-		return nil, fmt.Errorf("truncated at %d bytes, before the end of the fan-out table", len(data))
+		return nil, malformed("truncated at %d bytes, before the end of the fan-out table", len(data))
 	}
 	fanStart := namesOff - 256*4
 	prev := uint32(0)
 	for i := range x.fanout {
 		v := binary.BigEndian.Uint32(data[fanStart+4*i:])
 		if v < prev {
-			return nil, fmt.Errorf("fan-out entry %d (%d) below entry %d (%d)", i, v, i-1, prev)
+			return nil, malformed("fan-out entry %d (%d) below entry %d (%d)", i, v, i-1, prev)
 		}
 		x.fanout[i], prev = v, v
 	}
@@ -57,7 +71,7 @@ func parseIdx(data []byte) (*packIndex, error) {
 		size = uint64(namesOff) + n*24 + idxTrailer
 	}
 	if uint64(len(data)) < size {
-		return nil, fmt.Errorf("%d objects need at least %d bytes, have %d", n, size, len(data))
+		return nil, malformed("%d objects need at least %d bytes, have %d", n, size, len(data))
 	}
 	if v2 {
 		// 64-bit offsets: each large offset must point into the table.
@@ -70,14 +84,14 @@ func parseIdx(data []byte) (*packIndex, error) {
 			}
 		}
 		if want := size + 8*large; uint64(len(data)) != want {
-			return nil, fmt.Errorf("%d objects and %d large offsets need %d bytes, have %d", n, large, want, len(data))
+			return nil, malformed("%d objects and %d large offsets need %d bytes, have %d", n, large, want, len(data))
 		}
 	} else if uint64(len(data)) != size {
-		return nil, fmt.Errorf("%d objects need %d bytes, have %d", n, size, len(data))
+		return nil, malformed("%d objects need %d bytes, have %d", n, size, len(data))
 	}
 	sum := sha1.Sum(data[:len(data)-20])
 	if !bytes.Equal(sum[:], data[len(data)-20:]) {
-		return nil, errors.New("index checksum mismatch")
+		return nil, malformed("index checksum mismatch")
 	}
 	x.stride = stride
 	x.names = data[namesOff:]
@@ -87,12 +101,12 @@ func parseIdx(data []byte) (*packIndex, error) {
 	for i := uint64(0); i < n; i++ {
 		h := x.name(int(i))
 		if i > 0 && bytes.Compare(x.name(int(i-1)), h) >= 0 {
-			return nil, fmt.Errorf("object names not sorted at entry %d", i)
+			return nil, malformed("object names not sorted at entry %d", i)
 		}
 		if i < uint64(x.fanout[h[0]]) && (h[0] == 0 || i >= uint64(x.fanout[h[0]-1])) {
 			continue
 		}
-		return nil, fmt.Errorf("object %d (%x) outside its fan-out range", i, h)
+		return nil, malformed("object %d (%x) outside its fan-out range", i, h)
 	}
 	return x, nil
 }
@@ -128,7 +142,7 @@ func idxHas(r io.ReaderAt, h Hash) (bool, error) {
 	fanStart, namesOff, stride := int64(0), int64(idxV1NamesOff+4), int64(24)
 	if bytes.Equal(hdr[:4], idxMagic[:]) {
 		if v := binary.BigEndian.Uint32(hdr[4:]); v != 2 {
-			return false, fmt.Errorf("unsupported version %d", v)
+			return false, fmt.Errorf("%w %d", ErrUnsupportedVersion, v)
 		}
 		fanStart, namesOff, stride = 8, idxV2NamesOff, 20
 	}
@@ -144,7 +158,7 @@ func idxHas(r io.ReaderAt, h Hash) (bool, error) {
 	}
 	hi := binary.BigEndian.Uint32(b[4:8])
 	if hi < lo {
-		return false, errors.New("fan-out table not monotonic")
+		return false, malformed("fan-out table not monotonic")
 	}
 	var name Hash
 	for lo < hi {

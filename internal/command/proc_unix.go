@@ -1,14 +1,15 @@
 //go:build unix
 
-package hg
+package command
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// setProcessGroup runs hg in its own process group so that a timeout also
-// ends its children (ssh).
+// setProcessGroup runs the command in its own process group and makes
+// cancellation kill the whole group, so that ssh, remote helpers and
+// whatever else the program started die with it.
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {

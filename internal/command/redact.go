@@ -1,0 +1,124 @@
+package command
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Redact returns the URL raw with any password removed, and for URLs other
+// than ssh:// the user name too, for logs and error messages. What is not
+// a URL is returned as it is, unless it holds something that looks like
+// "scheme://user:pw@host": then that userinfo is replaced with "xxxxx".
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if err != nil && strings.Contains(raw, "@") && strings.Contains(raw, "://") {
+			return "(unparsable URL)"
+		}
+		if u != nil && u.Scheme == "" && strings.Contains(raw, "@") {
+			// Not a URL to url.Parse ("ss/h://u:pw@host" is a path to it),
+			// but maybe to a reader of the log: scrub what looks like userinfo.
+			return redactAuthorities(raw)
+		}
+		return raw
+	}
+	if u.Scheme == "ssh" && u.User.Username() != "" {
+		u.User = url.User(u.User.Username()) // the ssh user is no secret; a password is
+	} else {
+		u.User = nil // https://TOKEN@host: the user may be the secret
+	}
+	return u.String()
+}
+
+// RedactText hides secrets (each replaced by "***") and the userinfo of
+// every URL (replaced by "xxxxx") in s, a message a program wrote.
+func RedactText(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexAny(s, " \t\r\n")
+		if i < 0 {
+			i = len(s)
+		}
+		word := s[:i]
+		if strings.Contains(word, "://") && strings.Contains(word, "@") {
+			word = redactAuthorities(word)
+		}
+		b.WriteString(word)
+		s = s[i:]
+		j := strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune(" \t\r\n", r) })
+		if j < 0 {
+			j = len(s)
+		}
+		b.WriteString(s[:j])
+		s = s[j:]
+	}
+	return b.String()
+}
+
+// redactAuthorities replaces the userinfo of every "scheme://user:pw@host"
+// look-alike in s with "xxxxx".
+func redactAuthorities(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "://")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+3])
+		s = s[i+3:]
+		end := strings.IndexAny(s, "/?#")
+		if end < 0 {
+			end = len(s)
+		}
+		if at := strings.LastIndexByte(s[:end], '@'); at >= 0 {
+			b.WriteString("xxxxx")
+			s = s[at:]
+		}
+	}
+}
+
+var shellSafePath = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
+
+// CheckShellPath refuses a file path that is going into a command line a
+// shell will read (GIT_SSH_COMMAND, hg's ui.ssh): it must be absolute and
+// made of letters, digits, '.', '_', '-' and '/' only, no part starting
+// with '-'.
+func CheckShellPath(p string) error {
+	if !shellSafePath.MatchString(p) || strings.Contains(p, "/-") {
+		return fmt.Errorf("want an absolute path of letters, digits, '.', '_', '-' and '/', have %q", Clip(p, 200))
+	}
+	return nil
+}
+
+// CheckArgs refuses positional arguments a program could read as options
+// (a leading '-'), empty ones and ones with control characters.
+func CheckArgs(what string, args ...string) error {
+	for _, a := range args {
+		if a == "" || strings.HasPrefix(a, "-") || strings.ContainsFunc(a, IsControl) {
+			return fmt.Errorf("bad %s %q", what, Clip(RedactText(a), 100))
+		}
+	}
+	return nil
+}
+
+// IsControl reports whether c is an ASCII control character.
+func IsControl(c rune) bool { return c < 0x20 || c == 0x7f }
+
+// Clip shortens s to at most n bytes for a message.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
