@@ -102,18 +102,22 @@ type DivergedError struct {
 }
 
 func (e *DivergedError) Error() string {
+	if len(e.Statuses) == len(e.Refs) && len(e.Refs) > 0 {
+		parts := make([]string, len(e.Statuses))
+		for i, st := range e.Statuses {
+			parts[i] = st.Ref
+			if st.Detail != "" {
+				parts[i] += ": " + st.Detail
+			}
+		}
+		return "destination diverged: refused " + strings.Join(parts, "; ")
+	}
 	names := make([]string, len(e.Refs))
 	for i, r := range e.Refs {
 		names[i] = r.Ref
 	}
-	msg := fmt.Sprintf("destination diverged: refused %s (%s not an ancestor of the new value, and no proven rewrite; set force to overwrite)",
+	return fmt.Sprintf("destination diverged: refused %s (%s not an ancestor of the new value; set force to overwrite)",
 		strings.Join(names, ", "), plural(len(names), "is", "are"))
-	for _, st := range e.Statuses {
-		if st.Detail != "" {
-			msg += "; " + st.Ref + ": " + st.Detail
-		}
-	}
-	return msg
 }
 
 // Is makes errors.Is(err, ErrDiverged) true.
