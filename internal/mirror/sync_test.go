@@ -510,15 +510,17 @@ func TestSyncHTTPStatusClasses(t *testing.T) {
 	t.Parallel()
 	src := newHgRepo(t)
 	src.commit("a", "1\n", "base")
+	// A source refusing our credentials is the mirror's configuration's
+	// fault (400, never retried); a destination refusing them is Permanent.
 	tests := []struct {
-		status int
-		class  Class
+		status        int
+		source, class Class
 	}{
-		{http.StatusUnauthorized, Permanent},
-		{http.StatusForbidden, Permanent},
-		{http.StatusNotFound, BadRequest},
-		{http.StatusInternalServerError, Transient},
-		{http.StatusServiceUnavailable, Transient},
+		{http.StatusUnauthorized, BadRequest, Permanent},
+		{http.StatusForbidden, BadRequest, Permanent},
+		{http.StatusNotFound, BadRequest, BadRequest},
+		{http.StatusInternalServerError, Transient, Transient},
+		{http.StatusServiceUnavailable, Transient, Transient},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
@@ -534,8 +536,11 @@ func TestSyncHTTPStatusClasses(t *testing.T) {
 			s := newSyncer(t)
 			// As a Mercurial source.
 			_, err := s.Sync(ctx, hgMirror("status", srv.URL+"/repo", gittest.Bare(t)), SyncOptions{})
-			if ClassOf(err) != tt.class {
-				t.Errorf("hg source answering %d: %v (class %v), want %v", tt.status, err, ClassOf(err), tt.class)
+			if ClassOf(err) != tt.source {
+				t.Errorf("hg source answering %d: %v (class %v), want %v", tt.status, err, ClassOf(err), tt.source)
+			}
+			if tt.status == http.StatusUnauthorized && !strings.Contains(fmt.Sprint(err), "source refused our credentials") {
+				t.Errorf("hg source answering 401: %v", err)
 			}
 			// As a Git destination.
 			err = s.CheckDestination(ctx, Destination{URL: srv.URL + "/dest.git", Token: "t0ken"})
