@@ -96,7 +96,7 @@ type DBRefs struct{ Store *store.Store }
 
 // Leases implements RefStore.
 func (d DBRefs) Leases(ctx context.Context, mirror string) (map[string]Lease, error) {
-	ls, err := d.Store.Leases(ctx, mirror)
+	ls, err := d.Store.RefLeases(ctx, mirror)
 	if err != nil {
 		return nil, err
 	}
@@ -114,10 +114,10 @@ func (d DBRefs) Leases(ctx context.Context, mirror string) (map[string]Lease, er
 
 // SaveRefs implements RefStore.
 func (d DBRefs) SaveRefs(ctx context.Context, mirror string, leases map[string]Lease, refs []RefStatus) error {
-	ls := make([]store.Lease, 0, len(leases))
+	ls := make([]store.RefLease, 0, len(leases))
 	for _, ref := range sortedKeys(leases) {
 		l := leases[ref]
-		sl := store.Lease{Ref: ref, Value: l.Value.String(), PushedAt: l.PushedAt, RewrittenAt: l.RewrittenAt}
+		sl := store.RefLease{Ref: ref, Value: l.Value.String(), PushedAt: l.PushedAt, RewrittenAt: l.RewrittenAt}
 		if !l.RewrittenFrom.IsZero() {
 			sl.RewrittenFrom = l.RewrittenFrom.String()
 		}

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,9 @@ type workerSpec struct {
 	Delay       time.Duration // gitSyncer delay
 	JobTimeout  time.Duration
 	RescueAfter time.Duration
+	// TakeoverAfter and Heartbeat: liveness (default 3s and 200ms here).
+	TakeoverAfter time.Duration
+	Heartbeat     time.Duration
 }
 
 // workerMain runs a worker until SIGTERM; it is the body of the subprocess.
@@ -62,6 +66,8 @@ func workerMain() int {
 		Store: st, ID: spec.ID, Workers: 4, Logger: log,
 		RetryBase: 200 * time.Millisecond, RetryMax: 2 * time.Second,
 		JobTimeout: spec.JobTimeout, RescueAfter: spec.RescueAfter,
+		TakeoverAfter: cmp.Or(spec.TakeoverAfter, 3*time.Second), Heartbeat: cmp.Or(spec.Heartbeat, 200*time.Millisecond),
+		CacheDir:  spec.Cache,
 		BusyRetry: 100 * time.Millisecond, ShutdownGrace: time.Second, FetchInterval: 100 * time.Millisecond,
 	}
 	switch spec.Kind {
@@ -327,11 +333,10 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	hgtest.Run(t, src, "debugbuilddag", "--new-file", "+"+strconv.Itoa(revs))
 	dest := newDest(t, dir)
 	cache := filepath.Join(t.TempDir(), "cache")
-	// River's rescuer hands the job of a dead worker to another once it has
-	// been running for longer than both JobTimeout and RescueAfter.
-	// JobTimeout must leave time for a whole conversion on a slow machine.
+	// River's own rescue would wait for JobTimeout + RescueAfter (20 min
+	// here); the takeover of a dead worker's job must come in seconds.
 	spec := workerSpec{Kind: "hg", DB: cfg.URL, Root: root, Cache: cache, ID: "doomed",
-		JobTimeout: time.Minute, RescueAfter: time.Minute + time.Second}
+		JobTimeout: 10 * time.Minute, RescueAfter: 20 * time.Minute}
 	doomed := startWorker(t, spec)
 
 	id, err := q.Enqueue(ctx, "big", queue.Push("github", "big-1"))
@@ -364,8 +369,9 @@ func TestKillWorkerDuringSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	if j.State != queue.StateRunning {
-		t.Fatalf("after the kill the job is %s, want still running (until rescued)", j.State)
+		t.Fatalf("after the kill the job is %s, want still running (until taken over)", j.State)
 	}
+	killedAt := time.Now()
 
 	spec.ID = "survivor"
 	survivor := startWorker(t, spec)
@@ -384,8 +390,11 @@ func TestKillWorkerDuringSync(t *testing.T) {
 		t.Fatalf("job: state %s err %v runs %+v", j.State, j.Err(), j.Runs)
 	}
 	first, last := j.Runs[0], j.Runs[len(j.Runs)-1]
-	if first.Worker != "doomed" || first.Outcome != store.OutcomeAborted {
-		t.Errorf("first run = %s by %s, want aborted by doomed", first.Outcome, first.Worker)
+	if first.Worker != "doomed" || first.Outcome != store.OutcomeAborted || !strings.Contains(first.Error, "interrupted") {
+		t.Errorf("first run = %s by %s (%q), want aborted by doomed, interrupted", first.Outcome, first.Worker, first.Error)
+	}
+	if d := last.Started.Sub(killedAt); d > 30*time.Second {
+		t.Errorf("the survivor resumed the job %v after the kill, want within 30s", d)
 	}
 	if last.Worker != "survivor" || last.Outcome != store.OutcomeSuccess {
 		t.Errorf("last run = %s by %s, want success by survivor", last.Outcome, last.Worker)

@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// Lease is what a mirror last pushed to one destination ref: Value is the
+// RefLease is what a mirror last pushed to one destination ref: Value is the
 // Git commit (40 hex). RewrittenFrom and RewrittenAt record the ref's last
 // rewrite ("" and zero when none).
-type Lease struct {
+type RefLease struct {
 	Ref           string
 	Value         string
 	PushedAt      time.Time
@@ -21,18 +21,18 @@ type Lease struct {
 	RewrittenAt   time.Time
 }
 
-// Leases returns mirror's leases, sorted by ref (none for a mirror never
+// RefLeases returns mirror's ref leases, sorted by ref (none for a mirror never
 // pushed).
-func (s *Store) Leases(ctx context.Context, mirror string) ([]Lease, error) {
+func (s *Store) RefLeases(ctx context.Context, mirror string) ([]RefLease, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT ref, value, pushed_at, rewritten_from, rewritten_at
 		FROM ref_lease WHERE mirror = ? ORDER BY ref`), mirror)
 	if err != nil {
 		return nil, fmt.Errorf("store: leases of %s: %w", mirror, err)
 	}
 	defer rows.Close()
-	var out []Lease
+	var out []RefLease
 	for rows.Next() {
-		var l Lease
+		var l RefLease
 		var pushed, rewritten int64
 		if err := rows.Scan(&l.Ref, &l.Value, &pushed, &l.RewrittenFrom, &rewritten); err != nil {
 			return nil, fmt.Errorf("store: leases of %s: %w", mirror, err)
@@ -49,7 +49,7 @@ func (s *Store) Leases(ctx context.Context, mirror string) ([]Lease, error) {
 // SaveRefs replaces mirror's leases with leases (writing only those that
 // changed) and its ref states with refs (a JSON array), in one
 // transaction.
-func (s *Store) SaveRefs(ctx context.Context, mirror string, leases []Lease, refs json.RawMessage) error {
+func (s *Store) SaveRefs(ctx context.Context, mirror string, leases []RefLease, refs json.RawMessage) error {
 	if mirror == "" {
 		return fmt.Errorf("store: save refs: no mirror")
 	}
@@ -59,11 +59,11 @@ func (s *Store) SaveRefs(ctx context.Context, mirror string, leases []Lease, ref
 	if !json.Valid(refs) {
 		return fmt.Errorf("store: save refs of %s: refs are not JSON", mirror)
 	}
-	old, err := s.Leases(ctx, mirror)
+	old, err := s.RefLeases(ctx, mirror)
 	if err != nil {
 		return err
 	}
-	have := make(map[string]Lease, len(old))
+	have := make(map[string]RefLease, len(old))
 	for _, l := range old {
 		have[l.Ref] = l
 	}
@@ -73,7 +73,7 @@ func (s *Store) SaveRefs(ctx context.Context, mirror string, leases []Lease, ref
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	keep := make(map[string]bool, len(leases))
-	var changed []Lease
+	var changed []RefLease
 	for _, l := range leases {
 		keep[l.Ref] = true
 		if o, ok := have[l.Ref]; ok && o.Value == l.Value && o.PushedAt.Equal(l.PushedAt) &&

@@ -462,7 +462,7 @@ func TestRefs(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			s := storetest.Open(t, driver)
-			if ls, err := s.Leases(ctx, "m"); err != nil || len(ls) != 0 {
+			if ls, err := s.RefLeases(ctx, "m"); err != nil || len(ls) != 0 {
 				t.Fatalf("Leases of a new mirror = %v, %v", ls, err)
 			}
 			if _, _, err := s.MirrorRefs(ctx, "m"); !errors.Is(err, store.ErrNotFound) {
@@ -471,17 +471,17 @@ func TestRefs(t *testing.T) {
 			at := time.UnixMicro(time.Now().UnixMicro()).UTC()
 			a := strings.Repeat("a", 40)
 			b := strings.Repeat("b", 40)
-			first := []store.Lease{
+			first := []store.RefLease{
 				{Ref: "refs/heads/main", Value: a, PushedAt: at},
 				{Ref: "refs/heads/topic/default/x", Value: b, PushedAt: at, RewrittenFrom: a, RewrittenAt: at},
 			}
 			if err := s.SaveRefs(ctx, "m", first, json.RawMessage(`[{"ref":"refs/heads/main"}]`)); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.SaveRefs(ctx, "other", []store.Lease{{Ref: "refs/heads/main", Value: b}}, nil); err != nil {
+			if err := s.SaveRefs(ctx, "other", []store.RefLease{{Ref: "refs/heads/main", Value: b}}, nil); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.Leases(ctx, "m")
+			got, err := s.RefLeases(ctx, "m")
 			if err != nil || !reflect.DeepEqual(got, first) {
 				t.Fatalf("Leases = %+v, %v; want %+v", got, err, first)
 			}
@@ -489,23 +489,23 @@ func TestRefs(t *testing.T) {
 			if err != nil || string(refs) != `[{"ref":"refs/heads/main"}]` || time.Since(when) > time.Minute {
 				t.Fatalf("MirrorRefs = %s, %v, %v", refs, when, err)
 			}
-			second := []store.Lease{{Ref: "refs/heads/main", Value: b, PushedAt: at.Add(time.Second), RewrittenFrom: a, RewrittenAt: at}}
+			second := []store.RefLease{{Ref: "refs/heads/main", Value: b, PushedAt: at.Add(time.Second), RewrittenFrom: a, RewrittenAt: at}}
 			if err := s.SaveRefs(ctx, "m", second, json.RawMessage(`[]`)); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := s.Leases(ctx, "m"); err != nil || !reflect.DeepEqual(got, second) {
+			if got, err := s.RefLeases(ctx, "m"); err != nil || !reflect.DeepEqual(got, second) {
 				t.Fatalf("Leases after the second save = %+v, %v; want %+v", got, err, second)
 			}
-			if got, err := s.Leases(ctx, "other"); err != nil || len(got) != 1 || got[0].Value != b {
+			if got, err := s.RefLeases(ctx, "other"); err != nil || len(got) != 1 || got[0].Value != b {
 				t.Fatalf("another mirror's leases = %+v, %v", got, err)
 			}
 			if err := s.SaveRefs(ctx, "m", nil, json.RawMessage(`{bad`)); err == nil {
 				t.Fatal("SaveRefs took refs that are not JSON")
 			}
 			// 10,000 leases in one save, then one changed.
-			many := make([]store.Lease, 10000)
+			many := make([]store.RefLease, 10000)
 			for i := range many {
-				many[i] = store.Lease{Ref: fmt.Sprintf("refs/heads/bm/%05d", i), Value: a, PushedAt: at}
+				many[i] = store.RefLease{Ref: fmt.Sprintf("refs/heads/bm/%05d", i), Value: a, PushedAt: at}
 			}
 			if err := s.SaveRefs(ctx, "many", many, nil); err != nil {
 				t.Fatal(err)
@@ -514,7 +514,7 @@ func TestRefs(t *testing.T) {
 			if err := s.SaveRefs(ctx, "many", many[:9000], nil); err != nil {
 				t.Fatal(err)
 			}
-			if got, err := s.Leases(ctx, "many"); err != nil || len(got) != 9000 || got[5].Value != b {
+			if got, err := s.RefLeases(ctx, "many"); err != nil || len(got) != 9000 || got[5].Value != b {
 				t.Fatalf("many leases: %d, %v", len(got), err)
 			}
 		})

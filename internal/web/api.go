@@ -41,6 +41,10 @@ type MirrorInfo struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Refused lists the refs the latest sync refused (diverged).
 	Refused []string `json:"refused,omitempty"`
+	// Worker is the worker syncing the mirror now (WorkerSyncing) or its
+	// home worker, which runs its syncs and keeps its cache.
+	Worker        string `json:"worker,omitempty"`
+	WorkerSyncing bool   `json:"worker_syncing,omitempty"`
 }
 
 // DestinationInfo is a destination without credentials.
@@ -125,6 +129,7 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 			mi.Refused = append(mi.Refused, r.Ref)
 		}
 	}
+	s.addWorker(ctx, &mi)
 	return mi, nil
 }
 
