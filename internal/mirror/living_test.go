@@ -384,7 +384,11 @@ func TestLivingFlaskHeads(t *testing.T) {
 	s := newSyncer(t)
 	dest := gittest.Bare(t)
 	m := hgMirror("flask", flask.Dir, dest)
-	ctx := testCtx(t)
+	// 5,534 changesets: more time than the small scenarios on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	s.Hg = &hg.Runner{Timeout: 5 * time.Minute}
+	s.Git = &git.Runner{Timeout: 5 * time.Minute}
 	res, err := s.Sync(ctx, m, SyncOptions{})
 	if err != nil {
 		t.Fatal(err)
