@@ -127,7 +127,7 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if settings, err = cfg.ConvertSettings(name); err != nil {
 			return failed(err)
 		}
-		s = newSyncer(cfg, logger)
+		s = newSyncer(cfg, nil, logger) // leases stay with the service's database
 	} else {
 		if source == "" || dest == "" {
 			return usageErr("without --config, give the mirror's --source and --dest")

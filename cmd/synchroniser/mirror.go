@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,10 @@ type mirrorFlags struct {
 	refs                                                            stringList
 	namedBranches, noTags, force, jsonOut, quiet, verbose           bool
 	timeout                                                         time.Duration
+	// Living sources (issue 10).
+	layout, phases, rewrites                                   string
+	wildHeads, prune                                           bool
+	sourceUser, sourceTokenEnv, sourceSSHKey, sourceKnownHosts string
 
 	// Set by parseMirrorFlags, not flags.
 	source, dest string // the operands
@@ -55,8 +60,9 @@ type mirrorFlags struct {
 
 	// hg-git's options (--authors, --branch-bookmark-suffix, --hggit,
 	// --reauthor; convert.go), and what they resolve to.
-	settings settingsFlags
-	resolved convert.Settings
+	settings    settingsFlags
+	resolved    convert.Settings
+	sourceToken string // read from the environment variable --source-token-env names
 }
 
 // define adds the flags to fs, each bound to its field of f.
@@ -78,6 +84,15 @@ func (f *mirrorFlags) define(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "verbose", false, "log each step to stderr")
 	fs.DurationVar(&f.timeout, "timeout", 6*time.Hour, "give up after this `duration`")
 	f.settings.register(fs)
+	fs.StringVar(&f.layout, "layout", mirror.LayoutHgGit, "ref `layout`: hg-git or heptapod (branch/NAME, topic/BRANCH/TOPIC, wild/NODE)")
+	fs.StringVar(&f.phases, "phases", mirror.PhasesAll, "export `phases`: all (every visible non-secret changeset) or public")
+	fs.BoolVar(&f.wildHeads, "wild-heads", false, "push heads no ref reaches as refs/heads/wild/NODE")
+	fs.StringVar(&f.rewrites, "rewrites", mirror.RewritesMarkers, "non-fast-forward `policy`: markers (follow rewrites the source's obsolescence markers prove) or refuse")
+	fs.BoolVar(&f.prune, "prune", false, "delete refs this mirror pushed that the source no longer has")
+	fs.StringVar(&f.sourceUser, "source-user", "", "user `name` for a private HTTPS source")
+	fs.StringVar(&f.sourceTokenEnv, "source-token-env", "", "read a private HTTPS source's token from environment `variable`")
+	fs.StringVar(&f.sourceSSHKey, "source-ssh-key", "", "SSH private key `file` for an ssh:// source")
+	fs.StringVar(&f.sourceKnownHosts, "source-known-hosts", "", "known_hosts `file` for an ssh:// source (required with --source-ssh-key)")
 }
 
 type stringList []string
@@ -90,6 +105,8 @@ type mirrorReport struct {
 	Mirror      string             `json:"mirror"`
 	Changesets  int                `json:"changesets"`
 	RefsUpdated []mirror.RefUpdate `json:"refs_updated"`
+	Refs        []mirror.RefStatus `json:"refs"`    // every ref: origin, Git value, state
+	Refused     []string           `json:"refused"` // refs refused (diverged): the sync failed
 	Seconds     float64            `json:"seconds"`
 	Warnings    []string           `json:"warnings"`
 	Cache       string             `json:"cache"`
@@ -127,10 +144,17 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return mirrorExit(stderr, err)
 	}
 	res, err := j.run(ctx, f.quiet, stderr)
-	if err != nil {
+	if err != nil && res == nil {
 		return mirrorExit(stderr, err)
 	}
-	return mirrorExit(stderr, j.report(res, f, stdout, stderr))
+	if rerr := j.report(res, f, stdout, stderr); rerr != nil {
+		return mirrorExit(stderr, rerr)
+	}
+	// Refs refused: the others were pushed and reported; fail naming each.
+	for _, r := range res.Refused() {
+		fmt.Fprintf(stderr, "synchroniser: refused %s (%s %s): %s\n", r.Ref, r.Origin, r.Name, oneLine(r.Detail))
+	}
+	return mirrorExit(stderr, err)
 }
 
 // mirrorExit reports err on stderr and returns the exit status: 0 for nil,
@@ -191,7 +215,21 @@ func parseMirrorFlags(args []string) (*mirrorFlags, error) {
 	if f.timeout <= 0 {
 		return nil, mirrorUsageErr("--timeout must be positive")
 	}
-	for _, p := range []*string{&f.sshKey, &f.knownHosts} {
+	for _, c := range []struct {
+		flag, v string
+		ok      []string
+	}{{"layout", f.layout, mirror.Layouts}, {"phases", f.phases, mirror.PhaseModes}, {"rewrites", f.rewrites, mirror.RewriteModes}} {
+		if !slices.Contains(c.ok, c.v) {
+			return nil, mirrorUsageErr("--%s %q: want %s", c.flag, c.v, strings.Join(c.ok, " or "))
+		}
+	}
+	if (f.sourceSSHKey == "") != (f.sourceKnownHosts == "") {
+		return nil, mirrorUsageErr("--source-ssh-key and --source-known-hosts go together (unknown host keys are refused)")
+	}
+	if f.sourceTokenEnv != "" && f.sourceUser == "" {
+		return nil, mirrorUsageErr("--source-token-env needs --source-user (HTTP Basic sends both)")
+	}
+	for _, p := range []*string{&f.sshKey, &f.knownHosts, &f.sourceSSHKey, &f.sourceKnownHosts} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -214,6 +252,12 @@ func parseMirrorFlags(args []string) (*mirrorFlags, error) {
 		f.token = os.Getenv(f.tokenEnv)
 		if f.token == "" {
 			return nil, mirrorUsageErr("--token-env: environment variable %s is empty or not set", f.tokenEnv)
+		}
+	}
+	if f.sourceTokenEnv != "" {
+		f.sourceToken = os.Getenv(f.sourceTokenEnv)
+		if f.sourceToken == "" {
+			return nil, mirrorUsageErr("--source-token-env: environment variable %s is empty or not set", f.sourceTokenEnv)
 		}
 	}
 	return f, nil
@@ -280,13 +324,20 @@ func buildMirror(ctx context.Context, f *mirrorFlags, stderr io.Writer) (*mirror
 		Name:   name,
 		SCM:    kind,
 		Source: source,
-		Dest:   mirror.Destination{URL: dest, Token: f.token, SSHKey: f.sshKey, KnownHosts: f.knownHosts},
+		SourceAuth: mirror.SourceAuth{User: f.sourceUser, Token: f.sourceToken,
+			SSHKey: f.sourceSSHKey, KnownHosts: f.sourceKnownHosts},
+		Dest: mirror.Destination{URL: dest, Token: f.token, SSHKey: f.sshKey, KnownHosts: f.knownHosts},
 		Policy: mirror.RefPolicy{
 			TipBranch:     f.tipBranch,
 			Refs:          f.refs,
 			NamedBranches: f.namedBranches,
 			Tags:          !f.noTags,
 			Force:         f.force,
+			Layout:        f.layout,
+			Phases:        f.phases,
+			WildHeads:     f.wildHeads,
+			Rewrites:      f.rewrites,
+			Prune:         f.prune,
 		},
 	}
 	s := &mirror.Syncer{
@@ -316,15 +367,16 @@ func (j *mirrorJob) run(ctx context.Context, quiet bool, stderr io.Writer) (*mir
 	if prog != nil {
 		prog.finish()
 	}
-	if err != nil {
+	if res == nil {
 		return nil, err
 	}
+	// With refs refused (err set) the others were pushed: res reports all.
 	if dest := j.m.Dest.URL; isLocalPath(dest) && len(res.RefsUpdated) > 0 {
-		if err := j.s.Git.FixHead(ctx, dest, j.m.Policy.TipBranch); err != nil {
-			return nil, err
+		if herr := j.s.Git.FixHead(ctx, dest, j.m.Policy.TipBranch); herr != nil {
+			return nil, herr
 		}
 	}
-	return res, nil
+	return res, err
 }
 
 // report prints the result: JSON with --json, else (unless --quiet) the
@@ -344,6 +396,8 @@ func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io
 			Mirror:      name,
 			Changesets:  res.Changesets,
 			RefsUpdated: res.RefsUpdated,
+			Refs:        res.Refs,
+			Refused:     []string{},
 			Seconds:     res.Duration.Seconds(),
 			Warnings:    warnings,
 			Cache:       filepath.Join(j.cache, name),
@@ -351,6 +405,12 @@ func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io
 		}
 		if rep.RefsUpdated == nil {
 			rep.RefsUpdated = []mirror.RefUpdate{}
+		}
+		if rep.Refs == nil {
+			rep.Refs = []mirror.RefStatus{}
+		}
+		for _, r := range res.Refused() {
+			rep.Refused = append(rep.Refused, r.Ref)
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -376,13 +436,18 @@ func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io
 	fmt.Fprintf(stdout, "%s: %d new %s, %d %s updated in %.1fs (cache %s)\n",
 		name, res.Changesets, unit, len(res.RefsUpdated), refs, res.Duration.Seconds(), filepath.Join(j.cache, name))
 	for _, u := range res.RefsUpdated {
-		old := u.Old
-		if old == "" {
-			old = "(new)"
-		} else {
-			old = old[:min(12, len(old))]
+		old, new := "(new)", "(deleted)"
+		if !u.Old.IsZero() {
+			old = u.Old.String()[:12]
 		}
-		fmt.Fprintf(stdout, "  %s %s -> %s\n", u.Ref, old, u.New[:min(12, len(u.New))])
+		if !u.New.IsZero() {
+			new = u.New.String()[:12]
+		}
+		note := ""
+		if u.Rewritten {
+			note = " (rewritten)"
+		}
+		fmt.Fprintf(stdout, "  %s %s -> %s%s\n", u.Ref, old, new, note)
 	}
 	return nil
 }

@@ -190,7 +190,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 	qcfg := queueConfig(cfg, st, log)
 	classes := newClassBook()
 	if workers {
-		qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: metrics, classes: classes, apps: newAppTokens(cfg), log: log}
+		qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, st, log), metrics: metrics, classes: classes, apps: newAppTokens(cfg), log: log}
 	}
 	q, err := queue.New(ctx, qcfg)
 	if err != nil {
@@ -213,7 +213,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 		Ready:     readyChecks(cfg, st),
 		Logger:    log,
 		Metrics:   metrics,
-		Adopter:   &serveAdopter{syncer: newSyncer(cfg, log), apps: newAppTokens(cfg)}, // adopt.go
+		Adopter:   &serveAdopter{syncer: newSyncer(cfg, st, log), apps: newAppTokens(cfg)}, // adopt.go
 	})
 	if err != nil {
 		svc.Close(context.Background())
@@ -289,9 +289,15 @@ func allowHTTP(cfg *config.Config) bool {
 }
 
 // newSyncer builds the sync pipeline from [tools] and [limits], with the
-// native converter (queueSyncer picks hg-git per mirror when configured).
-func newSyncer(cfg *config.Config, log *slog.Logger) *mirror.Syncer {
+// native converter (queueSyncer picks hg-git per mirror when configured),
+// keeping leases and ref states in st.
+func newSyncer(cfg *config.Config, st *store.Store, log *slog.Logger) *mirror.Syncer {
+	var refs mirror.RefStore // nil: a file in each mirror's cache
+	if st != nil {
+		refs = mirror.DBRefs{Store: st}
+	}
 	return &mirror.Syncer{
+		Refs:      refs,
 		CacheDir:  cfg.CacheDir(),
 		Hg:        &hg.Runner{Path: cfg.Tools.Hg, Timeout: cfg.Limits.SubprocessTimeout, Logger: log},
 		Git:       newGitRunner(cfg),
@@ -363,17 +369,31 @@ func (q *queueSyncer) Sync(ctx context.Context, name string, trigger queue.Trigg
 	}
 	if err != nil {
 		q.metrics.ObserveSync(name, outcomeOf(err), time.Since(start), 0, -1)
+		if res != nil { // refs refused: the history keeps what was pushed and why
+			return runResult(res), err
+		}
 		return nil, err
 	}
-	rr := &queue.RunResult{Changesets: res.Changesets, Lag: 0}
-	for _, u := range res.RefsUpdated {
-		rr.RefsUpdated = append(rr.RefsUpdated, u.Ref)
-	}
-	for _, w := range res.Warnings {
-		rr.Warnings = append(rr.Warnings, fmt.Sprintf("%s: %s", w.Kind, w.Message))
-	}
+	rr := runResult(res)
 	q.metrics.ObserveSync(name, string(store.OutcomeSuccess), res.Duration, res.Changesets, 0)
 	return rr, nil
+}
+
+// runResult is what the history keeps of a sync: each ref pushed as "REF
+// OLD..NEW" (rewrites marked), each warning as "KIND: MESSAGE".
+func runResult(res *mirror.Result) *queue.RunResult {
+	rr := &queue.RunResult{Changesets: res.Changesets, Lag: 0}
+	for _, u := range res.RefsUpdated {
+		rr.RefsUpdated = append(rr.RefsUpdated, u.String())
+	}
+	for _, w := range res.Warnings {
+		msg := w.Message
+		if w.Kind == mirror.WarnHeadUnexported && w.Node != "" {
+			msg = w.Node + " " + w.Path + ": " + msg
+		}
+		rr.Warnings = append(rr.Warnings, fmt.Sprintf("%s: %s", w.Kind, msg))
+	}
+	return rr
 }
 
 func outcomeOf(err error) string {

@@ -279,7 +279,7 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 
 			// Mark the cache: a re-clone would lose the marker.
-			hgRoot := newSyncer(e.cfg, slog.New(slog.DiscardHandler)).HgRoot("elevenbits.hub")
+			hgRoot := newSyncer(e.cfg, nil, slog.New(slog.DiscardHandler)).HgRoot("elevenbits.hub")
 			marker := filepath.Join(hgRoot, ".hg", "e2e-marker")
 			if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
 				t.Fatalf("cache not where expected: %v", err)

@@ -62,7 +62,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 	}
 	qcfg := queueConfig(cfg, st, log)
 	qcfg.ID = *id
-	qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
+	qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, st, log), metrics: web.NewMetrics(),
 		classes: newClassBook(), apps: newAppTokens(cfg), log: log}
 	q, err := queue.New(ctx, qcfg)
 	if err != nil {

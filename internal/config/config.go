@@ -26,7 +26,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
 	"github.com/synchroniser/synchroniser/internal/forge"
+	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
@@ -103,12 +105,26 @@ type GitHubApp struct {
 // Enabled reports whether the App is configured.
 func (a GitHubApp) Enabled() bool { return a.ID != 0 }
 
-// SourcePolicy limits the source URLs a webhook may name.
+// SourcePolicy limits the source URLs a webhook may name, and holds the
+// default credentials for private sources.
 type SourcePolicy struct {
 	Schemes      []string `toml:"schemes"`       // default https, ssh
 	Hosts        []string `toml:"hosts"`         // allowed hosts; empty = any public host
 	AllowPrivate bool     `toml:"allow_private"` // allow loopback/private addresses
 	AllowFile    bool     `toml:"allow_file"`    // allow file:// and local paths (tests only)
+	SourceCredentials
+}
+
+// SourceCredentials authenticate to a private Mercurial source: user and
+// token (HTTP Basic over HTTPS: hgweb behind a proxy, Heptapod personal
+// access tokens), or an ssh key with its known_hosts for ssh:// sources.
+type SourceCredentials struct {
+	User       string `toml:"user"`
+	Token      Secret `toml:"token"`
+	TokenFile  string `toml:"token_file"`
+	TokenEnv   string `toml:"token_env"`
+	SSHKey     string `toml:"ssh_key"`     // private key file
+	KnownHosts string `toml:"known_hosts"` // known_hosts file (required with ssh_key)
 }
 
 // Provider configures one webhook provider.
@@ -157,6 +173,8 @@ type Seed struct {
 	// (default https://bitbucket.org). A payload whose repository URL is on
 	// another host is refused.
 	SourceHost string `toml:"source_host"`
+	// Credentials for the seed sources (default: [source]'s).
+	SourceCredentials
 }
 
 // Tools locates the programs a sync runs.
@@ -181,6 +199,25 @@ type MirrorConfig struct {
 	Poll          time.Duration     `toml:"poll"`
 	Converter     string            `toml:"converter"` // "" = [tools] converter
 	ConvertConfig                   // authors_file, branch_bookmark_suffix, hggit, allow_authors_change (convert.go)
+
+	Layout    string `toml:"layout"`     // "hg-git" (default) or "heptapod"
+	Phases    string `toml:"phases"`     // "all" (default) or "public"
+	WildHeads bool   `toml:"wild_heads"` // push heads no ref reaches as wild/NODE
+	Rewrites  string `toml:"rewrites"`   // "markers" (default) or "refuse"
+	Prune     bool   `toml:"prune"`      // delete refs the source no longer has
+
+	// Credentials for a private source (default: [source]'s).
+	SourceUser       string `toml:"source_user"`
+	SourceToken      Secret `toml:"source_token"`
+	SourceTokenFile  string `toml:"source_token_file"`
+	SourceTokenEnv   string `toml:"source_token_env"`
+	SourceSSHKey     string `toml:"source_ssh_key"`
+	SourceKnownHosts string `toml:"source_known_hosts"`
+}
+
+// sourceCredentials returns the mirror's source credentials as one value.
+func (m *MirrorConfig) sourceCredentials() SourceCredentials {
+	return SourceCredentials{User: m.SourceUser, Token: m.SourceToken, SSHKey: m.SourceSSHKey, KnownHosts: m.SourceKnownHosts}
 }
 
 // DestinationConfig is a mirror's [mirror.destination] table.
@@ -372,10 +409,21 @@ func (c *Config) resolveSecrets(lookup func(string) (string, bool)) error {
 		}
 		c.Hooks[name] = h
 	}
+	if err := resolveSecret("source.token", &c.Source.Token, c.Source.TokenFile, c.Source.TokenEnv, lookup); err != nil {
+		return err
+	}
+	if err := resolveSecret("seed.token", &c.Seed.Token, c.Seed.TokenFile, c.Seed.TokenEnv, lookup); err != nil {
+		return err
+	}
 	for i := range c.Mirror {
-		d := &c.Mirror[i].Destination
-		key := fmt.Sprintf("mirror[%d] (%s).destination.token", i, c.Mirror[i].Name)
+		mc := &c.Mirror[i]
+		d := &mc.Destination
+		key := fmt.Sprintf("mirror[%d] (%s).destination.token", i, mc.Name)
 		if err := resolveSecret(key, &d.Token, d.TokenFile, d.TokenEnv, lookup); err != nil {
+			return err
+		}
+		key = fmt.Sprintf("mirror[%d] (%s).source_token", i, mc.Name)
+		if err := resolveSecret(key, &mc.SourceToken, mc.SourceTokenFile, mc.SourceTokenEnv, lookup); err != nil {
 			return err
 		}
 	}
@@ -438,6 +486,8 @@ func (c *Config) Validate() error {
 	if slices.Contains(c.Source.Schemes, "file") && !c.Source.AllowFile {
 		bad("source.schemes: \"file\" needs source.allow_file = true")
 	}
+	validateSourceCredentials("source", c.Source.SourceCredentials, bad)
+	validateSourceCredentials("seed", c.Seed.SourceCredentials, bad)
 	for _, h := range c.Source.Hosts {
 		if h == "" || strings.ContainsAny(h, "/@ ") {
 			bad("source.hosts: %q is not a host name", h)
@@ -538,6 +588,26 @@ func validateCredentials(key string, cr Credentials, bad func(string, ...any)) {
 	}
 }
 
+// validateSourceCredentials checks one set of source credentials (key.user, ...).
+func validateSourceCredentials(key string, c SourceCredentials, bad func(string, ...any)) {
+	sep := "."
+	if strings.HasPrefix(key, "mirror") {
+		sep = ": source_"
+	}
+	if c.Token.IsSet() && c.User == "" {
+		bad("%s%suser: required with a token (HTTP Basic sends both)", key, sep)
+	}
+	if strings.ContainsAny(c.User, ":\x00\n\r") {
+		bad("%s%suser: %q may not hold ':' or control characters", key, sep, c.User)
+	}
+	if c.SSHKey != "" && c.KnownHosts == "" {
+		bad("%s%sknown_hosts: required with an ssh key (unknown host keys are refused)", key, sep)
+	}
+	if c.KnownHosts != "" && c.SSHKey == "" {
+		bad("%s%sssh_key: known_hosts given without an ssh key", key, sep)
+	}
+}
+
 // validateMirror checks one [[mirror]] and fills its derived defaults.
 func validateMirror(i int, m *MirrorConfig, seen map[string]bool, bad func(string, ...any)) {
 	key := fmt.Sprintf("mirror[%d]", i)
@@ -607,6 +677,18 @@ func validateMirror(i int, m *MirrorConfig, seen map[string]bool, bad func(strin
 	if !slices.Contains(convs, m.Converter) {
 		bad("%s: converter %q is not one of native, hg-git", key, m.Converter)
 	}
+	for _, c := range []struct {
+		key, v string
+		ok     []string
+	}{{"layout", m.Layout, mirror.Layouts}, {"phases", m.Phases, mirror.PhaseModes}, {"rewrites", m.Rewrites, mirror.RewriteModes}} {
+		if c.v != "" && !slices.Contains(c.ok, c.v) {
+			bad("%s: %s %q is not one of %s", key, c.key, c.v, strings.Join(c.ok, ", "))
+		}
+	}
+	if m.SCM == "git" && (m.Layout != "" || m.Phases != "" || m.WildHeads) {
+		bad("%s: layout, phases and wild_heads apply to Mercurial sources only", key)
+	}
+	validateSourceCredentials(key, m.sourceCredentials(), bad)
 }
 
 // ownerProject takes "owner/project" from the last two path elements of a

@@ -58,7 +58,8 @@ func TestDefaults(t *testing.T) {
 // TestExampleFile parses the example shipped in examples/.
 func TestExampleFile(t *testing.T) {
 	t.Parallel()
-	e := env(map[string]string{"GITHUB_TOKEN": "ghp_example", "SYNCHRONISER_HOOK_SECRET": "s3cret", "CLICK_TOKEN": "tok"})
+	e := env(map[string]string{"GITHUB_TOKEN": "ghp_example", "SYNCHRONISER_HOOK_SECRET": "s3cret", "CLICK_TOKEN": "tok",
+		"GITLAB_TOKEN": "glpat-example", "HEPTAPOD_TOKEN": "hpt-example"})
 	c, err := Load("../../examples/synchroniser.toml", e)
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +80,11 @@ func TestExampleFile(t *testing.T) {
 		if m.TipBranch == "" || m.Tags == nil || m.SCM == "" {
 			t.Errorf("mirror %s: defaults not filled: %+v", m.Name, m)
 		}
+	}
+	// The private Heptapod mirror.
+	h, ok := c.Lookup("heptapod-secret")
+	if !ok || h.Policy.Layout != "heptapod" || h.SourceAuth.User == "" || h.SourceAuth.Token != "hpt-example" || !h.Policy.Prune {
+		t.Errorf("heptapod-secret = %+v (%v)", h, ok)
 	}
 }
 

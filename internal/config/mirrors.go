@@ -90,9 +90,10 @@ func (c *Config) toMirror(mc *MirrorConfig) mirror.Mirror {
 		tip = "master"
 	}
 	return mirror.Mirror{
-		Name:   mc.Name,
-		SCM:    kind,
-		Source: mc.Source,
+		Name:       mc.Name,
+		SCM:        kind,
+		Source:     mc.Source,
+		SourceAuth: sourceAuth(mc.sourceCredentials(), c.Source.SourceCredentials),
 		Dest: mirror.Destination{
 			URL: d.URL, Forge: d.Forge, Owner: d.Owner, Project: d.Project, APIURL: d.APIURL,
 			Token: tok.Value(), SSHKey: sshKey, KnownHosts: known,
@@ -100,9 +101,23 @@ func (c *Config) toMirror(mc *MirrorConfig) mirror.Mirror {
 		Policy: mirror.RefPolicy{
 			TipBranch: tip, Refs: append([]string(nil), mc.Refs...),
 			NamedBranches: mc.NamedBranches, Tags: tags, Force: mc.Force,
+			Layout: mc.Layout, Phases: mc.Phases, WildHeads: mc.WildHeads, Rewrites: mc.Rewrites, Prune: mc.Prune,
 		},
 		Poll: mc.Poll,
 	}
+}
+
+// sourceAuth returns own credentials, or def's where own has none (a
+// token and user, or an ssh key and known_hosts, go together).
+func sourceAuth(own, def SourceCredentials) mirror.SourceAuth {
+	a := mirror.SourceAuth{User: own.User, Token: own.Token.Value(), SSHKey: own.SSHKey, KnownHosts: own.KnownHosts}
+	if a.User == "" && a.Token == "" {
+		a.User, a.Token = def.User, def.Token.Value()
+	}
+	if a.SSHKey == "" {
+		a.SSHKey, a.KnownHosts = def.SSHKey, def.KnownHosts
+	}
+	return a
 }
 
 // Resolve finds the mirror a push concerns. user and project, when not
@@ -176,9 +191,10 @@ func (c *Config) seedMirror(p Push, user, project string) (mirror.Mirror, error)
 // seed builds the seed mirror owner/slug → user/project.
 func (c *Config) seed(owner, slug, user, project string) mirror.Mirror {
 	return mirror.Mirror{
-		Name:   seedName(owner, slug, user, project),
-		SCM:    scm.Hg,
-		Source: strings.TrimRight(c.Seed.SourceHost, "/") + "/" + owner + "/" + slug,
+		Name:       seedName(owner, slug, user, project),
+		SCM:        scm.Hg,
+		Source:     strings.TrimRight(c.Seed.SourceHost, "/") + "/" + owner + "/" + slug,
+		SourceAuth: sourceAuth(c.Seed.SourceCredentials, c.Source.SourceCredentials),
 		Dest: mirror.Destination{
 			URL:   strings.TrimRight(c.Seed.GitHost, "/") + "/" + user + "/" + project + ".git",
 			Forge: c.Seed.Forge, Owner: user, Project: project, APIURL: c.Seed.APIURL,

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -184,4 +186,104 @@ func FuzzSeedName(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLivingSourceKeys: layout, phases, rewrites, prune, wild heads and
+// source credentials per mirror, with [source] and [seed] defaults.
+func TestLivingSourceKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tokFile := dir + "/tok"
+	if err := os.WriteFile(tokFile, []byte("file-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := `
+[source]
+user = "default-user"
+token_env = "SRC_TOKEN"
+ssh_key = "/keys/default"
+known_hosts = "/keys/known_hosts"
+[seed]
+enabled = true
+user = "seed-user"
+token = "seed-token"
+[[mirror]]
+name = "heptapod"
+source = "https://foss.heptapod.net/group/project"
+layout = "heptapod"
+phases = "public"
+rewrites = "refuse"
+prune = true
+source_user = "alice"
+source_token_file = "` + tokFile + `"
+[mirror.destination]
+url = "/srv/git/p.git"
+[[mirror]]
+name = "defaults"
+source = "ssh://hg.example.org/repo"
+wild_heads = true
+[mirror.destination]
+url = "/srv/git/d.git"
+`
+	c, err := Load(writeFile(t, data), func(k string) (string, bool) {
+		if k == "SRC_TOKEN" {
+			return "env-token", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := c.Lookup("heptapod")
+	if p := h.Policy; p.Layout != "heptapod" || p.Phases != "public" || p.Rewrites != "refuse" || !p.Prune || p.WildHeads {
+		t.Errorf("heptapod policy = %+v", p)
+	}
+	if a := h.SourceAuth; a.User != "alice" || a.Token != "file-token" || a.SSHKey != "/keys/default" || a.KnownHosts != "/keys/known_hosts" {
+		t.Errorf("heptapod source auth = %+v", a)
+	}
+	d, _ := c.Lookup("defaults")
+	if a := d.SourceAuth; a.User != "default-user" || a.Token != "env-token" || !d.Policy.WildHeads || d.Policy.Layout != "" {
+		t.Errorf("defaults = %+v %+v", a, d.Policy)
+	}
+	seed, err := c.Resolve(Push{SCM: "hg", Owner: "o", Name: "r"}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := seed.SourceAuth; a.User != "seed-user" || a.Token != "seed-token" || a.SSHKey != "/keys/default" {
+		t.Errorf("seed source auth = %+v", a)
+	}
+	for _, s := range []string{c.String(), fmt.Sprint(h), fmt.Sprintf("%v", h.SourceAuth)} {
+		for _, secret := range []string{"file-token", "env-token", "seed-token"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%q shows %s", s, secret)
+			}
+		}
+	}
+
+	for _, tt := range []struct{ toml, want string }{
+		{`layout = "gitlab"`, `layout "gitlab" is not one of hg-git, heptapod`},
+		{`phases = "draft"`, `phases "draft" is not one of all, public`},
+		{`rewrites = "always"`, `rewrites "always" is not one of markers, refuse`},
+		{`source_token = "t"`, `source_user: required with a token`},
+		{"source_user = \"a:b\"\nsource_token = \"t\"", `may not hold ':'`},
+		{`source_ssh_key = "/k"`, `source_known_hosts: required with an ssh key`},
+		{"scm = \"git\"\nlayout = \"heptapod\"", `apply to Mercurial sources only`},
+	} {
+		_, err := Parse([]byte("[[mirror]]\nname = \"m\"\nsource = \"https://h/r\"\n"+tt.toml+"\n[mirror.destination]\nurl = \"/d.git\"\n"), "t.toml")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.toml, err, tt.want)
+		}
+	}
+	if _, err := Parse([]byte("[source]\nssh_key = \"/k\"\n"), "t.toml"); err == nil || !strings.Contains(err.Error(), "source.known_hosts: required") {
+		t.Errorf("[source] ssh_key alone: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, data string) string {
+	t.Helper()
+	p := t.TempDir() + "/c.toml"
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -134,7 +134,7 @@ func TestAdoptFromGitImport(t *testing.T) {
 	if sres.Changesets != 3 {
 		t.Errorf("sync converted %d changesets, want 3 (only the new ones)", sres.Changesets)
 	}
-	if len(sres.RefsUpdated) != 1 || sres.RefsUpdated[0].Ref != "refs/heads/master" || sres.RefsUpdated[0].Old != original {
+	if len(sres.RefsUpdated) != 1 || sres.RefsUpdated[0].Ref != "refs/heads/master" || sres.RefsUpdated[0].Old.String() != original {
 		t.Fatalf("refs updated %+v, want master from %s", sres.RefsUpdated, original)
 	}
 	tip := gittest.Refs(t, dest)["refs/heads/master"]

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os/exec"
 
@@ -27,6 +28,12 @@ func classify(op string, s side, err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		return err
+	}
+	var he *hg.Error
+	if s == sourceSide && errors.As(err, &he) && he.Kind == hg.KindAuth {
+		// The mirror's credentials (or their absence): the configuration's
+		// fault, 400, never retried.
+		return &Error{Op: op, Class: BadRequest, Err: fmt.Errorf("source refused our credentials: %w", err)}
 	}
 	return &Error{Op: op, Class: classOfCommand(s, err), Err: err}
 }

@@ -27,8 +27,8 @@ func TestClassify(t *testing.T) {
 		want Class
 	}{
 		{"hg not installed", sourceSide, &hg.Error{Err: fmt.Errorf("%w (%w)", hg.ErrNotInstalled, exec.ErrNotFound)}, Internal},
-		{"hg auth", sourceSide, hgErr(hg.KindAuth, "abort: http authorization required for https://hg.example.org/r"), Permanent},
-		{"hg 403", sourceSide, hgErr(hg.KindAuth, "abort: HTTP Error 403: Forbidden"), Permanent},
+		{"hg auth", sourceSide, hgErr(hg.KindAuth, "abort: http authorization required for https://hg.example.org/r"), BadRequest},
+		{"hg 403", sourceSide, hgErr(hg.KindAuth, "abort: HTTP Error 403: Forbidden"), BadRequest},
 		{"hg 404", sourceSide, hgErr(hg.KindNotFound, "abort: HTTP Error 404: Not Found"), BadRequest},
 		{"hg 500", sourceSide, hgErr(hg.KindNetwork, "abort: HTTP Error 500: Internal Server Error"), Transient},
 		{"hg dns", sourceSide, hgErr(hg.KindNetwork, "abort: error: Name or service not known"), Transient},

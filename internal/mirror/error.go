@@ -94,17 +94,29 @@ func ClassOf(err error) Class {
 var ErrDiverged = errors.New("diverged")
 
 // DivergedError reports destination refs that are not ancestors of the new
-// values: pushing them would lose commits. Nothing was pushed.
+// values and that no proven rewrite explains: moving them would lose
+// commits. They were not pushed (the other refs were).
 type DivergedError struct {
-	Refs []RefUpdate // Old = destination's value, New = the refused value
+	Refs     []RefUpdate // Old = destination's value, New = the refused value
+	Statuses []RefStatus // the same refs with the reason (Detail), when known
 }
 
 func (e *DivergedError) Error() string {
+	if len(e.Statuses) == len(e.Refs) && len(e.Refs) > 0 {
+		parts := make([]string, len(e.Statuses))
+		for i, st := range e.Statuses {
+			parts[i] = st.Ref
+			if st.Detail != "" {
+				parts[i] += ": " + st.Detail
+			}
+		}
+		return "destination diverged: refused " + strings.Join(parts, "; ")
+	}
 	names := make([]string, len(e.Refs))
 	for i, r := range e.Refs {
 		names[i] = r.Ref
 	}
-	return fmt.Sprintf("destination diverged: %s %s not an ancestor of the new value (set force to overwrite)",
+	return fmt.Sprintf("destination diverged: refused %s (%s not an ancestor of the new value; set force to overwrite)",
 		strings.Join(names, ", "), plural(len(names), "is", "are"))
 }
 

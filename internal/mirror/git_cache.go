@@ -38,13 +38,14 @@ func (s *Syncer) syncGit(ctx context.Context, m Mirror, log *slog.Logger) (*Resu
 		return nil, err
 	}
 	log.DebugContext(ctx, "git cache fetched", slog.String("cache", gitDir), slog.Int("commits", n))
-	want := m.Policy.gitRefs(after)
-	res := &Result{Changesets: n}
-	res.RefsUpdated, err = s.push(ctx, m, gitDir, want, log)
-	if err != nil {
-		return nil, err
+	src := make(map[string]git.Hash, len(after))
+	for ref, v := range after {
+		if h, err := git.ParseHash(v); err == nil {
+			src[ref] = h
+		}
 	}
-	return res, nil
+	res := &Result{Changesets: n}
+	return s.pushRefs(ctx, m, gitDir, m.Policy.gitRefStates(src), true, localAncestry(ctx, g, gitDir), nil, res, log)
 }
 
 // localRefs lists the refs of gitDir (full name → sha).

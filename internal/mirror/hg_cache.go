@@ -18,7 +18,7 @@ import (
 // when the native reader cannot read the cache's format (the hg-git
 // backend may still convert it).
 func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *slog.Logger) (*hg.SourceState, error) {
-	h := s.hg().WithEvolution()
+	h := s.hg().WithCredentials(sourceCredentials(m.SourceAuth)).WithEvolution()
 	cloned, err := s.hgPullOrClone(ctx, h, m, dir, root, log)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,9 +19,11 @@ type Mirror struct {
 	Name   string   // unique, [A-Za-z0-9._-]+ (see ValidName)
 	SCM    scm.Kind // scm.Hg or scm.Git
 	Source string   // URL (https, http, ssh, file when allowed) or local path
-	Dest   Destination
-	Policy RefPolicy
-	Poll   time.Duration // 0 = no polling
+	// SourceAuth authenticates to a private source (hg over HTTPS or ssh).
+	SourceAuth SourceAuth
+	Dest       Destination
+	Policy     RefPolicy
+	Poll       time.Duration // 0 = no polling
 }
 
 // Destination is where a mirror is pushed.
@@ -32,6 +35,38 @@ type Destination struct {
 	Token          string     `json:"-"` // secret: never logged or shown
 	SSHKey         string     // private key file, for ssh destinations
 	KnownHosts     string     // known_hosts file, for ssh destinations
+}
+
+// SourceAuth holds a private source's credentials: User and Token for
+// HTTPS (HTTP Basic, as hgweb behind a proxy and Heptapod's personal access
+// tokens use it), SSHKey with KnownHosts for ssh:// sources. They never
+// reach a command line, a log or an error.
+type SourceAuth struct {
+	User       string
+	Token      string `json:"-"` // secret: never logged or shown
+	SSHKey     string // private key file, for ssh sources
+	KnownHosts string // known_hosts file, for ssh sources (required with SSHKey)
+}
+
+// IsZero reports whether no credential is set.
+func (a SourceAuth) IsZero() bool { return a == SourceAuth{} }
+
+// String describes the credentials without the token.
+func (a SourceAuth) String() string {
+	tok := ""
+	if a.Token != "" {
+		tok = " token=[redacted]"
+	}
+	return fmt.Sprintf("{user=%s%s ssh_key=%s known_hosts=%s}", a.User, tok, a.SSHKey, a.KnownHosts)
+}
+
+// GoString keeps %#v from printing the token.
+func (a SourceAuth) GoString() string { return "mirror.SourceAuth" + a.String() }
+
+// LogValue keeps the token out of logs.
+func (a SourceAuth) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user", a.User), slog.Bool("token", a.Token != ""),
+		slog.String("ssh_key", a.SSHKey), slog.String("known_hosts", a.KnownHosts))
 }
 
 // String returns the destination URL without any user information, safe to
@@ -47,12 +82,60 @@ type RefPolicy struct {
 	Refs          []string // globs (path.Match) over full ref names, empty = all
 	NamedBranches bool     // named-branch heads → refs/heads/branches/<name>
 	Tags          bool     // push tags (DefaultPolicy sets it)
-	Force         bool     // allow non-fast-forward updates
+	// Force allows any non-fast-forward update and deletion lease checks
+	// aside (force = true).
+	Force bool
+	// Layout names how hg heads, bookmarks and topics become Git refs:
+	// LayoutHgGit (default, "" too) or LayoutHeptapod.
+	Layout string
+	// Phases says which changesets are exported: PhasesAll (default, ""
+	// too: every visible non-secret changeset) or PhasesPublic.
+	Phases string
+	// WildHeads pushes, in the hg-git layout, each head no other ref
+	// reaches as refs/heads/wild/NODE.
+	WildHeads bool
+	// Rewrites says which non-fast-forward updates are followed:
+	// RewritesMarkers (default, "" too: those the source's obsolescence
+	// markers prove, while the destination holds the lease) or
+	// RewritesRefuse (none, unless Force).
+	Rewrites string
+	// Prune deletes refs this mirror pushed that the source no longer has
+	// (while the destination still holds what was pushed).
+	Prune bool
 }
+
+// Ref layouts, phase modes and rewrite policies.
+const (
+	LayoutHgGit     = "hg-git"
+	LayoutHeptapod  = "heptapod"
+	PhasesAll       = "all"
+	PhasesPublic    = "public"
+	RewritesMarkers = "markers"
+	RewritesRefuse  = "refuse"
+)
+
+// Layouts, PhaseModes and RewriteModes list the accepted values (the first
+// is the default).
+var (
+	Layouts      = []string{LayoutHgGit, LayoutHeptapod}
+	PhaseModes   = []string{PhasesAll, PhasesPublic}
+	RewriteModes = []string{RewritesMarkers, RewritesRefuse}
+)
 
 // DefaultPolicy is the policy of a mirror that says nothing: tip to master,
 // tags pushed, no named branches, no force.
 func DefaultPolicy() RefPolicy { return RefPolicy{TipBranch: "master", Tags: true} }
+
+func (p RefPolicy) layout() string   { return orDefault(p.Layout, LayoutHgGit) }
+func (p RefPolicy) phases() string   { return orDefault(p.Phases, PhasesAll) }
+func (p RefPolicy) rewrites() string { return orDefault(p.Rewrites, RewritesMarkers) }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
 
 // SCMs a mirror's source may use (short names for scm.Hg and scm.Git).
 const (
@@ -155,6 +238,20 @@ func (m *Mirror) Validate() error {
 	}
 	if t := m.Policy.TipBranch; t != "" && !validRefName("refs/heads/"+t) {
 		return errorf(BadRequest, "validate", "mirror %s: invalid tip branch %q", m.Name, t)
+	}
+	for _, c := range []struct {
+		key, v string
+		ok     []string
+	}{{"layout", m.Policy.Layout, Layouts}, {"phases", m.Policy.Phases, PhaseModes}, {"rewrites", m.Policy.Rewrites, RewriteModes}} {
+		if c.v != "" && !slices.Contains(c.ok, c.v) {
+			return errorf(BadRequest, "validate", "mirror %s: %s %q is not one of %s", m.Name, c.key, c.v, strings.Join(c.ok, ", "))
+		}
+	}
+	if a := m.SourceAuth; a.SSHKey != "" && a.KnownHosts == "" {
+		return errorf(BadRequest, "validate", "mirror %s: a source ssh key needs a known_hosts file", m.Name)
+	}
+	if strings.ContainsAny(m.SourceAuth.User, ":\x00\n\r") {
+		return errorf(BadRequest, "validate", "mirror %s: invalid source user name", m.Name)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
 // CheckDestination checks that dest can be reached and is a Git repository
@@ -98,4 +100,19 @@ func (s *Syncer) absLocal(raw string) string {
 		return abs
 	}
 	return raw
+}
+
+// sourceCredentials turns a mirror's source credentials into hg's (key
+// files made absolute: hg runs elsewhere).
+func sourceCredentials(a SourceAuth) hg.Credentials {
+	abs := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		if q, err := filepath.Abs(p); err == nil {
+			return q
+		}
+		return p
+	}
+	return hg.Credentials{User: a.User, Token: a.Token, SSHKey: abs(a.SSHKey), KnownHosts: abs(a.KnownHosts)}
 }

@@ -34,6 +34,9 @@ type Syncer struct {
 	AllowFile bool
 	// AllowHTTP allows plain http:// sources and destinations.
 	AllowHTTP bool
+	// Refs keeps leases and ref states (nil = a file in each mirror's
+	// cache directory).
+	Refs RefStore
 }
 
 // SyncOptions tune one sync.
@@ -95,7 +98,10 @@ func (s *Syncer) Sync(ctx context.Context, m Mirror, opts SyncOptions) (*Result,
 	}
 	if err != nil {
 		log.WarnContext(ctx, "sync failed", slog.String("class", ClassOf(err).String()), slog.String("error", err.Error()), slog.Duration("duration", time.Since(start)))
-		return nil, err
+		if res != nil { // refs refused: the others were pushed
+			res.Duration = time.Since(start)
+		}
+		return res, err
 	}
 	res.Duration = time.Since(start)
 	log.InfoContext(ctx, "sync done", slog.Int("changesets", res.Changesets), slog.Int("refs_updated", len(res.RefsUpdated)),
@@ -145,15 +151,6 @@ func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOpti
 		}
 		return nil, &Error{Op: "convert", Class: Internal, Err: err}
 	}
-	want, refWarnings := m.Policy.hgRefs(cres.Bookmarks, cres.Tags, cres.BranchHeads, cres.Tip)
-	res := &Result{Changesets: cres.Converted, Warnings: cres.Warnings, Source: src}
-	for _, w := range refWarnings {
-		log.WarnContext(ctx, "ref skipped", slog.String("reason", w))
-		res.Warnings = append(res.Warnings, convert.Warning{Rev: -1, Kind: convert.WarnRef, Message: w})
-	}
-	res.RefsUpdated, err = s.push(ctx, m, convert.GitDir(root), want, log)
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	res := &Result{Changesets: cres.Converted, Source: src}
+	return s.pushHg(ctx, m, root, cres, src, res, log)
 }

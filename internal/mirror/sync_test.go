@@ -40,8 +40,8 @@ func TestSyncHgIncremental(t *testing.T) {
 		t.Errorf("first sync: Changesets = %d, want 2", res.Changesets)
 	}
 	refs := gittest.Refs(t, dest)
-	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/master" || res.RefsUpdated[0].Old != "" ||
-		res.RefsUpdated[0].New != refs["refs/heads/master"] {
+	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/master" || !res.RefsUpdated[0].Old.IsZero() ||
+		res.RefsUpdated[0].New.String() != refs["refs/heads/master"] {
 		t.Errorf("first sync: RefsUpdated = %+v, destination %v", res.RefsUpdated, refs)
 	}
 	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "second\nfirst\n" {
@@ -68,7 +68,7 @@ func TestSyncHgIncremental(t *testing.T) {
 		t.Errorf("hg cache was cloned again, not pulled: %v", err)
 	}
 	refs = gittest.Refs(t, dest)
-	want := []RefUpdate{{Ref: "refs/heads/master", Old: first, New: refs["refs/heads/master"]}}
+	want := []RefUpdate{{Ref: "refs/heads/master", Old: mustHash(t, first), New: mustHash(t, refs["refs/heads/master"])}}
 	if fmt.Sprint(res.RefsUpdated) != fmt.Sprint(want) {
 		t.Errorf("second sync: RefsUpdated = %+v, want %+v", res.RefsUpdated, want)
 	}
@@ -148,7 +148,7 @@ func TestSyncPolicy(t *testing.T) {
 				t.Errorf("RefsUpdated = %+v, want %d", res.RefsUpdated, len(tt.want))
 			}
 			for _, u := range res.RefsUpdated {
-				if refs[u.Ref] != u.New {
+				if refs[u.Ref] != u.New.String() {
 					t.Errorf("RefsUpdated %s = %s, destination has %s", u.Ref, u.New, refs[u.Ref])
 				}
 			}
@@ -212,7 +212,7 @@ func TestSyncDivergence(t *testing.T) {
 	if err != nil {
 		t.Fatalf("forced sync: %v", err)
 	}
-	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Old != other {
+	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Old.String() != other {
 		t.Errorf("forced sync: RefsUpdated = %+v, want master from %s", res.RefsUpdated, other)
 	}
 	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "master"); got != "next\n" {
@@ -388,7 +388,7 @@ func TestSyncHTTPDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.RefsUpdated) != 1 || gittest.Refs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New {
+	if len(res.RefsUpdated) != 1 || gittest.Refs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New.String() {
 		t.Errorf("RefsUpdated = %+v, destination %v", res.RefsUpdated, gittest.Refs(t, dest))
 	}
 	if srv.Authed.Load() == 0 || srv.Pushes.Load() != 1 {
@@ -473,7 +473,7 @@ func TestSyncGitSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := strings.TrimSpace(gittest.Run(t, work, "rev-parse", "HEAD"))
-	if res.Changesets != 1 || len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/main" || res.RefsUpdated[0].New != head {
+	if res.Changesets != 1 || len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/main" || res.RefsUpdated[0].New.String() != head {
 		t.Errorf("second sync = %+v, want 1 commit and main → %s", res, head)
 	}
 	if got := gittest.Refs(t, dest); got["refs/heads/main"] != head || got["refs/tags/v1"] == "" {
@@ -510,15 +510,17 @@ func TestSyncHTTPStatusClasses(t *testing.T) {
 	t.Parallel()
 	src := newHgRepo(t)
 	src.commit("a", "1\n", "base")
+	// A source refusing our credentials is the mirror's configuration's
+	// fault (400, never retried); a destination refusing them is Permanent.
 	tests := []struct {
-		status int
-		class  Class
+		status        int
+		source, class Class
 	}{
-		{http.StatusUnauthorized, Permanent},
-		{http.StatusForbidden, Permanent},
-		{http.StatusNotFound, BadRequest},
-		{http.StatusInternalServerError, Transient},
-		{http.StatusServiceUnavailable, Transient},
+		{http.StatusUnauthorized, BadRequest, Permanent},
+		{http.StatusForbidden, BadRequest, Permanent},
+		{http.StatusNotFound, BadRequest, BadRequest},
+		{http.StatusInternalServerError, Transient, Transient},
+		{http.StatusServiceUnavailable, Transient, Transient},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
@@ -534,8 +536,11 @@ func TestSyncHTTPStatusClasses(t *testing.T) {
 			s := newSyncer(t)
 			// As a Mercurial source.
 			_, err := s.Sync(ctx, hgMirror("status", srv.URL+"/repo", gittest.Bare(t)), SyncOptions{})
-			if ClassOf(err) != tt.class {
-				t.Errorf("hg source answering %d: %v (class %v), want %v", tt.status, err, ClassOf(err), tt.class)
+			if ClassOf(err) != tt.source {
+				t.Errorf("hg source answering %d: %v (class %v), want %v", tt.status, err, ClassOf(err), tt.source)
+			}
+			if tt.status == http.StatusUnauthorized && !strings.Contains(fmt.Sprint(err), "source refused our credentials") {
+				t.Errorf("hg source answering 401: %v", err)
 			}
 			// As a Git destination.
 			err = s.CheckDestination(ctx, Destination{URL: srv.URL + "/dest.git", Token: "t0ken"})
@@ -664,4 +669,13 @@ func TestSyncUnsupportedFormat(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("cache of an unsupported repository was cloned again: %v", err)
 	}
+}
+
+func mustHash(t *testing.T, s string) git.Hash {
+	t.Helper()
+	h, err := git.ParseHash(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -447,5 +450,73 @@ func TestOpenErrors(t *testing.T) {
 			s.Close()
 			t.Errorf("Open(%+v): no error", cfg)
 		}
+	}
+}
+
+// TestRefs: leases and ref states round-trip on every driver; SaveRefs
+// replaces them (a lease left out is dropped).
+func TestRefs(t *testing.T) {
+	t.Parallel()
+	for _, driver := range storetest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := storetest.Open(t, driver)
+			if ls, err := s.RefLeases(ctx, "m"); err != nil || len(ls) != 0 {
+				t.Fatalf("Leases of a new mirror = %v, %v", ls, err)
+			}
+			if _, _, err := s.MirrorRefs(ctx, "m"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("MirrorRefs of a new mirror: %v, want ErrNotFound", err)
+			}
+			at := time.UnixMicro(time.Now().UnixMicro()).UTC()
+			a := strings.Repeat("a", 40)
+			b := strings.Repeat("b", 40)
+			first := []store.RefLease{
+				{Ref: "refs/heads/main", Value: a, PushedAt: at},
+				{Ref: "refs/heads/topic/default/x", Value: b, PushedAt: at, RewrittenFrom: a, RewrittenAt: at},
+			}
+			if err := s.SaveRefs(ctx, "m", first, json.RawMessage(`[{"ref":"refs/heads/main"}]`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SaveRefs(ctx, "other", []store.RefLease{{Ref: "refs/heads/main", Value: b}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.RefLeases(ctx, "m")
+			if err != nil || !reflect.DeepEqual(got, first) {
+				t.Fatalf("Leases = %+v, %v; want %+v", got, err, first)
+			}
+			refs, when, err := s.MirrorRefs(ctx, "m")
+			if err != nil || string(refs) != `[{"ref":"refs/heads/main"}]` || time.Since(when) > time.Minute {
+				t.Fatalf("MirrorRefs = %s, %v, %v", refs, when, err)
+			}
+			second := []store.RefLease{{Ref: "refs/heads/main", Value: b, PushedAt: at.Add(time.Second), RewrittenFrom: a, RewrittenAt: at}}
+			if err := s.SaveRefs(ctx, "m", second, json.RawMessage(`[]`)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.RefLeases(ctx, "m"); err != nil || !reflect.DeepEqual(got, second) {
+				t.Fatalf("Leases after the second save = %+v, %v; want %+v", got, err, second)
+			}
+			if got, err := s.RefLeases(ctx, "other"); err != nil || len(got) != 1 || got[0].Value != b {
+				t.Fatalf("another mirror's leases = %+v, %v", got, err)
+			}
+			if err := s.SaveRefs(ctx, "m", nil, json.RawMessage(`{bad`)); err == nil {
+				t.Fatal("SaveRefs took refs that are not JSON")
+			}
+			// 10,000 leases in one save, then one changed.
+			many := make([]store.RefLease, 10000)
+			for i := range many {
+				many[i] = store.RefLease{Ref: fmt.Sprintf("refs/heads/bm/%05d", i), Value: a, PushedAt: at}
+			}
+			if err := s.SaveRefs(ctx, "many", many, nil); err != nil {
+				t.Fatal(err)
+			}
+			many[5].Value = b
+			if err := s.SaveRefs(ctx, "many", many[:9000], nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.RefLeases(ctx, "many"); err != nil || len(got) != 9000 || got[5].Value != b {
+				t.Fatalf("many leases: %d, %v", len(got), err)
+			}
+		})
 	}
 }

@@ -32,6 +32,15 @@ type MirrorInfo struct {
 	Lag         *int            `json:"lag,omitempty"`          // changesets not yet in the destination (absent: unknown)
 	LastError   string          `json:"last_error,omitempty"`
 	Changesets  int             `json:"changesets"` // converted by the latest run
+	// Refs are the mirror's refs as the latest sync left them (origin,
+	// Git value, state); the status page shows the first pageRefs.
+	Refs     []RefInfo `json:"refs"`
+	MoreRefs int       `json:"-"` // refs beyond those the page shows
+	// Warnings are the latest finished run's (head-unexported, refs not
+	// exported, ...).
+	Warnings []string `json:"warnings,omitempty"`
+	// Refused lists the refs the latest sync refused (diverged).
+	Refused []string `json:"refused,omitempty"`
 	// Worker is the worker syncing the mirror now (WorkerSyncing) or its
 	// home worker, which runs its syncs and keeps its cache.
 	Worker        string          `json:"worker,omitempty"`
@@ -105,6 +114,22 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 	if st.Lag >= 0 {
 		lag := st.Lag
 		mi.Lag = &lag
+	}
+	if last := st.LastRun; last != nil {
+		if last.Outcome == store.OutcomeRunning && st.LastSuccess != nil {
+			last = st.LastSuccess
+		}
+		for _, w := range last.Warnings {
+			mi.Warnings = append(mi.Warnings, s.scrub(w))
+		}
+	}
+	if mi.Refs, err = s.mirrorRefs(ctx, m.Name); err != nil {
+		return mi, err
+	}
+	for _, r := range mi.Refs {
+		if r.State.Refused() {
+			mi.Refused = append(mi.Refused, r.Ref)
+		}
 	}
 	s.addWorker(ctx, &mi)
 	return mi, nil

@@ -20,7 +20,7 @@ var staticFS embed.FS
 var statusTemplate = template.Must(template.New("status.html").Funcs(template.FuncMap{
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-}).ParseFS(templateFS, "templates/status.html", "templates/conversion.html"))
+}).ParseFS(templateFS, "templates/*.html"))
 
 // statusData is what the status page shows.
 type statusData struct {
@@ -50,6 +50,12 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("status page: mirrors", "err", err)
 		http.Error(w, "cannot read the mirrors' history", http.StatusInternalServerError)
 		return
+	}
+	for i := range d.Mirrors {
+		if mi := &d.Mirrors[i]; len(mi.Refs) > pageRefs {
+			mi.MoreRefs = len(mi.Refs) - pageRefs
+			mi.Refs = mi.Refs[:pageRefs]
+		}
 	}
 	if d.Runs, err = s.recentRuns(ctx, "", 30); err != nil {
 		s.log.Error("status page: runs", "err", err)

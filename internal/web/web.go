@@ -9,6 +9,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -92,6 +93,8 @@ type Store interface {
 	MirrorStats(ctx context.Context, mirror string) (*store.MirrorStats, error)
 	RecentRuns(ctx context.Context, limit int) ([]store.Run, error)
 	JobRuns(ctx context.Context, jobID int64) ([]store.Run, error)
+	// MirrorRefs returns the ref states (JSON) a mirror's latest sync saved.
+	MirrorRefs(ctx context.Context, mirror string) (json.RawMessage, time.Time, error)
 }
 
 // Preflighter checks that a destination exists and the bot may push to it.
