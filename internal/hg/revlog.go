@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Revlog index header flags (the first 4 bytes of entry 0).
@@ -75,6 +76,9 @@ type Revlog struct {
 	// once (when no larger) instead of one read per delta chain.
 	wholeMax int64
 	whole    []byte
+	// reads, when set, counts the revision texts requested (cached or
+	// not): a Repo shares one counter among its revlogs.
+	reads *atomic.Int64
 }
 
 // stableChunks reports whether chunks are views of memory that is never
@@ -379,6 +383,9 @@ func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
 }
 
 func (rl *Revlog) revision(rev int) ([]byte, error) {
+	if rl.reads != nil {
+		rl.reads.Add(1)
+	}
 	if t := rl.cached(rev); t != nil {
 		return t, nil
 	}
