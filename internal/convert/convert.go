@@ -34,6 +34,7 @@ type Result struct {
 	BranchHeads map[string]string // named branch → git sha of its tipmost open head
 	Tip         string            // git sha of tip ("" for an empty repository)
 	Warnings    []Warning         // entries that could not be mapped (never silent)
+	RevlogReads int64             // revision texts this run read from the store (a measure of its work)
 }
 
 // Warning is one entry that could not be carried into Git. Rev and Node
@@ -109,12 +110,23 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
 	}
+	statePath := StatePath(hgRoot)
+	if st := loadState(statePath); st.matches(m) {
+		c.prior = st
+	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
 	if err == nil {
 		err = c.refs(res)
 	}
+	if err == nil {
+		if serr := c.state().save(statePath); serr != nil {
+			// Only a cache: the next run rebuilds what it lacks.
+			log.Warn("convert: state not saved", "err", serr)
+		}
+	}
 	res.Warnings = c.warnings
+	res.RevlogReads = repo.RevisionReads()
 	c.logWarnings()
 	return res, err
 }
@@ -135,6 +147,31 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
+
+	prior  *runState          // what an earlier run left (nil: none usable)
+	heads  []headState        // branch heads of the whole changelog, set by refs
+	last   hg.Node            // the changeset converted last by this run (zero: none)
+	lastMf []hg.ManifestEntry // its manifest
+}
+
+// state returns what this run leaves for the next one.
+func (c *converter) state() *runState {
+	st := &runState{Version: stateVersion, MapLines: len(c.m.lines), Heads: c.heads}
+	if n := len(c.m.lines); n > 0 {
+		st.MapLast = c.m.lines[n-1].hg
+	}
+	if n := c.repo.Len(); n > 0 {
+		st.Scanned = n
+		st.ScannedTip, _ = c.repo.Changelog().Node(n - 1)
+	}
+	switch {
+	case c.last != hg.NullNode:
+		c.exporterState(st, c.last, c.lastMf)
+	case c.prior != nil:
+		st.Last, st.Root, st.Dirs, st.Links = c.prior.Last, c.prior.Root, c.prior.Dirs, c.prior.Links
+		st.Manifest, st.Blobs = c.prior.Manifest, c.prior.Blobs
+	}
+	return st
 }
 
 // maxBlobCache bounds the filenode → blob cache; past it the cache starts
@@ -168,7 +205,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		}
 	}()
 	rd := newReader(c.repo)
-	if err := c.loadBase(rd, todo[0]); err != nil {
+	if err := c.startFrom(rd, todo[0]); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	jobs, errc, b, stop := rd.readAhead(ctx, todo, readAheadBytes)
@@ -204,6 +241,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 			return fmt.Errorf("convert: changeset %d (%s): %w", j.cs.Rev, j.cs.Node, err)
 		}
 		c.m.set(j.cs.Node, h)
+		c.last, c.lastMf = j.cs.Node, j.mf
 		res.Converted++
 		sinceCheckpoint++
 		if progress != nil {
@@ -273,6 +311,25 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
 	}, parents, c.rootHash, j.renames)
 	return c.pw.Add(git.CommitObject, git.EncodeCommit(commit))
+}
+
+// startFrom sets the exporter state for a run starting at firstRev: the
+// one an earlier run left when it ended at firstRev's first parent,
+// otherwise one loadBase computes.
+func (c *converter) startFrom(rd *reader, firstRev int) error {
+	if st := c.prior; st != nil && st.Last != hg.NullNode {
+		p1, _, err := c.repo.Changelog().Parents(firstRev)
+		if err != nil {
+			return err
+		}
+		if n, _ := c.repo.Changelog().Node(p1); p1 >= 0 && n == st.Last {
+			if _, ok := c.m.byHg[n]; ok {
+				c.restoreExporter(st, rd, p1)
+				return nil
+			}
+		}
+	}
+	return c.loadBase(rd, firstRev)
 }
 
 // loadBase sets the exporter state to the first parent of the first

@@ -16,10 +16,11 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf)
+	refs, warns, heads, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.prior)
 	if err != nil {
 		return err
 	}
+	c.heads = heads
 	c.warnings = append(c.warnings, warns...)
 	for _, name := range writeLooseRefs(c.gitDir, refs) {
 		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
@@ -39,7 +40,7 @@ func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, err := describe(repo, byHg, res, nil); err != nil {
+	if _, _, _, err := describe(repo, byHg, res, nil, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -56,8 +57,10 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 
 // describe fills the refs of res and returns the Git refs hg-git would set
 // and the bookmarks and tags it leaves out.
-// known holds the branch of changesets already read, by revision (may be nil).
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) (map[string]git.Hash, []Warning, error) {
+// known holds the branch of changesets already read, by revision (may be
+// nil); prior, when not nil, the branch heads an earlier run found. It also
+// returns the branch heads of the whole changelog, for the next run.
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, prior *runState) (map[string]git.Hash, []Warning, []headState, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -68,7 +71,7 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 	}
 	bms, err := repo.Bookmarks()
 	if err != nil {
-		return nil, nil, fmt.Errorf("convert: %w", err)
+		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	refs := map[string]git.Hash{}
 	for name, node := range bms {
@@ -85,7 +88,7 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 	}
 	tags, err := repo.Tags()
 	if err != nil {
-		return nil, nil, fmt.Errorf("convert: %w", err)
+		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	for _, t := range tags {
 		name := strings.ReplaceAll(t.Name, " ", "_")
@@ -100,73 +103,87 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
 	}
-	if err := branchHeads(repo, byHg, res, known); err != nil {
-		return nil, nil, err
+	heads, err := branchHeads(repo, byHg, res, known, prior)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if n := repo.Len(); n > 0 {
 		tip, err := repo.Changelog().Node(n - 1)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if h, ok := byHg[tip]; ok {
 			res.Tip = h.String()
 		}
 	}
-	return refs, warns, nil
+	return refs, warns, heads, nil
 }
 
 // branchHeads records, for each named branch, its tipmost open head (or its
-// tipmost head when all are closed, as `hg branches --closed` shows it).
-func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo) error {
+// tipmost head when all are closed, as `hg branches --closed` shows it),
+// and returns the heads of every branch (the revisions with no child on
+// their own branch), ascending. It reads only the changesets after those
+// prior covers, when prior's changelog is a prefix of repo's.
+func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, prior *runState) ([]headState, error) {
 	n := repo.Len()
-	infos := make([]branchInfo, n)
-	hasChildOnBranch := make([]bool, n)
 	cl := repo.Changelog()
-	for rev := 0; rev < n; rev++ {
+	heads := map[int]headState{}
+	from := 0
+	if prior != nil && prior.Scanned > 0 && prior.Scanned <= n {
+		if tip, err := cl.Node(prior.Scanned - 1); err == nil && tip == prior.ScannedTip {
+			from = prior.Scanned
+			for _, h := range prior.Heads {
+				heads[h.Rev] = h
+			}
+		}
+	}
+	for rev := from; rev < n; rev++ {
 		info, ok := known[rev]
 		if !ok {
 			cs, err := repo.Changeset(rev)
 			if err != nil {
-				return fmt.Errorf("convert: %w", err)
+				return nil, fmt.Errorf("convert: %w", err)
 			}
 			info = branchInfo{branch: cs.Branch(), closed: cs.Closed()}
 		}
-		infos[rev] = info
 		p1, p2, err := cl.Parents(rev)
 		if err != nil {
-			return fmt.Errorf("convert: %w", err)
+			return nil, fmt.Errorf("convert: %w", err)
 		}
+		// A parent that is no head already has a child on its branch.
 		for _, pr := range []int{p1, p2} {
-			if pr >= 0 && pr < rev && infos[pr].branch == info.branch {
-				hasChildOnBranch[pr] = true
+			if h, ok := heads[pr]; ok && pr >= 0 && h.Branch == info.branch {
+				delete(heads, pr)
 			}
 		}
+		heads[rev] = headState{Rev: rev, Branch: info.branch, Closed: info.closed}
 	}
+	list := make([]headState, 0, len(heads))
+	for _, h := range heads {
+		list = append(list, h)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Rev < list[j].Rev })
 	open := map[string]int{}
 	any := map[string]int{}
-	for rev := 0; rev < n; rev++ {
-		if hasChildOnBranch[rev] {
-			continue
-		}
-		b := infos[rev].branch
-		any[b] = rev
-		if !infos[rev].closed {
-			open[b] = rev
+	for _, h := range list {
+		any[h.Branch] = h.Rev
+		if !h.Closed {
+			open[h.Branch] = h.Rev
 		}
 	}
 	for b, rev := range any {
 		if r, ok := open[b]; ok {
 			rev = r
 		}
-		node, err := repo.Changelog().Node(rev)
+		node, err := cl.Node(rev)
 		if err != nil {
-			return fmt.Errorf("convert: %w", err)
+			return nil, fmt.Errorf("convert: %w", err)
 		}
 		if h, ok := byHg[node]; ok {
 			res.BranchHeads[b] = h.String()
 		}
 	}
-	return nil
+	return list, nil
 }
 
 // branchInfo is what branch heads need to know of a changeset.
