@@ -148,15 +148,18 @@ type converter struct {
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
 
-	prior  *runState          // what an earlier run left (nil: none usable)
-	heads  []headState        // branch heads of the whole changelog, set by refs
-	last   hg.Node            // the changeset converted last by this run (zero: none)
-	lastMf []hg.ManifestEntry // its manifest
+	prior   *runState          // what an earlier run left (nil: none usable)
+	derived *derived           // what refs computed that the next run reuses
+	last    hg.Node            // the changeset converted last by this run (zero: none)
+	lastMf  []hg.ManifestEntry // its manifest
 }
 
 // state returns what this run leaves for the next one.
 func (c *converter) state() *runState {
-	st := &runState{Version: stateVersion, MapLines: len(c.m.lines), Heads: c.heads}
+	st := &runState{Version: stateVersion, MapLines: len(c.m.lines)}
+	if c.derived != nil {
+		st.Heads, st.TagFnodes = c.derived.heads, c.derived.tagFnodes
+	}
 	if n := len(c.m.lines); n > 0 {
 		st.MapLast = c.m.lines[n-1].hg
 	}

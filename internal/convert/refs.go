@@ -16,11 +16,11 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, heads, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.prior)
+	refs, warns, d, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.prior)
 	if err != nil {
 		return err
 	}
-	c.heads = heads
+	c.derived = d
 	c.warnings = append(c.warnings, warns...)
 	for _, name := range writeLooseRefs(c.gitDir, refs) {
 		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
@@ -60,7 +60,7 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // known holds the branch of changesets already read, by revision (may be
 // nil); prior, when not nil, the branch heads an earlier run found. It also
 // returns the branch heads of the whole changelog, for the next run.
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, prior *runState) (map[string]git.Hash, []Warning, []headState, error) {
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, prior *runState) (map[string]git.Hash, []Warning, *derived, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -86,7 +86,15 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Bookmarks[name] = h.String()
 		refs["refs/heads/"+name] = h
 	}
-	tags, err := repo.Tags()
+	// The .hgtags of heads an earlier run saw are not read again; the
+	// cache keeps only the current heads' for the next run.
+	fnodes := hg.TagFnodes{}
+	if prior != nil {
+		for _, f := range prior.TagFnodes {
+			fnodes[f.Changeset] = f.File
+		}
+	}
+	tags, err := repo.TagsCached(fnodes)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -107,6 +115,13 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	d := &derived{heads: heads}
+	for _, h := range repo.Heads() {
+		n, _ := repo.Changelog().Node(h)
+		if f, ok := fnodes[n]; ok {
+			d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
+		}
+	}
 	if n := repo.Len(); n > 0 {
 		tip, err := repo.Changelog().Node(n - 1)
 		if err != nil {
@@ -116,7 +131,7 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 			res.Tip = h.String()
 		}
 	}
-	return refs, warns, heads, nil
+	return refs, warns, d, nil
 }
 
 // branchHeads records, for each named branch, its tipmost open head (or its
@@ -184,6 +199,12 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		}
 	}
 	return list, nil
+}
+
+// derived is what describe computed that the next run can reuse.
+type derived struct {
+	heads     []headState // branch heads of the whole changelog
+	tagFnodes []tagFnode  // .hgtags revisions of the changelog's heads
 }
 
 // branchInfo is what branch heads need to know of a changeset.

@@ -44,6 +44,9 @@ type runState struct {
 	ScannedTip hg.Node
 	Heads      []headState
 
+	// The .hgtags file revision of changesets (heads of earlier runs).
+	TagFnodes []tagFnode
+
 	// The exporter state after converting changeset Last (zero: none).
 	Last     hg.Node
 	Root     git.Hash
@@ -51,6 +54,10 @@ type runState struct {
 	Links    []linkState
 	Manifest []hg.ManifestEntry // Last's manifest (the reader's previous one)
 	Blobs    []blobState        // blobs of Manifest's file revisions
+}
+
+type tagFnode struct {
+	Changeset, File hg.Node
 }
 
 type headState struct {

@@ -124,22 +124,43 @@ func updateTags(file *orderedTags, all *orderedTags) {
 // omitted, and so is "tip". The order is hg's: newest revision first, then
 // by name descending. Heads are not filtered for obsolescence: with an
 // obsstore (HasObsstore) a hidden head's .hgtags counts, unlike in hg.
-func (r *Repo) Tags() ([]Tag, error) {
+func (r *Repo) Tags() ([]Tag, error) { return r.TagsCached(nil) }
+
+// TagFnodes caches, by changeset node, the .hgtags file revision of the
+// changeset (NullNode when it has none), as Mercurial's hgtagsfnodes cache
+// does: a changeset's .hgtags never changes, so the cache stays valid.
+type TagFnodes map[Node]Node
+
+// TagsCached is Tags, looking the .hgtags of heads up in cache first and
+// adding those it reads (cache may be nil). With a warm cache, listing the
+// tags reads no changeset or manifest.
+func (r *Repo) TagsCached(cache TagFnodes) ([]Tag, error) {
 	heads := r.Heads() // ascending = oldest first
 	var fnodes []Node
 	seen := map[Node]bool{}
 	for _, h := range heads {
-		c, err := r.Changeset(h)
-		if err != nil {
-			return nil, err
+		hn := r.changelog.node(h)
+		fn, ok := cache[hn]
+		if !ok {
+			c, err := r.Changeset(h)
+			if err != nil {
+				return nil, err
+			}
+			e, found, err := r.ManifestFind(c.Manifest, ".hgtags")
+			if err != nil {
+				return nil, err
+			}
+			fn = NullNode
+			if found {
+				fn = e.Node
+			}
+			if cache != nil {
+				cache[hn] = fn
+			}
 		}
-		e, ok, err := r.ManifestFind(c.Manifest, ".hgtags")
-		if err != nil {
-			return nil, err
-		}
-		if ok && !seen[e.Node] {
-			seen[e.Node] = true
-			fnodes = append(fnodes, e.Node)
+		if fn != NullNode && !seen[fn] {
+			seen[fn] = true
+			fnodes = append(fnodes, fn)
 		}
 	}
 	all := &orderedTags{tags: map[string]*tagHist{}}
