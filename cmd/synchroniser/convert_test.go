@@ -6,60 +6,32 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
-// convHg runs hg in dir with a clean environment and returns its stdout.
-func convHg(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "hg", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test User <test@example.org>", "HGENCODING=utf-8")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("hg %s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
-}
-
-// convGit runs git with a clean environment and returns its trimmed stdout.
+// convGit runs git in the gittest environment and returns its trimmed stdout.
 func convGit(t testing.TB, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
-	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(gittest.Run(t, "", args...))
 }
 
 // convRepo makes a Mercurial repository of n changesets with a bookmark
 // "main" on tip and a tag "v1" on the first.
 func convRepo(t testing.TB, n int) string {
 	t.Helper()
-	dir := t.TempDir()
-	convHg(t, dir, "init", "--", "repo")
-	repo := filepath.Join(dir, "repo")
+	r := hgtest.NewRepo(t)
 	for i := range n {
-		if err := os.WriteFile(filepath.Join(repo, fmt.Sprintf("f%d.txt", i%3)), fmt.Appendf(nil, "%d\n", i), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		convHg(t, repo, "commit", "-A", "-m", fmt.Sprintf("change %d", i), "-d", fmt.Sprintf("%d 0", 1600000000+i*60))
+		r.Write(fmt.Sprintf("f%d.txt", i%3), fmt.Sprintf("%d\n", i))
+		r.Commit(hgtest.WithMessage(fmt.Sprintf("change %d", i)), hgtest.WithDate(fmt.Sprintf("%d 0", 1600000000+i*60)))
 	}
-	convHg(t, repo, "tag", "-r", "0", "-d", "1700000000 0", "--", "v1")
-	convHg(t, repo, "bookmark", "--", "main")
-	return repo
+	r.Tag("v1", hgtest.WithRev("0"), hgtest.WithDate("1700000000 0"))
+	r.Run("bookmark", "--", "main")
+	return r.Dir
 }
 
 func convRun(t testing.TB, ctx context.Context, args ...string) (code int, stdout, stderr string) {
@@ -99,7 +71,7 @@ func TestConvertJSON(t *testing.T) {
 		t.Errorf("main has %s commits, want 6", got)
 	}
 	// The tag's commit is the one the map gives for revision 0.
-	node0 := convHg(t, repo, "log", "-r", "0", "-T", "{node}")
+	node0 := hgtest.Run(t, repo, "log", "-r", "0", "-T", "{node}")
 	mapData, err := os.ReadFile(rep.MapFile)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +106,7 @@ func TestConvertInterrupted(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(repo, "more.txt"), fmt.Appendf(nil, "%d\n", i), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		convHg(t, repo, "commit", "-A", "-m", fmt.Sprintf("more %d", i), "-d", fmt.Sprintf("%d 0", 1700000100+i))
+		hgtest.Run(t, repo, "commit", "-A", "-m", fmt.Sprintf("more %d", i), "-d", fmt.Sprintf("%d 0", 1700000100+i))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -1,22 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // TestMain lets scripts run the synchroniser command in-process.
@@ -101,33 +98,10 @@ func hgServe(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: hgserve DIR")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "hg", "serve", "--repository", ts.MkAbs(args[0]), "-p", "0", "--address", "127.0.0.1")
-	cmd.Env = scriptEnv(ts)
-	out, err := cmd.StdoutPipe()
+	addr, stop, err := hgtest.StartServe(ts.MkAbs(args[0]), scriptEnv(ts))
 	ts.Check(err)
-	ts.Check(cmd.Start())
-	ts.Defer(func() { cancel(); cmd.Wait() })
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	select {
-	case line := <-lines:
-		m := regexp.MustCompile(`bound to (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
-		if m == nil {
-			ts.Fatalf("hg serve said %q", line)
-		}
-		ts.Setenv("HGURL", "http://"+m[1]+"/")
-	case <-time.After(30 * time.Second):
-		ts.Fatalf("hg serve did not start")
-	}
+	ts.Defer(stop)
+	ts.Setenv("HGURL", "http://"+addr+"/")
 }
 
 // gitHTTP: githttp ROOT TOKEN serves the bare repositories under ROOT with
@@ -137,14 +111,7 @@ func gitHTTP(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: githttp ROOT TOKEN")
 	}
-	gitPath, err := exec.LookPath("git")
-	ts.Check(err)
-	backend := &cgi.Handler{
-		Path:   gitPath,
-		Args:   []string{"http-backend"},
-		Env:    append(scriptEnv(ts), "GIT_PROJECT_ROOT="+ts.MkAbs(args[0]), "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=bot"),
-		Stderr: io.Discard,
-	}
+	backend := gittest.Backend(ts.MkAbs(args[0]), scriptEnv(ts)...)
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+args[1]))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != want {

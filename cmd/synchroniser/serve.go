@@ -72,13 +72,20 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		log.Error("server failed", "err", err)
 		code = 1
 	}
-	// Stop taking requests (waiting ones may take up to the legacy wait),
-	// then hand running jobs back or let them finish.
+	// Stop taking jobs and requests at once: running syncs finish within
+	// [queue] shutdown_grace or are handed back to the queue, while the
+	// requests in flight are answered (for up to 30 s).
+	queueStopped := make(chan struct{})
+	go func() {
+		defer close(queueStopped)
+		svc.stopQueue(context.Background())
+	}()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("HTTP shutdown", "err", err)
 	}
+	<-queueStopped
 	svc.Close(context.Background())
 	log.Info("stopped")
 	return code
@@ -87,10 +94,32 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 // newLogger builds the process logger from [log].
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel()}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if p := testPauseFor(w); p != nil {
+		h = pauseHandler{h, p}
+	}
+	return slog.New(h)
+}
+
+// queueConfig is the queue configuration shared by serve and worker.
+func queueConfig(cfg *config.Config, st *store.Store, log *slog.Logger) queue.Config {
+	return queue.Config{
+		Store:         st,
+		Workers:       cfg.Limits.ConcurrentSyncs,
+		JobTimeout:    cfg.Limits.SyncTimeout,
+		TakeoverAfter: cfg.Queue.TakeoverAfter,
+		Heartbeat:     cfg.Queue.Heartbeat,
+		ShutdownGrace: cfg.Queue.ShutdownGrace,
+		RetryBase:     cfg.Queue.RetryBase,
+		RetryMax:      cfg.Queue.RetryMax,
+		CacheDir:      cfg.CacheDir(),
+		Polls:         polls(cfg),
+		Retryable:     func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
+		Logger:        log,
+	}
 }
 
 // newHTTPServer wraps h with the server limits: timeouts and header size.
@@ -158,14 +187,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 		return nil, err
 	}
 	metrics := web.NewMetrics()
-	qcfg := queue.Config{
-		Store:      st,
-		Workers:    cfg.Limits.ConcurrentSyncs,
-		JobTimeout: cfg.Limits.SyncTimeout,
-		Polls:      polls(cfg),
-		Retryable:  func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
-		Logger:     log,
-	}
+	qcfg := queueConfig(cfg, st, log)
 	classes := newClassBook()
 	if workers {
 		qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: metrics, classes: classes, apps: newAppTokens(cfg), log: log}
@@ -200,15 +222,21 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 	return svc, nil
 }
 
+// stopQueue stops the queue: no new job is taken, running syncs finish or
+// are handed back within the queue's grace period.
+func (s *service) stopQueue(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.Queue.ShutdownGrace+time.Minute)
+	defer cancel()
+	if err := s.Queue.Stop(sctx); err != nil {
+		s.log.Warn("queue stop", "err", err)
+	}
+}
+
 // Close stops the queue (running syncs finish or are handed back, within
 // the queue's grace period) and closes the store.
 func (s *service) Close(ctx context.Context) {
 	s.once.Do(func() {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if err := s.Queue.Stop(sctx); err != nil {
-			s.log.Warn("queue stop", "err", err)
-		}
+		s.stopQueue(ctx)
 		if err := s.Store.Close(); err != nil {
 			s.log.Warn("store close", "err", err)
 		}
@@ -313,6 +341,9 @@ func (q *queueSyncer) Sync(ctx context.Context, name string, trigger queue.Trigg
 		return nil, err
 	}
 	opts := mirror.SyncOptions{Logger: q.log.With("trigger", trigger.String())}
+	if p := testPauseFor(nil); p != nil {
+		opts.Progress = p.progress
+	}
 	if q.cfg.Converter(name) == "hg-git" {
 		opts.Converter = &hggit.Converter{Runner: q.syncer.Hg}
 	}
@@ -385,6 +416,11 @@ func (w *webQueue) Submit(ctx context.Context, m mirror.Mirror, t web.Trigger) (
 		return nil, err
 	}
 	return &web.Submission{JobID: sub.JobID, Replayed: sub.Replayed, Coalesced: sub.Coalesced}, nil
+}
+
+// MirrorWorker names the worker syncing mirror now, or its home worker.
+func (w *webQueue) MirrorWorker(ctx context.Context, mirror string) (string, bool, error) {
+	return w.q.MirrorWorker(ctx, mirror)
 }
 
 func (w *webQueue) Job(ctx context.Context, id int64) (*web.Job, error) {

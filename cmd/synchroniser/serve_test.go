@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,11 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -23,6 +20,8 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/config"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
+	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"github.com/synchroniser/synchroniser/internal/store/storetest"
 )
 
@@ -35,119 +34,14 @@ const (
 	e2eAdmin = "e2e-ADMIN-secret-31337"
 )
 
-// e2eEnv is the environment of hg and git in these tests: no user
-// configuration, plain output, a fixed user.
-func e2eEnv() []string {
-	return append(os.Environ(), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>", "HGENCODING=utf-8",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0")
-}
-
-// e2eRun runs hg or git with a deadline and returns stdout.
-func e2eRun(t testing.TB, dir, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir, cmd.Env = dir, e2eEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, errb.String())
-	}
-	return out.String()
-}
-
+// e2eCommit appends line i to README.md of the repository in dir and
+// commits it as "change i" at a fixed date.
 func e2eCommit(t testing.TB, dir string, i int) {
 	t.Helper()
-	f := filepath.Join(dir, "README.md")
-	old, _ := os.ReadFile(f)
-	if err := os.WriteFile(f, append(old, fmt.Sprintf("line %d\n", i)...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e2eRun(t, dir, "hg", "commit", "-A", "-m", fmt.Sprintf("change %d", i), "-d", fmt.Sprintf("%d 0", 1404939864+60*i))
-}
-
-var hgBound = regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`)
-
-// e2eHgServe serves dir with the real `hg serve` on 127.0.0.1 under /prefix/.
-func e2eHgServe(t testing.TB, dir, prefix string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "hg", "serve", "-R", dir, "-a", "127.0.0.1", "-p", "0", "--prefix", prefix)
-	cmd.Env = e2eEnv()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	port := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := hgBound.FindStringSubmatch(sc.Text()); m != nil {
-				port <- m[1]
-			}
-		}
-	}()
-	select {
-	case p := <-port:
-		return "http://127.0.0.1:" + p
-	case <-time.After(20 * time.Second):
-		t.Fatal("hg serve did not start")
-	}
-	return ""
-}
-
-// e2eGitHTTP serves the bare repositories under root with `git http-backend`.
-func e2eGitHTTP(t testing.TB, root string) string {
-	return e2eGitHTTPAuth(t, root, "")
-}
-
-// e2eGitHTTPAuth is e2eGitHTTP, requiring Basic authentication with
-// password token when token is not "".
-func e2eGitHTTPAuth(t testing.TB, root, token string) string {
-	t.Helper()
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h http.Handler = &cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "REMOTE_USER=bot"}}
-	if token != "" {
-		inner := h
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, pw, ok := r.BasicAuth(); !ok || pw != token {
-				w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-				http.Error(w, "authentication required", http.StatusUnauthorized)
-				return
-			}
-			inner.ServeHTTP(w, r)
-		})
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func e2eBare(t testing.TB, root, rel string) string {
-	t.Helper()
-	dir := filepath.Join(root, rel)
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e2eRun(t, "", "git", "init", "--bare", "-q", "--", dir)
-	e2eRun(t, dir, "git", "config", "http.receivepack", "true")
-	return dir
-}
-
-func e2eCount(t testing.TB, gitDir, ref string) int {
-	t.Helper()
-	var n int
-	fmt.Sscan(e2eRun(t, gitDir, "git", "rev-list", "--count", ref, "--"), &n)
-	return n
+	r := hgtest.Open(t, dir)
+	old, _ := os.ReadFile(r.Path("README.md"))
+	r.Write("README.md", string(old)+fmt.Sprintf("line %d\n", i))
+	r.Commit(hgtest.WithMessage(fmt.Sprintf("change %d", i)), hgtest.WithDate(fmt.Sprintf("%d 0", 1404939864+60*i)))
 }
 
 // lockedBuffer collects logs from many goroutines.
@@ -200,13 +94,13 @@ func newE2EWorkers(t *testing.T, destKind string, tweak func(*config.Config), wo
 	t.Helper()
 	e := &e2e{t: t, logs: &lockedBuffer{}}
 	e.hgDir = filepath.Join(t.TempDir(), "hub")
-	e2eRun(t, "", "hg", "init", "--", e.hgDir)
+	hgtest.Run(t, "", "init", "--", e.hgDir)
 	for i := 0; i < 3; i++ {
 		e2eCommit(t, e.hgDir, i)
 	}
-	e.hgURL = e2eHgServe(t, e.hgDir, "elevenbits/hub")
+	e.hgURL = hgtest.Serve(t, hgtest.Open(t, e.hgDir), hgtest.WithPrefix("elevenbits/hub")).Base
 	e.gitRoot = t.TempDir()
-	e2eBare(t, e.gitRoot, "elevenbits/hub.git")
+	gittest.BareAt(t, filepath.Join(e.gitRoot, "elevenbits/hub.git"))
 	e.gh = forgetest.NewGitHub(t)
 	e.gh.AddToken(e2eToken, e2eBot)
 	e.gh.AddUser("elevenbits")
@@ -216,12 +110,12 @@ func newE2EWorkers(t *testing.T, destKind string, tweak func(*config.Config), wo
 	gitHost, forgeKind, allowFile := "", "github", "false"
 	switch destKind {
 	case "http":
-		e.gitURL = e2eGitHTTP(t, e.gitRoot)
+		e.gitURL = gittest.HTTPServer(t, e.gitRoot, "").URL
 		gitHost = e.gitURL
 	case "file":
 		gitHost, forgeKind, allowFile = "file://"+e.gitRoot, "", "true"
 	case "private": // plain Git over http, token required: ls-remote preflight as the bot
-		e.gitURL = e2eGitHTTPAuth(t, e.gitRoot, e2eToken)
+		e.gitURL = gittest.HTTPServer(t, e.gitRoot, e2eToken).URL
 		gitHost, forgeKind = e.gitURL, ""
 	default:
 		t.Fatalf("dest kind %q", destKind)
@@ -375,11 +269,11 @@ func TestServeEndToEnd(t *testing.T) {
 			if job["state"] != "succeeded" || job["changesets"] != 3.0 {
 				t.Fatalf("first job: %v\nlogs:\n%s", job, e.logs.String())
 			}
-			if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 3 {
+			if n := gittest.Count(t, e.dest(), "refs/heads/master"); n != 3 {
 				t.Fatalf("destination master has %d commits, want 3", n)
 			}
-			hgTip := strings.TrimSpace(e2eRun(t, e.hgDir, "hg", "log", "-r", "tip", "-T", "{desc}"))
-			gitTip := strings.TrimSpace(e2eRun(t, e.dest(), "git", "log", "-1", "--format=%s", "refs/heads/master"))
+			hgTip := strings.TrimSpace(hgtest.Run(t, e.hgDir, "log", "-r", "tip", "-T", "{desc}"))
+			gitTip := strings.TrimSpace(gittest.Run(t, e.dest(), "log", "-1", "--format=%s", "refs/heads/master"))
 			if hgTip != gitTip {
 				t.Errorf("tip message: hg %q, git %q", hgTip, gitTip)
 			}
@@ -398,7 +292,7 @@ func TestServeEndToEnd(t *testing.T) {
 			if status != http.StatusOK || body["message"] != want {
 				t.Fatalf("second push: %d %v, want 200 %q\nlogs:\n%s", status, body, want, e.logs.String())
 			}
-			if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 4 {
+			if n := gittest.Count(t, e.dest(), "refs/heads/master"); n != 4 {
 				t.Fatalf("destination master has %d commits, want 4", n)
 			}
 			if _, err := os.Stat(marker); err != nil {
@@ -654,7 +548,7 @@ func TestServePostgres(t *testing.T) {
 	if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "3 changesets") {
 		t.Fatalf("%d %v\nlogs:\n%s", status, body, e.logs.String())
 	}
-	if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 3 {
+	if n := gittest.Count(t, e.dest(), "refs/heads/master"); n != 3 {
 		t.Errorf("destination has %d commits, want 3", n)
 	}
 	status, body = e.do(http.MethodGet, "/api/mirrors", "", nil)
@@ -669,7 +563,7 @@ func TestServePostgres(t *testing.T) {
 func TestServeCacheQuota(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t, "file", func(c *config.Config) { c.Limits.CacheQuota = 1 })
-	e2eBare(t, e.gitRoot, "elevenbits/hub2.git")
+	gittest.BareAt(t, filepath.Join(e.gitRoot, "elevenbits/hub2.git"))
 	cache := e.cfg.CacheDir()
 	for _, dest := range []string{"hub", "hub2"} {
 		status, body := e.do(http.MethodPost, "/synchronise/elevenbits/"+dest+"/?wait=1", "application/json", e.payload("hg-push-elevenbits-hub.json"))
@@ -733,7 +627,7 @@ func TestServeHookConfiguredMirror(t *testing.T) {
 	if job["state"] != "succeeded" || job["mirror"] != "hub" {
 		t.Fatalf("job: %v\n%s", job, e.logs.String())
 	}
-	if n := e2eCount(t, e.dest(), "refs/heads/main"); n != 3 {
+	if n := gittest.Count(t, e.dest(), "refs/heads/main"); n != 3 {
 		t.Errorf("destination main has %d commits, want 3 (tip_branch = main)", n)
 	}
 	status, body = e.do(http.MethodPost, "/hooks/generic", "application/json", push, "Authorization: Bearer "+secret, "X-Delivery-ID: abc-1")
@@ -759,7 +653,7 @@ func TestServePrivatePlainGit(t *testing.T) {
 	if status != 200 || !strings.Contains(fmt.Sprint(body["message"]), "3 changesets") {
 		t.Fatalf("%d %v\n%s", status, body, e.logs.String())
 	}
-	if n := e2eCount(t, e.dest(), "refs/heads/master"); n != 3 {
+	if n := gittest.Count(t, e.dest(), "refs/heads/master"); n != 3 {
 		t.Errorf("destination has %d commits, want 3", n)
 	}
 	bad := newE2E(t, "private", func(c *config.Config) { c.Destination.Token = "wrong-token" })

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/web"
 )
@@ -25,7 +24,7 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "", "this worker's own data `dir` for its cache (the database stays the configured one); default: data_dir")
-	id := fs.String("id", "", "worker `name` in the history; default: host-pid")
+	id := fs.String("id", "", "worker `name`, stable across restarts: it decides which mirrors this worker is home of; default: host-pid")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]")
 		fs.PrintDefaults()
@@ -58,17 +57,14 @@ func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
 		log.Error("cannot create the cache dir", "dir", cfg.CacheDir(), "err", err)
 		return 1
 	}
-	q, err := queue.New(ctx, queue.Config{
-		Store:      st,
-		ID:         *id,
-		Workers:    cfg.Limits.ConcurrentSyncs,
-		JobTimeout: cfg.Limits.SyncTimeout,
-		Polls:      polls(cfg),
-		Retryable:  func(err error) bool { return mirror.ClassOf(err) == mirror.Transient },
-		Logger:     log,
-		Syncer: &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
-			classes: newClassBook(), apps: newAppTokens(cfg), log: log},
-	})
+	if *id == "" && cfg.DatabaseKind() == "postgres" {
+		log.Warn("no --id: this worker is named host-pid, so a restart gives it another name and moves its mirrors (each is cloned again at its new home); give each worker a stable --id")
+	}
+	qcfg := queueConfig(cfg, st, log)
+	qcfg.ID = *id
+	qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, log), metrics: web.NewMetrics(),
+		classes: newClassBook(), apps: newAppTokens(cfg), log: log}
+	q, err := queue.New(ctx, qcfg)
 	if err != nil {
 		log.Error("cannot start the queue", "err", err)
 		return 1

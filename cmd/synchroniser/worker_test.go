@@ -5,13 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/store"
 	"github.com/synchroniser/synchroniser/internal/store/storetest"
@@ -35,23 +36,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// workerRun runs a program for the worker test with a fixed environment.
-func workerRun(t *testing.T, dir, prog string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+t.TempDir())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", prog, strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(stdout.String())
-}
-
 // TestWorkerCommand runs `synchroniser worker` on each driver: a job queued
 // by another store handle (the hook side) is synced with the worker's own
 // cache (--data-dir), and cancelling the context (SIGTERM) stops it cleanly.
@@ -68,13 +52,13 @@ func TestWorkerCommand(t *testing.T) {
 func testWorkerCommand(t *testing.T, driver string) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	workerRun(t, "", "hg", "init", "--", src)
+	hgtest.Run(t, "", "init", "--", src)
 	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	workerRun(t, src, "hg", "commit", "--addremove", "-d", "1600000000 0", "-m", "first")
+	hgtest.Run(t, src, "commit", "--addremove", "-d", "1600000000 0", "-m", "first")
 	dest := filepath.Join(dir, "dest.git")
-	workerRun(t, "", "git", "init", "-q", "--bare", "--", dest)
+	gittest.Run(t, "", "init", "-q", "--bare", "--", dest)
 
 	dataDir := filepath.Join(dir, "data")
 	scfg := store.Config{Driver: store.SQLite, Path: filepath.Join(dataDir, "synchroniser.db")}
@@ -146,7 +130,7 @@ url = %q
 	if !j.Succeeded() || len(j.Runs) != 1 || j.Runs[0].Worker != "w1" {
 		t.Fatalf("job = state %s err %v runs %+v\nworker log:\n%s", j.State, j.Err(), j.Runs, stderr.String())
 	}
-	if got := workerRun(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "refs/heads/master"); got != "first" {
+	if got := strings.TrimSpace(gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "refs/heads/master")); got != "first" {
 		t.Fatalf("destination master message = %q", got)
 	}
 	if _, err := os.Stat(filepath.Join(cacheRoot, "cache", "demo")); err != nil {

@@ -57,6 +57,7 @@ type Config struct {
 	Source      SourcePolicy        `toml:"source"`
 	Hooks       map[string]Provider `toml:"hooks"` // keyed by provider name
 	Limits      Limits              `toml:"limits"`
+	Queue       Queue               `toml:"queue"`
 	Legacy      Legacy              `toml:"legacy"`
 	Seed        Seed                `toml:"seed"`
 	Tools       Tools               `toml:"tools"`
@@ -477,6 +478,7 @@ func (c *Config) Validate() error {
 	if l.CacheQuota < 0 {
 		bad("limits.cache_quota: must not be negative")
 	}
+	c.validateQueue(bad)
 	if c.Legacy.WaitTimeout <= 0 {
 		bad("legacy.wait_timeout: must be positive")
 	}

@@ -14,8 +14,7 @@ import (
 // iteration converts a fresh copy whose .hg/git and map were removed.
 func benchConvert(b *testing.B, bundle string) {
 	requireHg(b)
-	env := hgEnv(b)
-	src := unbundle(b, env, bundle)
+	src := unbundle(b, bundle)
 	b.ResetTimer()
 	var total int
 	for i := 0; i < b.N; i++ {
@@ -43,8 +42,7 @@ func BenchmarkConvertFlask(b *testing.B) { benchConvert(b, "flask.hg") }
 // BenchmarkHgGitClick is the reference: hg-git's gexport on click.
 func BenchmarkHgGitClick(b *testing.B) {
 	requireHg(b)
-	env := hgEnv(b)
-	src := unbundle(b, env, "click.hg")
+	src := unbundle(b, "click.hg")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -60,8 +58,7 @@ func BenchmarkHgGitClick(b *testing.B) {
 // native time) as "x-hggit".
 func BenchmarkClickVsHgGit(b *testing.B) {
 	requireHg(b)
-	env := hgEnv(b)
-	src := unbundle(b, env, "click.hg")
+	src := unbundle(b, "click.hg")
 	ref := filepath.Join(b.TempDir(), "ref")
 	copyDir(b, src, ref)
 	start := time.Now()

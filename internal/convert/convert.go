@@ -23,6 +23,12 @@ import (
 type Options struct {
 	Progress func(done, total int) // called as changesets are converted; may be nil
 	Logger   *slog.Logger          // nil discards
+	// Exclude lists changesets never to export, nor any descendant of
+	// them: those hidden or secret at the source (hg.SourceState.Excluded).
+	// Bookmarks, tags, branch heads and tip are computed over the others.
+	// nil means what the repository itself hides (obsolescence markers)
+	// or keeps secret; an empty map excludes nothing.
+	Exclude map[hg.Node]bool
 }
 
 // Result describes a repository after a conversion.
@@ -96,6 +102,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	excl, err := excludedOf(repo, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
 	every := n.CheckpointEvery
 	if every <= 0 {
 		every = 2000
@@ -109,6 +119,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		trees:    newTreeState(),
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
+		excl:     excl,
 	}
 	statePath := StatePath(hgRoot)
 	if st := loadState(statePath); st.matches(m) {
@@ -147,6 +158,7 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
+	excl     []bool             // revisions never exported (see Options.Exclude); nil = none
 
 	prior   *runState          // what an earlier run left (nil: none usable)
 	derived *derived           // what refs computed that the next run reuses
@@ -158,7 +170,7 @@ type converter struct {
 func (c *converter) state() *runState {
 	st := &runState{Version: stateVersion, MapLines: len(c.m.lines)}
 	if c.derived != nil {
-		st.Heads, st.TagFnodes = c.derived.heads, c.derived.tagFnodes
+		st.Heads, st.Excluded, st.TagFnodes = c.derived.heads, c.derived.excluded, c.derived.tagFnodes
 	}
 	if n := len(c.m.lines); n > 0 {
 		st.MapLast = c.m.lines[n-1].hg
@@ -192,7 +204,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		if err != nil {
 			return err
 		}
-		if _, ok := c.m.byHg[node]; !ok {
+		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) {
 			todo = append(todo, rev)
 		}
 	}

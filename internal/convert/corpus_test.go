@@ -12,8 +12,7 @@ import (
 func TestClickConformance(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
-	src := unbundle(t, env, "click.hg")
+	src := unbundle(t, "click.hg")
 	native := filepath.Join(t.TempDir(), "native")
 	copyDir(t, src, native)
 	res := runNative(t, native)

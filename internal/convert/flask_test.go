@@ -1,33 +1,26 @@
 package convert_test
 
 import (
-	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // gitOut runs git against a converted repository's .hg/git.
 func gitOut(t testing.TB, hgRoot string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	full := append([]string{"--git-dir", convert.GitDir(hgRoot)}, args...)
-	out, err := exec.CommandContext(ctx, "git", full...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return gittest.Run(t, "", append([]string{"--git-dir", convert.GitDir(hgRoot)}, args...)...)
 }
 
 // commitOf returns the Git commit of changeset rev according to the map.
-func commitOf(t testing.TB, env []string, dir string, m map[string]string, rev string) string {
+func commitOf(t testing.TB, dir string, m map[string]string, rev string) string {
 	t.Helper()
-	node := strings.TrimSpace(hgRun(t, env, dir, "log", "-r", rev, "-T", "{node}"))
+	node := strings.TrimSpace(hgtest.Run(t, dir, "log", "-r", rev, "-T", "{node}"))
 	c, ok := m[node]
 	if !ok {
 		t.Fatalf("rev %s (%s) not in the map", rev, node)
@@ -44,12 +37,11 @@ func commitOf(t testing.TB, env []string, dir string, m map[string]string, rev s
 func TestFlask(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
-	src := unbundle(t, env, "flask.hg")
-	hgRun(t, env, src, "bookmark", "-r", "tip", "main")
-	hgRun(t, env, src, "bookmark", "-r", "5507", "automatic-options")
-	hgRun(t, env, src, "bookmark", "-r", "5401", "workflow")
-	hgRun(t, env, src, "bookmark", "-r", "p1(tip)", "stable")
+	src := unbundle(t, "flask.hg")
+	hgtest.Run(t, src, "bookmark", "-r", "tip", "main")
+	hgtest.Run(t, src, "bookmark", "-r", "5507", "automatic-options")
+	hgtest.Run(t, src, "bookmark", "-r", "5401", "workflow")
+	hgtest.Run(t, src, "bookmark", "-r", "p1(tip)", "stable")
 
 	a := filepath.Join(t.TempDir(), "a")
 	copyDir(t, src, a)
@@ -66,11 +58,11 @@ func TestFlask(t *testing.T) {
 			t.Errorf("refs/heads/%s = %s, result says %s", b, got, res.Bookmarks[b])
 		}
 	}
-	if res.Bookmarks["main"] != res.Tip || res.Tip != commitOf(t, env, a, m, "tip") {
+	if res.Bookmarks["main"] != res.Tip || res.Tip != commitOf(t, a, m, "tip") {
 		t.Errorf("main %s, tip %s", res.Bookmarks["main"], res.Tip)
 	}
 	// hg tags lists 64 names, one of them "tip", which is no Git tag.
-	hgTags := strings.Count(hgRun(t, env, a, "tags", "-q"), "\n") - 1
+	hgTags := strings.Count(hgtest.Run(t, a, "tags", "-q"), "\n") - 1
 	if len(res.Tags) != hgTags || hgTags != 63 {
 		t.Errorf("%d tags, hg has %d (want 63 besides tip)", len(res.Tags), hgTags)
 	}
@@ -80,23 +72,23 @@ func TestFlask(t *testing.T) {
 
 	// Gitlinks follow .hgsubstate.
 	for _, rev := range []string{"196", "215", "229", "288", "317", "430", "500", "2376", "2666"} {
-		state := strings.Fields(hgRun(t, env, a, "cat", "-r", rev, ".hgsubstate"))
+		state := strings.Fields(hgtest.Run(t, a, "cat", "-r", rev, ".hgsubstate"))
 		if len(state) != 2 || state[1] != "docs/_themes" {
 			t.Fatalf("rev %s: .hgsubstate %q", rev, state)
 		}
-		line := gitOut(t, a, "ls-tree", commitOf(t, env, a, m, rev), "docs/_themes")
+		line := gitOut(t, a, "ls-tree", commitOf(t, a, m, rev), "docs/_themes")
 		if want := "160000 commit " + state[0] + "\tdocs/_themes\n"; line != want {
 			t.Errorf("rev %s: ls-tree docs/_themes = %q, want %q", rev, line, want)
 		}
 	}
 	// Where the line is malformed, or the subrepository is gone, no gitlink.
 	for _, rev := range []string{"290", "359", "489", "3231", "tip"} {
-		if line := gitOut(t, a, "ls-tree", commitOf(t, env, a, m, rev), "docs/_themes"); line != "" {
+		if line := gitOut(t, a, "ls-tree", commitOf(t, a, m, rev), "docs/_themes"); line != "" {
 			t.Errorf("rev %s: unexpected docs/_themes entry %q", rev, line)
 		}
 	}
 	// .hgsub and .hgsubstate never reach Git; no .gitmodules is invented.
-	tree := gitOut(t, a, "ls-tree", "--name-only", commitOf(t, env, a, m, "500"))
+	tree := gitOut(t, a, "ls-tree", "--name-only", commitOf(t, a, m, "500"))
 	for _, f := range []string{".hgsub", ".hgsubstate", ".gitmodules"} {
 		if strings.Contains(tree, f+"\n") {
 			t.Errorf("rev 500 tree has %s", f)
@@ -130,7 +122,7 @@ func TestFlask(t *testing.T) {
 	ref := filepath.Join(t.TempDir(), "hggit")
 	copyDir(t, src, ref)
 	cmd := exec.Command("hg", "--config", "extensions.hggit=", "gexport")
-	cmd.Dir, cmd.Env = ref, env
+	cmd.Dir, cmd.Env = ref, hgtest.Env()
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "invalid subrepository revision specifier in '.hgsubstate' line 1") {
 		t.Fatalf("hg-git was expected to abort on flask: %v\n%s", err, out)

@@ -13,15 +13,16 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // growRepo adds n changesets touching several files, a branch and a merge.
 func growRepo(r *repo, from, n int) {
 	for i := from; i < from+n; i++ {
-		r.write("f"+strconv.Itoa(i%5), strconv.Itoa(i)+"\n")
-		r.write("dir/g"+strconv.Itoa(i%3), "g "+strconv.Itoa(i)+"\n")
+		r.Write("f"+strconv.Itoa(i%5), strconv.Itoa(i)+"\n")
+		r.Write("dir/g"+strconv.Itoa(i%3), "g "+strconv.Itoa(i)+"\n")
 		if i%7 == 3 {
-			r.hg("cp", "f0", "copy"+strconv.Itoa(i))
+			r.Run("cp", "f0", "copy"+strconv.Itoa(i))
 		}
 		r.commit("change " + strconv.Itoa(i))
 	}
@@ -34,10 +35,9 @@ func growRepo(r *repo, from, n int) {
 func TestIncremental(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
-	r := newRepo(t, env)
+	r := newRepo(t)
 	growRepo(r, 0, 12)
-	r.hg("bookmark", "main")
+	r.Run("bookmark", "main")
 
 	// Native, then native again.
 	inc := filepath.Join(t.TempDir(), "inc")
@@ -51,14 +51,14 @@ func TestIncremental(t *testing.T) {
 	runHgGit(t, mixed)
 
 	for _, d := range []string{inc, mixed} {
-		rr := &repo{t: t, env: env, dir: d, n: 100}
-		hgRun(t, env, d, "update", "-q", "tip")
+		rr := &repo{Repo: hgtest.Open(t, d), t: t, dir: d, n: 100}
+		hgtest.Run(t, d, "update", "-q", "tip")
 		growRepo(rr, 12, 6)
-		hgRun(t, env, d, "update", "-q", "5")
-		rr.hg("branch", "side")
+		hgtest.Run(t, d, "update", "-q", "5")
+		rr.Run("branch", "side")
 		growRepo(rr, 30, 3)
-		hgRun(t, env, d, "update", "-q", "main")
-		rr.hg("merge", "--tool", "internal:local", "side")
+		hgtest.Run(t, d, "update", "-q", "main")
+		rr.Run("merge", "--tool", "internal:local", "side")
 		rr.commit("merge side")
 	}
 	if res := runNative(t, inc); res.Converted != 10 || res.Total != 22 {
@@ -97,8 +97,8 @@ func TestIncremental(t *testing.T) {
 	copyDir(t, r.dir, back)
 	runNative(t, back)
 	for _, d := range []string{back} {
-		rr := &repo{t: t, env: env, dir: d, n: 100}
-		hgRun(t, env, d, "update", "-q", "tip")
+		rr := &repo{Repo: hgtest.Open(t, d), t: t, dir: d, n: 100}
+		hgtest.Run(t, d, "update", "-q", "tip")
 		growRepo(rr, 12, 6)
 	}
 	runHgGit(t, back)
@@ -118,10 +118,9 @@ func TestIncremental(t *testing.T) {
 func TestInterrupted(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
-	r := newRepo(t, env)
+	r := newRepo(t)
 	growRepo(r, 0, 25)
-	r.hg("bookmark", "main")
+	r.Run("bookmark", "main")
 
 	full := filepath.Join(t.TempDir(), "full")
 	copyDir(t, r.dir, full)
@@ -179,20 +178,19 @@ func fsck(t testing.TB, hgRoot string) {
 func TestBranchHeads(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
 	for _, tc := range conformanceRepos {
 		if tc.name != "branches-closed" && tc.name != "merges" {
 			continue
 		}
-		r := newRepo(t, env, tc.init...)
+		r := newRepo(t, tc.init...)
 		tc.build(r)
 		res := runNative(t, r.dir)
 		m := readMap(t, r.dir)
-		branches := strings.Fields(hgRun(t, env, r.dir, "log", "-r", "head()", "-T", "{branch|urlescape}\n"))
+		branches := strings.Fields(hgtest.Run(t, r.dir, "log", "-r", "head()", "-T", "{branch|urlescape}\n"))
 		want := map[string]string{}
 		for _, b := range branches {
 			b = unescapeURL(t, b)
-			rev := strings.TrimSpace(hgRun(t, env, r.dir, "log", "-r", "max(head() and branch(r'"+b+"') and not closed()) or max(head() and branch(r'"+b+"'))", "-l", "1", "-T", "{node}"))
+			rev := strings.TrimSpace(hgtest.Run(t, r.dir, "log", "-r", "max(head() and branch(r'"+b+"') and not closed()) or max(head() and branch(r'"+b+"'))", "-l", "1", "-T", "{node}"))
 			want[b] = m[rev]
 		}
 		compareStringMaps(t, tc.name+" branch heads", want, res.BranchHeads)
@@ -214,8 +212,7 @@ func unescapeURL(t *testing.T, s string) string {
 func TestKilled(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
-	r := newRepo(t, env)
+	r := newRepo(t)
 	growRepo(r, 0, 20)
 	full := filepath.Join(t.TempDir(), "full")
 	copyDir(t, r.dir, full)

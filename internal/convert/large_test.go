@@ -9,24 +9,24 @@ import (
 	"testing"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // buildDag makes a repository of n linear changesets with hg debugbuilddag
 // (fast: they touch no file), then a changeset adding a few files, with
 // bookmark main on it.
-func buildDag(t *testing.T, env []string, n int) string {
+func buildDag(t *testing.T, n int) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "dag"+strconv.Itoa(n))
-	hgRun(t, env, "", "init", dir)
-	hgRun(t, env, dir, "debugbuilddag", "+"+strconv.Itoa(n))
-	importFiles(t, env, dir, "base", "a", "dir/b", "dir/sub/c")
-	hgRun(t, env, dir, "bookmark", "-r", "tip", "main")
+	dir := hgtest.NewRepo(t).Dir
+	hgtest.Run(t, dir, "debugbuilddag", "+"+strconv.Itoa(n))
+	importFiles(t, dir, "base", "a", "dir/b", "dir/sub/c")
+	hgtest.Run(t, dir, "bookmark", "-r", "tip", "main")
 	return dir
 }
 
 // importFiles commits, on top of tip and without a working copy, a
 // changeset adding the given files.
-func importFiles(t *testing.T, env []string, dir, msg string, files ...string) {
+func importFiles(t *testing.T, dir, msg string, files ...string) {
 	t.Helper()
 	var patch strings.Builder
 	for _, f := range files {
@@ -36,15 +36,15 @@ func importFiles(t *testing.T, env []string, dir, msg string, files ...string) {
 	if err := os.WriteFile(p, []byte(patch.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hgRun(t, env, dir, "update", "-q", "tip") // import --bypass commits on "."
-	hgRun(t, env, dir, "import", "-q", "--bypass", "-m", msg, p)
+	hgtest.Run(t, dir, "update", "-q", "tip") // import --bypass commits on "."
+	hgtest.Run(t, dir, "import", "-q", "--bypass", "-m", msg, p)
 }
 
 // addOne commits one changeset on top of tip and moves bookmark main to it.
-func addOne(t *testing.T, env []string, dir, file string) {
+func addOne(t *testing.T, dir, file string) {
 	t.Helper()
-	importFiles(t, env, dir, "one more", file)
-	hgRun(t, env, dir, "bookmark", "-f", "-r", "tip", "main")
+	importFiles(t, dir, "one more", file)
+	hgtest.Run(t, dir, "bookmark", "-f", "-r", "tip", "main")
 }
 
 // TestIncrementalBounded checks that converting one new changeset reads a
@@ -52,14 +52,13 @@ func addOne(t *testing.T, env []string, dir, file string) {
 func TestIncrementalBounded(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
 	reads := map[int]int64{}
 	for _, n := range []int{200, 2000} {
-		dir := buildDag(t, env, n)
+		dir := buildDag(t, n)
 		if res := runNative(t, dir); res.Converted != n+1 {
 			t.Fatalf("%d: first run converted %d", n, res.Converted)
 		}
-		addOne(t, env, dir, "dir/one-more")
+		addOne(t, dir, "dir/one-more")
 		res := runNative(t, dir)
 		if res.Converted != 1 {
 			t.Fatalf("%d: increment converted %d, want 1", n, res.Converted)
@@ -77,11 +76,11 @@ func TestIncrementalBounded(t *testing.T) {
 		if err := os.WriteFile(convert.StatePath(dir), []byte("synchroniser convert state\nv0"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		addOne(t, env, dir, "two-more")
+		addOne(t, dir, "two-more")
 		if res := runNative(t, dir); res.Converted != 1 || res.RevlogReads <= int64(n) {
 			t.Errorf("with a damaged state: converted %d reading %d entries, want 1 reading more than %d", res.Converted, res.RevlogReads, n)
 		}
-		addOne(t, env, dir, "dir/sub/three-more")
+		addOne(t, dir, "dir/sub/three-more")
 		if res := runNative(t, dir); res.Converted != 1 || res.RevlogReads > 10 {
 			t.Errorf("after the state was rebuilt: converted %d reading %d entries, want 1 reading at most 10", res.Converted, res.RevlogReads)
 		}

@@ -16,40 +16,8 @@ import (
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
-
-// corpusDir holds the shared corpus bundles (click.hg, flask.hg).
-const corpusDir = "../../../shared/corpus"
-
-// hgEnv is the environment of every hg command in these tests: no user or
-// system configuration, plain output, UTF-8.
-func hgEnv(t testing.TB) []string {
-	t.Helper()
-	rc := filepath.Join(t.TempDir(), "hgrc")
-	if err := os.WriteFile(rc, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"HGPLAIN=1", "HGRCPATH=" + rc, "HGENCODING=utf-8", "HGUSER=Test User <test@example.com>",
-		"LANG=C.UTF-8",
-	}
-}
-
-// hgRun runs hg in dir with a deadline and fails the test on error.
-func hgRun(t testing.TB, env []string, dir string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "hg", args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("hg %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 func requireHg(t testing.TB) {
 	t.Helper()
@@ -105,18 +73,12 @@ func copyDir(t testing.TB, src, dst string) {
 	}
 }
 
-// unbundle restores a corpus bundle into a new repository, or skips the
-// test when the bundle is absent.
-func unbundle(t testing.TB, env []string, name string) string {
+// unbundle returns a private copy (a local clone) of the repository of a
+// corpus bundle, unbundled once per test binary; it skips the test when the
+// bundle is absent.
+func unbundle(t testing.TB, name string) string {
 	t.Helper()
-	bundle, _ := filepath.Abs(filepath.Join(corpusDir, name))
-	if _, err := os.Stat(bundle); err != nil {
-		t.Skipf("corpus bundle %s is absent: %v", bundle, err)
-	}
-	dir := filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".hg"))
-	hgRun(t, env, "", "init", dir)
-	hgRun(t, env, dir, "unbundle", "-q", bundle)
-	return dir
+	return hgtest.Unbundle(t, name).Clone(t).Dir
 }
 
 func runNative(t testing.TB, dir string) *convert.Result {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,7 +17,7 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, d, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.prior)
+	refs, warns, d, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.prior)
 	if err != nil {
 		return err
 	}
@@ -32,15 +33,27 @@ func (c *converter) refs(res *Result) error {
 
 // Describe opens the repository at hgRoot and returns its refs as Git
 // commits according to byHg (a map as ReadMap returns it): bookmarks, tags,
-// named-branch heads and tip. Converted and Warnings are left empty.
+// named-branch heads and tip, over the changesets it does not hide or keep
+// secret. Converted and Warnings are left empty.
 func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
+	return DescribeVisible(hgRoot, byHg, nil)
+}
+
+// DescribeVisible is Describe over the changesets not in exclude (nor
+// descending from one); nil means those the repository hides or keeps
+// secret, as for Options.Exclude.
+func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer repo.Close()
 	res := &Result{Total: repo.Len()}
-	if _, _, _, err := describe(repo, byHg, res, nil, nil); err != nil {
+	excl, err := excludedOf(repo, exclude)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, _, err := describe(repo, byHg, res, nil, excl, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -57,10 +70,11 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 
 // describe fills the refs of res and returns the Git refs hg-git would set
 // and the bookmarks and tags it leaves out.
-// known holds the branch of changesets already read, by revision (may be
-// nil); prior, when not nil, the branch heads an earlier run found. It also
-// returns the branch heads of the whole changelog, for the next run.
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, prior *runState) (map[string]git.Hash, []Warning, *derived, error) {
+// known holds the branch of changesets already read, by revision (may be nil).
+// Revisions marked in excl are left out (excludedRevs; nil = none).
+// prior, when not nil, is what an earlier run found (branch heads, the
+// .hgtags of heads); describe also returns what the next run can reuse.
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, prior *runState) (map[string]git.Hash, []Warning, *derived, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -79,6 +93,9 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		if !ok {
 			continue
 		}
+		if rev, _ := repo.Rev(node); isExcluded(excl, rev) {
+			continue // a bookmark on a secret changeset
+		}
 		if !checkRefFormat("refs/heads/" + name) {
 			bad("bookmark", name, "refs/heads/"+name)
 			continue
@@ -86,15 +103,18 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Bookmarks[name] = h.String()
 		refs["refs/heads/"+name] = h
 	}
-	// The .hgtags of heads an earlier run saw are not read again; the
-	// cache keeps only the current heads' for the next run.
-	fnodes := hg.TagFnodes{}
+	exNodes, err := excludedNodes(repo, excl)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// The .hgtags of heads an earlier run saw are not read again.
+	fnodes := &hg.TagFnodes{Old: map[hg.Node]hg.Node{}, New: map[hg.Node]hg.Node{}}
 	if prior != nil {
 		for _, f := range prior.TagFnodes {
-			fnodes[f.Changeset] = f.File
+			fnodes.Old[f.Changeset] = f.File
 		}
 	}
-	tags, err := repo.TagsCached(fnodes)
+	tags, err := repo.VisibleTagsCached(exNodes, fnodes)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -111,19 +131,15 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
 	}
-	heads, err := branchHeads(repo, byHg, res, known, prior)
+	d, err := branchHeads(repo, byHg, res, known, excl, prior)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	d := &derived{heads: heads}
-	for _, h := range repo.Heads() {
-		n, _ := repo.Changelog().Node(h)
-		if f, ok := fnodes[n]; ok {
-			d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
-		}
+	for n, f := range fnodes.New {
+		d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
 	}
-	if n := repo.Len(); n > 0 {
-		tip, err := repo.Changelog().Node(n - 1)
+	if rev := tipRev(repo, excl); rev >= 0 {
+		tip, err := repo.Changelog().Node(rev)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -137,15 +153,24 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 // branchHeads records, for each named branch, its tipmost open head (or its
 // tipmost head when all are closed, as `hg branches --closed` shows it),
 // and returns the heads of every branch (the revisions with no child on
-// their own branch), ascending. It reads only the changesets after those
-// prior covers, when prior's changelog is a prefix of repo's.
-func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, prior *runState) ([]headState, error) {
+// their own branch) for the next run. It reads only the changesets after
+// those prior covers, when prior's changelog is a prefix of repo's and the
+// same revisions of it are excluded.
+func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, prior *runState) (*derived, error) {
 	n := repo.Len()
 	cl := repo.Changelog()
+	d := &derived{}
+	for rev := range excl {
+		if excl[rev] {
+			d.excluded = append(d.excluded, rev)
+		}
+	}
 	heads := map[int]headState{}
 	from := 0
 	if prior != nil && prior.Scanned > 0 && prior.Scanned <= n {
-		if tip, err := cl.Node(prior.Scanned - 1); err == nil && tip == prior.ScannedTip {
+		tip, err := cl.Node(prior.Scanned - 1)
+		k := sort.SearchInts(d.excluded, prior.Scanned)
+		if err == nil && tip == prior.ScannedTip && slices.Equal(d.excluded[:k], prior.Excluded) {
 			from = prior.Scanned
 			for _, h := range prior.Heads {
 				heads[h.Rev] = h
@@ -153,6 +178,9 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		}
 	}
 	for rev := from; rev < n; rev++ {
+		if isExcluded(excl, rev) {
+			continue // never a head, and no parent's child
+		}
 		info, ok := known[rev]
 		if !ok {
 			cs, err := repo.Changeset(rev)
@@ -173,14 +201,14 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		}
 		heads[rev] = headState{Rev: rev, Branch: info.branch, Closed: info.closed}
 	}
-	list := make([]headState, 0, len(heads))
+	d.heads = make([]headState, 0, len(heads))
 	for _, h := range heads {
-		list = append(list, h)
+		d.heads = append(d.heads, h)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Rev < list[j].Rev })
+	sort.Slice(d.heads, func(i, j int) bool { return d.heads[i].Rev < d.heads[j].Rev })
 	open := map[string]int{}
 	any := map[string]int{}
-	for _, h := range list {
+	for _, h := range d.heads {
 		any[h.Branch] = h.Rev
 		if !h.Closed {
 			open[h.Branch] = h.Rev
@@ -198,13 +226,14 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 			res.BranchHeads[b] = h.String()
 		}
 	}
-	return list, nil
+	return d, nil
 }
 
 // derived is what describe computed that the next run can reuse.
 type derived struct {
 	heads     []headState // branch heads of the whole changelog
-	tagFnodes []tagFnode  // .hgtags revisions of the changelog's heads
+	excluded  []int       // the revisions excluded, ascending
+	tagFnodes []tagFnode  // .hgtags revisions of the heads tags were read from
 }
 
 // branchInfo is what branch heads need to know of a changeset.

@@ -43,6 +43,7 @@ type runState struct {
 	Scanned    int
 	ScannedTip hg.Node
 	Heads      []headState
+	Excluded   []int // revisions below Scanned never exported then
 
 	// The .hgtags file revision of changesets (heads of earlier runs).
 	TagFnodes []tagFnode

@@ -44,9 +44,9 @@ func (r *repo) importFiles(msg string, files map[string][2]string) {
 		r.t.Fatal(err)
 	}
 	r.n++
-	r.hg("import", "--bypass", "-m", msg, "-d", fmt.Sprintf("%d 0", 1500000000+r.n*3600), "--", patch)
+	r.Run("import", "--bypass", "-m", msg, "-d", fmt.Sprintf("%d 0", 1500000000+r.n*3600), "--", patch)
 	// Move the working directory parent without checking subrepositories out.
-	r.hg("debugsetparents", "--", "tip")
+	r.Run("debugsetparents", "--", "tip")
 }
 
 func lines(s string) []string {
@@ -69,9 +69,8 @@ func hunkRange(n int) string {
 func TestSubrepoWarnings(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	env := hgEnv(t)
-	r := newRepo(t, env)
-	r.write("README", "hello\n")
+	r := newRepo(t)
+	r.Write("README", "hello\n")
 	r.commit("plain start")
 	const sha1 = "11cb6b51c9ea3bc8f94afa3d7411b617f9db2570"
 	const sha2 = "3d964b660442e23faedf801caed6e3c7bd42d5c9"
@@ -97,7 +96,7 @@ func TestSubrepoWarnings(t *testing.T) {
 		t.Fatalf("converted %d, map %d; want 4", res.Converted, len(m))
 	}
 	link := func(rev string) string {
-		return gitOut(t, dir, "ls-tree", commitOf(t, env, dir, m, rev), "themes")
+		return gitOut(t, dir, "ls-tree", commitOf(t, dir, m, rev), "themes")
 	}
 	if got := link("1"); got != "160000 commit "+sha1+"\tthemes\n" {
 		t.Errorf("rev 1 themes: %q", got)
@@ -109,11 +108,11 @@ func TestSubrepoWarnings(t *testing.T) {
 		t.Errorf("rev 3 themes: %q", got)
 	}
 	// The rest of the changesets is there.
-	if got := gitOut(t, dir, "show", commitOf(t, env, dir, m, "2")+":src/a.c"); got != "int a = 1;\n" {
+	if got := gitOut(t, dir, "show", commitOf(t, dir, m, "2")+":src/a.c"); got != "int a = 1;\n" {
 		t.Errorf("rev 2 src/a.c = %q", got)
 	}
 	for _, rev := range []string{"1", "2", "3"} {
-		names := gitOut(t, dir, "ls-tree", "--name-only", commitOf(t, env, dir, m, rev))
+		names := gitOut(t, dir, "ls-tree", "--name-only", commitOf(t, dir, m, rev))
 		if strings.Contains(names, "sv\n") || strings.Contains(names, "nested\n") || strings.Contains(names, ".hgsub") {
 			t.Errorf("rev %s tree: %q", rev, names)
 		}

@@ -3,31 +3,16 @@ package git
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/gittest"
 )
 
-// testEnv is the environment for git commands run by tests: no user or system
-// configuration, fixed identities and dates.
-func testEnv() []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_TERMINAL_PROMPT=0",
-		"LC_ALL=C",
-		"GIT_AUTHOR_NAME=Test Author",
-		"GIT_AUTHOR_EMAIL=author@example.com",
-		"GIT_AUTHOR_DATE=1700000000 +0100",
-		"GIT_COMMITTER_NAME=Test Committer",
-		"GIT_COMMITTER_EMAIL=committer@example.com",
-		"GIT_COMMITTER_DATE=1700000100 -0230",
-	}
-}
+// testEnv is the environment for git commands run by tests (gittest's).
+func testEnv() []string { return gittest.Env() }
 
 // gitT runs the real git program in dir with stdin and returns its stdout,
 // failing the test on error.

@@ -6,17 +6,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/gittest"
 )
 
 // commitChain writes n commits on top of parent (ZeroHash for a root) into
@@ -319,34 +318,12 @@ func TestRunnerSSHCommand(t *testing.T) {
 // gitHTTPServer serves the bare repositories under root with
 // `git http-backend` on 127.0.0.1, requiring an Authorization header equal to
 // want (when not "").
-func gitHTTPServer(t *testing.T, root, want string) *httptest.Server {
+func gitHTTPServer(t *testing.T, root, want string) *gittest.Server {
 	t.Helper()
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
+	if want == "" {
+		return gittest.HTTPServer(t, root, "")
 	}
-	backend := &cgi.Handler{
-		Path:   gitPath,
-		Args:   []string{"http-backend"},
-		Dir:    root,
-		Stderr: io.Discard,
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1",
-			"GIT_CONFIG_GLOBAL=/dev/null",
-		},
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if want != "" && req.Header.Get("Authorization") != want {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, req)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	return gittest.HTTPServer(t, root, "", gittest.WithAuthorization(want))
 }
 
 func newServedRepo(t *testing.T, root, name string) string {
@@ -537,9 +514,7 @@ func TestRunnerTokenScopedToHost(t *testing.T) {
 	const token = "scoped-token"
 	root := t.TempDir()
 	newServedRepo(t, root, "repo.git")
-	gitPath, _ := exec.LookPath("git")
-	backend := &cgi.Handler{Path: gitPath, Args: []string{"http-backend"}, Dir: root, Stderr: io.Discard,
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null"}}
+	backend := gittest.Backend(root)
 	leaked := make(chan string, 100)
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if h := req.Header.Get("Authorization"); h != "" {

@@ -24,11 +24,16 @@ import (
 	"time"
 )
 
-// Name, Email and Date are the identity and time of every test commit.
+// The identities and dates of every test commit: author and committer
+// differ, and so do their dates and time zones (one with a half-hour
+// offset), so code that reads commits cannot confuse them.
 const (
-	Name  = "Test User"
-	Email = "test@example.com"
-	Date  = "1400000000 +0000"
+	AuthorName     = "Test Author"
+	AuthorEmail    = "author@example.com"
+	AuthorDate     = "1700000000 +0100"
+	CommitterName  = "Test Committer"
+	CommitterEmail = "committer@example.com"
+	CommitterDate  = "1700000100 -0230"
 )
 
 // Timeout bounds every git command the kit runs.
@@ -40,8 +45,8 @@ const Timeout = 2 * time.Minute
 func Env() []string {
 	env := []string{
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=" + Name, "GIT_AUTHOR_EMAIL=" + Email, "GIT_AUTHOR_DATE=" + Date,
-		"GIT_COMMITTER_NAME=" + Name, "GIT_COMMITTER_EMAIL=" + Email, "GIT_COMMITTER_DATE=" + Date,
+		"GIT_AUTHOR_NAME=" + AuthorName, "GIT_AUTHOR_EMAIL=" + AuthorEmail, "GIT_AUTHOR_DATE=" + AuthorDate,
+		"GIT_COMMITTER_NAME=" + CommitterName, "GIT_COMMITTER_EMAIL=" + CommitterEmail, "GIT_COMMITTER_DATE=" + CommitterDate,
 		"LANG=C", "LC_ALL=C", "TZ=UTC",
 	}
 	for _, kv := range os.Environ() {

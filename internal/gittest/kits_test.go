@@ -13,7 +13,7 @@ func TestBareCommitRefs(t *testing.T) {
 	work := filepath.Join(t.TempDir(), "work")
 	Run(t, "", "init", "-q", "--initial-branch=master", "--", work)
 	h := Commit(t, work, "a/b", "1\n", "first")
-	if got := Run(t, work, "log", "-1", "--format=%an <%ae> %ad", "--date=raw"); got != "Test User <test@example.com> 1400000000 +0000\n" {
+	if got := Run(t, work, "log", "-1", "--format=%an <%ae> %ad|%cn <%ce> %cd", "--date=raw"); got != "Test Author <author@example.com> 1700000000 +0100|Test Committer <committer@example.com> 1700000100 -0230\n" {
 		t.Errorf("identity and date = %q", got)
 	}
 	bare := Bare(t)

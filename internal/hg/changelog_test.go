@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"time"
 )
 
@@ -64,7 +66,7 @@ func TestParseChangesetMatchesMercurial(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hgPython(t), "testdata/changelog/decode.py")
-	cmd.Env = hgEnv(t)
+	cmd.Env = hgtest.Env()
 	cmd.Stdin = bytes.NewReader(in)
 	out, err := cmd.Output()
 	if err != nil {

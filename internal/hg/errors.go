@@ -148,6 +148,7 @@ var kindPatterns = []struct {
 	{"http error 429", KindNetwork},
 	{"broken pipe", KindNetwork},
 	{"stream ended unexpectedly", KindNetwork},
+	{"incomplete response", KindNetwork}, // "abort: HTTP request error (incomplete response)": the source died mid-transfer
 	{"premature end", KindNetwork},
 	{"urlopen error", KindNetwork},
 	{"abort: error:", KindNetwork}, // a socket error: "abort: error: [Errno …]"

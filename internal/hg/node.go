@@ -8,8 +8,9 @@
 // hashed dh/ paths), share-safe and shared repositories. It refuses, with
 // an *UnsupportedError, what it cannot read faithfully: treemanifest,
 // revlog-v2, changelog-v2, narrow, lfs, largefiles and unknown
-// requirements. Obsolescence markers are not interpreted (see
-// Repo.HasObsstore): hidden changesets are read like any other.
+// requirements. Revisions are read whether hidden or not; Repo.Markers
+// (the obsstore), Repo.PhaseRevs, Repo.HiddenRevs and Repo.State say
+// which ones Mercurial hides or keeps secret.
 //
 // Reading the whole history in revision order is cheap: each revlog keeps
 // the last few reconstructed texts, so a sequential read applies one delta

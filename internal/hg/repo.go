@@ -368,8 +368,8 @@ func (r *Repo) File(path string, n Node) (data []byte, meta map[string]string, e
 }
 
 // HasObsstore reports whether the repository has obsolescence markers
-// (a non-empty .hg/store/obsstore): some changesets may then be hidden,
-// which this package does not compute.
+// (a non-empty .hg/store/obsstore): some changesets may then be hidden
+// (see HiddenRevs).
 func (r *Repo) HasObsstore() bool {
 	st, err := os.Stat(filepath.Join(r.storeDir, "obsstore"))
 	return err == nil && st.Size() > 0

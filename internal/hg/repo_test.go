@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // longPath is a file path whose encoded store name exceeds 120 bytes, so
@@ -52,21 +54,22 @@ func bigText(seed int64, n int) string {
 	return b.String()
 }
 
+// repoBuilder commits to an hgtest repository with dates an hour apart in
+// five time zones, so the format tests see offsets of both signs.
 type repoBuilder struct {
-	t    *testing.T
-	dir  string
+	*hgtest.Repo
 	date int
 }
 
-func (b *repoBuilder) hg(args ...string) []byte { return runHg(b.t, b.dir, args...) }
-
-func (b *repoBuilder) write(path, data string) { writeFile(b.t, filepath.Join(b.dir, path), data) }
+func newBuilder(t testing.TB, dir string) *repoBuilder {
+	return &repoBuilder{Repo: hgtest.Open(t, dir)}
+}
 
 // commit commits with a fixed, increasing date and the given timezone.
-func (b *repoBuilder) commit(msg string, extra ...string) {
+func (b *repoBuilder) commit(msg string, opts ...hgtest.CommitOption) {
 	b.date += 3600
-	args := append([]string{"commit", "-q", "-A", "-m", msg, "-d", fmt.Sprintf("%d %d", 1400000000+b.date, -3600*(b.date/3600%5))}, extra...)
-	b.hg(args...)
+	date := fmt.Sprintf("%d %d", 1400000000+b.date, -3600*(b.date/3600%5))
+	b.Commit(append([]hgtest.CommitOption{hgtest.WithMessage(msg), hgtest.WithDate(date)}, opts...)...)
 }
 
 // buildRepo creates a repository exercising most of the format with real
@@ -82,63 +85,63 @@ func buildRepo(t *testing.T, initConfig ...string) string {
 	runHg(t, "", append(args, "--", dir)...)
 	// Pure-Python hg needs these for dirstate-v2 and persistent-nodemap.
 	writeFile(t, filepath.Join(dir, ".hg", "hgrc"), "[storage]\ndirstate-v2.slow-path = allow\nrevlog.persistent-nodemap.slow-path = allow\n")
-	b := &repoBuilder{t: t, dir: dir}
+	b := newBuilder(t, dir)
 
 	for i, p := range trickyPaths {
-		b.write(p, fmt.Sprintf("file %d: %s\n", i, p))
+		b.Write(p, fmt.Sprintf("file %d: %s\n", i, p))
 	}
-	b.write("exec.sh", "#!/bin/sh\necho hi\n")
+	b.Write("exec.sh", "#!/bin/sh\necho hi\n")
 	if err := os.Chmod(filepath.Join(dir, "exec.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink("README", filepath.Join(dir, "link")); err != nil {
 		t.Fatal(err)
 	}
-	b.write("empty", "")
-	b.write("meta-looking", "\x01\nnot metadata\x01\nreally\n")
-	b.write("big.txt", bigText(1, 300<<10)) // > 128 KiB: a non-inline filelog
-	b.commit("initial import\n\nwith a body   \nand trailing space  ", "-u", "Jöhn Dœ <john@example.com>")
+	b.Write("empty", "")
+	b.Write("meta-looking", "\x01\nnot metadata\x01\nreally\n")
+	b.Write("big.txt", bigText(1, 300<<10)) // > 128 KiB: a non-inline filelog
+	b.commit("initial import\n\nwith a body   \nand trailing space  ", hgtest.WithUser("Jöhn Dœ <john@example.com>"))
 
 	for i := 0; i < 6; i++ {
 		text := bigText(1, 300<<10)
 		text = strings.Replace(text, "line "+strconv.Itoa(i*1000), "changed line", 1) + bigText(int64(i), 2000)
-		b.write("big.txt", text)
-		b.write("README", fmt.Sprintf("readme v%d\n", i))
+		b.Write("big.txt", text)
+		b.Write("README", fmt.Sprintf("readme v%d\n", i))
 		b.commit(fmt.Sprintf("edit %d", i))
 	}
-	b.hg("copy", "README", "README.copy")
-	b.hg("mv", "UPPER/Case.TXT", "lower/case.txt")
+	b.Run("copy", "README", "README.copy")
+	b.Run("mv", "UPPER/Case.TXT", "lower/case.txt")
 	b.commit("copy and move")
-	b.hg("tag", "-d", "1400100000 0", "v1.0")
-	b.hg("tag", "-d", "1400100001 0", "v2.0")
-	b.hg("bookmark", "main")
+	b.Run("tag", "-d", "1400100000 0", "v1.0")
+	b.Run("tag", "-d", "1400100001 0", "v2.0")
+	b.Run("bookmark", "main")
 
 	// A named branch with its own head and tag, then closed elsewhere.
-	b.hg("branch", `we\ird-branch`)
-	b.write("branchfile", "on branch\n")
+	b.Run("branch", `we\ird-branch`)
+	b.Write("branchfile", "on branch\n")
 	b.commit("on a named branch")
-	b.hg("tag", "-d", "1400100002 0", "branch-tag")
-	b.hg("tag", "-d", "1400100003 0", "-f", "-r", "1", "v1.0") // moved on this head only
-	b.hg("bookmark", "feature")
+	b.Run("tag", "-d", "1400100002 0", "branch-tag")
+	b.Run("tag", "-d", "1400100003 0", "-f", "-r", "1", "v1.0") // moved on this head only
+	b.Run("bookmark", "feature")
 
-	b.hg("update", "-q", "-r", "default")
-	b.write("README", "readme on default\n")
+	b.Run("update", "-q", "-r", "default")
+	b.Write("README", "readme on default\n")
 	b.commit("default moves on")
-	b.hg("tag", "-d", "1400100004 0", "--remove", "v2.0")
-	b.hg("tag", "-d", "1400100005 0", "-r", "2", "default-tag")
+	b.Run("tag", "-d", "1400100004 0", "--remove", "v2.0")
+	b.Run("tag", "-d", "1400100005 0", "-r", "2", "default-tag")
 
 	// A merge of the named branch.
-	b.hg("merge", "-q", "--tool", "internal:union", "-r", `we\ird-branch`)
+	b.Run("merge", "-q", "--tool", "internal:union", "-r", `we\ird-branch`)
 	b.commit("merge branch")
-	b.hg("rm", "prn")
+	b.Run("rm", "prn")
 	b.commit("remove a file")
 
 	// A closed branch head.
-	b.hg("branch", "-q", "closing")
-	b.write("closing.txt", "x\n")
+	b.Run("branch", "-q", "closing")
+	b.Write("closing.txt", "x\n")
 	b.commit("to be closed")
-	b.commit("close it", "--close-branch")
-	b.hg("update", "-q", "-r", "default")
+	b.commit("close it", hgtest.WithCloseBranch())
+	b.Run("update", "-q", "-r", "default")
 	return dir
 }
 

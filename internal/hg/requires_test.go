@@ -77,10 +77,10 @@ func TestOpenShare(t *testing.T) {
 	t.Parallel()
 	src := filepath.Join(t.TempDir(), "src")
 	runHg(t, "", "init", "--", src)
-	b := &repoBuilder{t: t, dir: src}
-	b.write("a", "1\n")
+	b := newBuilder(t, src)
+	b.Write("a", "1\n")
 	b.commit("first")
-	b.hg("bookmark", "mark")
+	b.Run("bookmark", "mark")
 	for _, rel := range []bool{false, true} {
 		dest := filepath.Join(t.TempDir(), "share")
 		args := []string{"--config", "extensions.share=", "share", "-U"}

@@ -1,7 +1,6 @@
 package hg
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -19,37 +20,7 @@ func testContext(t *testing.T) context.Context {
 }
 
 // serveHg runs `hg serve` for repo on 127.0.0.1 and returns its URL.
-func serveHg(t *testing.T, repo string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	cmd := exec.CommandContext(ctx, "hg", "serve", "-R", repo, "--address", "127.0.0.1", "--port", "0", "--config", "web.push_ssl=false")
-	cmd.Env = hgEnv(t)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		re := regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- "http://127.0.0.1:" + m[1] + "/"
-			}
-		}
-	}()
-	select {
-	case u := <-found:
-		return u
-	case <-time.After(60 * time.Second):
-		t.Fatal("hg serve did not start")
-		return ""
-	}
-}
+func serveHg(t *testing.T, repo string) string { return hgtest.Serve(t, hgtest.Open(t, repo)).URL }
 
 func TestRunnerCloneAndPull(t *testing.T) {
 	requireHg(t)
@@ -57,8 +28,8 @@ func TestRunnerCloneAndPull(t *testing.T) {
 	ctx := testContext(t)
 	src := filepath.Join(t.TempDir(), "src")
 	runHg(t, "", "init", "--", src)
-	b := &repoBuilder{t: t, dir: src}
-	b.write("a", "1\n")
+	b := newBuilder(t, src)
+	b.Write("a", "1\n")
 	b.commit("first")
 	url := serveHg(t, src)
 
@@ -92,7 +63,7 @@ func TestRunnerCloneAndPull(t *testing.T) {
 	if err := r.Clone(ctx, url, dest); err != nil {
 		t.Fatal(err)
 	}
-	b.write("a", "2\n")
+	b.Write("a", "2\n")
 	b.commit("second")
 	if err := r.Pull(ctx, dest, url); err != nil {
 		t.Fatalf("Pull: %v", err)

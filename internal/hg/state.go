@@ -45,6 +45,7 @@ type Head struct {
 	Branch string // named branch ("default" when none)
 	Topic  string // topic (topic extension), "" when none
 	Phase  Phase
+	Closed bool // the head closes its branch
 }
 
 // SourceState is what the source says, exactly, after a pull: the one value

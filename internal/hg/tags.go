@@ -124,23 +124,31 @@ func updateTags(file *orderedTags, all *orderedTags) {
 // omitted, and so is "tip". The order is hg's: newest revision first, then
 // by name descending. Heads are not filtered for obsolescence: with an
 // obsstore (HasObsstore) a hidden head's .hgtags counts, unlike in hg.
-func (r *Repo) Tags() ([]Tag, error) { return r.TagsCached(nil) }
+func (r *Repo) Tags() ([]Tag, error) {
+	return r.tagsOf(r.Heads(), nil, nil) // ascending = oldest first
+}
 
-// TagFnodes caches, by changeset node, the .hgtags file revision of the
+// TagFnodes caches, by changeset node, the .hgtags file revision of a
 // changeset (NullNode when it has none), as Mercurial's hgtagsfnodes cache
-// does: a changeset's .hgtags never changes, so the cache stays valid.
-type TagFnodes map[Node]Node
+// does: a changeset's .hgtags never changes. Old is looked up; New
+// receives the entry of every head tags were read from (Old's or read),
+// which is what a later call needs.
+type TagFnodes struct {
+	Old, New map[Node]Node
+}
 
-// TagsCached is Tags, looking the .hgtags of heads up in cache first and
-// adding those it reads (cache may be nil). With a warm cache, listing the
-// tags reads no changeset or manifest.
-func (r *Repo) TagsCached(cache TagFnodes) ([]Tag, error) {
-	heads := r.Heads() // ascending = oldest first
+// tagsOf is Tags reading .hgtags from heads (ascending), leaving out tags
+// on excluded changesets, looking heads up in cache first (may be nil).
+func (r *Repo) tagsOf(heads []int, excluded map[Node]bool, cache *TagFnodes) ([]Tag, error) {
 	var fnodes []Node
 	seen := map[Node]bool{}
 	for _, h := range heads {
 		hn := r.changelog.node(h)
-		fn, ok := cache[hn]
+		var fn Node
+		ok := false
+		if cache != nil {
+			fn, ok = cache.Old[hn]
+		}
 		if !ok {
 			c, err := r.Changeset(h)
 			if err != nil {
@@ -150,13 +158,12 @@ func (r *Repo) TagsCached(cache TagFnodes) ([]Tag, error) {
 			if err != nil {
 				return nil, err
 			}
-			fn = NullNode
 			if found {
 				fn = e.Node
 			}
-			if cache != nil {
-				cache[hn] = fn
-			}
+		}
+		if cache != nil && cache.New != nil {
+			cache.New[hn] = fn
 		}
 		if fn != NullNode && !seen[fn] {
 			seen[fn] = true
@@ -187,7 +194,7 @@ func (r *Repo) TagsCached(cache TagFnodes) ([]Tag, error) {
 			continue
 		}
 		rev, ok := r.Rev(n)
-		if !ok {
+		if !ok || excluded[n] {
 			continue
 		}
 		list = append(list, ranked{rev, Tag{name, n}})

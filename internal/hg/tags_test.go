@@ -10,7 +10,7 @@ func TestTagsMatchHg(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "repo")
 	runHg(t, "", "init", "--", dir)
-	b := &repoBuilder{t: t, dir: dir}
+	b := newBuilder(t, dir)
 	check := func(step string) {
 		t.Helper()
 		r, err := Open(dir)
@@ -21,40 +21,40 @@ func TestTagsMatchHg(t *testing.T) {
 		t.Run(step, func(t *testing.T) { checkTags(t, r, dir); checkBookmarks(t, r, dir) })
 	}
 
-	b.write("a", "1\n")
+	b.Write("a", "1\n")
 	b.commit("r0")
-	b.write("a", "2\n")
+	b.Write("a", "2\n")
 	b.commit("r1")
-	b.hg("tag", "-d", "1 0", "-r", "0", "v1")
-	b.hg("tag", "-d", "2 0", "-r", "1", "v2")
-	b.hg("tag", "-d", "3 0", "-r", "1", "gone")
-	b.hg("bookmark", "-r", "1", "book")
+	b.Run("tag", "-d", "1 0", "-r", "0", "v1")
+	b.Run("tag", "-d", "2 0", "-r", "1", "v2")
+	b.Run("tag", "-d", "3 0", "-r", "1", "gone")
+	b.Run("bookmark", "-r", "1", "book")
 	check("linear")
 
 	// Head A moves v1 and removes gone.
-	b.hg("tag", "-d", "4 0", "-f", "-r", "1", "v1")
-	b.hg("tag", "-d", "5 0", "--remove", "gone")
-	b.hg("tag", "-d", "6 0", "-r", "0", "only-a")
-	headA := string(b.hg("log", "-r", ".", "-T", "{rev}"))
+	b.Run("tag", "-d", "4 0", "-f", "-r", "1", "v1")
+	b.Run("tag", "-d", "5 0", "--remove", "gone")
+	b.Run("tag", "-d", "6 0", "-r", "0", "only-a")
+	headA := b.Run("log", "-r", ".", "-T", "{rev}")
 
 	// Head B (from the same parent) moves v1 elsewhere and v2 twice.
-	b.hg("update", "-q", "-r", "4")
-	b.hg("tag", "-d", "7 0", "-f", "-r", "0", "v2")
-	b.hg("tag", "-d", "8 0", "-f", "-r", "1", "v2")
-	b.hg("tag", "-d", "9 0", "-f", "-r", "2", "v1")
-	b.hg("tag", "-d", "10 0", "-r", "3", "only-b")
-	b.hg("bookmark", "-f", "-r", headA, "a-head")
-	headB := string(b.hg("log", "-r", ".", "-T", "{rev}"))
+	b.Run("update", "-q", "-r", "4")
+	b.Run("tag", "-d", "7 0", "-f", "-r", "0", "v2")
+	b.Run("tag", "-d", "8 0", "-f", "-r", "1", "v2")
+	b.Run("tag", "-d", "9 0", "-f", "-r", "2", "v1")
+	b.Run("tag", "-d", "10 0", "-r", "3", "only-b")
+	b.Run("bookmark", "-f", "-r", headA, "a-head")
+	headB := b.Run("log", "-r", ".", "-T", "{rev}")
 	check("two heads")
 
 	// A third head without changes to .hgtags, and a head without .hgtags.
-	b.hg("update", "-q", "-r", "0")
-	b.write("b", "x\n")
+	b.Run("update", "-q", "-r", "0")
+	b.Write("b", "x\n")
 	b.commit("no hgtags here")
 	check("three heads")
 
-	b.hg("update", "-q", "-r", headA)
-	b.hg("merge", "-q", "--tool", "internal:union", "-r", headB)
+	b.Run("update", "-q", "-r", headA)
+	b.Run("merge", "-q", "--tool", "internal:union", "-r", headB)
 	b.commit("merge heads")
 	check("merged")
 }
@@ -64,8 +64,8 @@ func TestObsstore(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "repo")
 	runHg(t, "", "init", "--", dir)
-	b := &repoBuilder{t: t, dir: dir}
-	b.write("a", "1\n")
+	b := newBuilder(t, dir)
+	b.Write("a", "1\n")
 	b.commit("r0")
 	r, err := Open(dir)
 	if err != nil {
@@ -75,8 +75,8 @@ func TestObsstore(t *testing.T) {
 		t.Error("HasObsstore before any marker")
 	}
 	r.Close()
-	b.write("a", "2\n")
-	b.hg("commit", "--amend", "-m", "amended", "--config", "experimental.evolution=all")
+	b.Write("a", "2\n")
+	b.Run("commit", "--amend", "-m", "amended", "--config", "experimental.evolution=all")
 	r, err = Open(dir)
 	if err != nil {
 		t.Fatal(err)

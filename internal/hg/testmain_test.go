@@ -1,26 +1,14 @@
 package hg
 
 import (
-	"fmt"
 	"os"
-	"sync"
 	"testing"
-)
 
-var (
-	corpusMu   sync.Mutex
-	corpusDirs = map[string]string{}
-	corpusRoot string
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "hgcorpus")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	corpusRoot = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = hgtest.Cleanup()
 	os.Exit(code)
 }

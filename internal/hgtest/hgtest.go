@@ -11,7 +11,9 @@ package hgtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -267,15 +269,42 @@ func (r *Repo) Run(args ...string) string {
 // RunErr runs hg with args in the repository.
 func (r *Repo) RunErr(args ...string) (string, error) { return RunErr(r.Dir, args...) }
 
-// Write writes content to path (slash-separated, relative to the root),
-// creating directories.
+// Write writes content to path (slash-separated, relative to the root) as
+// a new regular 0644 file, creating directories; whatever was there (a
+// symlink, an executable) is replaced, not written through.
 func (r *Repo) Write(path, content string) {
 	r.t.Helper()
 	p := r.Path(path)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		r.t.Fatal(err)
 	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.t.Fatal(err)
+	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// Chmod sets the mode of path (e.g. 0o755 for an executable).
+func (r *Repo) Chmod(path string, mode os.FileMode) {
+	r.t.Helper()
+	if err := os.Chmod(r.Path(path), mode); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// Symlink makes path a symbolic link to target, replacing what was there.
+func (r *Repo) Symlink(target, path string) {
+	r.t.Helper()
+	p := r.Path(path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -293,7 +322,7 @@ type CommitOption func(*commit)
 
 type commit struct {
 	message, date, user, branch, topic, parent, rev string
-	bookmarks                                       []string
+	bookmarks, args                                 []string
 	closeBranch                                     bool
 }
 
@@ -325,6 +354,12 @@ func WithParent(rev string) CommitOption { return func(c *commit) { c.parent = r
 
 // WithCloseBranch closes the branch with this commit.
 func WithCloseBranch() CommitOption { return func(c *commit) { c.closeBranch = true } }
+
+// WithArgs adds arguments to the hg command (hg commit, or hg tag for Tag),
+// e.g. "--config", "ui.allowemptycommit=1"; they come after the kit's own.
+func WithArgs(args ...string) CommitOption {
+	return func(c *commit) { c.args = append(c.args, args...) }
+}
 
 // WithRev names the revision Tag tags (default ".").
 func WithRev(rev string) CommitOption { return func(c *commit) { c.rev = rev } }
@@ -363,6 +398,7 @@ func (r *Repo) commitArgs(c *commit, args []string, positional ...string) string
 	if c.closeBranch {
 		args = append(args, "--close-branch")
 	}
+	args = append(args, c.args...)
 	if len(positional) > 0 {
 		args = append(append(args, "--"), positional...)
 	}

@@ -53,7 +53,7 @@ func StartServe(dir string, env []string, args ...string) (addr string, stop fun
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "hg", append([]string{"serve", "-R", dir, "-a", "127.0.0.1", "-p", "0",
 		"--config", "web.push_ssl=false"}, args...)...)
-	cmd.Env = env
+	cmd.Dir, cmd.Env = dir, env // hooks and anything relative run in the repository
 	cmd.Stderr = io.Discard
 	out, err := cmd.StdoutPipe()
 	if err != nil {

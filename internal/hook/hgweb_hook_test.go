@@ -1,17 +1,17 @@
 package hook
 
 import (
-	"bufio"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // TestHgwebHookExample installs examples/hgweb-hook.rc in a repository served
@@ -63,20 +63,9 @@ func TestHgwebHookExample(t *testing.T) {
 	}
 	hgrc += "\n[web]\npush_ssl = false\nallow-push = *\n"
 
-	emptyRC := filepath.Join(dir, "empty.hgrc")
-	if err := os.WriteFile(emptyRC, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "HGPLAIN=1", "HGRCPATH="+emptyRC, "HGUSER=Test <test@example.org>")
 	hg := func(cwd string, args ...string) string {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, "hg", args...)
-		cmd.Dir, cmd.Env = cwd, env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("hg %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
+		return hgtest.Run(t, cwd, args...)
 	}
 	serverRepo, clone := filepath.Join(dir, "srv"), filepath.Join(dir, "clone")
 	hg(dir, "init", "--", serverRepo)
@@ -84,25 +73,7 @@ func TestHgwebHookExample(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	serve := exec.CommandContext(ctx, "hg", "serve", "-a", "127.0.0.1", "-p", "0")
-	serve.Dir, serve.Env = serverRepo, env
-	stdout, err := serve.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("hg serve: %v", err)
-	}
-	m := regexp.MustCompile(`bound to (127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("hg serve said %q", line)
-	}
-	remote := "http://" + m[1] + "/"
+	remote := hgtest.Serve(t, hgtest.Open(t, serverRepo)).URL
 
 	hg(dir, "clone", "-q", "--", remote, clone)
 	if err := os.WriteFile(filepath.Join(clone, "a"), []byte("a\n"), 0o600); err != nil {

@@ -13,12 +13,28 @@ import (
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
-// hgCache leaves an up-to-date clone of m.Source at root: pulled when a
-// usable clone is there, cloned otherwise. A clone is made under a
+// hgCache leaves at root a clone of m.Source holding the source's state
+// exactly, and returns that state (see hgState). The state is nil only
+// when the native reader cannot read the cache's format (the hg-git
+// backend may still convert it).
+func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *slog.Logger) (*hg.SourceState, error) {
+	h := s.hg().WithEvolution()
+	cloned, err := s.hgPullOrClone(ctx, h, m, dir, root, log)
+	if err != nil {
+		return nil, err
+	}
+	return s.hgState(ctx, h, m, root, !cloned, log)
+}
+
+// hgPullOrClone leaves an up-to-date clone of m.Source at root: pulled
+// when a usable clone is there, cloned otherwise. A clone is made under a
 // temporary name and renamed when complete, so an interrupted clone is
-// never mistaken for a cache.
-func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *slog.Logger) error {
-	h := s.hg()
+// never mistaken for a cache. Obsolescence markers come with the
+// changesets (h exchanges them), and the cache's bookmarks are cleared
+// before a pull so that each is set to the source's value (never a
+// NAME@path divergent bookmark, never a stale one). cloned says whether
+// the cache was cloned afresh.
+func (s *Syncer) hgPullOrClone(ctx context.Context, h *hg.Runner, m Mirror, dir, root string, log *slog.Logger) (cloned bool, err error) {
 	usable, why := s.hgUsable(ctx, root)
 	if usable {
 		if b, err := os.ReadFile(filepath.Join(dir, sourceFile)); err == nil && strings.TrimSpace(string(b)) != sourceID(m.Source) {
@@ -26,13 +42,13 @@ func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *s
 		}
 	}
 	if usable {
-		err := h.Pull(ctx, root, m.Source)
+		err := s.hgPullExact(ctx, h, root, m.Source)
 		if err == nil {
 			log.DebugContext(ctx, "hg cache pulled", slog.String("cache", root))
-			return nil
+			return false, nil
 		}
 		if !cacheCorrupt(err) {
-			return classify("pull", sourceSide, err)
+			return false, classify("pull", sourceSide, err)
 		}
 		log.WarnContext(ctx, "hg cache damaged: cloning again", slog.String("cache", root), slog.String("error", err.Error()))
 	} else if why != "" {
@@ -40,23 +56,122 @@ func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *s
 	}
 	tmp := filepath.Join(dir, "hg.partial")
 	if err := os.RemoveAll(tmp); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	if err := h.Clone(ctx, m.Source, tmp); err != nil {
 		os.RemoveAll(tmp)
-		return classify("clone", sourceSide, err)
+		return false, classify("clone", sourceSide, err)
 	}
 	if err := os.RemoveAll(root); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	if err := os.Rename(tmp, root); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	if err := os.WriteFile(filepath.Join(dir, sourceFile), []byte(sourceID(m.Source)+"\n"), 0o644); err != nil {
-		return &Error{Op: "clone", Class: Internal, Err: err}
+		return false, &Error{Op: "clone", Class: Internal, Err: err}
 	}
 	log.InfoContext(ctx, "hg cache cloned", slog.String("cache", root))
-	return nil
+	return true, nil
+}
+
+// hgPullExact pulls source into root after clearing root's bookmarks, so
+// that the pull sets the source's bookmarks as they are.
+func (s *Syncer) hgPullExact(ctx context.Context, h *hg.Runner, root, source string) error {
+	if err := hg.ClearBookmarks(root); err != nil {
+		return err
+	}
+	return h.Pull(ctx, root, source)
+}
+
+// hgState makes the cache at root agree with the source where a pull
+// alone does not, then reads the source's state from it:
+//   - changesets the source no longer serves (stripped there, or made
+//     secret) are stripped from the cache and listed in Stripped; the
+//     bookmarks hg strip moves are then pulled again (asked only when
+//     pulled: a fresh clone holds nothing the source lacks);
+//   - changesets the source has as drafts but the cache as public (the
+//     source moved them back) are made drafts again;
+//   - heads, bookmarks, phases, markers and hidden changesets are read
+//     natively (hg.ReadState), Publishing from the source.
+func (s *Syncer) hgState(ctx context.Context, h *hg.Runner, m Mirror, root string, pulled bool, log *slog.Logger) (*hg.SourceState, error) {
+	var gone []hg.Node
+	if pulled {
+		var err error
+		if gone, err = h.Outgoing(ctx, root, m.Source); err != nil {
+			return nil, classify("outgoing", sourceSide, err)
+		}
+	}
+	if len(gone) > 0 {
+		log.WarnContext(ctx, "changesets gone from the source: stripping them from the cache",
+			slog.Int("count", len(gone)), slog.String("first", gone[0].String()))
+		if err := h.Strip(ctx, root, gone); err != nil {
+			return nil, &Error{Op: "strip", Class: Internal, Err: err}
+		}
+		if err := s.hgPullExact(ctx, h, root, m.Source); err != nil {
+			return nil, classify("pull", sourceSide, err)
+		}
+	}
+	rp, err := h.ListPhases(ctx, m.Source)
+	if err != nil {
+		return nil, classify("phases", sourceSide, err)
+	}
+	repo, err := hg.Open(root)
+	var unsup *hg.UnsupportedError
+	if errors.As(err, &unsup) {
+		log.WarnContext(ctx, "hg cache format not readable natively: source state unknown", slog.String("error", err.Error()))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &Error{Op: "state", Class: Internal, Err: err}
+	}
+	defer repo.Close()
+	if !rp.Publishing {
+		ahead, err := publicDraftRoots(repo, rp.DraftRoots)
+		if err != nil {
+			return nil, &Error{Op: "state", Class: Internal, Err: err}
+		}
+		if len(ahead) > 0 {
+			log.InfoContext(ctx, "changesets public in the cache are drafts at the source: moving them back",
+				slog.Int("count", len(ahead)), slog.String("first", ahead[0].String()))
+			if err := h.ForceDraft(ctx, root, ahead); err != nil {
+				return nil, &Error{Op: "phase", Class: Internal, Err: err}
+			}
+			repo.Close()
+			if repo, err = hg.Open(root); err != nil {
+				return nil, &Error{Op: "state", Class: Internal, Err: err}
+			}
+		}
+	}
+	st, err := repo.State()
+	if err != nil {
+		return nil, &Error{Op: "state", Class: Internal, Err: err}
+	}
+	st.Publishing = rp.Publishing
+	st.Stripped = gone
+	log.DebugContext(ctx, "hg source state", slog.Int("heads", len(st.Heads)), slog.Int("bookmarks", len(st.Bookmarks)),
+		slog.Int("drafts", len(st.Phases)), slog.Int("markers", len(st.Markers)), slog.Int("hidden", len(st.Hidden)),
+		slog.Int("stripped", len(st.Stripped)), slog.Bool("publishing", st.Publishing))
+	return st, nil
+}
+
+// publicDraftRoots returns the roots (of the source's drafts) that repo has
+// visible and public.
+func publicDraftRoots(repo *hg.Repo, roots []hg.Node) ([]hg.Node, error) {
+	if len(roots) == 0 {
+		return nil, nil
+	}
+	phases, err := repo.PhaseRevs()
+	if err != nil {
+		return nil, err
+	}
+	var out []hg.Node
+	for _, n := range roots {
+		if rev, ok := repo.Rev(n); ok && phases[rev] == hg.Public {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // sourceFile, in a mirror's cache directory, identifies the source the hg

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
 // RefUpdate is one destination ref changed by a sync. Old is "" when the ref
@@ -20,4 +21,7 @@ type Result struct {
 	RefsUpdated []RefUpdate       // sorted by Ref; empty when the destination was up to date
 	Warnings    []convert.Warning // what could not be carried into Git (never silent)
 	Duration    time.Duration     // wall time of the sync
+	// Source is the source's state after the pull (hg mirrors; nil for
+	// git mirrors, or when the cache's format is not readable natively).
+	Source *hg.SourceState `json:"-"`
 }

@@ -124,14 +124,15 @@ func (s *Syncer) GitCache(name string) string { return filepath.Join(s.CacheDir,
 
 func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOptions, log *slog.Logger) (*Result, error) {
 	root := filepath.Join(dir, "hg")
-	if err := s.hgCache(ctx, m, dir, root, log); err != nil {
+	src, err := s.hgCache(ctx, m, dir, root, log)
+	if err != nil {
 		return nil, err
 	}
 	conv := opts.Converter
 	if conv == nil {
 		conv = s.converter()
 	}
-	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log})
+	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log, Exclude: src.Excluded()})
 	if err != nil {
 		var unsup *hg.UnsupportedError
 		switch {
@@ -143,7 +144,7 @@ func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOpti
 		return nil, &Error{Op: "convert", Class: Internal, Err: err}
 	}
 	want, refWarnings := m.Policy.hgRefs(cres.Bookmarks, cres.Tags, cres.BranchHeads, cres.Tip)
-	res := &Result{Changesets: cres.Converted, Warnings: cres.Warnings}
+	res := &Result{Changesets: cres.Converted, Warnings: cres.Warnings, Source: src}
 	for _, w := range refWarnings {
 		log.WarnContext(ctx, "ref skipped", slog.String("reason", w))
 		res.Warnings = append(res.Warnings, convert.Warning{Rev: -1, Kind: convert.WarnRef, Message: w})

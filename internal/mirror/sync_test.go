@@ -1,31 +1,25 @@
 package mirror
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
 	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 func TestSyncHgIncremental(t *testing.T) {
@@ -34,7 +28,7 @@ func TestSyncHgIncremental(t *testing.T) {
 	src := newHgRepo(t)
 	src.commit("a.txt", "one\n", "first")
 	src.commit("b.txt", "two\n", "second")
-	dest := bareRepo(t)
+	dest := gittest.Bare(t)
 	s := newSyncer(t)
 	m := hgMirror("inc", src.root, dest)
 
@@ -45,12 +39,12 @@ func TestSyncHgIncremental(t *testing.T) {
 	if res.Changesets != 2 {
 		t.Errorf("first sync: Changesets = %d, want 2", res.Changesets)
 	}
-	refs := showRefs(t, dest)
+	refs := gittest.Refs(t, dest)
 	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/master" || res.RefsUpdated[0].Old != "" ||
 		res.RefsUpdated[0].New != refs["refs/heads/master"] {
 		t.Errorf("first sync: RefsUpdated = %+v, destination %v", res.RefsUpdated, refs)
 	}
-	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "second\nfirst\n" {
+	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "second\nfirst\n" {
 		t.Errorf("destination log = %q", got)
 	}
 	// A file in the cache proves the next sync pulls rather than clones.
@@ -73,7 +67,7 @@ func TestSyncHgIncremental(t *testing.T) {
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("hg cache was cloned again, not pulled: %v", err)
 	}
-	refs = showRefs(t, dest)
+	refs = gittest.Refs(t, dest)
 	want := []RefUpdate{{Ref: "refs/heads/master", Old: first, New: refs["refs/heads/master"]}}
 	if fmt.Sprint(res.RefsUpdated) != fmt.Sprint(want) {
 		t.Errorf("second sync: RefsUpdated = %+v, want %+v", res.RefsUpdated, want)
@@ -81,7 +75,7 @@ func TestSyncHgIncremental(t *testing.T) {
 	if len(progress) == 0 || progress[len(progress)-1][0] != progress[len(progress)-1][1] {
 		t.Errorf("progress = %v, want it to end at total", progress)
 	}
-	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "third\nsecond\nfirst\n" {
+	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "third\nsecond\nfirst\n" {
 		t.Errorf("destination log = %q", got)
 	}
 	mapData, err := os.ReadFile(filepath.Join(root, ".hg", "git-mapfile"))
@@ -105,11 +99,11 @@ func TestSyncHgIncremental(t *testing.T) {
 func hgPolicyRepo(t *testing.T) *hgRepo {
 	src := newHgRepo(t)
 	src.commit("a", "1\n", "base")
-	src.hg("bookmark", "--rev", ".", "stable")
-	src.hg("tag", "-d", "1600000000 0", "-m", "tag v1.0", "v1.0")
-	src.hg("branch", "release")
+	src.Run("bookmark", "--rev", ".", "stable")
+	src.Run("tag", "-d", "1600000000 0", "-m", "tag v1.0", "v1.0")
+	src.Run("branch", "release")
 	src.commit("r", "1\n", "on release")
-	src.hg("bookmark", "--rev", ".", "feature")
+	src.Run("bookmark", "--rev", ".", "feature")
 	return src
 }
 
@@ -118,7 +112,7 @@ func TestSyncPolicy(t *testing.T) {
 	src := hgPolicyRepo(t)
 	nobm := newHgRepo(t)
 	nobm.commit("a", "1\n", "base")
-	nobm.hg("tag", "-d", "1600000000 0", "-m", "tag it", "v2")
+	nobm.Run("tag", "-d", "1600000000 0", "-m", "tag it", "v2")
 
 	tests := []struct {
 		name   string
@@ -137,7 +131,7 @@ func TestSyncPolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t)
-			dest := bareRepo(t)
+			dest := gittest.Bare(t)
 			s := newSyncer(t)
 			m := hgMirror("policy", tt.src.root, dest)
 			m.Policy = tt.policy
@@ -145,7 +139,7 @@ func TestSyncPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			refs := showRefs(t, dest)
+			refs := gittest.Refs(t, dest)
 			got := sortedKeys(refs)
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("destination refs = %v, want %v", got, tt.want)
@@ -166,16 +160,16 @@ func TestSyncBookmarkCommits(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	src := hgPolicyRepo(t)
-	dest := bareRepo(t)
+	dest := gittest.Bare(t)
 	s := newSyncer(t)
 	if _, err := s.Sync(ctx, hgMirror("bm", src.root, dest), SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The bookmark's commit is the converted changeset it names.
-	if got := run(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "feature"); !strings.HasPrefix(got, "on release") {
+	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "feature"); !strings.HasPrefix(got, "on release") {
 		t.Errorf("feature = %q, want the release changeset", got)
 	}
-	if got := run(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "stable"); got != "base\n" {
+	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "stable"); got != "base\n" {
 		t.Errorf("stable = %q, want base", got)
 	}
 }
@@ -185,7 +179,7 @@ func TestSyncDivergence(t *testing.T) {
 	ctx := testCtx(t)
 	src := newHgRepo(t)
 	src.commit("a", "1\n", "base")
-	dest := bareRepo(t)
+	dest := gittest.Bare(t)
 	s := newSyncer(t)
 	var logs bytes.Buffer
 	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -194,9 +188,9 @@ func TestSyncDivergence(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Someone pushes a commit unrelated to the source.
-	tree := strings.TrimSpace(run(t, "", "git", "--git-dir="+dest, "rev-parse", "master^{tree}"))
-	other := strings.TrimSpace(run(t, "", "git", "--git-dir="+dest, "commit-tree", "-m", "elsewhere", tree))
-	run(t, "", "git", "--git-dir="+dest, "update-ref", "refs/heads/master", other)
+	tree := strings.TrimSpace(gittest.Run(t, "", "--git-dir="+dest, "rev-parse", "master^{tree}"))
+	other := strings.TrimSpace(gittest.Run(t, "", "--git-dir="+dest, "commit-tree", "-m", "elsewhere", tree))
+	gittest.Run(t, "", "--git-dir="+dest, "update-ref", "refs/heads/master", other)
 	src.commit("a", "2\n", "next")
 
 	_, err := s.Sync(ctx, m, SyncOptions{JobID: 42})
@@ -206,7 +200,7 @@ func TestSyncDivergence(t *testing.T) {
 	if !strings.Contains(err.Error(), "refs/heads/master") {
 		t.Errorf("error %q does not name the ref", err)
 	}
-	if got := showRefs(t, dest)["refs/heads/master"]; got != other {
+	if got := gittest.Refs(t, dest)["refs/heads/master"]; got != other {
 		t.Errorf("destination master moved to %s despite divergence", got)
 	}
 	if !strings.Contains(logs.String(), "mirror=div job=42") {
@@ -221,7 +215,7 @@ func TestSyncDivergence(t *testing.T) {
 	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Old != other {
 		t.Errorf("forced sync: RefsUpdated = %+v, want master from %s", res.RefsUpdated, other)
 	}
-	if got := run(t, "", "git", "--git-dir="+dest, "log", "-1", "--format=%s", "master"); got != "next\n" {
+	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "master"); got != "next\n" {
 		t.Errorf("destination master after force = %q", got)
 	}
 }
@@ -231,7 +225,7 @@ func TestSyncRecloneDamagedCache(t *testing.T) {
 	ctx := testCtx(t)
 	src := newHgRepo(t)
 	src.commit("a", "1\n", "base")
-	dest := bareRepo(t)
+	dest := gittest.Bare(t)
 	s := newSyncer(t)
 	// What an interrupted clone without the temporary name would leave.
 	root := s.HgRoot("damaged")
@@ -242,8 +236,8 @@ func TestSyncRecloneDamagedCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Changesets != 1 || showRefs(t, dest)["refs/heads/master"] == "" {
-		t.Errorf("sync over a damaged cache: %+v, refs %v", res, showRefs(t, dest))
+	if res.Changesets != 1 || gittest.Refs(t, dest)["refs/heads/master"] == "" {
+		t.Errorf("sync over a damaged cache: %+v, refs %v", res, gittest.Refs(t, dest))
 	}
 	// A leftover partial clone is cleared too.
 	if err := os.MkdirAll(filepath.Join(s.CacheDir, "damaged", "hg.partial", ".hg"), 0o755); err != nil {
@@ -262,7 +256,7 @@ func TestSyncConcurrent(t *testing.T) {
 	for i := range 5 {
 		src.commit("f", fmt.Sprint(i), fmt.Sprint("c", i))
 	}
-	dest := bareRepo(t)
+	dest := gittest.Bare(t)
 	s := newSyncer(t)
 	m := hgMirror("conc", src.root, dest)
 	var wg sync.WaitGroup
@@ -324,7 +318,7 @@ func TestSyncErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := newSyncer(t)
-			m := hgMirror("err", src.root, bareRepo(t))
+			m := hgMirror("err", src.root, gittest.Bare(t))
 			tt.change(s, &m)
 			res, err := s.Sync(testCtx(t), m, SyncOptions{})
 			if err == nil {
@@ -349,51 +343,13 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// hgServe serves root with `hg serve` on 127.0.0.1 and returns its URL.
-func hgServe(t *testing.T, root string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "hg", "serve", "--repository", root, "-p", "0", "--address", "127.0.0.1")
-	cmd.Env = testEnv
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case line <- sc.Text():
-			default:
-			}
-		}
-	}()
-	re := regexp.MustCompile(`bound to (127\.0\.0\.1:\d+)`)
-	select {
-	case l := <-line:
-		m := re.FindStringSubmatch(l)
-		if m == nil {
-			t.Fatalf("hg serve said %q", l)
-		}
-		return "http://" + m[1] + "/"
-	case <-time.After(30 * time.Second):
-		t.Fatal("hg serve did not start")
-	}
-	return ""
-}
-
 func TestSyncHgServe(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	src := newHgRepo(t)
 	src.commit("a", "1\n", "over http")
-	url := hgServe(t, src.root)
-	dest := bareRepo(t)
+	url := hgtest.Serve(t, src.Repo).URL
+	dest := gittest.Bare(t)
 	s := newSyncer(t)
 	m := hgMirror("served", url, dest)
 	res, err := s.Sync(ctx, m, SyncOptions{})
@@ -407,52 +363,9 @@ func TestSyncHgServe(t *testing.T) {
 	if res, err = s.Sync(ctx, m, SyncOptions{}); err != nil || res.Changesets != 1 {
 		t.Fatalf("second sync over http = %+v, %v; want 1 changeset", res, err)
 	}
-	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "again\nover http\n" {
+	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "again\nover http\n" {
 		t.Errorf("destination log = %q", got)
 	}
-}
-
-// gitHTTP serves the bare repositories under root with git http-backend,
-// requiring HTTP basic authentication with the given token, and counts the
-// requests that carried it.
-type gitHTTP struct {
-	URL    string
-	authed atomic.Int64
-	denied atomic.Int64
-	pushes atomic.Int64 // receive-pack POSTs that carried the token
-}
-
-func serveGitHTTP(t *testing.T, root, token string) *gitHTTP {
-	t.Helper()
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend := &cgi.Handler{
-		Path: gitPath,
-		Args: []string{"http-backend"},
-		Env: append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=bot"},
-			testEnv...),
-		Stderr: io.Discard,
-	}
-	g := &gitHTTP{}
-	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != want {
-			g.denied.Add(1)
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		g.authed.Add(1)
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
-			g.pushes.Add(1)
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	g.URL = srv.URL
-	return g
 }
 
 func TestSyncHTTPDestination(t *testing.T) {
@@ -462,10 +375,9 @@ func TestSyncHTTPDestination(t *testing.T) {
 	src.commit("a", "1\n", "to http")
 	root := t.TempDir()
 	dest := filepath.Join(root, "dest.git")
-	run(t, "", "git", "init", "--quiet", "--bare", "--", dest)
-	run(t, "", "git", "--git-dir="+dest, "config", "http.receivepack", "true")
+	gittest.BareAt(t, dest)
 	const token = "s3cr3t-t0ken-value"
-	srv := serveGitHTTP(t, root, token)
+	srv := gittest.HTTPServer(t, root, token)
 
 	var logs bytes.Buffer
 	s := newSyncer(t)
@@ -476,16 +388,16 @@ func TestSyncHTTPDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.RefsUpdated) != 1 || showRefs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New {
-		t.Errorf("RefsUpdated = %+v, destination %v", res.RefsUpdated, showRefs(t, dest))
+	if len(res.RefsUpdated) != 1 || gittest.Refs(t, dest)["refs/heads/master"] != res.RefsUpdated[0].New {
+		t.Errorf("RefsUpdated = %+v, destination %v", res.RefsUpdated, gittest.Refs(t, dest))
 	}
-	if srv.authed.Load() == 0 || srv.pushes.Load() != 1 {
-		t.Errorf("%d requests carried the token, %d pushes; want some and 1", srv.authed.Load(), srv.pushes.Load())
+	if srv.Authed.Load() == 0 || srv.Pushes.Load() != 1 {
+		t.Errorf("%d requests carried the token, %d pushes; want some and 1", srv.Authed.Load(), srv.Pushes.Load())
 	}
 	// Nothing new: nothing pushed.
 	res, err = s.Sync(ctx, m, SyncOptions{})
-	if err != nil || len(res.RefsUpdated) != 0 || srv.pushes.Load() != 1 {
-		t.Errorf("sync with nothing new = %+v, %v; %d pushes, want 1", res, err, srv.pushes.Load())
+	if err != nil || len(res.RefsUpdated) != 0 || srv.Pushes.Load() != 1 {
+		t.Errorf("sync with nothing new = %+v, %v; %d pushes, want 1", res, err, srv.Pushes.Load())
 	}
 	if err := s.CheckDestination(ctx, m.Dest); err != nil {
 		t.Errorf("CheckDestination: %v", err)
@@ -521,7 +433,7 @@ func TestCheckDestinationLocal(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	s := newSyncer(t)
-	if err := s.CheckDestination(ctx, Destination{URL: bareRepo(t)}); err != nil {
+	if err := s.CheckDestination(ctx, Destination{URL: gittest.Bare(t)}); err != nil {
 		t.Errorf("existing repository: %v", err)
 	}
 	err := s.CheckDestination(ctx, Destination{URL: filepath.Join(t.TempDir(), "none.git")})
@@ -534,18 +446,18 @@ func TestSyncGitSource(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	work := t.TempDir()
-	run(t, "", "git", "init", "--quiet", "-b", "main", "--", work)
+	gittest.Run(t, "", "init", "--quiet", "-b", "main", "--", work)
 	commit := func(msg string) {
 		if err := os.WriteFile(filepath.Join(work, "f"), []byte(msg), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		run(t, work, "git", "add", "--", "f")
-		run(t, work, "git", "commit", "--quiet", "-m", msg)
+		gittest.Run(t, work, "add", "--", "f")
+		gittest.Run(t, work, "commit", "--quiet", "-m", msg)
 	}
 	commit("one")
 	commit("two")
-	run(t, work, "git", "tag", "v1")
-	dest := bareRepo(t)
+	gittest.Run(t, work, "tag", "v1")
+	dest := gittest.Bare(t)
 	s := newSyncer(t)
 	m := Mirror{Name: "gitsrc", SCM: SCMGit, Source: work, Dest: Destination{URL: dest}, Policy: DefaultPolicy()}
 	res, err := s.Sync(ctx, m, SyncOptions{})
@@ -560,11 +472,11 @@ func TestSyncGitSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := strings.TrimSpace(run(t, work, "git", "rev-parse", "HEAD"))
+	head := strings.TrimSpace(gittest.Run(t, work, "rev-parse", "HEAD"))
 	if res.Changesets != 1 || len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/main" || res.RefsUpdated[0].New != head {
 		t.Errorf("second sync = %+v, want 1 commit and main → %s", res, head)
 	}
-	if got := showRefs(t, dest); got["refs/heads/main"] != head || got["refs/tags/v1"] == "" {
+	if got := gittest.Refs(t, dest); got["refs/heads/main"] != head || got["refs/tags/v1"] == "" {
 		t.Errorf("destination refs = %v", got)
 	}
 }
@@ -573,7 +485,7 @@ func TestSyncHgGitBackend(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	src := hgPolicyRepo(t)
-	native, hggitDest := bareRepo(t), bareRepo(t)
+	native, hggitDest := gittest.Bare(t), gittest.Bare(t)
 	s := newSyncer(t)
 	if _, err := s.Sync(ctx, hgMirror("native", src.root, native), SyncOptions{}); err != nil {
 		t.Fatal(err)
@@ -587,7 +499,7 @@ func TestSyncHgGitBackend(t *testing.T) {
 		t.Error(err)
 	}
 	// Both backends give the same commits.
-	if a, b := showRefs(t, native), showRefs(t, hggitDest); fmt.Sprint(a) != fmt.Sprint(b) {
+	if a, b := gittest.Refs(t, native), gittest.Refs(t, hggitDest); fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Errorf("native refs %v != hg-git refs %v", a, b)
 	}
 }
@@ -621,7 +533,7 @@ func TestSyncHTTPStatusClasses(t *testing.T) {
 			ctx := testCtx(t)
 			s := newSyncer(t)
 			// As a Mercurial source.
-			_, err := s.Sync(ctx, hgMirror("status", srv.URL+"/repo", bareRepo(t)), SyncOptions{})
+			_, err := s.Sync(ctx, hgMirror("status", srv.URL+"/repo", gittest.Bare(t)), SyncOptions{})
 			if ClassOf(err) != tt.class {
 				t.Errorf("hg source answering %d: %v (class %v), want %v", tt.status, err, ClassOf(err), tt.class)
 			}
@@ -667,7 +579,7 @@ func TestSyncCacheRepairs(t *testing.T) {
 			ctx := testCtx(t)
 			src := newHgRepo(t)
 			src.commit("a", "1\n", "base")
-			dest := bareRepo(t)
+			dest := gittest.Bare(t)
 			s := newSyncer(t)
 			m := hgMirror("repair", src.root, dest)
 			if _, err := s.Sync(ctx, m, SyncOptions{}); err != nil {
@@ -681,7 +593,7 @@ func TestSyncCacheRepairs(t *testing.T) {
 			if _, err := s.Sync(ctx, m, SyncOptions{}); err != nil {
 				t.Fatalf("sync over a damaged cache: %v", err)
 			}
-			if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "next\nbase\n" {
+			if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "next\nbase\n" {
 				t.Errorf("destination log = %q", got)
 			}
 			if _, err := os.Stat(marker); (err == nil) != tt.pulled {
@@ -712,15 +624,15 @@ func TestSyncSourceChanged(t *testing.T) {
 	a.commit("a", "1\n", "in a")
 	b.commit("b", "1\n", "in b")
 	s := newSyncer(t)
-	if _, err := s.Sync(ctx, hgMirror("moved", a.root, bareRepo(t)), SyncOptions{}); err != nil {
+	if _, err := s.Sync(ctx, hgMirror("moved", a.root, gittest.Bare(t)), SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	dest := bareRepo(t)
+	dest := gittest.Bare(t)
 	res, err := s.Sync(ctx, hgMirror("moved", b.root, dest), SyncOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, "", "git", "--git-dir="+dest, "log", "--format=%s", "master"); got != "in b\n" || res.Changesets != 1 {
+	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "in b\n" || res.Changesets != 1 {
 		t.Errorf("after the source changed: %d changesets, destination log %q", res.Changesets, got)
 	}
 }
@@ -731,11 +643,11 @@ func TestSyncUnsupportedFormat(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	root := filepath.Join(t.TempDir(), "tree")
-	run(t, "", "hg", "init", "--config", "experimental.treemanifest=True", "--", root)
+	hgtest.Run(t, "", "init", "--config", "experimental.treemanifest=True", "--", root)
 	writeFile(t, filepath.Join(root, "a"), "a\n")
-	run(t, root, "hg", "--repository", root, "commit", "--config", "experimental.treemanifest=True", "-A", "-m", "a", "-d", "1600000000 0")
+	hgtest.Run(t, root, "commit", "--config", "experimental.treemanifest=True", "-A", "-m", "a", "-d", "1600000000 0")
 	s := newSyncer(t)
-	m := hgMirror("tree", root, bareRepo(t))
+	m := hgMirror("tree", root, gittest.Bare(t))
 	_, err := s.Sync(ctx, m, SyncOptions{})
 	var unsup *hg.UnsupportedError
 	if ClassOf(err) != BadRequest || !errors.As(err, &unsup) || unsup.Requirement != "treemanifest" {

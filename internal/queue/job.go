@@ -100,8 +100,13 @@ func (q *Queue) requestAndInsert(ctx context.Context, mirror string, trigger Tri
 // running, it waits for it to stop and inserts again.
 func (q *Queue) insert(ctx context.Context, mirror string, trigger Trigger, finishing int64) (*Submission, error) {
 	deadline := time.Now().Add(q.cfg.FinishWait)
+	live, err := q.liveWorkers(ctx, time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("queue: submit %s: %w", mirror, err)
+	}
+	hq := homeQueue(live, mirror)
 	for {
-		res, err := q.engine.insert(ctx, SyncArgs{Mirror: mirror, Trigger: trigger})
+		res, err := q.engine.insert(ctx, SyncArgs{Mirror: mirror, Trigger: trigger}, hq)
 		if err != nil {
 			return nil, fmt.Errorf("queue: submit %s: %w", mirror, err)
 		}
@@ -109,11 +114,32 @@ func (q *Queue) insert(ctx context.Context, mirror string, trigger Trigger, fini
 			return &Submission{JobID: res.Job.ID}, nil
 		}
 		existing := res.Job
-		if existing.ID != finishing || existing.State != rivertype.JobStateRunning || !time.Now().Before(deadline) {
-			// Past the deadline the finishing job's worker is presumed
-			// dead: River's rescuer will run the job again, and that run
-			// sees this push.
+		if existing.State != rivertype.JobStateRunning {
+			// Waiting: it will see this push. Route it to the home now
+			// rather than at the next maintenance pass.
+			if hq != river.QueueDefault && existing.Queue != hq {
+				if _, err := q.store.MoveJob(ctx, existing.ID, hq); err != nil {
+					return nil, fmt.Errorf("queue: submit %s: %w", mirror, err)
+				}
+			}
 			return &Submission{JobID: existing.ID, Coalesced: true}, nil
+		}
+		// Coalesce only into a job that is alive: the job of a dead worker
+		// is taken over now (made available; its next run sees this push).
+		if by := lastWorker(existing); by != "" {
+			if why := q.workerDeadWhy(ctx, by); why != "" {
+				q.takeOver(ctx, existing, by, why, live)
+				return &Submission{JobID: existing.ID, Coalesced: true}, nil
+			}
+		}
+		if existing.ID != finishing {
+			// A live job that has not passed its final check sees this push.
+			return &Submission{JobID: existing.ID, Coalesced: true}, nil
+		}
+		if !time.Now().Before(deadline) {
+			// The finishing job's worker is alive but slow: keep waiting
+			// (bounded by ctx); if it dies, the check above takes it over.
+			deadline = time.Now().Add(q.cfg.FinishWait)
 		}
 		if err := q.waitNotRunning(ctx, existing.ID, deadline); err != nil {
 			return nil, err

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"github.com/synchroniser/synchroniser/internal/queue"
 )
 
@@ -28,18 +27,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// gitEnv isolates git from the user's and the system's configuration.
-func gitEnv(home string) []string {
-	return append(os.Environ(),
-		"HOME="+home,
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.org",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.org",
-		"GIT_AUTHOR_DATE=2020-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2020-01-01T00:00:00Z",
-	)
-}
+// testEnv is the environment of the worker processes and the git and hg
+// they run: the test's own, then the kits' fixed git and hg environments.
+func testEnv() []string { return append(append(os.Environ(), gittest.Env()...), hgtest.Env()...) }
 
 // runGit runs git with a deadline and returns its stdout.
 func runGit(ctx context.Context, dir string, args ...string) (string, error) {
@@ -47,7 +37,7 @@ func runGit(ctx context.Context, dir string, args ...string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
-	cmd.Env = gitEnv(os.TempDir())
+	cmd.Env = gittest.Env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -58,11 +48,7 @@ func runGit(ctx context.Context, dir string, args ...string) (string, error) {
 
 func mustGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
-	out, err := runGit(context.Background(), dir, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(out)
+	return strings.TrimSpace(gittest.Run(t, dir, args...))
 }
 
 // source is a bare git repository that receives pushes from a work tree.
@@ -211,35 +197,15 @@ func (g *gitSyncer) Sync(ctx context.Context, mirror string, _ queue.Trigger) (*
 // newDest creates a bare destination repository.
 func newDest(t testing.TB, dir string) string {
 	t.Helper()
-	d := filepath.Join(dir, "dest.git")
-	mustGit(t, dir, "init", "-q", "--bare", "-b", "master", "--", d)
-	return d
+	return gittest.BareAt(t, filepath.Join(dir, "dest.git"))
 }
 
 // gitHTTP serves the bare repositories under root with git http-backend on
 // 127.0.0.1; fail(n) answers instead for request n (from 1) if it returns a
 // status other than 0.
-func gitHTTP(t testing.TB, root string, fail func(n int) int) *httptest.Server {
+func gitHTTP(t testing.TB, root string, fail func(n int) int) *gittest.Server {
 	t.Helper()
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend := &cgi.Handler{
-		Path: gitPath,
-		Args: []string{"http-backend"},
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + root, "REMOTE_USER=test"},
-	}
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if code := fail(int(n.Add(1))); code != 0 {
-			http.Error(w, http.StatusText(code), code)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	return gittest.HTTPServer(t, root, "", gittest.WithFailures(fail))
 }
 
 // waitFor polls cond until it is true or the deadline passes.

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -139,7 +140,8 @@ type Config struct {
 	// was killed would stay running for ever.
 	JobTimeout time.Duration
 	// RescueAfter is how long a job may stay running before River's rescuer
-	// hands it to another worker (its worker is presumed dead). It must
+	// hands it to another worker. It is the last resort: the takeover of a
+	// dead worker's jobs (TakeoverAfter) comes much sooner. It must
 	// exceed JobTimeout (else JobTimeout + 10m is used). The per-mirror lock
 	// keeps a rescued job whose worker is in fact alive from running twice
 	// at once.
@@ -152,6 +154,18 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// FetchInterval is how often idle workers look for jobs (default 1s).
 	FetchInterval time.Duration
+	// TakeoverAfter is how long a worker may go without a heartbeat before
+	// it is presumed dead and its running jobs are taken over (default
+	// 20s). A worker whose process has exited is found sooner: once its
+	// presence lock is free and it has missed two heartbeats.
+	TakeoverAfter time.Duration
+	// Heartbeat is how often a worker records that it is alive, and how
+	// often every process looks for jobs of dead workers and routes
+	// waiting jobs to their mirror's home worker (default TakeoverAfter/10,
+	// at least 100ms).
+	Heartbeat time.Duration
+	// CacheDir is this worker's cache, recorded in the worker registry.
+	CacheDir string
 	// FinishWait bounds how long Submit waits for a job that passed its
 	// final check to stop running, before queueing after it (default 5s).
 	FinishWait time.Duration
@@ -195,6 +209,15 @@ func (c *Config) setDefaults() {
 	if c.FetchInterval <= 0 {
 		c.FetchInterval = time.Second
 	}
+	if c.TakeoverAfter <= 0 {
+		c.TakeoverAfter = 20 * time.Second
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = max(c.TakeoverAfter/10, 100*time.Millisecond)
+	}
+	if c.Heartbeat*3 > c.TakeoverAfter {
+		c.Heartbeat = c.TakeoverAfter / 3
+	}
 	if c.FinishWait <= 0 {
 		c.FinishWait = 5 * time.Second
 	}
@@ -217,6 +240,15 @@ type Queue struct {
 	stopping atomic.Bool
 	started  atomic.Bool
 
+	presence        presence
+	releasePresence func()
+	registered      atomic.Bool // this worker is in sync_worker (it has a Syncer and started)
+	live            liveView
+	healthy         atomic.Int32 // maintenance passes in a row that reached the database
+	active          sync.Map // job id → time.Time: jobs in Work in this process (zero) or when Work ended
+	stopMaintain    context.CancelFunc
+	maintainDone    chan struct{}
+
 	// afterFinishCheck, set by tests, runs when a job has passed its final
 	// check and is about to complete.
 	afterFinishCheck func(jobID int64)
@@ -226,16 +258,28 @@ type Queue struct {
 type engine interface {
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
-	insert(ctx context.Context, args SyncArgs) (*rivertype.JobInsertResult, error)
+	insert(ctx context.Context, args SyncArgs, queue string) (*rivertype.JobInsertResult, error)
 	jobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	list(ctx context.Context, states ...rivertype.JobState) ([]*rivertype.JobRow, error)
 }
 
 type riverEngine[TTx any] struct{ client *river.Client[TTx] }
 
 func (e *riverEngine[TTx]) start(ctx context.Context) error { return e.client.Start(ctx) }
 func (e *riverEngine[TTx]) stop(ctx context.Context) error  { return e.client.Stop(ctx) }
-func (e *riverEngine[TTx]) insert(ctx context.Context, args SyncArgs) (*rivertype.JobInsertResult, error) {
-	return e.client.Insert(ctx, args, nil)
+func (e *riverEngine[TTx]) insert(ctx context.Context, args SyncArgs, queue string) (*rivertype.JobInsertResult, error) {
+	return e.client.Insert(ctx, args, &river.InsertOpts{Queue: queue})
+}
+
+// listMax bounds one listing of sync jobs in a state (one per mirror at most).
+const listMax = 10_000
+
+func (e *riverEngine[TTx]) list(ctx context.Context, states ...rivertype.JobState) ([]*rivertype.JobRow, error) {
+	res, err := e.client.JobList(ctx, river.NewJobListParams().Kinds(SyncArgs{}.Kind()).States(states...).First(listMax))
+	if err != nil {
+		return nil, fmt.Errorf("queue: list jobs: %w", err)
+	}
+	return res.Jobs, nil
 }
 func (e *riverEngine[TTx]) jobGet(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	return e.client.JobGet(ctx, id)
@@ -265,7 +309,9 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		Workers:              workers,
 	}
 	if cfg.Syncer != nil {
-		rcfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		// Each worker works a queue of its own: Submit routes a mirror's
+		// jobs to its home worker's queue (home.go).
+		rcfg.Queues = map[string]river.QueueConfig{workerQueue(cfg.ID): {MaxWorkers: cfg.Workers}}
 	} else {
 		// An insert-only queue still takes part in leader election, so it
 		// can schedule polls and run River's maintenance (rescuing jobs of
@@ -279,7 +325,9 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		}
 		rcfg.PeriodicJobs = append(rcfg.PeriodicJobs, river.NewPeriodicJob(
 			river.PeriodicInterval(every),
-			func() (river.JobArgs, *river.InsertOpts) { return SyncArgs{Mirror: mirror, Trigger: Poll}, nil },
+			func() (river.JobArgs, *river.InsertOpts) {
+				return SyncArgs{Mirror: mirror, Trigger: Poll}, &river.InsertOpts{Queue: homeQueue(q.cachedLive(), mirror)}
+			},
 			&river.PeriodicJobOpts{ID: "poll-" + mirror, RunOnStart: cfg.PollOnStart},
 		))
 	}
@@ -303,6 +351,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		}
 		q.engine = &riverEngine[*sql.Tx]{client: client}
 		q.locker = &fileLocker{dir: lockDir}
+		q.presence = &filePresence{dir: lockDir}
 	case store.Postgres:
 		driver := riverpgxv5.New(cfg.Store.Pool())
 		unlock, err := pgMigrationLock(ctx, cfg.Store)
@@ -320,6 +369,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		}
 		q.engine = &riverEngine[pgx.Tx]{client: client}
 		q.locker = &pgLocker{pool: cfg.Store.Pool()}
+		q.presence = &pgPresence{pool: cfg.Store.Pool()}
 	default:
 		return nil, fmt.Errorf("queue: unsupported store driver %q", cfg.Store.Driver())
 	}
@@ -339,10 +389,28 @@ func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], 
 
 // Start starts the workers (if the queue has a Syncer) and, on the leader,
 // the periodic polls. Jobs keep running until Stop, whatever happens to ctx.
+//
+// A queue with a Syncer first registers its worker (presence lock and
+// heartbeat) and takes back the jobs its predecessor under the same id left
+// running; every queue then runs the maintenance pass every Heartbeat (see
+// home.go and liveness.go).
 func (q *Queue) Start(ctx context.Context) error {
+	if q.cfg.Syncer != nil {
+		if err := q.register(ctx); err != nil {
+			return err
+		}
+		if err := q.adoptOwn(ctx); err != nil {
+			q.unregister(ctx)
+			return err
+		}
+	}
 	if err := q.engine.start(context.WithoutCancel(ctx)); err != nil {
+		q.unregister(ctx)
 		return fmt.Errorf("queue: start: %w", err)
 	}
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopMaintain, q.maintainDone = cancel, make(chan struct{})
+	go q.maintainLoop(mctx, q.maintainDone)
 	q.started.Store(true)
 	q.log.Info("queue started", "worker", q.cfg.ID, "workers", q.cfg.Syncer != nil, "driver", q.store.Driver())
 	return nil
@@ -353,15 +421,45 @@ func (q *Queue) Start(ctx context.Context) error {
 // (snoozed, without using up an attempt) for the next worker. It returns
 // when every job has ended or ctx is done.
 func (q *Queue) Stop(ctx context.Context) error {
-	if !q.started.Load() {
-		return nil
+	if !q.started.Load() || q.stopping.Swap(true) {
+		return nil // not started, or stopped already
 	}
-	q.stopping.Store(true)
-	if err := q.engine.stop(ctx); err != nil {
+	if q.registered.Load() {
+		// Home of no mirror from now on: new jobs go to other workers.
+		if err := q.store.SetWorkerState(ctx, q.cfg.ID, store.WorkerStopping); err != nil {
+			q.log.Warn("mark worker stopping", "err", err)
+		}
+	}
+	// The maintenance pass keeps beating while running syncs finish.
+	err := q.engine.stop(ctx)
+	q.stopMaintain()
+	<-q.maintainDone
+	q.unregister(ctx)
+	if err != nil {
 		return fmt.Errorf("queue: stop: %w", err)
 	}
 	q.log.Info("queue stopped", "worker", q.cfg.ID)
 	return nil
+}
+
+// unregister removes this worker from the registry, releases its presence
+// lock and routes the jobs it handed back to their new home workers.
+func (q *Queue) unregister(ctx context.Context) {
+	if !q.registered.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := q.store.RemoveWorker(ctx, q.cfg.ID); err != nil {
+		q.log.Warn("unregister worker", "err", err)
+	}
+	q.registered.Store(false)
+	q.releasePresence()
+	if live, err := q.liveWorkers(ctx, 0); err == nil {
+		if err := q.route(ctx, live); err != nil {
+			q.log.Warn("route handed-back jobs", "err", err)
+		}
+	}
 }
 
 // Run starts the queue, waits for ctx to be done (e.g. SIGTERM) and stops

@@ -31,6 +31,8 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if q.cfg.Syncer == nil {
 		return errors.New("queue: this process has no syncer")
 	}
+	q.active.Store(job.ID, time.Time{})
+	defer func() { q.active.Store(job.ID, time.Now()) }() // River records the end soon after
 
 	unlock, ok, err := q.locker.tryLock(ctx, mirror)
 	if err != nil {
@@ -41,6 +43,26 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return river.JobSnooze(q.cfg.BusyRetry)
 	}
 	defer unlock()
+	// The lease records who syncs the mirror (for the page, and for the
+	// takeover); a fresh lease of another worker means that worker may
+	// still be syncing it (its lock was lost with a database restart).
+	leased, err := q.store.TakeLease(ctx, store.Lease{Mirror: mirror, Worker: q.cfg.ID, JobID: job.ID},
+		time.Now().Add(-q.cfg.TakeoverAfter))
+	if err != nil {
+		return err
+	}
+	if !leased {
+		log.Info("mirror is leased by another worker; waiting", "retry_in", q.cfg.BusyRetry)
+		return river.JobSnooze(q.cfg.BusyRetry)
+	}
+	defer func() {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := q.store.ReleaseLease(bctx, mirror, q.cfg.ID); err != nil {
+			log.Warn("release lease", "err", err)
+		}
+	}()
+	moved := q.movedFrom(ctx, mirror)
 
 	req, err := q.store.BeginSync(ctx, mirror)
 	if err != nil {
@@ -58,7 +80,13 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if err != nil {
 		return err
 	}
+	if err := q.store.SetLeaseRun(ctx, mirror, q.cfg.ID, runID); err != nil {
+		log.Warn("lease", "err", err)
+	}
 	log.Info("sync started", "trigger", trigger.String(), "run", runID)
+	if moved != "" {
+		log.Info("mirror moved to this worker; its cache here is used or built", "from", moved, "cache", q.cfg.CacheDir)
+	}
 
 	res, syncErr := q.syncOnce(ctx, mirror, trigger)
 
@@ -68,6 +96,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	fin := store.Finish{Lag: -1}
 	if res != nil {
 		fin.Changesets, fin.RefsUpdated, fin.Warnings, fin.Lag = res.Changesets, res.RefsUpdated, res.Warnings, res.Lag
+	}
+	if moved != "" {
+		fin.Warnings = append(fin.Warnings, fmt.Sprintf("mirror moved from worker %s to worker %s", moved, q.cfg.ID))
 	}
 	var result error
 	switch {
@@ -113,6 +144,21 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		log.Info("sync done", "run", runID, "changesets", fin.Changesets, "refs", len(fin.RefsUpdated))
 	}
 	return result
+}
+
+// movedFrom returns the worker of mirror's previous run when that was
+// another worker on another machine or cache (with PostgreSQL: on SQLite
+// all workers are on one machine and a restart changes the default id),
+// else "".
+func (q *Queue) movedFrom(ctx context.Context, mirror string) string {
+	if q.store.Driver() != store.Postgres {
+		return ""
+	}
+	last, err := q.store.LastRun(ctx, mirror)
+	if err != nil || last.Worker == "" || last.Worker == q.cfg.ID {
+		return ""
+	}
+	return last.Worker
 }
 
 // syncOnce calls the syncer, turning a panic into an error so that one bad

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/store"
@@ -38,6 +41,9 @@ type workerSpec struct {
 	Delay       time.Duration // gitSyncer delay
 	JobTimeout  time.Duration
 	RescueAfter time.Duration
+	// TakeoverAfter and Heartbeat: liveness (default 3s and 200ms here).
+	TakeoverAfter time.Duration
+	Heartbeat     time.Duration
 }
 
 // workerMain runs a worker until SIGTERM; it is the body of the subprocess.
@@ -60,6 +66,8 @@ func workerMain() int {
 		Store: st, ID: spec.ID, Workers: 4, Logger: log,
 		RetryBase: 200 * time.Millisecond, RetryMax: 2 * time.Second,
 		JobTimeout: spec.JobTimeout, RescueAfter: spec.RescueAfter,
+		TakeoverAfter: cmp.Or(spec.TakeoverAfter, 3*time.Second), Heartbeat: cmp.Or(spec.Heartbeat, 200*time.Millisecond),
+		CacheDir:  spec.Cache,
 		BusyRetry: 100 * time.Millisecond, ShutdownGrace: time.Second, FetchInterval: 100 * time.Millisecond,
 	}
 	switch spec.Kind {
@@ -140,7 +148,7 @@ func startWorker(t *testing.T, spec workerSpec) *process {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(gitEnv(t.TempDir()), workerEnv+"="+string(raw), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>")
+	cmd.Env = append(testEnv(), workerEnv+"="+string(raw))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -321,15 +329,14 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	}
 	const revs = 1500
 	src := filepath.Join(dir, "src")
-	runHg(t, "", "init", "--", src)
-	runHg(t, src, "debugbuilddag", "--new-file", "+"+strconv.Itoa(revs))
+	hgtest.Run(t, "", "init", "--", src)
+	hgtest.Run(t, src, "debugbuilddag", "--new-file", "+"+strconv.Itoa(revs))
 	dest := newDest(t, dir)
 	cache := filepath.Join(t.TempDir(), "cache")
-	// River's rescuer hands the job of a dead worker to another once it has
-	// been running for longer than both JobTimeout and RescueAfter.
-	// JobTimeout must leave time for a whole conversion on a slow machine.
+	// River's own rescue would wait for JobTimeout + RescueAfter (20 min
+	// here); the takeover of a dead worker's job must come in seconds.
 	spec := workerSpec{Kind: "hg", DB: cfg.URL, Root: root, Cache: cache, ID: "doomed",
-		JobTimeout: time.Minute, RescueAfter: time.Minute + time.Second}
+		JobTimeout: 10 * time.Minute, RescueAfter: 20 * time.Minute}
 	doomed := startWorker(t, spec)
 
 	id, err := q.Enqueue(ctx, "big", queue.Push("github", "big-1"))
@@ -362,8 +369,9 @@ func TestKillWorkerDuringSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	if j.State != queue.StateRunning {
-		t.Fatalf("after the kill the job is %s, want still running (until rescued)", j.State)
+		t.Fatalf("after the kill the job is %s, want still running (until taken over)", j.State)
 	}
+	killedAt := time.Now()
 
 	spec.ID = "survivor"
 	survivor := startWorker(t, spec)
@@ -382,8 +390,11 @@ func TestKillWorkerDuringSync(t *testing.T) {
 		t.Fatalf("job: state %s err %v runs %+v", j.State, j.Err(), j.Runs)
 	}
 	first, last := j.Runs[0], j.Runs[len(j.Runs)-1]
-	if first.Worker != "doomed" || first.Outcome != store.OutcomeAborted {
-		t.Errorf("first run = %s by %s, want aborted by doomed", first.Outcome, first.Worker)
+	if first.Worker != "doomed" || first.Outcome != store.OutcomeAborted || !strings.Contains(first.Error, "interrupted") {
+		t.Errorf("first run = %s by %s (%q), want aborted by doomed, interrupted", first.Outcome, first.Worker, first.Error)
+	}
+	if d := last.Started.Sub(killedAt); d > 30*time.Second {
+		t.Errorf("the survivor resumed the job %v after the kill, want within 30s", d)
 	}
 	if last.Worker != "survivor" || last.Outcome != store.OutcomeSuccess {
 		t.Errorf("last run = %s by %s, want success by survivor", last.Outcome, last.Worker)
@@ -396,7 +407,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	if len(mapping) != revs {
 		t.Fatalf("map has %d entries, want %d", len(mapping), revs)
 	}
-	tipNode := strings.TrimSpace(runHg(t, src, "log", "-r", "tip", "-T", "{node}"))
+	tipNode := strings.TrimSpace(hgtest.Run(t, src, "log", "-r", "tip", "-T", "{node}"))
 	tipSHA, ok := mapping[tipNode]
 	if !ok {
 		t.Fatalf("tip %s not in the map", tipNode)
@@ -413,7 +424,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 		shas.WriteString(sha + "\n")
 	}
 	check := exec.Command("git", "--git-dir="+filepath.Join(hgRoot, ".hg", "git"), "cat-file", "--batch-check")
-	check.Env = gitEnv(t.TempDir())
+	check.Env = gittest.Env()
 	check.Stdin = &shas
 	out, err := check.Output()
 	if err != nil {
@@ -437,22 +448,6 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	if want := mustGit(t, refDest, "rev-parse", "refs/heads/master"); want != tipSHA {
 		t.Fatalf("after the crash master is %s; an uninterrupted conversion gives %s", tipSHA, want)
 	}
-}
-
-// runHg runs hg with a plain, fixed environment and a deadline.
-func runHg(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "hg", args...)
-	cmd.Dir = dir
-	cmd.Env = append(gitEnv(t.TempDir()), "HGPLAIN=1", "HGRCPATH=", "HGUSER=Test <test@example.org>")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("hg %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
 }
 
 // readMap reads hg-git's map: "<git sha> <hg node>" a line; it returns

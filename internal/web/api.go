@@ -32,6 +32,10 @@ type MirrorInfo struct {
 	Lag         *int            `json:"lag,omitempty"`          // changesets not yet in the destination (absent: unknown)
 	LastError   string          `json:"last_error,omitempty"`
 	Changesets  int             `json:"changesets"` // converted by the latest run
+	// Worker is the worker syncing the mirror now (WorkerSyncing) or its
+	// home worker, which runs its syncs and keeps its cache.
+	Worker        string `json:"worker,omitempty"`
+	WorkerSyncing bool   `json:"worker_syncing,omitempty"`
 }
 
 // DestinationInfo is a destination without credentials.
@@ -100,6 +104,7 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 		lag := st.Lag
 		mi.Lag = &lag
 	}
+	s.addWorker(ctx, &mi)
 	return mi, nil
 }
 

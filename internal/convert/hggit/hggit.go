@@ -43,7 +43,7 @@ func (c *Converter) Convert(ctx context.Context, hgRoot string, opts convert.Opt
 	if err != nil {
 		return nil, err
 	}
-	res, err := convert.Describe(abs, after)
+	res, err := convert.DescribeVisible(abs, after, opts.Exclude)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,361 @@
+// Package crashtest runs the synchroniser binary as real processes (serve,
+// worker), kills them with SIGKILL in the middle of a sync and starts them
+// again: the tests of liveness, takeover and home workers (issue 11).
+package crashtest
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
+)
+
+// bin is the synchroniser binary, built once by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "synchroniser-crashtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "synchroniser")
+	build := exec.Command("go", "build", "-o", bin, "github.com/synchroniser/synchroniser/cmd/synchroniser")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "crashtest: build synchroniser:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	hgtest.Cleanup() //nolint:errcheck // temporary corpus copies, if any
+	os.Exit(code)
+}
+
+const (
+	hookSecret = "crashtest-generic-SECRET-0123"
+	adminToken = "crashtest-ADMIN-token-4567"
+)
+
+// mirrorSpec is one configured mirror.
+type mirrorSpec struct {
+	Name   string
+	Source string // hg URL or path
+	Dest   string // bare git repository path
+}
+
+// settings make a configuration file.
+type settings struct {
+	DataDir  string
+	Database string // PostgreSQL URL; "" = SQLite in DataDir
+	Mirrors  []mirrorSpec
+	Extra    string // more TOML, appended
+	Grace    string // [queue] shutdown_grace, default "5s"
+}
+
+func writeConfig(t *testing.T, s settings) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen = \"127.0.0.1:0\"\ndata_dir = %q\nadmin_token = %q\n", s.DataDir, adminToken)
+	if s.Database != "" {
+		fmt.Fprintf(&b, "database_url = %q\n", s.Database)
+	}
+	fmt.Fprintf(&b, `[source]
+schemes = ["https", "http"]
+allow_private = true
+allow_file = true
+[limits]
+concurrent_syncs = 2
+subprocess_timeout = "1m"
+sync_timeout = "10m"
+rate_per_source = 0
+[queue]
+takeover_after = "3s"
+heartbeat = "200ms"
+shutdown_grace = %q
+retry_base = "300ms"
+retry_max = "2s"
+[hooks.generic]
+enabled = true
+secret = %q
+`, cmp.Or(s.Grace, "5s"), hookSecret)
+	b.WriteString(s.Extra)
+	b.WriteString("\n")
+	for _, m := range s.Mirrors {
+		fmt.Fprintf(&b, "[[mirror]]\nname = %q\nscm = \"hg\"\nsource = %q\nrepository = %q\n[mirror.destination]\nurl = %q\n",
+			m.Name, m.Source, "team/"+m.Name, m.Dest)
+	}
+	path := filepath.Join(t.TempDir(), "synchroniser.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// proc is a synchroniser process.
+type proc struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+	log  *logBuffer
+	done chan struct{}
+	addr string // serve: http://127.0.0.1:P
+}
+
+// logBuffer keeps a process's output for the test to watch.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var addrRE = regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
+
+// start runs `synchroniser args...` with env added, and waits until it is
+// up (serve: listening; worker: its queue started).
+func start(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, name: name, log: &logBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(append(hgtest.Env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0"), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	// Its own process group: kill takes hg and git children with it, as
+	// systemd's control group does.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.cmd.Wait() //nolint:errcheck // exit status read through ProcessState
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", name, tail(p.log.String(), 80))
+		}
+	})
+	want := "queue started"
+	p.waitLog(want, 60*time.Second)
+	if args[0] == "serve" {
+		p.waitLog("synchroniser serving", 30*time.Second)
+		m := addrRE.FindStringSubmatch(p.log.String())
+		if m == nil {
+			t.Fatalf("%s: no address in the log", name)
+		}
+		p.addr = m[1]
+	}
+	return p
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// waitLog waits until the log contains s.
+func (p *proc) waitLog(s string, d time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.log.String(), s) {
+		select {
+		case <-p.done:
+			p.t.Fatalf("%s exited (%v) before logging %q:\n%s", p.name, p.cmd.ProcessState, s, tail(p.log.String(), 40))
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s did not log %q within %v:\n%s", p.name, s, d, tail(p.log.String(), 40))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL to the process group and waits.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // our own child's group
+	<-p.done
+}
+
+// term sends SIGTERM and waits up to d for a clean exit.
+func (p *proc) term(d time.Duration) {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // may have exited
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		p.t.Fatalf("%s did not stop within %v of SIGTERM", p.name, d)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Errorf("%s exited %d after SIGTERM", p.name, code)
+	}
+}
+
+// hook sends a generic webhook for mirror and returns the status and body.
+func hook(t *testing.T, addr string, m mirrorSpec, delivery string) (int, map[string]any) {
+	t.Helper()
+	body := fmt.Sprintf(`{"repository":"team/%s","url":%q,"scm":"hg","delivery":%q}`, m.Name, m.Source, delivery)
+	req, err := http.NewRequest(http.MethodPost, addr+"/hooks/generic", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+hookSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, map[string]any{"error": err.Error()}
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out) //nolint:errcheck // body checked by the caller
+	return resp.StatusCode, out
+}
+
+// mustHook sends a webhook that must be accepted (202).
+func mustHook(t *testing.T, addr string, m mirrorSpec, delivery string) {
+	t.Helper()
+	status, body := hook(t, addr, m, delivery)
+	if status != http.StatusAccepted {
+		t.Fatalf("webhook for %s: %d %v", m.Name, status, body)
+	}
+}
+
+// getJSON gets addr+path as JSON.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// refs returns the refs of gitDir ("" on error: not there yet).
+func refs(gitDir string) string {
+	out, err := gittest.RunErr("", "--git-dir="+gitDir, "for-each-ref", "--format=%(refname) %(objectname)")
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// cleanMirror mirrors source into a new bare repository with a fresh cache
+// (`synchroniser mirror`) and returns its refs: what an uninterrupted sync
+// gives.
+func cleanMirror(t *testing.T, source string) string {
+	t.Helper()
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "clean.git")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "mirror", "--quiet", "--cache", filepath.Join(dir, "cache"), "--", source, dest)
+	cmd.Env = append(hgtest.Env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clean mirror: %v\n%s", err, out)
+	}
+	r := refs(dest)
+	if r == "" {
+		t.Fatal("clean mirror has no refs")
+	}
+	return r
+}
+
+// waitRefs waits until dest's refs are want and returns how long it took.
+func waitRefs(t *testing.T, dest, want string, d time.Duration, procs ...*proc) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for refs(dest) != want {
+		if time.Since(start) > d {
+			for _, p := range procs {
+				t.Logf("log of %s:\n%s", p.name, tail(p.log.String(), 60))
+			}
+			t.Fatalf("destination %s not synced within %v:\ngot  %q\nwant %q", dest, d, refs(dest), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// commits returns how many commits refs/heads/master of gitDir has (-1
+// if none).
+func commits(gitDir string) int {
+	out, err := gittest.RunErr("", "--git-dir="+gitDir, "rev-list", "--count", "refs/heads/master", "--")
+	if err != nil {
+		return -1
+	}
+	var n int
+	fmt.Sscan(out, &n) //nolint:errcheck // -1 stays on garbage
+	return n
+}
+
+// waitCommits waits until dest's master has n commits and returns how long
+// it took.
+func waitCommits(t *testing.T, dest string, n int, d time.Duration, procs ...*proc) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for commits(dest) != n {
+		if time.Since(start) > d {
+			for _, p := range procs {
+				t.Logf("log of %s:\n%s", p.name, tail(p.log.String(), 60))
+			}
+			t.Fatalf("destination %s not synced within %v: master has %d commits, want %d", dest, d, commits(dest), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// newSource makes an hg repository of n changesets (files added, one
+// bookmark-less default branch) served by hg serve, and returns it.
+func newSource(t *testing.T, n int) (*hgtest.Repo, *hgtest.Server) {
+	t.Helper()
+	r := hgtest.NewRepo(t)
+	r.Run("debugbuilddag", "--new-file", fmt.Sprintf("+%d", n))
+	r.Run("update", "-q", "tip")
+	return r, hgtest.Serve(t, r)
+}
