@@ -61,6 +61,42 @@ type Native struct {
 	// CheckpointEvery commits the pack and the map after this many
 	// changesets (0 = 2000), bounding the work an interruption loses.
 	CheckpointEvery int
+	// Memory bounds the converter's caches in bytes (0 = DefaultMemory):
+	// the pack writer's delta window, the file contents read ahead and the
+	// filenode → blob id cache. Less memory costs speed and pack size,
+	// never correctness. What grows with the history besides (the map,
+	// the branch of each converted changeset) is small per changeset.
+	Memory int64
+}
+
+// DefaultMemory is Native.Memory's default.
+const DefaultMemory = 256 << 20
+
+// MinMemory is the smallest Memory honoured; less is raised to it.
+const MinMemory = 8 << 20
+
+// budgets splits a memory bound between the caches: a quarter each for
+// the delta window and the blob id cache, an eighth for read-ahead.
+type budgets struct {
+	deltaWindow int
+	readAhead   int64
+	blobCache   int // entries
+}
+
+// blobCacheEntryBytes is roughly what one filenode → blob entry costs in
+// the writer's map and the reader's set together.
+const blobCacheEntryBytes = 128
+
+func budgetsFor(memory int64) budgets {
+	if memory <= 0 {
+		memory = DefaultMemory
+	}
+	memory = max(memory, MinMemory)
+	return budgets{
+		deltaWindow: int(memory / 4),
+		readAhead:   memory / 8,
+		blobCache:   int(memory / 4 / blobCacheEntryBytes),
+	}
 }
 
 // GitDir returns where the git repository of hgRoot is kept (as hg-git).
@@ -120,6 +156,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
 		excl:     excl,
+		budgets:  budgetsFor(n.Memory),
 	}
 	statePath := StatePath(hgRoot)
 	if st := loadState(statePath); st.matches(m) {
@@ -158,7 +195,8 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
-	excl     []bool             // revisions never exported (see Options.Exclude); nil = none
+	budgets  budgets
+	excl     []bool // revisions never exported (see Options.Exclude); nil = none
 
 	prior   *runState          // what an earlier run left (nil: none usable)
 	derived *derived           // what refs computed that the next run reuses
@@ -189,13 +227,6 @@ func (c *converter) state() *runState {
 	return st
 }
 
-// maxBlobCache bounds the filenode → blob cache; past it the cache starts
-// afresh (a miss only costs reading the file again).
-const maxBlobCache = 1 << 20
-
-// readAheadBytes bounds the file contents read ahead of the writer.
-const readAheadBytes = 32 << 20
-
 func (c *converter) run(ctx context.Context, every int, progress func(int, int), res *Result) error {
 	total := c.repo.Len()
 	var todo []int
@@ -220,10 +251,11 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		}
 	}()
 	rd := newReader(c.repo)
+	rd.maxSeen = c.budgets.blobCache
 	if err := c.startFrom(rd, todo[0]); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	jobs, errc, b, stop := rd.readAhead(ctx, todo, readAheadBytes)
+	jobs, errc, b, stop := rd.readAhead(ctx, todo, c.budgets.readAhead)
 	defer stop()
 	sinceCheckpoint := 0
 	for i := range todo {
@@ -278,6 +310,7 @@ func (c *converter) openPack() error {
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
+	pw.SetDeltaWindow(c.budgets.deltaWindow)
 	c.pw = pw
 	return nil
 }
