@@ -60,11 +60,20 @@ type Config struct {
 	Queue       Queue               `toml:"queue"`
 	Legacy      Legacy              `toml:"legacy"`
 	Seed        Seed                `toml:"seed"`
+	Convert     Convert             `toml:"convert"`
 	Tools       Tools               `toml:"tools"`
 	Mirror      []MirrorConfig      `toml:"mirror"`
 
 	// File is the file the configuration was read from ("" = embedded default).
 	File string `toml:"-"`
+}
+
+// Convert tunes the native converter.
+type Convert struct {
+	// Memory bounds the converter's caches (delta window, read-ahead,
+	// blob ids) per conversion; 0 = the converter's default (256 MiB).
+	// Less trades speed for memory; at least 8 MiB.
+	Memory Size `toml:"memory"`
 }
 
 // Log configures the process logger.
@@ -395,6 +404,9 @@ var (
 func (c *Config) Validate() error {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if m := c.Convert.Memory; m != 0 && m < 8<<20 {
+		bad("convert.memory: %d bytes is below the minimum of 8 MiB (0 = default)", m)
+	}
 
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen: %q is not host:port", c.Listen)
