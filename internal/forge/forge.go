@@ -253,6 +253,21 @@ func logPreflight(ctx context.Context, l *slog.Logger, forge Kind, owner, projec
 
 // isNetwork reports whether err comes from the transport: the forge could
 // not be reached or did not answer in time.
+// faultKind classifies a failed API call by its HTTP status (0 when there
+// was no answer): a refused token, a forge that is down or rate-limiting
+// (limited), an unreachable one, or anything else.
+func faultKind(status int, limited bool, err error) error {
+	switch {
+	case status == http.StatusUnauthorized:
+		return ErrAuth
+	case limited || status == http.StatusTooManyRequests || status >= 500:
+		return ErrUnavailable
+	case status == 0 && isNetwork(err):
+		return ErrUnavailable
+	}
+	return errUnexpected
+}
+
 func isNetwork(err error) bool {
 	var ue *url.Error
 	var ne net.Error

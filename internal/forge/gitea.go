@@ -172,15 +172,6 @@ func (g *Gitea) fault(owner, project, op string, resp *gitea.Response, err error
 		err = &statusError{status: st, err: err}
 	}
 	e := &Error{Forge: KindGitea, Owner: owner, Project: project, Detail: op, Cause: redact(err, g.cfg.Token)}
-	switch {
-	case st == http.StatusUnauthorized:
-		e.Err = ErrAuth
-	case st == http.StatusTooManyRequests || st >= 500:
-		e.Err = ErrUnavailable
-	case st == 0 && isNetwork(err):
-		e.Err = ErrUnavailable
-	default:
-		e.Err = errUnexpected
-	}
+	e.Err = faultKind(st, false, err)
 	return e
 }

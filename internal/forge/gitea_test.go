@@ -2,7 +2,6 @@ package forge_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -19,43 +18,20 @@ const (
 func newGiteaWorld(t *testing.T) *forgetest.Gitea {
 	t.Helper()
 	fake := forgetest.NewGitea(t)
-	fake.AddToken(gtBotToken, "bot")
-	fake.AddToken(gtAdminToken, "alice")
-	fake.AddOrg("acme")
-	for _, perm := range []string{"read", "write", "admin"} {
-		fake.AddRepo("alice", perm)
-		fake.AddCollaborator("alice", perm, "bot", perm)
-	}
-	fake.AddRepo("alice", "stranger")
-	fake.AddRepo("alice", "archived")
-	fake.AddCollaborator("alice", "archived", "bot", "admin")
-	fake.Archive("alice", "archived")
-	fake.AddPrivateRepo("alice", "secret")
-	fake.AddPrivateRepo("acme", "private-write")
-	fake.AddCollaborator("acme", "private-write", "bot", "write")
+	addRepoWorld(fake, gtBotToken, gtAdminToken, "read", "write", "admin")
 	fake.AddCollaborator("acme", "private-write", "alice", "admin")
-	fake.AddPrivateRepo("acme", "private-read")
-	fake.AddCollaborator("acme", "private-read", "bot", "read")
-	fake.AddCollaborator("acme", "private-read", "alice", "admin")
 	return fake
 }
 
 func TestGiteaPreflight(t *testing.T) {
 	t.Parallel()
 	fake := newGiteaWorld(t)
-	configs := []struct {
-		name string
-		cfg  forge.Config
-	}{
-		{"token is bot", forge.Config{BaseURL: fake.URL, Token: gtBotToken}},
-		{"bot named, API URL", forge.Config{BaseURL: fake.URL + "api/v1/", Token: gtBotToken, Bot: "bot"}},
-		{"bot named, admin token", forge.Config{BaseURL: strings.TrimSuffix(fake.URL, "/"), Token: gtAdminToken, Bot: "bot"}},
+	configs := []preflightConfig{
+		{name: "token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: gtBotToken}},
+		{name: "bot named, API URL", cfg: forge.Config{BaseURL: fake.URL + "api/v1/", Token: gtBotToken, Bot: "bot"}},
+		{name: "bot named, admin token", cfg: forge.Config{BaseURL: strings.TrimSuffix(fake.URL, "/"), Token: gtAdminToken, Bot: "bot"}, admin: true},
 	}
-	cases := []struct {
-		owner, project string
-		want           error
-		msg            string
-	}{
+	cases := []preflightCase{
 		{owner: "nobody", project: "x", want: forge.ErrUserNotFound, msg: "gitea: nobody/x: user or organisation not found"},
 		{owner: "alice", project: "missing", want: forge.ErrRepoNotFound, msg: "gitea: alice/missing: repository not found"},
 		{owner: "acme", project: "missing", want: forge.ErrRepoNotFound},
@@ -70,25 +46,7 @@ func TestGiteaPreflight(t *testing.T) {
 		{owner: "..", project: "x", want: forge.ErrUserNotFound, msg: "invalid owner name"},
 		{owner: "alice", project: "a?b", want: forge.ErrRepoNotFound, msg: "invalid project name"},
 	}
-	for _, c := range configs {
-		checker, err := forge.NewGitea(c.cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tc := range cases {
-			t.Run(c.name+"/"+tc.owner+"/"+tc.project, func(t *testing.T) {
-				t.Parallel()
-				err := checker.Preflight(context.Background(), tc.owner, tc.project)
-				checkErr(t, err, tc.want, c.cfg.Token)
-				if tc.want != nil && !strings.Contains(err.Error(), tc.msg) {
-					t.Errorf("error %q does not contain %q", err, tc.msg)
-				}
-				if tc.want != nil && !forge.IsBadRequest(err) {
-					t.Errorf("IsBadRequest(%v) = false", err)
-				}
-			})
-		}
-	}
+	testPreflightMatrix(t, forge.KindGitea, configs, cases, true, nil)
 	// alice's private repository: invisible to the bot's token, visible to
 	// alice's, where the bot is found to have no role.
 	bot, _ := forge.NewGitea(forge.Config{BaseURL: fake.URL, Token: gtBotToken})
@@ -111,70 +69,27 @@ func TestGiteaPreflightRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for route, want := range map[string]int{
+	checkRequests(t, fake.Requests, map[string]int{
 		"GET /api/v1/repos/{owner}/{repo}": 3,
 		"GET /api/v1/user":                 1, // cached
 		"GET /api/v1/version":              0, // the SDK is told not to ask
 		"GET *":                            0,
-	} {
-		if n := fake.Requests(route); n != want {
-			t.Errorf("%s: %d requests, want %d", route, n, want)
-		}
-	}
+	})
 }
 
 func TestGiteaPreflightFaults(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name      string
-		setup     func(*forgetest.Gitea)
-		token     string
-		url       string
-		timeout   time.Duration
-		want      error
-		also      error
-		transient bool
-		msg       string
-	}{
-		{name: "token refused", token: "wrong-secret-token", want: forge.ErrAuth, msg: "401"},
-		{name: "server 500", setup: func(g *forgetest.Gitea) { g.Fail(500) }, token: gtBotToken, want: forge.ErrUnavailable, transient: true, msg: "500"},
-		{name: "server 503", setup: func(g *forgetest.Gitea) { g.Fail(503) }, token: gtBotToken, want: forge.ErrUnavailable, transient: true},
-		{name: "unreachable", url: closedURL(t), token: gtBotToken, want: forge.ErrUnavailable, transient: true},
-		{name: "timeout", setup: func(g *forgetest.Gitea) { g.Delay(5 * time.Second) }, token: gtBotToken,
+	testFaults(t, forge.KindGitea, func(t *testing.T) (*forgetest.Gitea, string) {
+		fake := newGiteaWorld(t)
+		return fake, fake.URL
+	}, []faultCase[*forgetest.Gitea]{
+		{name: "token refused", cfg: forge.Config{Token: "wrong-secret-token"}, want: forge.ErrAuth, msg: "401"},
+		{name: "server 500", setup: func(g *forgetest.Gitea) { g.Fail(500) }, cfg: forge.Config{Token: gtBotToken}, want: forge.ErrUnavailable, transient: true, msg: "500"},
+		{name: "server 503", setup: func(g *forgetest.Gitea) { g.Fail(503) }, cfg: forge.Config{Token: gtBotToken}, want: forge.ErrUnavailable, transient: true},
+		{name: "unreachable", url: closedURL(t), cfg: forge.Config{Token: gtBotToken}, want: forge.ErrUnavailable, transient: true},
+		{name: "timeout", setup: func(g *forgetest.Gitea) { g.Delay(5 * time.Second) }, cfg: forge.Config{Token: gtBotToken},
 			timeout: 100 * time.Millisecond, want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			fake := newGiteaWorld(t)
-			if tc.setup != nil {
-				tc.setup(fake)
-			}
-			cfg := forge.Config{BaseURL: fake.URL, Token: tc.token, Timeout: tc.timeout}
-			if tc.url != "" {
-				cfg.BaseURL = tc.url
-			}
-			checker, err := forge.NewGitea(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			err = checker.Preflight(context.Background(), "alice", "write")
-			if time.Since(start) > 3*time.Second {
-				t.Errorf("Preflight took %v", time.Since(start))
-			}
-			checkErr(t, err, tc.want, tc.token)
-			if tc.also != nil && !errors.Is(err, tc.also) {
-				t.Errorf("error %v is not %v", err, tc.also)
-			}
-			if forge.IsBadRequest(err) || forge.IsTransient(err) != tc.transient {
-				t.Errorf("IsBadRequest = %v, IsTransient = %v for %v", forge.IsBadRequest(err), forge.IsTransient(err), err)
-			}
-			if !strings.Contains(err.Error(), "gitea: alice/write") || !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("error %q does not name alice/write or lacks %q", err, tc.msg)
-			}
-		})
-	}
+	}, "alice", "write", "gitea: alice/write")
 }
 
 func TestGiteaSDKVersionProbe(t *testing.T) {

@@ -246,16 +246,7 @@ func (g *GitHub) fault(owner, project, op string, err error) error {
 		e.Err = s
 		return e
 	}
-	switch st := githubStatus(err); {
-	case st == http.StatusUnauthorized:
-		e.Err = ErrAuth
-	case isRateLimit(err) || st == http.StatusTooManyRequests || st >= 500:
-		e.Err = ErrUnavailable
-	case st == 0 && isNetwork(err):
-		e.Err = ErrUnavailable
-	default:
-		e.Err = errUnexpected
-	}
+	e.Err = faultKind(githubStatus(err), isRateLimit(err), err)
 	return e
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,47 +25,24 @@ func newGitHubWorld(t *testing.T, fake *forgetest.GitHub) *forgetest.GitHub {
 	if fake == nil {
 		fake = forgetest.NewGitHub(t)
 	}
-	fake.AddToken(botToken, "bot")
-	fake.AddToken(adminToken, "alice")
-	fake.AddOrg("acme")
-	for _, role := range []string{"read", "triage", "write", "maintain", "admin"} {
-		fake.AddRepo("alice", role)
-		fake.AddCollaborator("alice", role, "bot", role)
-	}
-	fake.AddRepo("alice", "stranger") // public, bot has no role
+	addRepoWorld(fake, botToken, adminToken, "read", "triage", "write", "maintain", "admin")
 	fake.AddRepo("octo_acme", "tool") // an Enterprise Managed User
 	fake.AddCollaborator("octo_acme", "tool", "bot", "write")
-	fake.AddRepo("alice", "archived")
-	fake.AddCollaborator("alice", "archived", "bot", "admin")
-	fake.Archive("alice", "archived")
-	fake.AddPrivateRepo("alice", "secret")
-	fake.AddPrivateRepo("acme", "private-write")
-	fake.AddCollaborator("acme", "private-write", "bot", "write")
-	fake.AddPrivateRepo("acme", "private-read")
-	fake.AddCollaborator("acme", "private-read", "bot", "read")
-	fake.AddCollaborator("acme", "private-read", "alice", "admin")
 	return fake
 }
 
 func TestGitHubPreflight(t *testing.T) {
 	t.Parallel()
 	fake := newGitHubWorld(t, nil)
-	configs := []struct {
-		name string
-		cfg  forge.Config
-	}{
-		{"token is bot", forge.Config{Token: botToken}},
-		{"bot named, token is bot", forge.Config{Token: botToken, Bot: "bot"}},
-		{"bot named, admin token", forge.Config{Token: adminToken, Bot: "bot"}},
+	configs := []preflightConfig{
+		{name: "token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: botToken}},
+		{name: "bot named, token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: botToken, Bot: "bot"}},
+		{name: "bot named, admin token", cfg: forge.Config{BaseURL: fake.URL, Token: adminToken, Bot: "bot"}, admin: true},
 	}
 	// want is the answer when the token is the bot's; wantAdmin, when set,
 	// the answer when the token is alice's (who sees her own private
 	// repositories and may read collaborators' permissions).
-	cases := []struct {
-		owner, project  string
-		want, wantAdmin error
-		msg             string
-	}{
+	cases := []preflightCase{
 		{owner: "nobody", project: "x", want: forge.ErrUserNotFound, msg: "github: nobody/x: user or organisation not found"},
 		{owner: "alice", project: "missing", want: forge.ErrRepoNotFound, msg: "github: alice/missing: repository not found"},
 		{owner: "acme", project: "missing", want: forge.ErrRepoNotFound, msg: "github: acme/missing: repository not found"},
@@ -78,7 +54,8 @@ func TestGitHubPreflight(t *testing.T) {
 		// cannot tell a read-only collaborator from a stranger.
 		{owner: "alice", project: "read", want: forge.ErrNotCollaborator, wantAdmin: forge.ErrNoPush, msg: "github: alice/read: bot is not a collaborator"},
 		{owner: "alice", project: "triage", want: forge.ErrNoPush, msg: "github: alice/triage: bot may not push"},
-		{owner: "acme", project: "private-read", want: forge.ErrNoPush, msg: "github: acme/private-read: bot may not push"},
+		{owner: "acme", project: "private-read", want: forge.ErrNoPush, wantAdmin: forge.ErrNoPush, // alice administers it
+			msg: "github: acme/private-read: bot may not push"},
 		{owner: "alice", project: "archived", want: forge.ErrNoPush, msg: "github: alice/archived: bot may not push: the repository is archived"},
 		{owner: "alice", project: "write"},
 		{owner: "alice", project: "maintain"},
@@ -89,66 +66,14 @@ func TestGitHubPreflight(t *testing.T) {
 		{owner: "alice", project: "..", want: forge.ErrRepoNotFound, msg: "invalid project name"},
 		{owner: "alice", project: "a/b", want: forge.ErrRepoNotFound, msg: "invalid project name"},
 	}
-	for _, c := range configs {
-		checker, err := forge.NewGitHub(withURL(c.cfg, fake.URL))
-		if err != nil {
-			t.Fatal(err)
+	// msg holds under the bot's own token; the errors must name the bot.
+	testPreflightMatrix(t, forge.KindGitHub, configs, cases, false, func(t *testing.T, err, want error, tc preflightCase) {
+		if (errors.Is(want, forge.ErrNoPush) || errors.Is(want, forge.ErrNotCollaborator)) && tc.project != "archived" {
+			if !strings.Contains(err.Error(), `"bot"`) {
+				t.Errorf("error %q does not name the bot", err)
+			}
 		}
-		for _, tc := range cases {
-			t.Run(c.name+"/"+tc.owner+"/"+tc.project, func(t *testing.T) {
-				t.Parallel()
-				want := tc.want
-				admin := c.cfg.Token == adminToken
-				if admin && tc.wantAdmin != nil {
-					want = tc.wantAdmin
-				}
-				if admin && tc.project == "private-read" {
-					want = forge.ErrNoPush // alice administers it
-				}
-				err := checker.Preflight(context.Background(), tc.owner, tc.project)
-				checkErr(t, err, want, c.cfg.Token)
-				if want != nil && want == tc.want && !admin && !strings.Contains(err.Error(), tc.msg) {
-					t.Errorf("error %q does not contain %q", err, tc.msg)
-				}
-				if want != nil && !forge.IsBadRequest(err) {
-					t.Errorf("IsBadRequest(%v) = false", err)
-				}
-				if (errors.Is(want, forge.ErrNoPush) || errors.Is(want, forge.ErrNotCollaborator)) && tc.project != "archived" {
-					if !strings.Contains(err.Error(), `"bot"`) {
-						t.Errorf("error %q does not name the bot", err)
-					}
-				}
-			})
-		}
-	}
-}
-
-func withURL(cfg forge.Config, url string) forge.Config {
-	cfg.BaseURL = url
-	return cfg
-}
-
-// checkErr asserts that err is (or wraps) want, or is nil when want is nil,
-// and that it does not leak the token.
-func checkErr(t *testing.T, err, want error, token string) {
-	t.Helper()
-	switch {
-	case want == nil && err != nil:
-		t.Fatalf("Preflight: %v, want success", err)
-	case want == nil:
-		return
-	case err == nil:
-		t.Fatalf("Preflight succeeded, want %v", want)
-	case !errors.Is(err, want):
-		t.Fatalf("Preflight: %v, want %v", err, want)
-	}
-	var fe *forge.Error
-	if !errors.As(err, &fe) {
-		t.Errorf("error %T is not a *forge.Error", err)
-	}
-	if token != "" && strings.Contains(err.Error(), token) {
-		t.Errorf("error leaks the token: %v", err)
-	}
+	})
 }
 
 func TestGitHubPreflightRequests(t *testing.T) {
@@ -165,34 +90,22 @@ func TestGitHubPreflightRequests(t *testing.T) {
 	if n := fake.TotalRequests(); n != 1 {
 		t.Errorf("%d requests, want 1", n)
 	}
-	if n := fake.Requests("GET /repos/{owner}/{repo}"); n != 1 {
-		t.Errorf("GET /repos/{owner}/{repo}: %d requests, want 1", n)
-	}
+	checkRequests(t, fake.Requests, map[string]int{"GET /repos/{owner}/{repo}": 1})
 	// A failure names the bot: GET /user once, then cached.
 	for range 2 {
 		if err := checker.Preflight(context.Background(), "acme", "private-read"); !errors.Is(err, forge.ErrNoPush) {
 			t.Fatalf("Preflight: %v, want ErrNoPush", err)
 		}
 	}
-	if n := fake.Requests("GET /user"); n != 1 {
-		t.Errorf("GET /user: %d requests, want 1", n)
-	}
+	checkRequests(t, fake.Requests, map[string]int{"GET /user": 1})
 }
 
 func TestGitHubPreflightFaults(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name      string
-		setup     func(*forgetest.GitHub)
-		cfg       forge.Config
-		url       string // overrides the fake's URL
-		timeout   time.Duration
-		ctxTO     time.Duration
-		want      error
-		also      error // errors.Is must hold too
-		transient bool
-		msg       string
-	}{
+	testFaults(t, forge.KindGitHub, func(t *testing.T) (*forgetest.GitHub, string) {
+		fake := newGitHubWorld(t, nil)
+		return fake, fake.URL
+	}, []faultCase[*forgetest.GitHub]{
 		{name: "token refused", cfg: forge.Config{Token: "ghp_wrong_secret_token"}, want: forge.ErrAuth,
 			msg: "github: alice/write: token refused: get repository"},
 		{name: "no token", cfg: forge.Config{}, want: forge.ErrAuth},
@@ -211,67 +124,7 @@ func TestGitHubPreflightFaults(t *testing.T) {
 		{name: "caller deadline", setup: func(g *forgetest.GitHub) { g.Delay(5 * time.Second) },
 			cfg: forge.Config{Token: botToken}, ctxTO: 100 * time.Millisecond,
 			want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			fake := newGitHubWorld(t, nil)
-			if tc.setup != nil {
-				tc.setup(fake)
-			}
-			cfg := tc.cfg
-			cfg.BaseURL = fake.URL
-			if tc.url != "" {
-				cfg.BaseURL = tc.url
-			}
-			cfg.Timeout = tc.timeout
-			checker, err := forge.NewGitHub(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
-			if tc.ctxTO > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tc.ctxTO)
-				defer cancel()
-			}
-			start := time.Now()
-			err = checker.Preflight(ctx, "alice", "write")
-			if err == nil {
-				t.Fatal("Preflight succeeded")
-			}
-			if time.Since(start) > 3*time.Second {
-				t.Errorf("Preflight took %v", time.Since(start))
-			}
-			if tc.want != nil {
-				checkErr(t, err, tc.want, cfg.Token)
-			}
-			if tc.also != nil && !errors.Is(err, tc.also) {
-				t.Errorf("error %v is not %v", err, tc.also)
-			}
-			if forge.IsBadRequest(err) {
-				t.Errorf("IsBadRequest(%v) = true for a server fault", err)
-			}
-			if got := forge.IsTransient(err); got != tc.transient {
-				t.Errorf("IsTransient(%v) = %v, want %v", err, got, tc.transient)
-			}
-			if !strings.Contains(err.Error(), "alice/write") || !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("error %q does not name alice/write or lacks %q", err, tc.msg)
-			}
-		})
-	}
-}
-
-// closedURL returns the URL of a 127.0.0.1 port nobody listens on.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
+	}, "alice", "write", "alice/write")
 }
 
 func TestGitHubEnterprise(t *testing.T) {

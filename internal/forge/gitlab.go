@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -102,20 +101,17 @@ func (g *GitLab) preflight(ctx context.Context, owner, project string, fail fail
 	return nil
 }
 
+// gitlabLevels names GitLab's access levels, highest first.
+var gitlabLevels = []struct {
+	min  gitlab.AccessLevelValue
+	name string
+}{{50, "Owner"}, {40, "Maintainer"}, {30, "Developer"}, {20, "Reporter"}, {15, "Planner"}, {10, "Guest"}}
+
 func gitlabLevelName(l gitlab.AccessLevelValue) string {
-	switch {
-	case l >= 50:
-		return "Owner"
-	case l >= 40:
-		return "Maintainer"
-	case l >= 30:
-		return "Developer"
-	case l >= 20:
-		return "Reporter"
-	case l >= 15:
-		return "Planner"
-	case l >= 10:
-		return "Guest"
+	for _, lv := range gitlabLevels {
+		if l >= lv.min {
+			return lv.name
+		}
 	}
 	return "Minimal access"
 }
@@ -184,15 +180,6 @@ func (g *GitLab) fault(owner, project, op string, err error) error {
 	if errors.As(err, &er) && er.Response != nil {
 		st = er.Response.StatusCode
 	}
-	switch {
-	case st == http.StatusUnauthorized:
-		e.Err = ErrAuth
-	case st == http.StatusTooManyRequests || st >= 500:
-		e.Err = ErrUnavailable
-	case st == 0 && isNetwork(err):
-		e.Err = ErrUnavailable
-	default:
-		e.Err = errUnexpected
-	}
+	e.Err = faultKind(st, false, err)
 	return e
 }

@@ -2,7 +2,6 @@ package forge_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -47,66 +46,33 @@ func newGitLabWorld(t *testing.T) *forgetest.GitLab {
 func TestGitLabPreflight(t *testing.T) {
 	t.Parallel()
 	fake := newGitLabWorld(t)
-	configs := []struct {
-		name string
-		cfg  forge.Config
-	}{
-		{"token is bot", forge.Config{BaseURL: fake.URL, Token: glBotToken}},
-		{"bot named, API URL", forge.Config{BaseURL: fake.APIURL, Token: glBotToken, Bot: "bot"}},
-		{"bot named, admin token", forge.Config{BaseURL: fake.URL, Token: glAdminToken, Bot: "bot"}},
+	configs := []preflightConfig{
+		{name: "token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: glBotToken}},
+		{name: "bot named, API URL", cfg: forge.Config{BaseURL: fake.APIURL, Token: glBotToken, Bot: "bot"}},
+		{name: "bot named, admin token", cfg: forge.Config{BaseURL: fake.URL, Token: glAdminToken, Bot: "bot"}, admin: true},
 	}
-	cases := []struct {
-		owner, project string
-		want           error
-		msg            string
-		botOnly        bool // the admin token cannot see it: repository not found
-	}{
+	// wantAdmin ErrRepoNotFound: the admin token cannot see it.
+	cases := []preflightCase{
 		{owner: "nobody", project: "x", want: forge.ErrUserNotFound, msg: "gitlab: nobody/x: user or organisation not found"},
 		{owner: "acme/nothing", project: "x", want: forge.ErrUserNotFound},
 		{owner: "alice", project: "missing", want: forge.ErrRepoNotFound, msg: "gitlab: alice/missing: repository not found"},
 		{owner: "acme", project: "missing", want: forge.ErrRepoNotFound},
 		{owner: "acme/tools", project: "missing", want: forge.ErrRepoNotFound},
-		{owner: "alice", project: "secret", want: forge.ErrNotCollaborator}, // alice sees it; bot does not
+		{owner: "alice", project: "secret", want: forge.ErrRepoNotFound, wantAdmin: forge.ErrNotCollaborator}, // alice sees it; bot does not
 		{owner: "alice", project: "stranger", want: forge.ErrNotCollaborator, msg: `gitlab: alice/stranger: bot is not a collaborator: bot "bot" is not a member`},
 		{owner: "alice", project: "guest", want: forge.ErrNoPush, msg: `gitlab: alice/guest: bot may not push: bot "bot" has access level 10 (Guest), needs Developer (30)`},
 		{owner: "alice", project: "reporter", want: forge.ErrNoPush, msg: "access level 20 (Reporter)"},
-		{owner: "other", project: "private-reporter", want: forge.ErrNoPush, botOnly: true},
+		{owner: "other", project: "private-reporter", want: forge.ErrNoPush, wantAdmin: forge.ErrRepoNotFound},
 		{owner: "alice", project: "archived", want: forge.ErrNoPush, msg: "gitlab: alice/archived: bot may not push: the project is archived"},
 		{owner: "alice", project: "developer"},
 		{owner: "alice", project: "maintainer"},
 		{owner: "alice", project: "owner"},
-		{owner: "acme/tools", project: "inherited", botOnly: true},
+		{owner: "acme/tools", project: "inherited", wantAdmin: forge.ErrRepoNotFound},
 		{owner: "Alice", project: "Developer"},
 		{owner: "../x", project: "y", want: forge.ErrUserNotFound, msg: "invalid owner name"},
 		{owner: "alice", project: "a%2Fb", want: forge.ErrRepoNotFound, msg: "invalid project name"},
 	}
-	for _, c := range configs {
-		checker, err := forge.NewGitLab(c.cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, tc := range cases {
-			t.Run(c.name+"/"+tc.owner+"/"+tc.project, func(t *testing.T) {
-				t.Parallel()
-				want := tc.want
-				admin := c.cfg.Token == glAdminToken
-				if admin && tc.botOnly {
-					want = forge.ErrRepoNotFound
-				}
-				if !admin && tc.project == "secret" {
-					want = forge.ErrRepoNotFound
-				}
-				err := checker.Preflight(context.Background(), tc.owner, tc.project)
-				checkErr(t, err, want, c.cfg.Token)
-				if want == tc.want && want != nil && !strings.Contains(err.Error(), tc.msg) {
-					t.Errorf("error %q does not contain %q", err, tc.msg)
-				}
-				if want != nil && !forge.IsBadRequest(err) {
-					t.Errorf("IsBadRequest(%v) = false", err)
-				}
-			})
-		}
-	}
+	testPreflightMatrix(t, forge.KindGitLab, configs, cases, true, nil)
 }
 
 func TestGitLabPreflightRequests(t *testing.T) {
@@ -122,69 +88,27 @@ func TestGitLabPreflightRequests(t *testing.T) {
 		}
 	}
 	// The project's ID goes URL-encoded; the bot's ID is fetched once.
-	for route, want := range map[string]int{
+	checkRequests(t, fake.Requests, map[string]int{
 		"GET /api/v4/projects/{id}":                       3,
 		"GET /api/v4/projects/{id}/members/all/{user_id}": 3,
 		"GET /api/v4/user":                                1,
 		"GET *":                                           0,
-	} {
-		if n := fake.Requests(route); n != want {
-			t.Errorf("%s: %d requests, want %d", route, n, want)
-		}
-	}
+	})
 }
 
 func TestGitLabPreflightFaults(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name      string
-		setup     func(*forgetest.GitLab)
-		token     string
-		url       string
-		timeout   time.Duration
-		want      error
-		also      error
-		transient bool
-	}{
-		{name: "token refused", token: "glpat-wrong-secret", want: forge.ErrAuth},
-		{name: "server 500", setup: func(g *forgetest.GitLab) { g.Fail(500) }, token: glBotToken, want: forge.ErrUnavailable, transient: true},
-		{name: "server 502", setup: func(g *forgetest.GitLab) { g.Fail(502) }, token: glBotToken, want: forge.ErrUnavailable, transient: true},
-		{name: "unreachable", url: closedURL(t), token: glBotToken, want: forge.ErrUnavailable, transient: true},
-		{name: "timeout", setup: func(g *forgetest.GitLab) { g.Delay(5 * time.Second) }, token: glBotToken,
+	testFaults(t, forge.KindGitLab, func(t *testing.T) (*forgetest.GitLab, string) {
+		fake := newGitLabWorld(t)
+		return fake, fake.URL
+	}, []faultCase[*forgetest.GitLab]{
+		{name: "token refused", cfg: forge.Config{Token: "glpat-wrong-secret"}, want: forge.ErrAuth},
+		{name: "server 500", setup: func(g *forgetest.GitLab) { g.Fail(500) }, cfg: forge.Config{Token: glBotToken}, want: forge.ErrUnavailable, transient: true},
+		{name: "server 502", setup: func(g *forgetest.GitLab) { g.Fail(502) }, cfg: forge.Config{Token: glBotToken}, want: forge.ErrUnavailable, transient: true},
+		{name: "unreachable", url: closedURL(t), cfg: forge.Config{Token: glBotToken}, want: forge.ErrUnavailable, transient: true},
+		{name: "timeout", setup: func(g *forgetest.GitLab) { g.Delay(5 * time.Second) }, cfg: forge.Config{Token: glBotToken},
 			timeout: 100 * time.Millisecond, want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			fake := newGitLabWorld(t)
-			if tc.setup != nil {
-				tc.setup(fake)
-			}
-			cfg := forge.Config{BaseURL: fake.URL, Token: tc.token, Timeout: tc.timeout}
-			if tc.url != "" {
-				cfg.BaseURL = tc.url
-			}
-			checker, err := forge.NewGitLab(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := time.Now()
-			err = checker.Preflight(context.Background(), "alice", "developer")
-			if time.Since(start) > 3*time.Second {
-				t.Errorf("Preflight took %v", time.Since(start))
-			}
-			checkErr(t, err, tc.want, tc.token)
-			if tc.also != nil && !errors.Is(err, tc.also) {
-				t.Errorf("error %v is not %v", err, tc.also)
-			}
-			if forge.IsBadRequest(err) || forge.IsTransient(err) != tc.transient {
-				t.Errorf("IsBadRequest = %v, IsTransient = %v for %v", forge.IsBadRequest(err), forge.IsTransient(err), err)
-			}
-			if !strings.Contains(err.Error(), "gitlab: alice/developer") {
-				t.Errorf("error %q does not name alice/developer", err)
-			}
-		})
-	}
+	}, "alice", "developer", "gitlab: alice/developer")
 }
 
 func TestGitLabUnknownBot(t *testing.T) {

@@ -74,10 +74,7 @@ func TestPutDeltaOffset(t *testing.T) {
 func TestPackWriterDeltas(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	pw, err := NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir)
 	var objs []testObject
 	add := func(kind ObjectType, data []byte, base Hash) Hash {
 		h, err := pw.AddDelta(kind, data, base)
@@ -128,18 +125,7 @@ func TestPackWriterDeltas(t *testing.T) {
 	if maxChain > maxDeltaDepth {
 		t.Errorf("delta chain of %d", maxChain)
 	}
-	var in bytes.Buffer
-	for _, o := range objs {
-		fmt.Fprintln(&in, o.hash)
-	}
-	out := gitT(t, dir, in.Bytes(), "cat-file", "--batch")
-	for _, o := range objs {
-		hdr := fmt.Sprintf("%s %s %d\n", o.hash, o.kind, len(o.data))
-		if !bytes.HasPrefix(out, []byte(hdr)) || !bytes.Equal(out[len(hdr):len(hdr)+len(o.data)], o.data) {
-			t.Fatalf("cat-file %s differs", o.hash)
-		}
-		out = out[len(hdr)+len(o.data)+1:]
-	}
+	checkCatFile(t, dir, objs)
 }
 
 func FuzzDelta(f *testing.F) {
@@ -174,10 +160,7 @@ func FuzzApplyDelta(f *testing.F) {
 func TestPackWriterDulwichReads(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	pw, err := NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir)
 	objs, _ := writeTestHistory(t, pw, 5)
 	var prev Hash
 	for i := range 60 {

@@ -59,6 +59,16 @@ func newBare(t testing.TB) string {
 	return dir
 }
 
+// openPackWriter starts a PackWriter on dir.
+func openPackWriter(t testing.TB, dir string) *PackWriter {
+	t.Helper()
+	pw, err := NewPackWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pw
+}
+
 func mustHash(t testing.TB, s string) Hash {
 	t.Helper()
 	h, err := ParseHash(strings.TrimSpace(s))

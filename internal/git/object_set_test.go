@@ -56,10 +56,7 @@ func TestObjectSetLooseAndPacked(t *testing.T) {
 	checkObjectSet(t, dir, allObjects(t, dir))
 	// Packed by git (version 2 index), plus a PackWriter pack, plus more loose.
 	gitT(t, dir, nil, "repack", "-a", "-d", "-q", "--unpack-unreachable=now")
-	pw, err := NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir)
 	writeTestHistory(t, pw, 10)
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)

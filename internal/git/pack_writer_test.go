@@ -78,10 +78,7 @@ func packFiles(t testing.TB, gitDir string) []string {
 func TestPackWriterGitReadsPack(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	pw, err := NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir)
 	objs, tip := writeTestHistory(t, pw, 40)
 	big := bytes.Repeat([]byte("large object crossing many zlib blocks\n"), 100000)
 	bigHash, err := pw.Add(BlobObject, big)
@@ -106,7 +103,16 @@ func TestPackWriterGitReadsPack(t *testing.T) {
 	if want := fmt.Sprintf("non delta: %d objects", len(unique)); !strings.Contains(verify, want) {
 		t.Errorf("verify-pack -v does not say %q:\n%s", want, verify[max(0, len(verify)-500):])
 	}
-	// cat-file --batch returns every object with the same kind and bytes.
+	checkCatFile(t, dir, objs)
+	if got := string(gitT(t, dir, nil, "rev-list", "--count", "master")); strings.TrimSpace(got) != "40" {
+		t.Errorf("rev-list --count = %s", got)
+	}
+}
+
+// checkCatFile checks that cat-file --batch returns every object with the
+// same kind and bytes.
+func checkCatFile(t *testing.T, dir string, objs []testObject) {
+	t.Helper()
 	var in bytes.Buffer
 	for _, o := range objs {
 		fmt.Fprintln(&in, o.hash)
@@ -123,18 +129,12 @@ func TestPackWriterGitReadsPack(t *testing.T) {
 		}
 		out = out[len(o.data)+1:]
 	}
-	if got := string(gitT(t, dir, nil, "rev-list", "--count", "master")); strings.TrimSpace(got) != "40" {
-		t.Errorf("rev-list --count = %s", got)
-	}
 }
 
 func TestPackWriterDedup(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	pw, err := NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir)
 	h1, _ := pw.Add(BlobObject, []byte("same"))
 	h2, _ := pw.Add(BlobObject, []byte("same"))
 	if h1 != h2 || pw.Len() != 1 || !pw.Has(h1) {
@@ -169,20 +169,14 @@ func TestPackWriterDedup(t *testing.T) {
 func TestPackWriterEmptyAndAbort(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	pw, err := NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir)
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if names := packFiles(t, dir); len(names) != 0 {
 		t.Errorf("empty pack left %v", names)
 	}
-	pw, err = NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw = openPackWriter(t, dir)
 	if _, err := pw.Add(BlobObject, []byte("discarded")); err != nil {
 		t.Fatal(err)
 	}
@@ -198,10 +192,7 @@ func TestPackWriterEmptyAndAbort(t *testing.T) {
 func TestPackWriterConcurrentAdd(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	pw, err := NewPackWriter(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
@@ -258,10 +249,7 @@ func TestPutObjectHeader(t *testing.T) {
 func TestCleanTemporary(t *testing.T) {
 	t.Parallel()
 	dir := newBare(t)
-	pw, err := NewPackWriter(dir) // in progress: must survive
-	if err != nil {
-		t.Fatal(err)
-	}
+	pw := openPackWriter(t, dir) // in progress: must survive
 	defer pw.Abort()
 	packDir := filepath.Join(dir, "objects", "pack")
 	old := time.Now().Add(-48 * time.Hour)

@@ -5,34 +5,34 @@ import "testing"
 // BenchmarkReadHistory opens the click corpus and reads every changeset
 // and its manifest, as a whole-history conversion does.
 func BenchmarkReadHistory(b *testing.B) {
-	requireHg(b)
-	dir := unbundle(b, "click.hg")
-	b.ReportAllocs()
-	for b.Loop() {
-		r, err := Open(dir)
-		if err != nil {
-			b.Fatal(err)
-		}
-		entries := 0
-		for rev := 0; rev < r.Len(); rev++ {
-			c, err := r.Changeset(rev)
-			if err != nil {
-				b.Fatal(err)
-			}
-			m, err := r.Manifest(c.Manifest)
-			if err != nil {
-				b.Fatal(err)
-			}
-			entries += len(m)
-		}
-		r.Close()
+	entries := 0
+	benchClick(b, func(r *Repo, c *Changeset, m []ManifestEntry) {
+		entries += len(m)
+	}, func(r *Repo) {
 		b.ReportMetric(float64(r.Len()), "changesets/op")
-	}
+	})
 }
 
 // BenchmarkReadFiles reads every file revision changed by every changeset
 // of the click corpus.
 func BenchmarkReadFiles(b *testing.B) {
+	benchClick(b, func(r *Repo, c *Changeset, m []ManifestEntry) {
+		for _, f := range c.Files {
+			i := searchManifest(m, f)
+			if i < 0 {
+				continue // removed
+			}
+			if _, _, err := r.File(f, m[i].Node); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}, nil)
+}
+
+// benchClick opens the click corpus afresh per iteration and calls each
+// with every changeset and its manifest, then done (when set) with the
+// repository before it is closed.
+func benchClick(b *testing.B, each func(r *Repo, c *Changeset, m []ManifestEntry), done func(r *Repo)) {
 	requireHg(b)
 	dir := unbundle(b, "click.hg")
 	b.ReportAllocs()
@@ -50,15 +50,10 @@ func BenchmarkReadFiles(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			for _, f := range c.Files {
-				i := searchManifest(m, f)
-				if i < 0 {
-					continue // removed
-				}
-				if _, _, err := r.File(f, m[i].Node); err != nil {
-					b.Fatal(err)
-				}
-			}
+			each(r, c, m)
+		}
+		if done != nil {
+			done(r)
 		}
 		r.Close()
 	}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -237,17 +236,6 @@ func (j *Journal) Rollback() error {
 // Lock is a Mercurial lock (a symlink to "host:pid", as lock.py makes it).
 type Lock struct{ path string }
 
-// lockPrefix is what lock.py writes before ":pid": the host name and, on
-// Linux, the pid namespace.
-func lockPrefix() string {
-	h, _ := os.Hostname()
-	var st syscall.Stat_t
-	if err := syscall.Stat("/proc/self/ns/pid", &st); err == nil {
-		h += "/" + strconv.FormatUint(st.Ino, 16)
-	}
-	return h
-}
-
 // AcquireLock takes the lock at path (".hg/store/lock" or ".hg/wlock"),
 // waiting up to wait for a live holder and breaking a lock whose process
 // on this host is gone.
@@ -266,7 +254,7 @@ func AcquireLock(path string, wait time.Duration) (*Lock, error) {
 		if rerr == nil {
 			if host, pid, ok := strings.Cut(holder, ":"); ok && host == lockPrefix() {
 				if n, perr := strconv.Atoi(pid); perr == nil && n > 0 {
-					if syscall.Kill(n, 0) == syscall.ESRCH {
+					if processGone(n) {
 						os.Remove(path) // stale: its process is gone
 						continue
 					}

@@ -65,6 +65,16 @@ func newBuilder(t testing.TB, dir string) *repoBuilder {
 	return &repoBuilder{Repo: hgtest.Open(t, dir)}
 }
 
+// initBuilder inits a repository in a new directory of that name (hg is
+// required).
+func initBuilder(t testing.TB, name string) (string, *repoBuilder) {
+	t.Helper()
+	requireHg(t)
+	dir := filepath.Join(t.TempDir(), name)
+	runHg(t, "", "init", "--", dir)
+	return dir, newBuilder(t, dir)
+}
+
 // commit commits with a fixed, increasing date and the given timezone.
 func (b *repoBuilder) commit(msg string, opts ...hgtest.CommitOption) {
 	b.date += 3600

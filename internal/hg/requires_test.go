@@ -73,11 +73,8 @@ func TestOpenRefusesUnsupportedRequirements(t *testing.T) {
 }
 
 func TestOpenShare(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
-	src := filepath.Join(t.TempDir(), "src")
-	runHg(t, "", "init", "--", src)
-	b := newBuilder(t, src)
+	src, b := initBuilder(t, "src")
 	b.Write("a", "1\n")
 	b.commit("first")
 	b.Run("bookmark", "mark")

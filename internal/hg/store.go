@@ -64,30 +64,14 @@ const hexDigits = "0123456789abcdef"
 
 // encodeFilename is store.py's reversible _encodefname: upper case X → _x,
 // _ → __, reserved bytes → ~xx.
-func encodeFilename(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case reservedByte(c):
-			b.WriteByte('~')
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&15])
-		case 'A' <= c && c <= 'Z':
-			b.WriteByte('_')
-			b.WriteByte(c + ('a' - 'A'))
-		case c == '_':
-			b.WriteString("__")
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
+func encodeFilename(s string) string { return encodeBytes(s, true) }
 
 // lowerEncode is store.py's lowerencode: upper case lowered, reserved → ~xx.
-func lowerEncode(s string) string {
+func lowerEncode(s string) string { return encodeBytes(s, false) }
+
+// encodeBytes escapes reserved bytes as ~xx and lowers upper case; when
+// reversible, it marks what it lowered with _ and doubles _.
+func encodeBytes(s string, reversible bool) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
@@ -98,7 +82,12 @@ func lowerEncode(s string) string {
 			b.WriteByte(hexDigits[c>>4])
 			b.WriteByte(hexDigits[c&15])
 		case 'A' <= c && c <= 'Z':
+			if reversible {
+				b.WriteByte('_')
+			}
 			b.WriteByte(c + ('a' - 'A'))
+		case c == '_' && reversible:
+			b.WriteString("__")
 		default:
 			b.WriteByte(c)
 		}

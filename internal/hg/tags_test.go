@@ -1,16 +1,12 @@
 package hg
 
 import (
-	"path/filepath"
 	"testing"
 )
 
 func TestTagsMatchHg(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "repo")
-	runHg(t, "", "init", "--", dir)
-	b := newBuilder(t, dir)
+	dir, b := initBuilder(t, "repo")
 	check := func(step string) {
 		t.Helper()
 		r, err := Open(dir)
@@ -60,11 +56,8 @@ func TestTagsMatchHg(t *testing.T) {
 }
 
 func TestObsstore(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "repo")
-	runHg(t, "", "init", "--", dir)
-	b := newBuilder(t, dir)
+	dir, b := initBuilder(t, "repo")
 	b.Write("a", "1\n")
 	b.commit("r0")
 	r, err := Open(dir)

@@ -274,6 +274,16 @@ func (r *Repo) RunErr(args ...string) (string, error) { return RunErr(r.Dir, arg
 // symlink, an executable) is replaced, not written through.
 func (r *Repo) Write(path, content string) {
 	r.t.Helper()
+	p := r.clear(path)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// clear makes way for a new file at path: its directories are made and
+// whatever was there is removed. It returns the path in the file system.
+func (r *Repo) clear(path string) string {
+	r.t.Helper()
 	p := r.Path(path)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		r.t.Fatal(err)
@@ -281,9 +291,7 @@ func (r *Repo) Write(path, content string) {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		r.t.Fatal(err)
 	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
+	return p
 }
 
 // Chmod sets the mode of path (e.g. 0o755 for an executable).
@@ -297,13 +305,7 @@ func (r *Repo) Chmod(path string, mode os.FileMode) {
 // Symlink makes path a symbolic link to target, replacing what was there.
 func (r *Repo) Symlink(target, path string) {
 	r.t.Helper()
-	p := r.Path(path)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		r.t.Fatal(err)
-	}
+	p := r.clear(path)
 	if err := os.Symlink(target, p); err != nil {
 		r.t.Fatal(err)
 	}

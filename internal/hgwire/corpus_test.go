@@ -48,7 +48,9 @@ func TestCorpusClone(t *testing.T) {
 			hgtest.Run(t, ref, "pull", "-q", "--", fullSrv.URL)
 			verify(t, native)
 
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			// Generous: under -race on a loaded machine the two
+			// conversions take minutes.
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 			defer cancel()
 			var maps [2][]byte
 			for i, dir := range []string{native, ref} {

@@ -1,7 +1,6 @@
 package hook
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 )
@@ -18,17 +17,7 @@ func ParseBitbucket(r *http.Request, cfg Config) (*PushEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch event := r.Header.Get("X-Event-Key"); event {
-	case "":
-		return nil, errorf(http.StatusBadRequest, nil, "missing X-Event-Key header")
-	case "repo:push":
-	case "diagnostics:ping":
-		return nil, ErrPing
-	default:
-		return nil, fmt.Errorf("bitbucket event %q: %w", truncate(event, 64), ErrIgnored)
-	}
-	doc, err := jsonBody(r, body, false)
-	if err != nil {
+	if err := sortEvent(provider, "X-Event-Key", r.Header.Get("X-Event-Key"), "diagnostics:ping", "repo:push"); err != nil {
 		return nil, err
 	}
 	type refState struct {
@@ -62,16 +51,13 @@ func ParseBitbucket(r *http.Request, cfg Config) (*PushEvent, error) {
 		} `json:"push"`
 		Actor userName `json:"actor"`
 	}
-	if err := decodeJSON(doc, &p, cfg.maxDepth()); err != nil {
+	if err := decodePayload(r, body, false, cfg, &p); err != nil {
+		return nil, err
+	}
+	if err := needRepository(p.Repository != nil, func() string { return p.Repository.FullName }); err != nil {
 		return nil, err
 	}
 	repo := p.Repository
-	if repo == nil {
-		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository" field`)
-	}
-	if repo.FullName == "" {
-		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository.full_name" field`)
-	}
 	if p.Push == nil {
 		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "push" field`)
 	}

@@ -1,7 +1,6 @@
 package hook
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/synchroniser/synchroniser/internal/scm"
@@ -57,15 +56,8 @@ func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config)
 			return nil, err
 		}
 	}
-	switch _, event := firstHeader(r, names("Event")...); event {
-	case "":
-		return nil, errorf(http.StatusBadRequest, nil, "missing %sEvent header", prefixes[0])
-	case "push":
-	default:
-		return nil, fmt.Errorf("%s event %q: %w", provider, truncate(event, 64), ErrIgnored)
-	}
-	doc, err := jsonBody(r, body, true)
-	if err != nil {
+	_, event := firstHeader(r, names("Event")...)
+	if err := sortEvent(provider, prefixes[0]+"Event", event, "", "push"); err != nil {
 		return nil, err
 	}
 	var p struct {
@@ -82,16 +74,13 @@ func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config)
 		} `json:"repository"`
 		Pusher userName `json:"pusher"`
 	}
-	if err := decodeJSON(doc, &p, cfg.maxDepth()); err != nil {
+	if err := decodePayload(r, body, true, cfg, &p); err != nil {
+		return nil, err
+	}
+	if err := needRepository(p.Repository != nil, func() string { return p.Repository.FullName }); err != nil {
 		return nil, err
 	}
 	repo := p.Repository
-	if repo == nil {
-		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository" field`)
-	}
-	if repo.FullName == "" {
-		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository.full_name" field`)
-	}
 	ev := &PushEvent{
 		Provider:   provider,
 		DeliveryID: firstValue(r, names("Delivery")...),

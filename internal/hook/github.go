@@ -1,7 +1,6 @@
 package hook
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/synchroniser/synchroniser/internal/scm"
@@ -18,17 +17,7 @@ func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch event := r.Header.Get("X-GitHub-Event"); event {
-	case "":
-		return nil, errorf(http.StatusBadRequest, nil, "missing X-GitHub-Event header")
-	case "ping":
-		return nil, ErrPing
-	case "push":
-	default:
-		return nil, fmt.Errorf("github event %q: %w", truncate(event, 64), ErrIgnored)
-	}
-	doc, err := jsonBody(r, body, true)
-	if err != nil {
+	if err := sortEvent(provider, "X-GitHub-Event", r.Header.Get("X-GitHub-Event"), "ping", "push"); err != nil {
 		return nil, err
 	}
 	var p struct {
@@ -49,16 +38,14 @@ func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 			Name string `json:"name"`
 		} `json:"pusher"`
 	}
-	if err := decodeJSON(doc, &p, cfg.maxDepth()); err != nil {
+	if err := decodePayload(r, body, true, cfg, &p); err != nil {
+		return nil, err
+	}
+	// Either name will do.
+	if err := needRepository(p.Repository != nil, func() string { return p.Repository.FullName + p.Repository.CloneURL }); err != nil {
 		return nil, err
 	}
 	repo := p.Repository
-	if repo == nil {
-		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository" field`)
-	}
-	if repo.FullName == "" && repo.CloneURL == "" {
-		return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "repository.full_name" field`)
-	}
 	owner := repo.Owner.Login
 	if owner == "" {
 		owner = repo.Owner.Name

@@ -35,18 +35,10 @@ func parseGitLab(provider string, vcs scm.Kind, r *http.Request, cfg Config) (*P
 		}
 	}
 	event := r.Header.Get("X-Gitlab-Event")
-	switch event {
-	case "":
-		return nil, errorf(http.StatusBadRequest, nil, "missing X-Gitlab-Event header")
-	case "Push Hook", "Tag Push Hook", "System Hook":
-	default:
-		return nil, fmt.Errorf("%s event %q: %w", provider, truncate(event, 64), ErrIgnored)
-	}
-	body, err := readBody(r, cfg.maxBody())
-	if err != nil {
+	if err := sortEvent(provider, "X-Gitlab-Event", event, "", "Push Hook", "Tag Push Hook", "System Hook"); err != nil {
 		return nil, err
 	}
-	doc, err := jsonBody(r, body, false)
+	body, err := readBody(r, cfg.maxBody())
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +65,7 @@ func parseGitLab(provider string, vcs scm.Kind, r *http.Request, cfg Config) (*P
 		} `json:"project"`
 		Repository *urls `json:"repository"`
 	}
-	if err := decodeJSON(doc, &p, cfg.maxDepth()); err != nil {
+	if err := decodePayload(r, body, false, cfg, &p); err != nil {
 		return nil, err
 	}
 	kind := p.ObjectKind

@@ -220,7 +220,7 @@ func TestHostile(t *testing.T) {
 		}
 		valid := []byte(p.payload("team/repo", "https://hg.example.org/team/repo"))
 		bad := func(repo, u string) []byte { return []byte(p.payload(repo, u)) }
-		tests := []struct {
+		type badCase struct {
 			name        string
 			body        []byte
 			contentType string
@@ -228,7 +228,8 @@ func TestHostile(t *testing.T) {
 			extra       []string
 			status      int
 			msg         string
-		}{
+		}
+		tests := []badCase{
 			{name: "truncated JSON", body: valid[:len(valid)-3], status: 400, msg: "invalid JSON payload"},
 			{name: "empty body", body: nil, status: 400, msg: "no JSON payload"},
 			{name: "not an object", body: []byte(`"x"`), status: 400, msg: "invalid JSON payload"},
@@ -247,38 +248,13 @@ func TestHostile(t *testing.T) {
 			{name: "gzip", body: valid, extra: []string{"Content-Encoding: gzip"}, status: 415, msg: "Content-Encoding"},
 		}
 		if p.name != "bitbucket-legacy" {
-			tests = append(tests,
-				struct {
-					name        string
-					body        []byte
-					contentType string
-					cfg         Config
-					extra       []string
-					status      int
-					msg         string
-				}{name: "malformed Content-Type", body: valid, contentType: "application/json; =", status: 415, msg: "Content-Type"})
+			tests = append(tests, badCase{name: "malformed Content-Type", body: valid, contentType: "application/json; =", status: 415, msg: "Content-Type"})
 		}
 		if p.jsonOnly {
-			tests = append(tests, struct {
-				name        string
-				body        []byte
-				contentType string
-				cfg         Config
-				extra       []string
-				status      int
-				msg         string
-			}{name: "wrong content type", body: valid, contentType: "text/xml", status: 415, msg: "unsupported Content-Type"})
+			tests = append(tests, badCase{name: "wrong content type", body: valid, contentType: "text/xml", status: 415, msg: "unsupported Content-Type"})
 		}
 		if p.form {
-			tests = append(tests, struct {
-				name        string
-				body        []byte
-				contentType string
-				cfg         Config
-				extra       []string
-				status      int
-				msg         string
-			}{name: "malformed form", body: []byte("payload=%zz"), contentType: "application/x-www-form-urlencoded", status: 400, msg: "malformed form encoding"})
+			tests = append(tests, badCase{name: "malformed form", body: []byte("payload=%zz"), contentType: "application/x-www-form-urlencoded", status: 400, msg: "malformed form encoding"})
 		}
 		for _, tt := range tests {
 			t.Run(p.name+"/"+tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -107,6 +108,43 @@ func formPayload(body []byte) ([]byte, error) {
 		return nil, errorf(http.StatusBadRequest, nil, "no JSON payload")
 	}
 	return []byte(p), nil
+}
+
+// decodePayload decodes the JSON document of a delivery (see jsonBody)
+// into v, within cfg's nesting depth.
+func decodePayload(r *http.Request, body []byte, allowForm bool, cfg Config, v any) error {
+	doc, err := jsonBody(r, body, allowForm)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(doc, v, cfg.maxDepth())
+}
+
+// needRepository answers a payload without a "repository" (present is
+// false) or whose repository has no full name (fullName is only called
+// when present).
+func needRepository(present bool, fullName func() string) error {
+	if !present {
+		return errorf(http.StatusBadRequest, nil, `JSON payload has no "repository" field`)
+	}
+	if fullName() == "" {
+		return errorf(http.StatusBadRequest, nil, `JSON payload has no "repository.full_name" field`)
+	}
+	return nil
+}
+
+// sortEvent sorts a delivery by the event in its header: one of push goes
+// on (nil), ping (when not "") answers ErrPing, anything else ErrIgnored.
+func sortEvent(provider, header, event, ping string, push ...string) error {
+	switch {
+	case event == "":
+		return errorf(http.StatusBadRequest, nil, "missing %s header", header)
+	case slices.Contains(push, event):
+		return nil
+	case ping != "" && event == ping:
+		return ErrPing
+	}
+	return fmt.Errorf("%s event %q: %w", provider, truncate(event, 64), ErrIgnored)
 }
 
 // decodeJSON checks nesting depth, then decodes doc into v.

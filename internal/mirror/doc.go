@@ -18,6 +18,20 @@
 // a pull that reports corruption) is cloned again; an interrupted hg
 // transaction is rolled back with `hg recover` first.
 //
+// # The source's state
+//
+// The hg cache holds the source's state exactly (hg_cache.go): its
+// bookmarks are cleared before each pull, so the pull sets the source's
+// (never a NAME@path divergent bookmark, never a stale one); obsolescence
+// markers are exchanged with the changesets (hg.EvolutionConfig), so what
+// is obsolete at the source is hidden in the cache; changesets the source
+// no longer serves (`hg outgoing`: stripped, or made secret) are stripped
+// from the cache; drafts the cache holds as public are made drafts again
+// (the source's draft roots, from listkeys). The state read from the cache
+// (hg.SourceState: heads, bookmarks, phases, markers, hidden, stripped,
+// publishing) is Result.Source, and its excluded set (hidden and secret)
+// is never converted.
+//
 // # Refs
 //
 // Only refs the policy produces are ever pushed; refs the destination has

@@ -28,27 +28,31 @@ type state struct {
 func newState() state { return state{requests: map[string]int{}} }
 
 // Requests returns how many requests matched route, a pattern as the fake
-// registers it, e.g. "GET /repos/{owner}/{repo}". Failed and unknown
-// requests count under "METHOD *".
-func (s *state) count(route string) int {
+// registers it, e.g. "GET /repos/{owner}/{repo}" or
+// "GET /api/v4/projects/{id}". Failed and unknown requests count under
+// "METHOD *".
+func (s *state) Requests(route string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[route]
 }
 
-func (s *state) totalRequests() int {
+// TotalRequests returns how many requests reached the server.
+func (s *state) TotalRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.total
 }
 
-func (s *state) setFail(status int) {
+// Fail makes every request answer status (e.g. 500, 503); 0 stops.
+func (s *state) Fail(status int) {
 	s.mu.Lock()
 	s.fail = status
 	s.mu.Unlock()
 }
 
-func (s *state) setDelay(d time.Duration) {
+// Delay makes every request wait d before it is answered.
+func (s *state) Delay(d time.Duration) {
 	s.mu.Lock()
 	s.delay = d
 	s.mu.Unlock()
@@ -87,6 +91,18 @@ func (s *state) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 		s.requests[pattern]++
 		s.mu.Unlock()
 		h(w, r)
+	})
+}
+
+// authRoute registers h under pattern, as route does, and runs it with s.mu
+// held for the caller auth identifies; auth answers the refused ones itself.
+func authRoute[C any](s *state, mux *http.ServeMux, pattern string, auth func(http.ResponseWriter, *http.Request) (C, bool), h func(http.ResponseWriter, *http.Request, C)) {
+	s.route(mux, pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if c, ok := auth(w, r); ok {
+			h(w, r, c)
+		}
 	})
 }
 

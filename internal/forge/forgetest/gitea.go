@@ -56,12 +56,12 @@ func NewGitea(t testing.TB) *Gitea {
 		tokens: map[string]string{}, nextID: 10}
 	mux := http.NewServeMux()
 	g.route(mux, "GET /api/v1/version", g.getVersion)
-	g.route(mux, "GET /api/v1/user", g.getCurrentUser)
-	g.route(mux, "GET /api/v1/users/{username}", g.getUser)
-	g.route(mux, "GET /api/v1/orgs/{org}", g.getOrg)
-	g.route(mux, "GET /api/v1/repos/{owner}/{repo}", g.getRepo)
-	g.route(mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}", g.isCollaborator)
-	g.route(mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}/permission", g.getPermission)
+	authRoute(&g.state, mux, "GET /api/v1/user", g.auth, g.getCurrentUser)
+	authRoute(&g.state, mux, "GET /api/v1/users/{username}", g.auth, g.getUser)
+	authRoute(&g.state, mux, "GET /api/v1/orgs/{org}", g.auth, g.getOrg)
+	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}", g.auth, g.getRepo)
+	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}", g.auth, g.isCollaborator)
+	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}/permission", g.auth, g.getPermission)
 	g.unknown(mux, func() any { return g.errBody("not found") })
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.front(w, r, func(status int) any { return g.errBody(http.StatusText(status)) }) {
@@ -159,19 +159,6 @@ func (g *Gitea) AddToken(token, login string) {
 	g.tokens[token] = login
 }
 
-// Fail makes every request answer status; 0 stops.
-func (g *Gitea) Fail(status int) { g.setFail(status) }
-
-// Delay makes every request wait d before it is answered.
-func (g *Gitea) Delay(d time.Duration) { g.setDelay(d) }
-
-// Requests returns how many requests matched route, as registered, e.g.
-// "GET /api/v1/repos/{owner}/{repo}"; "GET *" counts unknown and failed ones.
-func (g *Gitea) Requests(route string) int { return g.count(route) }
-
-// TotalRequests returns how many requests reached the server.
-func (g *Gitea) TotalRequests() int { return g.totalRequests() }
-
 func (g *Gitea) auth(w http.ResponseWriter, r *http.Request) (*gtUser, bool) {
 	tok := bearer(r)
 	if login, ok := g.tokens[tok]; ok && tok != "" {
@@ -200,13 +187,7 @@ func (g *Gitea) getVersion(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"version": g.version})
 }
 
-func (g *Gitea) getCurrentUser(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *Gitea) getCurrentUser(w http.ResponseWriter, r *http.Request, u *gtUser) {
 	if u == nil {
 		writeJSON(w, http.StatusUnauthorized, g.errBody("token is required"))
 		return
@@ -214,12 +195,7 @@ func (g *Gitea) getCurrentUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, g.userJSON(u))
 }
 
-func (g *Gitea) getUser(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.auth(w, r); !ok {
-		return
-	}
+func (g *Gitea) getUser(w http.ResponseWriter, r *http.Request, _ *gtUser) {
 	u := g.users[lower(r.PathValue("username"))]
 	if u == nil {
 		g.notFound(w)
@@ -228,12 +204,7 @@ func (g *Gitea) getUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, g.userJSON(u))
 }
 
-func (g *Gitea) getOrg(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.auth(w, r); !ok {
-		return
-	}
+func (g *Gitea) getOrg(w http.ResponseWriter, r *http.Request, _ *gtUser) {
 	u := g.users[lower(r.PathValue("org"))]
 	if u == nil || !u.org {
 		g.notFound(w)
@@ -265,13 +236,7 @@ func (g *Gitea) visibleRepo(w http.ResponseWriter, r *http.Request, u *gtUser) *
 	return repo
 }
 
-func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request, u *gtUser) {
 	repo := g.visibleRepo(w, r, u)
 	if repo == nil {
 		return
@@ -292,13 +257,7 @@ func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (g *Gitea) isCollaborator(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *Gitea) isCollaborator(w http.ResponseWriter, r *http.Request, u *gtUser) {
 	repo := g.visibleRepo(w, r, u)
 	if repo == nil {
 		return
@@ -310,13 +269,7 @@ func (g *Gitea) isCollaborator(w http.ResponseWriter, r *http.Request) {
 	g.notFound(w)
 }
 
-func (g *Gitea) getPermission(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *Gitea) getPermission(w http.ResponseWriter, r *http.Request, u *gtUser) {
 	repo := g.visibleRepo(w, r, u)
 	if repo == nil {
 		return

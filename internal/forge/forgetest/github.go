@@ -111,11 +111,11 @@ func newGitHub(t testing.TB, prefix string) *GitHub {
 		now:           time.Now,
 	}
 	mux := http.NewServeMux()
-	g.route(mux, "GET /user", g.getAuthenticatedUser)
-	g.route(mux, "GET /users/{username}", g.getUser)
-	g.route(mux, "GET /repos/{owner}/{repo}", g.getRepo)
-	g.route(mux, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", g.getPermission)
-	g.route(mux, "GET /repos/{owner}/{repo}/collaborators/{username}", g.checkCollaborator)
+	authRoute(&g.state, mux, "GET /user", g.auth, g.getAuthenticatedUser)
+	authRoute(&g.state, mux, "GET /users/{username}", g.auth, g.getUser)
+	authRoute(&g.state, mux, "GET /repos/{owner}/{repo}", g.auth, g.getRepo)
+	authRoute(&g.state, mux, "GET /repos/{owner}/{repo}/collaborators/{username}/permission", g.auth, g.getPermission)
+	authRoute(&g.state, mux, "GET /repos/{owner}/{repo}/collaborators/{username}", g.auth, g.checkCollaborator)
 	g.route(mux, "POST /app/installations/{installation_id}/access_tokens", g.createInstallationToken)
 	g.unknown(mux, func() any { return ghError("Not Found", "https://docs.github.com/rest", 404) })
 
@@ -297,19 +297,6 @@ func (g *GitHub) RevokeTokens() {
 	g.mu.Unlock()
 }
 
-// Fail makes every request answer status (e.g. 500, 503); 0 stops.
-func (g *GitHub) Fail(status int) { g.setFail(status) }
-
-// Delay makes every request wait d before it is answered.
-func (g *GitHub) Delay(d time.Duration) { g.setDelay(d) }
-
-// Requests returns how many requests matched route, as registered, e.g.
-// "GET /repos/{owner}/{repo}"; "GET *" counts unknown and failed requests.
-func (g *GitHub) Requests(route string) int { return g.count(route) }
-
-// TotalRequests returns how many requests reached the server.
-func (g *GitHub) TotalRequests() int { return g.totalRequests() }
-
 // caller is who a request authenticates as.
 type ghCaller struct {
 	user *ghAccount      // personal token
@@ -369,13 +356,7 @@ func (g *GitHub) userJSON(a *ghAccount) map[string]any {
 	}
 }
 
-func (g *GitHub) getAuthenticatedUser(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *GitHub) getAuthenticatedUser(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	switch {
 	case c.user != nil:
 		u := g.userJSON(c.user)
@@ -391,12 +372,7 @@ func (g *GitHub) getAuthenticatedUser(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (g *GitHub) getUser(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.auth(w, r); !ok {
-		return
-	}
+func (g *GitHub) getUser(w http.ResponseWriter, r *http.Request, _ ghCaller) {
 	a := g.accounts[lower(r.PathValue("username"))]
 	if a == nil {
 		writeJSON(w, http.StatusNotFound, ghError("Not Found", "https://docs.github.com/rest/users/users#get-a-user", 404))
@@ -420,13 +396,18 @@ func (g *GitHub) visibleRepo(w http.ResponseWriter, r *http.Request, c ghCaller,
 	return repo
 }
 
-func (g *GitHub) getRepo(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c, ok := g.auth(w, r)
-	if !ok {
-		return
+// pushersRepo is visibleRepo for the endpoints only pushers may ask; it
+// answers the others 403 with msg.
+func (g *GitHub) pushersRepo(w http.ResponseWriter, r *http.Request, c ghCaller, doc, msg string) *ghRepo {
+	repo := g.visibleRepo(w, r, c, doc)
+	if repo != nil && githubRoleRank(c.role(repo)) < githubRoleRank("write") {
+		writeJSON(w, http.StatusForbidden, ghError(msg, doc, 403))
+		return nil
 	}
+	return repo
+}
+
+func (g *GitHub) getRepo(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	repo := g.visibleRepo(w, r, c, "https://docs.github.com/rest/repos/repos#get-a-repository")
 	if repo == nil {
 		return
@@ -487,20 +468,10 @@ func legacyPermission(role string) string {
 	return "none"
 }
 
-func (g *GitHub) getPermission(w http.ResponseWriter, r *http.Request) {
+func (g *GitHub) getPermission(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	const doc = "https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user"
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
-	repo := g.visibleRepo(w, r, c, doc)
+	repo := g.pushersRepo(w, r, c, doc, "Must have push access to view collaborator permission.")
 	if repo == nil {
-		return
-	}
-	if githubRoleRank(c.role(repo)) < githubRoleRank("write") {
-		writeJSON(w, http.StatusForbidden, ghError("Must have push access to view collaborator permission.", doc, 403))
 		return
 	}
 	a := g.accounts[lower(r.PathValue("username"))]
@@ -531,20 +502,10 @@ func (g *GitHub) getPermission(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (g *GitHub) checkCollaborator(w http.ResponseWriter, r *http.Request) {
+func (g *GitHub) checkCollaborator(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	const doc = "https://docs.github.com/rest/collaborators/collaborators#check-if-a-user-is-a-repository-collaborator"
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
-	repo := g.visibleRepo(w, r, c, doc)
+	repo := g.pushersRepo(w, r, c, doc, "Must have push access to view repository collaborators.")
 	if repo == nil {
-		return
-	}
-	if githubRoleRank(c.role(repo)) < githubRoleRank("write") {
-		writeJSON(w, http.StatusForbidden, ghError("Must have push access to view repository collaborators.", doc, 403))
 		return
 	}
 	a := g.accounts[lower(r.PathValue("username"))]

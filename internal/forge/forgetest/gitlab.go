@@ -72,11 +72,11 @@ func NewGitLab(t testing.TB) *GitLab {
 		projects: map[string]*glProject{}, tokens: map[string]string{}, nextID: 100,
 	}
 	mux := http.NewServeMux()
-	g.route(mux, "GET /api/v4/user", g.getCurrentUser)
-	g.route(mux, "GET /api/v4/users", g.listUsers)
-	g.route(mux, "GET /api/v4/groups/{id}", g.getGroup)
-	g.route(mux, "GET /api/v4/projects/{id}", g.getProject)
-	g.route(mux, "GET /api/v4/projects/{id}/members/all/{user_id}", g.getMember)
+	authRoute(&g.state, mux, "GET /api/v4/user", g.auth, g.getCurrentUser)
+	authRoute(&g.state, mux, "GET /api/v4/users", g.auth, g.listUsers)
+	authRoute(&g.state, mux, "GET /api/v4/groups/{id}", g.auth, g.getGroup)
+	authRoute(&g.state, mux, "GET /api/v4/projects/{id}", g.auth, g.getProject)
+	authRoute(&g.state, mux, "GET /api/v4/projects/{id}/members/all/{user_id}", g.auth, g.getMember)
 	g.unknown(mux, func() any { return map[string]string{"error": "404 Not Found"} })
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.front(w, r, func(status int) any {
@@ -177,19 +177,6 @@ func (g *GitLab) AddToken(token, username string) {
 	g.tokens[token] = username
 }
 
-// Fail makes every request answer status; 0 stops.
-func (g *GitLab) Fail(status int) { g.setFail(status) }
-
-// Delay makes every request wait d before it is answered.
-func (g *GitLab) Delay(d time.Duration) { g.setDelay(d) }
-
-// Requests returns how many requests matched route, as registered, e.g.
-// "GET /api/v4/projects/{id}"; "GET *" counts unknown and failed requests.
-func (g *GitLab) Requests(route string) int { return g.count(route) }
-
-// TotalRequests returns how many requests reached the server.
-func (g *GitLab) TotalRequests() int { return g.totalRequests() }
-
 // auth returns the caller (nil = anonymous) or answers 401. g.mu held.
 func (g *GitLab) auth(w http.ResponseWriter, r *http.Request) (*glUser, bool) {
 	tok := r.Header.Get("PRIVATE-TOKEN")
@@ -214,13 +201,7 @@ func (g *GitLab) userJSON(u *glUser) map[string]any {
 	}
 }
 
-func (g *GitLab) getCurrentUser(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *GitLab) getCurrentUser(w http.ResponseWriter, r *http.Request, u *glUser) {
 	if u == nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "401 Unauthorized"})
 		return
@@ -231,12 +212,7 @@ func (g *GitLab) getCurrentUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (g *GitLab) listUsers(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.auth(w, r); !ok {
-		return
-	}
+func (g *GitLab) listUsers(w http.ResponseWriter, r *http.Request, _ *glUser) {
 	out := []map[string]any{}
 	if u := g.users[lower(r.URL.Query().Get("username"))]; u != nil {
 		out = append(out, g.userJSON(u))
@@ -244,19 +220,8 @@ func (g *GitLab) listUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (g *GitLab) getGroup(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if _, ok := g.auth(w, r); !ok {
-		return
-	}
-	id := r.PathValue("id")
-	var gr *glGroup
-	for _, c := range g.groups {
-		if lower(c.path) == lower(id) || strconv.FormatInt(c.id, 10) == id {
-			gr = c
-		}
-	}
+func (g *GitLab) getGroup(w http.ResponseWriter, r *http.Request, _ *glUser) {
+	gr := lookup(g.groups, r.PathValue("id"), func(gr *glGroup) int64 { return gr.id })
 	if gr == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Group Not Found"})
 		return
@@ -268,6 +233,20 @@ func (g *GitLab) getGroup(w http.ResponseWriter, r *http.Request) {
 		"web_url":    strings.TrimSuffix(g.URL, "/") + "/groups/" + gr.path,
 		"created_at": created.Format(time.RFC3339),
 	})
+}
+
+// lookup finds what GitLab's :id names: a full path (in any case, as all
+// is keyed) or a numeric ID.
+func lookup[T any](all map[string]*T, id string, idOf func(*T) int64) *T {
+	if v := all[lower(id)]; v != nil {
+		return v
+	}
+	for _, v := range all {
+		if strconv.FormatInt(idOf(v), 10) == id {
+			return v
+		}
+	}
+	return nil
 }
 
 // access is the user's effective access level on p (0 = none).
@@ -295,13 +274,7 @@ func (g *GitLab) access(p *glProject, u *glUser) int {
 // project finds the project of the request as the caller sees it, or
 // answers 404 itself.
 func (g *GitLab) project(w http.ResponseWriter, r *http.Request, u *glUser) *glProject {
-	id := r.PathValue("id")
-	var p *glProject
-	for _, c := range g.projects {
-		if lower(c.namespace+"/"+c.path) == lower(id) || strconv.FormatInt(c.id, 10) == id {
-			p = c
-		}
-	}
+	p := lookup(g.projects, r.PathValue("id"), func(p *glProject) int64 { return p.id })
 	if p == nil || (p.visibility == "private" && g.access(p, u) == 0) || (p.visibility == "internal" && u == nil) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
 		return nil
@@ -309,13 +282,7 @@ func (g *GitLab) project(w http.ResponseWriter, r *http.Request, u *glUser) *glP
 	return p
 }
 
-func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request, u *glUser) {
 	p := g.project(w, r, u)
 	if p == nil {
 		return
@@ -351,13 +318,7 @@ func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (g *GitLab) getMember(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u, ok := g.auth(w, r)
-	if !ok {
-		return
-	}
+func (g *GitLab) getMember(w http.ResponseWriter, r *http.Request, u *glUser) {
 	p := g.project(w, r, u)
 	if p == nil {
 		return
