@@ -199,6 +199,7 @@ type converter struct {
 	excl     []bool // revisions never exported (see Options.Exclude); nil = none
 
 	prior   *runState          // what an earlier run left (nil: none usable)
+	skipped map[hg.Node]bool   // octopus parts (never exported), of this run and earlier ones
 	derived *derived           // what refs computed that the next run reuses
 	last    hg.Node            // the changeset converted last by this run (zero: none)
 	lastMf  []hg.ManifestEntry // its manifest
@@ -217,6 +218,13 @@ func (c *converter) state() *runState {
 		st.Scanned = n
 		st.ScannedTip, _ = c.repo.Changelog().Node(n - 1)
 	}
+	if c.skipped != nil {
+		for n := range c.skipped {
+			st.Skipped = append(st.Skipped, n)
+		}
+	} else if c.prior != nil {
+		st.Skipped = c.prior.Skipped
+	}
 	switch {
 	case c.last != hg.NullNode:
 		c.exporterState(st, c.last, c.lastMf)
@@ -230,12 +238,19 @@ func (c *converter) state() *runState {
 func (c *converter) run(ctx context.Context, every int, progress func(int, int), res *Result) error {
 	total := c.repo.Len()
 	var todo []int
+	c.skipped = map[hg.Node]bool{}
+	if c.prior != nil {
+		for _, n := range c.prior.Skipped {
+			c.skipped[n] = true
+		}
+	}
 	for rev := 0; rev < total; rev++ {
 		node, err := c.repo.Changelog().Node(rev)
 		if err != nil {
 			return err
 		}
-		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) {
+		// Octopus parts an earlier run skipped are never in the map.
+		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) && !c.skipped[node] {
 			todo = append(todo, rev)
 		}
 	}
@@ -280,6 +295,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		}
 		c.branchOf[j.cs.Rev] = branchInfo{branch: j.cs.Branch(), closed: j.cs.Closed()}
 		if j.skip {
+			c.skipped[j.cs.Node] = true
 			continue
 		}
 		h, err := c.convertOne(j)

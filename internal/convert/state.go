@@ -48,6 +48,10 @@ type runState struct {
 	// The .hgtags file revision of changesets (heads of earlier runs).
 	TagFnodes []tagFnode
 
+	// hg-git "octopus" parts seen by earlier runs: never exported, so
+	// never in the map, and not to be read again.
+	Skipped []hg.Node
+
 	// The exporter state after converting changeset Last (zero: none).
 	Last     hg.Node
 	Root     git.Hash
