@@ -46,30 +46,108 @@ type convertReport struct {
 	Warnings   []string          `json:"warnings"`
 	GitDir     string            `json:"git_dir"`
 	MapFile    string            `json:"map_file"`
+	Settings   convert.Record    `json:"settings"` // what the map's commits were made with
+}
+
+// convertFlags are the flags and operand of `synchroniser convert`.
+type convertFlags struct {
+	converter      string
+	jsonOut, quiet bool
+	verbose        bool
+	timeout        time.Duration
+	settings       settingsFlags
+	root           string // the operand as given
+}
+
+// convertJob is a parsed command line made ready to run.
+type convertJob struct {
+	f      convertFlags
+	root   string // absolute
+	conv   mirror.Converter
+	opts   convert.Options
+	prog   *progress
+	logger *slog.Logger
+}
+
+// settingsFlags are the hg-git options `convert` and `mirror` share.
+type settingsFlags struct {
+	authors, suffix, hggit string
+	reauthor               bool
+}
+
+func (s *settingsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.authors, "authors", "", "hg-git authors `file` (lines \"hg user = Git Name <email>\"), as git.authors")
+	fs.StringVar(&s.suffix, "branch-bookmark-suffix", "", "a bookmark NAME`suffix` becomes the branch NAME, as git.branch_bookmark_suffix")
+	fs.StringVar(&s.hggit, "hggit", "1.0", "hg-git output `level`: 1.0 or 1.1 (1.1 adds .gitmodules beside gitlinks)")
+	fs.BoolVar(&s.reauthor, "reauthor", false, "go on with an authors file other than the recorded one (forks the history)")
+}
+
+// resolve loads the authors file and checks the level.
+func (s *settingsFlags) resolve() (convert.Settings, error) {
+	out := convert.Settings{BranchBookmarkSuffix: s.suffix, HgGit: s.hggit, AllowAuthorsChange: s.reauthor}
+	if err := out.Validate(); err != nil {
+		return out, fmt.Errorf("--hggit %q: want 1.0 or 1.1", s.hggit)
+	}
+	if strings.ContainsAny(s.suffix, "\n\r\x00") {
+		return out, fmt.Errorf("--branch-bookmark-suffix: no newlines or NUL")
+	}
+	if s.authors != "" {
+		a, err := convert.LoadAuthors(s.authors)
+		if err != nil {
+			return out, err
+		}
+		out.Authors = a
+	}
+	return out, nil
 }
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var (
-		converter      string
-		jsonOut, quiet bool
-		verbose        bool
-		timeout        time.Duration
-	)
+	f, code, ok := parseConvert(args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	job, err := buildConvert(f, stderr)
+	if err != nil {
+		return convertFailed(stderr, err)
+	}
+	res, elapsed, err := job.run(ctx)
+	if err != nil {
+		return convertFailed(stderr, err)
+	}
+	if err := reportConvert(job, res, elapsed, stdout, stderr); err != nil {
+		return convertFailed(stderr, err)
+	}
+	return 0
+}
+
+const convertUsageLine = "usage: synchroniser convert [--converter native|hg-git] [--authors FILE] [--hggit 1.0|1.1] [--json] [--quiet] HGROOT (see synchroniser convert -h)"
+
+// convertUsageErr reports a bad command line: exit status 2.
+func convertUsageErr(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "synchroniser: convert: "+format+"\n", a...)
+	fmt.Fprintln(stderr, convertUsageLine)
+	return 2
+}
+
+// convertFailed reports a failed conversion in one line: exit status 1.
+func convertFailed(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "synchroniser: convert: %s\n", strings.TrimPrefix(oneLine(err.Error()), "convert: "))
+	return 1
+}
+
+// parseConvert reads the command line; when ok is false the command ends
+// with code (0 after -h, 2 on a usage error).
+func parseConvert(args []string, stdout, stderr io.Writer) (f convertFlags, code int, ok bool) {
 	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(&converter, "converter", "native", "conversion `backend`: native or hg-git")
-	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON")
-	fs.BoolVar(&quiet, "quiet", false, "no progress and no summary")
-	fs.BoolVar(&verbose, "verbose", false, "log each step to stderr")
-	fs.DurationVar(&timeout, "timeout", 6*time.Hour, "give up after this `duration`")
+	fs.StringVar(&f.converter, "converter", "native", "conversion `backend`: native or hg-git")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress and no summary")
+	fs.BoolVar(&f.verbose, "verbose", false, "log each step to stderr")
+	fs.DurationVar(&f.timeout, "timeout", 6*time.Hour, "give up after this `duration`")
+	f.settings.register(fs)
 
-	const usageLine = "usage: synchroniser convert [--converter native|hg-git] [--json] [--quiet] HGROOT (see synchroniser convert -h)"
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "synchroniser: convert: "+format+"\n", a...)
-		fmt.Fprintln(stderr, usageLine)
-		return 2
-	}
 	// Flags may come before and after the operand.
 	var operands []string
 	for {
@@ -78,9 +156,9 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				fmt.Fprint(stdout, convertUsage)
 				fs.SetOutput(stdout)
 				fs.PrintDefaults()
-				return 0
+				return f, 0, false
 			}
-			return usageErr("%v", err)
+			return f, convertUsageErr(stderr, "%v", err), false
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -90,69 +168,83 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		args = args[1:]
 	}
 	if len(operands) != 1 || operands[0] == "" {
-		return usageErr("want one HGROOT, have %d operand(s)", len(operands))
+		return f, convertUsageErr(stderr, "want one HGROOT, have %d operand(s)", len(operands)), false
 	}
-	if timeout <= 0 {
-		return usageErr("--timeout must be positive")
+	if f.timeout <= 0 {
+		return f, convertUsageErr(stderr, "--timeout must be positive"), false
 	}
-	hgRunner := &hg.Runner{}
-	var conv mirror.Converter
-	switch converter {
-	case "native":
-		conv = &convert.Native{}
-	case "hg-git", "hggit":
-		conv = &hggit.Converter{Runner: hgRunner}
+	switch f.converter {
+	case "native", "hg-git", "hggit":
 	default:
-		return usageErr("--converter %q: want native or hg-git", converter)
+		return f, convertUsageErr(stderr, "--converter %q: want native or hg-git", f.converter), false
 	}
-	failed := func(err error) int {
-		fmt.Fprintf(stderr, "synchroniser: convert: %s\n", strings.TrimPrefix(oneLine(err.Error()), "convert: "))
-		return 1
+	switch f.settings.hggit {
+	case convert.HgGit10, convert.HgGit11:
+	default:
+		return f, convertUsageErr(stderr, "--hggit %q: want 1.0 or 1.1", f.settings.hggit), false
 	}
+	f.root = operands[0]
+	return f, 0, true
+}
 
-	root, err := filepath.Abs(operands[0])
+// buildConvert checks the repository and makes the converter, its options
+// and the progress display; nothing is created in the repository yet.
+func buildConvert(f convertFlags, stderr io.Writer) (*convertJob, error) {
+	root, err := filepath.Abs(f.root)
 	if err != nil {
-		return failed(err)
+		return nil, err
 	}
-	if err := checkHgRoot(operands[0], root); err != nil {
-		return failed(err)
+	if err := checkHgRoot(f.root, root); err != nil {
+		return nil, err
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
+	settings, err := f.settings.resolve()
+	if err != nil {
+		return nil, err
+	}
+	j := &convertJob{f: f, root: root}
+	switch f.converter {
+	case "native":
+		j.conv = &convert.Native{}
+	default:
+		j.conv = &hggit.Converter{Runner: &hg.Runner{}}
+	}
 	logLevel := slog.LevelError + 100 // nothing
-	if verbose {
+	if f.verbose {
 		logLevel = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	j.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	j.opts = convert.Options{Logger: j.logger.With("repo", root), Settings: settings}
+	if !f.quiet {
+		j.prog = newProgress(stderr)
+		j.opts.Progress = j.prog.update
+	}
+	return j, nil
+}
 
-	var prog *progress
-	if !quiet {
-		prog = newProgress(stderr)
-	}
-	opts := convert.Options{Logger: logger.With("repo", root)}
-	if prog != nil {
-		opts.Progress = prog.update
-	}
+// run converts, within the timeout.
+func (j *convertJob) run(ctx context.Context) (*convert.Result, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, j.f.timeout)
+	defer cancel()
 	start := time.Now()
-	res, err := conv.Convert(ctx, root, opts)
+	res, err := j.conv.Convert(ctx, j.root, j.opts)
 	elapsed := time.Since(start)
-	if prog != nil {
-		prog.finish()
+	if j.prog != nil {
+		j.prog.finish()
 	}
-	if err != nil {
-		if ctx.Err() != nil && res != nil {
-			// The native converter checkpoints before giving up: say how far it got.
-			return failed(fmt.Errorf("%w (%d changesets converted and kept; run again to continue)", err, res.Converted))
-		}
-		return failed(err)
+	if err != nil && ctx.Err() != nil && res != nil {
+		// The native converter checkpoints before giving up: say how far it got.
+		err = fmt.Errorf("%w (%d changesets converted and kept; run again to continue)", err, res.Converted)
 	}
+	return res, elapsed, err
+}
+
+// reportConvert prints the result: JSON, or warnings and a summary line.
+func reportConvert(j *convertJob, res *convert.Result, elapsed time.Duration, stdout, stderr io.Writer) error {
 	warnings := make([]string, 0, len(res.Warnings))
 	for _, w := range res.Warnings {
 		warnings = append(warnings, formatWarning(w))
 	}
-	if jsonOut {
+	if j.f.jsonOut {
 		rep := convertReport{
 			Changesets: res.Converted,
 			Total:      res.Total,
@@ -161,21 +253,22 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			Tags:       len(res.Tags),
 			Tip:        res.Tip,
 			Warnings:   warnings,
-			GitDir:     convert.GitDir(root),
-			MapFile:    convert.MapPath(root),
+			GitDir:     convert.GitDir(j.root),
+			MapFile:    convert.MapPath(j.root),
+			Settings:   res.Record,
 		}
 		if rep.Bookmarks == nil {
 			rep.Bookmarks = map[string]string{}
 		}
+		if rep.Settings.HgGit == "" {
+			rep.Settings.HgGit = j.opts.Settings.Level()
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return failed(err)
-		}
-		return 0
+		return enc.Encode(rep)
 	}
-	if quiet {
-		return 0
+	if j.f.quiet {
+		return nil
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
@@ -185,8 +278,8 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		unit = "changeset"
 	}
 	fmt.Fprintf(stdout, "%s: %d new %s converted (%d in total), %d bookmarks, %d tags in %.1fs (git %s)\n",
-		operands[0], res.Converted, unit, res.Total, len(res.Bookmarks), len(res.Tags), elapsed.Seconds(), convert.GitDir(root))
-	return 0
+		j.f.root, res.Converted, unit, res.Total, len(res.Bookmarks), len(res.Tags), elapsed.Seconds(), convert.GitDir(j.root))
+	return nil
 }
 
 // checkHgRoot says, in one line, why path (abs made absolute) is not the

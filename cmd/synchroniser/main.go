@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: synchroniser <command> [flags]")
-	for _, name := range []string{"serve", "worker", "mirror", "convert", "version"} {
+	for _, name := range []string{"serve", "worker", "mirror", "convert", "adopt", "version"} {
 		if c, ok := commands[name]; ok {
 			fmt.Fprintf(w, "  %-8s %s\n", name, c.summary)
 		}

@@ -52,6 +52,11 @@ type mirrorFlags struct {
 	// Set by parseMirrorFlags, not flags.
 	source, dest string // the operands
 	token        string // read from the environment variable --token-env names
+
+	// hg-git's options (--authors, --branch-bookmark-suffix, --hggit,
+	// --reauthor; convert.go), and what they resolve to.
+	settings settingsFlags
+	resolved convert.Settings
 }
 
 // define adds the flags to fs, each bound to its field of f.
@@ -72,6 +77,7 @@ func (f *mirrorFlags) define(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress and no summary")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each step to stderr")
 	fs.DurationVar(&f.timeout, "timeout", 6*time.Hour, "give up after this `duration`")
+	f.settings.register(fs)
 }
 
 type stringList []string
@@ -199,6 +205,11 @@ func parseMirrorFlags(args []string) (*mirrorFlags, error) {
 	default:
 		return nil, mirrorUsageErr("--converter %q: want native or hg-git", f.converter)
 	}
+	resolved, err := f.settings.resolve()
+	if err != nil {
+		return nil, mirrorUsageErr("%s", strings.TrimPrefix(err.Error(), "convert: "))
+	}
+	f.resolved = resolved
 	if f.tokenEnv != "" {
 		f.token = os.Getenv(f.tokenEnv)
 		if f.token == "" {
@@ -287,7 +298,7 @@ func buildMirror(ctx context.Context, f *mirrorFlags, stderr io.Writer) (*mirror
 		AllowFile: true,
 		AllowHTTP: true,
 	}
-	return &mirrorJob{m: m, s: s, opts: mirror.SyncOptions{}, cache: cache}, nil
+	return &mirrorJob{m: m, s: s, opts: mirror.SyncOptions{Settings: f.resolved}, cache: cache}, nil
 }
 
 // run syncs the mirror once, with progress on stderr unless quiet, and

@@ -213,6 +213,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 		Ready:     readyChecks(cfg, st),
 		Logger:    log,
 		Metrics:   metrics,
+		Adopter:   &serveAdopter{syncer: newSyncer(cfg, log), apps: newAppTokens(cfg)}, // adopt.go
 	})
 	if err != nil {
 		svc.Close(context.Background())
@@ -347,6 +348,13 @@ func (q *queueSyncer) Sync(ctx context.Context, name string, trigger queue.Trigg
 	if q.cfg.Converter(name) == "hg-git" {
 		opts.Converter = &hggit.Converter{Runner: q.syncer.Hg}
 	}
+	settings, err := q.cfg.ConvertSettings(name) // hg-git's options, [convert] and the mirror's
+	if err != nil {
+		err = &mirror.Error{Op: "convert", Class: mirror.BadRequest, Err: err}
+		q.classes.set(name, err)
+		return nil, err
+	}
+	opts.Settings = settings
 	start := time.Now()
 	res, err := q.syncer.Sync(ctx, m, opts)
 	q.classes.set(name, err)

@@ -60,20 +60,12 @@ type Config struct {
 	Queue       Queue               `toml:"queue"`
 	Legacy      Legacy              `toml:"legacy"`
 	Seed        Seed                `toml:"seed"`
-	Convert     Convert             `toml:"convert"`
 	Tools       Tools               `toml:"tools"`
 	Mirror      []MirrorConfig      `toml:"mirror"`
+	Convert     ConvertConfig       `toml:"convert"` // hg-git's options, defaults for every mirror (convert.go)
 
 	// File is the file the configuration was read from ("" = embedded default).
 	File string `toml:"-"`
-}
-
-// Convert tunes the native converter.
-type Convert struct {
-	// Memory bounds the converter's caches (delta window, read-ahead,
-	// blob ids) per conversion; 0 = the converter's default (256 MiB).
-	// Less trades speed for memory; at least 8 MiB.
-	Memory Size `toml:"memory"`
 }
 
 // Log configures the process logger.
@@ -188,6 +180,7 @@ type MirrorConfig struct {
 	Force         bool              `toml:"force"`
 	Poll          time.Duration     `toml:"poll"`
 	Converter     string            `toml:"converter"` // "" = [tools] converter
+	ConvertConfig                   // authors_file, branch_bookmark_suffix, hggit, allow_authors_change (convert.go)
 }
 
 // DestinationConfig is a mirror's [mirror.destination] table.
@@ -523,6 +516,7 @@ func (c *Config) Validate() error {
 	for i := range c.Mirror {
 		validateMirror(i, &c.Mirror[i], seen, bad)
 	}
+	c.validateConvert(bad)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -354,3 +354,63 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestConvertKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "authors"), []byte("alice = Alice <a@example.com>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad-authors"), []byte("alice\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "config.toml")
+	good := `
+[convert]
+authors_file = "authors"
+hggit = "1.1"
+
+[[mirror]]
+name = "a"
+source = "https://hg.example.org/a"
+destination.url = "https://git.example.org/a.git"
+
+[[mirror]]
+name = "b"
+source = "https://hg.example.org/b"
+destination.url = "https://git.example.org/b.git"
+hggit = "1.0"
+branch_bookmark_suffix = "_bm"
+allow_authors_change = true
+`
+	if err := os.WriteFile(file, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ConvertConfigOf("a").AuthorsFile; got != filepath.Join(dir, "authors") {
+		t.Errorf("authors_file resolved to %q, want it beside the configuration", got)
+	}
+	a, err := c.ConvertSettings("a")
+	if err != nil || a.Level() != "1.1" || a.Authors.Len() != 1 || a.BranchBookmarkSuffix != "" || a.AllowAuthorsChange {
+		t.Errorf("mirror a: %+v, %v", a, err)
+	}
+	b, err := c.ConvertSettings("b")
+	if err != nil || b.Level() != "1.0" || b.Authors.Len() != 1 || b.BranchBookmarkSuffix != "_bm" || !b.AllowAuthorsChange {
+		t.Errorf("mirror b: %+v, %v", b, err)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"[convert]\nhggit = \"2\"\n", `convert: hggit "2": want "1.0" or "1.1"`},
+		{"[convert]\nauthors_file = \"bad-authors\"\n", "bad-authors:1: malformed authors line"},
+		{"[convert]\nauthors_file = \"nope\"\n", "authors_file: authors file: open"},
+	} {
+		if err := os.WriteFile(file, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(file, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.text, err, tc.want)
+		}
+	}
+}

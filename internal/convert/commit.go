@@ -17,6 +17,7 @@ type changeset struct {
 	TZ          int64 // seconds west of UTC, as Mercurial stores it
 	Extra       map[string]string
 	Description string
+	Authors     *Authors // hg-git's git.authors, applied first (nil: none)
 }
 
 // commitMeta returns the author, committer, extra header lines and message
@@ -28,7 +29,11 @@ func commitMeta(cs *changeset, renames [][2]string) (author, committer string, e
 	tz := cs.TZ
 	tz -= pyMod(tz, 60) // hg-git rounds sub-minute offsets down
 	authorTZ := -tz
-	ident := gitIdent(localUTF8(cs.User))
+	user := localUTF8(cs.User)
+	if to, ok := cs.Authors.Translate(user); ok {
+		user = to
+	}
+	ident := gitIdent(user)
 	if d, ok := cs.Extra["author"]; ok {
 		if out, err := git.ApplyDelta([]byte(ident), []byte(d)); err == nil {
 			ident = string(out)

@@ -29,6 +29,9 @@ type Options struct {
 	// nil means what the repository itself hides (obsolescence markers)
 	// or keeps secret; an empty map excludes nothing.
 	Exclude map[hg.Node]bool
+
+	// Settings are the hg-git options to follow (settings.go).
+	Settings Settings
 }
 
 // Result describes a repository after a conversion.
@@ -41,6 +44,7 @@ type Result struct {
 	Tip         string            // git sha of tip ("" for an empty repository)
 	Warnings    []Warning         // entries that could not be mapped (never silent)
 	RevlogReads int64             // revision texts this run read from the store (a measure of its work)
+	Record      Record            // the settings the map's commits were made with
 }
 
 // Warning is one entry that could not be carried into Git. Rev and Node
@@ -117,6 +121,9 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if err := opts.Settings.Validate(); err != nil {
+		return nil, err
+	}
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
@@ -138,6 +145,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
+	rec, err := CheckRecord(hgRoot, opts.Settings, len(m.lines))
+	if err != nil {
+		return nil, err
+	}
 	excl, err := excludedOf(repo, opts.Exclude)
 	if err != nil {
 		return nil, err
@@ -156,7 +167,9 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		links:    map[string]git.Hash{},
 		branchOf: map[int]branchInfo{},
 		excl:     excl,
+		settings: opts.Settings,
 		budgets:  budgetsFor(n.Memory),
+		adopted:  rec.AdoptedFrom != "" || opts.Settings.Level() == HgGit11, // 1.1 keeps a .gitmodules the rebuilt state may lack
 	}
 	statePath := StatePath(hgRoot)
 	if st := loadState(statePath); st.matches(m) {
@@ -166,6 +179,10 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	err = c.run(ctx, every, opts.Progress, res)
 	if err == nil {
 		err = c.refs(res)
+	}
+	if err == nil {
+		err = WriteRecord(hgRoot, rec)
+		res.Record = rec
 	}
 	if err == nil {
 		if serr := c.state().save(statePath); serr != nil {
@@ -196,13 +213,16 @@ type converter struct {
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
 	budgets  budgets
-	excl     []bool // revisions never exported (see Options.Exclude); nil = none
 
 	prior   *runState          // what an earlier run left (nil: none usable)
 	skipped map[hg.Node]bool   // octopus parts (never exported), of this run and earlier ones
 	derived *derived           // what refs computed that the next run reuses
 	last    hg.Node            // the changeset converted last by this run (zero: none)
 	lastMf  []hg.ManifestEntry // its manifest
+	excl    []bool             // revisions never exported (see Options.Exclude); nil = none
+
+	settings Settings
+	adopted  bool // the map was adopted (adopted.go)
 }
 
 // state returns what this run leaves for the next one.
@@ -267,7 +287,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	}()
 	rd := newReader(c.repo)
 	rd.maxSeen = c.budgets.blobCache
-	if err := c.startFrom(rd, todo[0]); err != nil {
+	if err := c.startFrom(ctx, rd, todo[0]); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	jobs, errc, b, stop := rd.readAhead(ctx, todo, c.budgets.readAhead)
@@ -373,6 +393,7 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 	cs := j.cs
 	commit := gitCommit(&changeset{
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
+		Authors: c.settings.Authors,
 	}, parents, c.rootHash, j.renames)
 	return c.pw.Add(git.CommitObject, git.EncodeCommit(commit))
 }
@@ -380,8 +401,10 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 // startFrom sets the exporter state for a run starting at firstRev: the
 // one an earlier run left when it ended at firstRev's first parent,
 // otherwise one loadBase computes.
-func (c *converter) startFrom(rd *reader, firstRev int) error {
-	if st := c.prior; st != nil && st.Last != hg.NullNode {
+func (c *converter) startFrom(ctx context.Context, rd *reader, firstRev int) error {
+	// An adopted map or hg-git 1.1's level starts from the parent commit's
+	// own tree (loadBase); the state is not used for it.
+	if st := c.prior; st != nil && st.Last != hg.NullNode && !c.adopted {
 		p1, _, err := c.repo.Changelog().Parents(firstRev)
 		if err != nil {
 			return err
@@ -393,14 +416,14 @@ func (c *converter) startFrom(rd *reader, firstRev int) error {
 			}
 		}
 	}
-	return c.loadBase(rd, firstRev)
+	return c.loadBase(ctx, rd, firstRev)
 }
 
 // loadBase sets the exporter state to the first parent of the first
 // changeset to convert when an earlier run converted it (its objects are in
 // .hg/git already, so they are hashed, not written); otherwise the state
 // stays empty, as hg-git's exporter starts from the null revision.
-func (c *converter) loadBase(rd *reader, firstRev int) error {
+func (c *converter) loadBase(ctx context.Context, rd *reader, firstRev int) error {
 	cs, err := c.repo.Changeset(firstRev)
 	if err != nil {
 		return err
@@ -424,7 +447,10 @@ func (c *converter) loadBase(rd *reader, firstRev int) error {
 		return git.HashObject(t, data), nil
 	})
 	c.warnings = saved
-	return err
+	if err != nil {
+		return err
+	}
+	return c.adoptedBase(ctx, cs.P1)
 }
 
 func mustRev(r *hg.Repo, n hg.Node) int {
@@ -457,8 +483,9 @@ func (c *converter) update(j *job, add objectSink) error {
 	for _, p := range subRemoved {
 		c.trees.removePath(p, dirty)
 	}
+	level11 := c.settings.Level() == HgGit11
 	for _, e := range j.removed {
-		if isSub(e.Path) || unsafePath(e.Path) {
+		if isSub(e.Path) || unsafePath(e.Path) || level11 && e.Path == ".gitmodules" {
 			continue
 		}
 		c.trees.removePath(e.Path, dirty)
@@ -471,8 +498,13 @@ func (c *converter) update(j *job, add objectSink) error {
 	for _, p := range addPaths {
 		c.trees.add(p, git.ModeGitlink, subAdded[p], dirty)
 	}
+	if level11 && j.sub != nil {
+		if err := c.gitmodules11(j, add, dirty); err != nil {
+			return err
+		}
+	}
 	for k, e := range j.changed {
-		if isSub(e.Path) || unsafePath(e.Path) {
+		if isSub(e.Path) || unsafePath(e.Path) || level11 && e.Path == ".gitmodules" {
 			continue
 		}
 		h, ok := c.blobs[e.Node]

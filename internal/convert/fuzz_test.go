@@ -100,3 +100,55 @@ func FuzzMapFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAuthors checks the authors file parser against the rule it
+// follows: every non-comment line has exactly one "=", and each translation
+// read back has no surrounding whitespace where hg-git strips it.
+func FuzzParseAuthors(f *testing.F) {
+	for _, s := range []string{"a = b\n", "# c\n\n a=b \r\nc = d <e>\n", "x = y = z", "no equals", "=\n", "a\t=\t\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseAuthors("fuzz", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fuzz:") {
+				t.Fatalf("error %q does not name the file and line", err)
+			}
+			return
+		}
+		for from, to := range m {
+			if strings.ContainsAny(from, "=\n") || strings.ContainsAny(to, "=\n") {
+				t.Fatalf("translation %q = %q holds a separator", from, to)
+			}
+			if strings.TrimRight(from, asciiSpace) != from || strings.TrimLeft(to, asciiSpace) != to {
+				t.Fatalf("translation %q = %q keeps whitespace hg-git strips", from, to)
+			}
+		}
+	})
+}
+
+// FuzzGitConfig feeds arbitrary .gitmodules texts to the dulwich-style
+// parser: it must not panic, and what it writes must read back the same.
+func FuzzGitConfig(f *testing.F) {
+	for _, s := range []string{"[submodule \"a\"]\n\tpath = a\n\turl = u\n", "[core]\nx\n", "[a.b]\nk = \"v # x\" ; c\n", "[s \"\"]\nk = a\\\nb\n", "\xef\xbb\xbf[x]k=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		g, err := parseGitConfig(text)
+		if err != nil {
+			return
+		}
+		g.submodules()
+		out := g.bytes()
+		if strings.ContainsAny(text, "\r\x00]\"\\") {
+			return // subsection names and keys are written raw, as dulwich does
+		}
+		g2, err := parseGitConfig(string(out))
+		if err != nil {
+			t.Fatalf("written %q does not read back: %v", out, err)
+		}
+		if string(g2.bytes()) != string(out) {
+			t.Fatalf("round trip: %q then %q", out, g2.bytes())
+		}
+	})
+}

@@ -35,6 +35,9 @@ type subInput struct {
 	hgsub, hgsubstate string
 	hasSub, hasState  bool
 	report            bool // the files differ from the first parent's: report problems here
+
+	gitmodules    string // a tracked .gitmodules (hg-git 1.1 starts its own from it)
+	hasGitmodules bool
 }
 
 // reader prepares jobs in conversion order. Only the reader touches the
@@ -156,6 +159,9 @@ func (r *reader) subInput(cs *hg.Changeset, mf []hg.ManifestEntry) (*subInput, e
 		return nil, err
 	}
 	if s.hgsubstate, s.hasState, err = read(".hgsubstate"); err != nil {
+		return nil, err
+	}
+	if s.gitmodules, s.hasGitmodules, err = read(".gitmodules"); err != nil {
 		return nil, err
 	}
 	// Report problems at the changesets that bring them: those whose

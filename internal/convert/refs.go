@@ -17,7 +17,7 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, d, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.prior)
+	refs, warns, d, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior)
 	if err != nil {
 		return err
 	}
@@ -43,6 +43,12 @@ func Describe(hgRoot string, byHg map[hg.Node]git.Hash) (*Result, error) {
 // descending from one); nil means those the repository hides or keeps
 // secret, as for Options.Exclude.
 func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool) (*Result, error) {
+	return DescribeVisibleWith(hgRoot, byHg, exclude, Settings{})
+}
+
+// DescribeVisibleWith is DescribeVisible for a conversion made with
+// settings s (its branch bookmark suffix names the bookmarks' refs).
+func DescribeVisibleWith(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.Node]bool, s Settings) (*Result, error) {
 	repo, err := hg.Open(hgRoot)
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
@@ -53,7 +59,7 @@ func DescribeVisible(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[hg.No
 	if err != nil {
 		return nil, err
 	}
-	if _, _, _, err := describe(repo, byHg, res, nil, excl, nil); err != nil {
+	if _, _, _, err := describe(repo, byHg, res, nil, excl, s.BranchBookmarkSuffix, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -72,9 +78,10 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // and the bookmarks and tags it leaves out.
 // known holds the branch of changesets already read, by revision (may be nil).
 // Revisions marked in excl are left out (excludedRevs; nil = none).
+// A bookmark ending in suffix (when not "") names the branch without it.
 // prior, when not nil, is what an earlier run found (branch heads, the
 // .hgtags of heads); describe also returns what the next run can reuse.
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, prior *runState) (map[string]git.Hash, []Warning, *derived, error) {
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, suffix string, prior *runState) (map[string]git.Hash, []Warning, *derived, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -88,20 +95,20 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	refs := map[string]git.Hash{}
-	for name, node := range bms {
-		h, ok := byHg[node]
+	for _, b := range exportedBookmarks(bms, suffix) {
+		h, ok := byHg[b.node]
 		if !ok {
 			continue
 		}
-		if rev, _ := repo.Rev(node); isExcluded(excl, rev) {
+		if rev, _ := repo.Rev(b.node); isExcluded(excl, rev) {
 			continue // a bookmark on a secret changeset
 		}
-		if !checkRefFormat("refs/heads/" + name) {
-			bad("bookmark", name, "refs/heads/"+name)
+		if !checkRefFormat("refs/heads/" + b.branch) {
+			bad("bookmark", b.name, "refs/heads/"+b.branch)
 			continue
 		}
-		res.Bookmarks[name] = h.String()
-		refs["refs/heads/"+name] = h
+		res.Bookmarks[b.branch] = h.String()
+		refs["refs/heads/"+b.branch] = h
 	}
 	exNodes, err := excludedNodes(repo, excl)
 	if err != nil {
@@ -148,6 +155,42 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		}
 	}
 	return refs, warns, d, nil
+}
+
+// exportedBookmark is a bookmark and the branch hg-git exports it as.
+type exportedBookmark struct {
+	name, branch string
+	node         hg.Node
+}
+
+// exportedBookmarks lists the bookmarks in the order hg-git sets their refs
+// (get_exportable, then update_references): grouped by node, the nodes in
+// the order their first bookmark comes by name. When two bookmarks name one
+// branch (b and b<suffix>), the later one here wins, as in hg-git.
+func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark {
+	names := make([]string, 0, len(bms))
+	for name := range bms {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var order []hg.Node
+	byNode := map[hg.Node][]exportedBookmark{}
+	for _, name := range names {
+		node := bms[name]
+		branch := name
+		if suffix != "" && strings.HasSuffix(name, suffix) {
+			branch = name[:len(name)-len(suffix)]
+		}
+		if _, seen := byNode[node]; !seen {
+			order = append(order, node)
+		}
+		byNode[node] = append(byNode[node], exportedBookmark{name: name, branch: branch, node: node})
+	}
+	out := make([]exportedBookmark, 0, len(names))
+	for _, node := range order {
+		out = append(out, byNode[node]...)
+	}
+	return out
 }
 
 // branchHeads records, for each named branch, its tipmost open head (or its

@@ -111,13 +111,19 @@ func (r *Runner) Recover(ctx context.Context, repo string) error {
 
 // GitExport exports the repository at repo's changesets to its Git
 // repository with hg-git (hg gexport, the hggit extension enabled for the
-// command).
-func (r *Runner) GitExport(ctx context.Context, repo string) error {
+// command). config are more "section.name=value" settings for the command
+// (hg-git's git.authors, git.branch_bookmark_suffix; extensions.hggit=PATH
+// loads another hg-git).
+func (r *Runner) GitExport(ctx context.Context, repo string, config ...string) error {
 	abs, err := filepath.Abs(repo)
 	if err != nil {
 		return fmt.Errorf("hg: gexport: %w", err)
 	}
-	_, err = r.run(ctx, abs, "--config", "extensions.hggit=", "--repository", abs, "gexport")
+	args := []string{"--config", "extensions.hggit="}
+	for _, c := range config {
+		args = append(args, "--config", c)
+	}
+	_, err = r.run(ctx, abs, append(args, "--repository", abs, "gexport")...)
 	return err
 }
 

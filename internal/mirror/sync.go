@@ -44,6 +44,8 @@ type SyncOptions struct {
 	// Converter, when not nil, converts this sync instead of
 	// Syncer.Converter (a mirror configured for the hg-git backend).
 	Converter Converter
+	// Settings are the hg-git options of the mirror's conversion.
+	Settings convert.Settings
 }
 
 // Sync brings m's destination up to date with its source: it pulls what is
@@ -132,7 +134,7 @@ func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOpti
 	if conv == nil {
 		conv = s.converter()
 	}
-	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log, Exclude: src.Excluded()})
+	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log, Exclude: src.Excluded(), Settings: opts.Settings})
 	if err != nil {
 		var unsup *hg.UnsupportedError
 		switch {

@@ -245,7 +245,7 @@ type Queue struct {
 	registered      atomic.Bool // this worker is in sync_worker (it has a Syncer and started)
 	live            liveView
 	healthy         atomic.Int32 // maintenance passes in a row that reached the database
-	active          sync.Map // job id → time.Time: jobs in Work in this process (zero) or when Work ended
+	active          sync.Map     // job id → time.Time: jobs in Work in this process (zero) or when Work ended
 	stopMaintain    context.CancelFunc
 	maintainDone    chan struct{}
 

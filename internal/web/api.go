@@ -34,8 +34,9 @@ type MirrorInfo struct {
 	Changesets  int             `json:"changesets"` // converted by the latest run
 	// Worker is the worker syncing the mirror now (WorkerSyncing) or its
 	// home worker, which runs its syncs and keeps its cache.
-	Worker        string `json:"worker,omitempty"`
-	WorkerSyncing bool   `json:"worker_syncing,omitempty"`
+	Worker        string          `json:"worker,omitempty"`
+	WorkerSyncing bool            `json:"worker_syncing,omitempty"`
+	Conversion    *ConversionInfo `json:"conversion,omitempty"` // hg mirrors: the conversion settings (adopt.go)
 }
 
 // DestinationInfo is a destination without credentials.
@@ -87,6 +88,7 @@ func (s *Server) mirrorInfo(ctx context.Context, m mirror.Mirror) (MirrorInfo, e
 	if m.Poll > 0 {
 		mi.Poll = m.Poll.String()
 	}
+	mi.Conversion = s.conversionInfo(m)
 	st, err := s.store.MirrorStats(ctx, m.Name)
 	if err != nil {
 		return mi, err

@@ -24,6 +24,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/mirrors", s.apiMirrors)
 	mux.HandleFunc("GET /api/mirrors/{name}", s.apiMirror)
 	mux.HandleFunc("POST /api/mirrors/{name}/sync", s.apiSync)
+	mux.HandleFunc("POST /api/mirrors/{name}/adopt", s.apiAdopt) // adopt.go
 	mux.HandleFunc("GET /api/jobs/{id}", s.apiJob)
 
 	mux.Handle("GET /metrics", s.metricsHandler())

@@ -20,7 +20,7 @@ var staticFS embed.FS
 var statusTemplate = template.Must(template.New("status.html").Funcs(template.FuncMap{
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-}).ParseFS(templateFS, "templates/status.html"))
+}).ParseFS(templateFS, "templates/status.html", "templates/conversion.html"))
 
 // statusData is what the status page shows.
 type statusData struct {

@@ -120,6 +120,9 @@ type Options struct {
 	Resolver urlcheck.Resolver
 	// Now is the clock (nil = time.Now).
 	Now func() time.Time
+	// Adopter adopts hg-git conversions (POST /api/mirrors/{name}/adopt);
+	// nil answers 501.
+	Adopter Adopter
 }
 
 // Server is the HTTP service. Create it with New; it is an http.Handler.
@@ -134,6 +137,7 @@ type Server struct {
 	policy  urlcheck.Policy
 	now     func() time.Time
 	handler http.Handler
+	adopter Adopter
 
 	mu   sync.Mutex
 	seen map[string]bool // names of mirrors resolved since start (seed mirrors are not configured)
@@ -147,7 +151,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, store: opts.Store, queue: opts.Queue, pre: opts.Preflight,
 		ready: opts.Ready, log: opts.Logger, metrics: opts.Metrics, now: opts.Now,
-		seen: map[string]bool{},
+		seen: map[string]bool{}, adopter: opts.Adopter,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

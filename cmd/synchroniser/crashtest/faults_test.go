@@ -173,6 +173,11 @@ func TestFaultDiskFull(t *testing.T) {
 	if !strings.Contains(strings.ToLower(first.Error), "no space") {
 		t.Errorf("the error does not say the disk is full: %q", first.Error)
 	}
+	// The failed conversion took its temporary pack away: the room it had
+	// is free again.
+	if left, _ := filepath.Glob(filepath.Join(mnt, "cache", "m", "hg", ".hg", "git", "objects", "pack", "tmp_*")); len(left) > 0 {
+		t.Errorf("temporary pack files left on the full disk: %v", left)
+	}
 	if out, err := exec.Command("mount", "-o", "remount,size=64m", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("remount: %v %s", err, out)
 	}

@@ -150,9 +150,15 @@ func TestHomeWorkers(t *testing.T) {
 	}
 	defer st.Close()
 	for _, m := range mirrors {
-		last, err := st.LastRun(ctx, m.Name)
-		if err != nil {
-			t.Fatal(err)
+		// The destination is updated before the run is recorded.
+		var last *store.Run
+		for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if last, err = st.LastRun(ctx, m.Name); err != nil {
+				t.Fatal(err)
+			}
+			if !last.Finished.IsZero() || time.Now().After(end) {
+				break
+			}
 		}
 		if home[m.Name] != victim {
 			if len(owners[m.Name]) != 1 || owners[m.Name][0] != home[m.Name] || last.Worker != home[m.Name] {
