@@ -301,7 +301,7 @@ func newSyncer(cfg *config.Config, st *store.Store, log *slog.Logger) *mirror.Sy
 		CacheDir:  cfg.CacheDir(),
 		Hg:        &hg.Runner{Path: cfg.Tools.Hg, Timeout: cfg.Limits.SubprocessTimeout, Logger: log},
 		Git:       newGitRunner(cfg),
-		Converter: &convert.Native{},
+		Converter: &convert.Native{Memory: int64(cfg.Convert.Memory)},
 		Logger:    log,
 		AllowFile: cfg.Source.AllowFile,
 		AllowHTTP: allowHTTP(cfg),

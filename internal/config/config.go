@@ -445,6 +445,9 @@ var (
 func (c *Config) Validate() error {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if m := c.Convert.Memory; m != 0 && m < 8<<20 {
+		bad("convert.memory: %d bytes is below the minimum of 8 MiB (0 = default)", m)
+	}
 
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen: %q is not host:port", c.Listen)

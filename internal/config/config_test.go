@@ -188,6 +188,17 @@ func TestUnknownKeys(t *testing.T) {
 	}
 }
 
+func TestConvertMemory(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("[convert]\nmemory = \"64MiB\""), "t.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Convert.Memory != 64<<20 {
+		t.Errorf("convert.memory = %d, want %d", c.Convert.Memory, 64<<20)
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ src, want string }{
@@ -208,6 +219,8 @@ func TestInvalid(t *testing.T) {
 		{"[seed]\nenabled = true\ngit_host = \"nohost\"", "seed.git_host"},
 		{"[seed]\nenabled = true\nforge = \"sourceforge\"", "seed.forge"},
 		{"[tools]\nconverter = \"magic\"", "tools.converter"},
+		{"[convert]\nmemory = \"4MiB\"", "convert.memory"},
+		{"[convert]\nmemory = \"much\"", "not a size"},
 		{"[[mirror]]\nsource = \"s\"\n[mirror.destination]\nurl = \"u\"", "name is required"},
 		{"[[mirror]]\nname = \"a b\"\nsource = \"s\"\n[mirror.destination]\nurl = \"u\"", "name may hold"},
 		{"[[mirror]]\nname = \"a\"\nscm = \"svn\"\nsource = \"s\"\n[mirror.destination]\nurl = \"u\"", "scm"},

@@ -15,6 +15,10 @@ type ConvertConfig struct {
 	BranchBookmarkSuffix string `toml:"branch_bookmark_suffix"` // hg-git's git.branch_bookmark_suffix
 	HgGit                string `toml:"hggit"`                  // "1.0" (default) or "1.1"
 	AllowAuthorsChange   bool   `toml:"allow_authors_change"`   // go on with another authors file (forks history)
+	// Memory bounds the native converter's caches (delta window,
+	// read-ahead, blob ids) per conversion; 0 = its default (256 MiB).
+	// Less trades speed for memory; at least 8 MiB. Only in [convert].
+	Memory Size `toml:"memory"`
 }
 
 // ConvertSettings returns the conversion settings of mirror name: its own

@@ -43,6 +43,7 @@ type Result struct {
 	BranchHeads map[string]string // named branch → git sha of its tipmost open head
 	Tip         string            // git sha of tip ("" for an empty repository)
 	Warnings    []Warning         // entries that could not be mapped (never silent)
+	RevlogReads int64             // revision texts this run read from the store (a measure of its work)
 	Record      Record            // the settings the map's commits were made with
 }
 
@@ -64,6 +65,42 @@ type Native struct {
 	// CheckpointEvery commits the pack and the map after this many
 	// changesets (0 = 2000), bounding the work an interruption loses.
 	CheckpointEvery int
+	// Memory bounds the converter's caches in bytes (0 = DefaultMemory):
+	// the pack writer's delta window, the file contents read ahead and the
+	// filenode → blob id cache. Less memory costs speed and pack size,
+	// never correctness. What grows with the history besides (the map,
+	// the branch of each converted changeset) is small per changeset.
+	Memory int64
+}
+
+// DefaultMemory is Native.Memory's default.
+const DefaultMemory = 256 << 20
+
+// MinMemory is the smallest Memory honoured; less is raised to it.
+const MinMemory = 8 << 20
+
+// budgets splits a memory bound between the caches: a quarter each for
+// the delta window and the blob id cache, an eighth for read-ahead.
+type budgets struct {
+	deltaWindow int
+	readAhead   int64
+	blobCache   int // entries
+}
+
+// blobCacheEntryBytes is roughly what one filenode → blob entry costs in
+// the writer's map and the reader's set together.
+const blobCacheEntryBytes = 128
+
+func budgetsFor(memory int64) budgets {
+	if memory <= 0 {
+		memory = DefaultMemory
+	}
+	memory = max(memory, MinMemory)
+	return budgets{
+		deltaWindow: int(memory / 4),
+		readAhead:   memory / 8,
+		blobCache:   int(memory / 4 / blobCacheEntryBytes),
+	}
 }
 
 // GitDir returns where the git repository of hgRoot is kept (as hg-git).
@@ -131,7 +168,12 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		branchOf: map[int]branchInfo{},
 		excl:     excl,
 		settings: opts.Settings,
+		budgets:  budgetsFor(n.Memory),
 		adopted:  rec.AdoptedFrom != "" || opts.Settings.Level() == HgGit11, // 1.1 keeps a .gitmodules the rebuilt state may lack
+	}
+	statePath := StatePath(hgRoot)
+	if st := loadState(statePath); st.matches(m) {
+		c.prior = st
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
@@ -142,7 +184,14 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		err = WriteRecord(hgRoot, rec)
 		res.Record = rec
 	}
+	if err == nil {
+		if serr := c.state().save(statePath); serr != nil {
+			// Only a cache: the next run rebuilds what it lacks.
+			log.Warn("convert: state not saved", "err", serr)
+		}
+	}
 	res.Warnings = c.warnings
+	res.RevlogReads = repo.RevisionReads()
 	c.logWarnings()
 	return res, err
 }
@@ -163,28 +212,65 @@ type converter struct {
 	blobs    map[hg.Node]git.Hash // filenode → blob, for blobs already stored
 	warnings []Warning
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
-	excl     []bool             // revisions never exported (see Options.Exclude); nil = none
+	budgets  budgets
+
+	prior   *runState          // what an earlier run left (nil: none usable)
+	skipped map[hg.Node]bool   // octopus parts (never exported), of this run and earlier ones
+	derived *derived           // what refs computed that the next run reuses
+	last    hg.Node            // the changeset converted last by this run (zero: none)
+	lastMf  []hg.ManifestEntry // its manifest
+	excl    []bool             // revisions never exported (see Options.Exclude); nil = none
 
 	settings Settings
 	adopted  bool // the map was adopted (adopted.go)
 }
 
-// maxBlobCache bounds the filenode → blob cache; past it the cache starts
-// afresh (a miss only costs reading the file again).
-const maxBlobCache = 1 << 20
-
-// readAheadBytes bounds the file contents read ahead of the writer.
-const readAheadBytes = 32 << 20
+// state returns what this run leaves for the next one.
+func (c *converter) state() *runState {
+	st := &runState{Version: stateVersion, MapLines: len(c.m.lines)}
+	if c.derived != nil {
+		st.Heads, st.Excluded, st.TagFnodes = c.derived.heads, c.derived.excluded, c.derived.tagFnodes
+	}
+	if n := len(c.m.lines); n > 0 {
+		st.MapLast = c.m.lines[n-1].hg
+	}
+	if n := c.repo.Len(); n > 0 {
+		st.Scanned = n
+		st.ScannedTip, _ = c.repo.Changelog().Node(n - 1)
+	}
+	if c.skipped != nil {
+		for n := range c.skipped {
+			st.Skipped = append(st.Skipped, n)
+		}
+	} else if c.prior != nil {
+		st.Skipped = c.prior.Skipped
+	}
+	switch {
+	case c.last != hg.NullNode:
+		c.exporterState(st, c.last, c.lastMf)
+	case c.prior != nil:
+		st.Last, st.Root, st.Dirs, st.Links = c.prior.Last, c.prior.Root, c.prior.Dirs, c.prior.Links
+		st.Manifest, st.Blobs = c.prior.Manifest, c.prior.Blobs
+	}
+	return st
+}
 
 func (c *converter) run(ctx context.Context, every int, progress func(int, int), res *Result) error {
 	total := c.repo.Len()
 	var todo []int
+	c.skipped = map[hg.Node]bool{}
+	if c.prior != nil {
+		for _, n := range c.prior.Skipped {
+			c.skipped[n] = true
+		}
+	}
 	for rev := 0; rev < total; rev++ {
 		node, err := c.repo.Changelog().Node(rev)
 		if err != nil {
 			return err
 		}
-		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) {
+		// Octopus parts an earlier run skipped are never in the map.
+		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) && !c.skipped[node] {
 			todo = append(todo, rev)
 		}
 	}
@@ -200,10 +286,11 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		}
 	}()
 	rd := newReader(c.repo)
-	if err := c.loadBase(ctx, rd, todo[0]); err != nil {
+	rd.maxSeen = c.budgets.blobCache
+	if err := c.startFrom(ctx, rd, todo[0]); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	jobs, errc, b, stop := rd.readAhead(ctx, todo, readAheadBytes)
+	jobs, errc, b, stop := rd.readAhead(ctx, todo, c.budgets.readAhead)
 	defer stop()
 	sinceCheckpoint := 0
 	for i := range todo {
@@ -228,6 +315,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		}
 		c.branchOf[j.cs.Rev] = branchInfo{branch: j.cs.Branch(), closed: j.cs.Closed()}
 		if j.skip {
+			c.skipped[j.cs.Node] = true
 			continue
 		}
 		h, err := c.convertOne(j)
@@ -236,6 +324,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 			return fmt.Errorf("convert: changeset %d (%s): %w", j.cs.Rev, j.cs.Node, err)
 		}
 		c.m.set(j.cs.Node, h)
+		c.last, c.lastMf = j.cs.Node, j.mf
 		res.Converted++
 		sinceCheckpoint++
 		if progress != nil {
@@ -257,6 +346,7 @@ func (c *converter) openPack() error {
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
+	pw.SetDeltaWindow(c.budgets.deltaWindow)
 	c.pw = pw
 	return nil
 }
@@ -306,6 +396,27 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 		Authors: c.settings.Authors,
 	}, parents, c.rootHash, j.renames)
 	return c.pw.Add(git.CommitObject, git.EncodeCommit(commit))
+}
+
+// startFrom sets the exporter state for a run starting at firstRev: the
+// one an earlier run left when it ended at firstRev's first parent,
+// otherwise one loadBase computes.
+func (c *converter) startFrom(ctx context.Context, rd *reader, firstRev int) error {
+	// An adopted map or hg-git 1.1's level starts from the parent commit's
+	// own tree (loadBase); the state is not used for it.
+	if st := c.prior; st != nil && st.Last != hg.NullNode && !c.adopted {
+		p1, _, err := c.repo.Changelog().Parents(firstRev)
+		if err != nil {
+			return err
+		}
+		if n, _ := c.repo.Changelog().Node(p1); p1 >= 0 && n == st.Last {
+			if _, ok := c.m.byHg[n]; ok {
+				c.restoreExporter(st, rd, p1)
+				return nil
+			}
+		}
+	}
+	return c.loadBase(ctx, rd, firstRev)
 }
 
 // loadBase sets the exporter state to the first parent of the first

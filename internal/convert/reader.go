@@ -48,10 +48,13 @@ type reader struct {
 	prevOK bool
 	prevRv int
 	seen   map[hg.Node]struct{} // file revisions whose data was handed over
+	// maxSeen bounds seen (and the writer's blob cache, cleared with it);
+	// past it both start afresh (a miss only costs reading a file again).
+	maxSeen int
 }
 
 func newReader(repo *hg.Repo) *reader {
-	return &reader{repo: repo, seen: make(map[hg.Node]struct{})}
+	return &reader{repo: repo, seen: make(map[hg.Node]struct{}), maxSeen: 1 << 20}
 }
 
 func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
@@ -90,7 +93,7 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 			k++
 		}
 	}
-	if len(r.seen) > maxBlobCache {
+	if len(r.seen) > r.maxSeen {
 		clear(r.seen)
 		j.clearBlobs = true
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,10 +17,11 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix)
+	refs, warns, d, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior)
 	if err != nil {
 		return err
 	}
+	c.derived = d
 	c.warnings = append(c.warnings, warns...)
 	for _, name := range writeLooseRefs(c.gitDir, refs) {
 		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
@@ -57,7 +59,7 @@ func DescribeVisibleWith(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[h
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := describe(repo, byHg, res, nil, excl, s.BranchBookmarkSuffix); err != nil {
+	if _, _, _, err := describe(repo, byHg, res, nil, excl, s.BranchBookmarkSuffix, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -77,7 +79,9 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // known holds the branch of changesets already read, by revision (may be nil).
 // Revisions marked in excl are left out (excludedRevs; nil = none).
 // A bookmark ending in suffix (when not "") names the branch without it.
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, suffix string) (map[string]git.Hash, []Warning, error) {
+// prior, when not nil, is what an earlier run found (branch heads, the
+// .hgtags of heads); describe also returns what the next run can reuse.
+func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, suffix string, prior *runState) (map[string]git.Hash, []Warning, *derived, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -88,7 +92,7 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 	}
 	bms, err := repo.Bookmarks()
 	if err != nil {
-		return nil, nil, fmt.Errorf("convert: %w", err)
+		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	refs := map[string]git.Hash{}
 	for _, b := range exportedBookmarks(bms, suffix) {
@@ -108,11 +112,18 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 	}
 	exNodes, err := excludedNodes(repo, excl)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	tags, err := repo.VisibleTags(exNodes)
+	// The .hgtags of heads an earlier run saw are not read again.
+	fnodes := &hg.TagFnodes{Old: map[hg.Node]hg.Node{}, New: map[hg.Node]hg.Node{}}
+	if prior != nil {
+		for _, f := range prior.TagFnodes {
+			fnodes.Old[f.Changeset] = f.File
+		}
+	}
+	tags, err := repo.VisibleTagsCached(exNodes, fnodes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("convert: %w", err)
+		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	for _, t := range tags {
 		name := strings.ReplaceAll(t.Name, " ", "_")
@@ -127,19 +138,23 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
 	}
-	if err := branchHeads(repo, byHg, res, known, excl); err != nil {
-		return nil, nil, err
+	d, err := branchHeads(repo, byHg, res, known, excl, prior)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for n, f := range fnodes.New {
+		d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
 	}
 	if rev := tipRev(repo, excl); rev >= 0 {
 		tip, err := repo.Changelog().Node(rev)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if h, ok := byHg[tip]; ok {
 			res.Tip = h.String()
 		}
 	}
-	return refs, warns, nil
+	return refs, warns, d, nil
 }
 
 // exportedBookmark is a bookmark and the branch hg-git exports it as.
@@ -179,61 +194,89 @@ func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark
 }
 
 // branchHeads records, for each named branch, its tipmost open head (or its
-// tipmost head when all are closed, as `hg branches --closed` shows it).
-func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool) error {
+// tipmost head when all are closed, as `hg branches --closed` shows it),
+// and returns the heads of every branch (the revisions with no child on
+// their own branch) for the next run. It reads only the changesets after
+// those prior covers, when prior's changelog is a prefix of repo's and the
+// same revisions of it are excluded.
+func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, prior *runState) (*derived, error) {
 	n := repo.Len()
-	infos := make([]branchInfo, n)
-	hasChildOnBranch := make([]bool, n)
 	cl := repo.Changelog()
-	for rev := 0; rev < n; rev++ {
+	d := &derived{}
+	for rev := range excl {
+		if excl[rev] {
+			d.excluded = append(d.excluded, rev)
+		}
+	}
+	heads := map[int]headState{}
+	from := 0
+	if prior != nil && prior.Scanned > 0 && prior.Scanned <= n {
+		tip, err := cl.Node(prior.Scanned - 1)
+		k := sort.SearchInts(d.excluded, prior.Scanned)
+		if err == nil && tip == prior.ScannedTip && slices.Equal(d.excluded[:k], prior.Excluded) {
+			from = prior.Scanned
+			for _, h := range prior.Heads {
+				heads[h.Rev] = h
+			}
+		}
+	}
+	for rev := from; rev < n; rev++ {
 		if isExcluded(excl, rev) {
-			hasChildOnBranch[rev] = true // never a head
-			continue
+			continue // never a head, and no parent's child
 		}
 		info, ok := known[rev]
 		if !ok {
 			cs, err := repo.Changeset(rev)
 			if err != nil {
-				return fmt.Errorf("convert: %w", err)
+				return nil, fmt.Errorf("convert: %w", err)
 			}
 			info = branchInfo{branch: cs.Branch(), closed: cs.Closed()}
 		}
-		infos[rev] = info
 		p1, p2, err := cl.Parents(rev)
 		if err != nil {
-			return fmt.Errorf("convert: %w", err)
+			return nil, fmt.Errorf("convert: %w", err)
 		}
+		// A parent that is no head already has a child on its branch.
 		for _, pr := range []int{p1, p2} {
-			if pr >= 0 && pr < rev && infos[pr].branch == info.branch {
-				hasChildOnBranch[pr] = true
+			if h, ok := heads[pr]; ok && pr >= 0 && h.Branch == info.branch {
+				delete(heads, pr)
 			}
 		}
+		heads[rev] = headState{Rev: rev, Branch: info.branch, Closed: info.closed}
 	}
+	d.heads = make([]headState, 0, len(heads))
+	for _, h := range heads {
+		d.heads = append(d.heads, h)
+	}
+	sort.Slice(d.heads, func(i, j int) bool { return d.heads[i].Rev < d.heads[j].Rev })
 	open := map[string]int{}
 	any := map[string]int{}
-	for rev := 0; rev < n; rev++ {
-		if hasChildOnBranch[rev] {
-			continue
-		}
-		b := infos[rev].branch
-		any[b] = rev
-		if !infos[rev].closed {
-			open[b] = rev
+	for _, h := range d.heads {
+		any[h.Branch] = h.Rev
+		if !h.Closed {
+			open[h.Branch] = h.Rev
 		}
 	}
 	for b, rev := range any {
 		if r, ok := open[b]; ok {
 			rev = r
 		}
-		node, err := repo.Changelog().Node(rev)
+		node, err := cl.Node(rev)
 		if err != nil {
-			return fmt.Errorf("convert: %w", err)
+			return nil, fmt.Errorf("convert: %w", err)
 		}
 		if h, ok := byHg[node]; ok {
 			res.BranchHeads[b] = h.String()
 		}
 	}
-	return nil
+	return d, nil
+}
+
+// derived is what describe computed that the next run can reuse.
+type derived struct {
+	heads     []headState // branch heads of the whole changelog
+	excluded  []int       // the revisions excluded, ascending
+	tagFnodes []tagFnode  // .hgtags revisions of the heads tags were read from
 }
 
 // branchInfo is what branch heads need to know of a changeset.

@@ -10,11 +10,12 @@ import (
 // the repository itself hides or keeps secret (see Options.Exclude).
 func excludedOf(repo *hg.Repo, exclude map[hg.Node]bool) ([]bool, error) {
 	if exclude == nil {
-		st, err := repo.State()
+		// repo.Excluded, not repo.State: State reads every head.
+		ex, err := repo.Excluded()
 		if err != nil {
 			return nil, fmt.Errorf("convert: %w", err)
 		}
-		exclude = st.Excluded()
+		exclude = ex
 	}
 	return excludedRevs(repo, exclude)
 }

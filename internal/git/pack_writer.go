@@ -68,9 +68,10 @@ const maxDeltaDepth = 50
 // deltaCache keeps the bytes of recently added objects up to a size budget,
 // evicting the oldest first.
 type deltaCache struct {
-	data  map[Hash][]byte
-	fifo  []Hash
-	bytes int
+	data   map[Hash][]byte
+	fifo   []Hash
+	bytes  int
+	budget int // 0 = deltaCacheBudget
 }
 
 const (
@@ -88,7 +89,11 @@ func (c *deltaCache) put(h Hash, data []byte) {
 	c.data[h] = append([]byte(nil), data...)
 	c.fifo = append(c.fifo, h)
 	c.bytes += len(data)
-	for c.bytes > deltaCacheBudget && len(c.fifo) > 0 {
+	budget := c.budget
+	if budget <= 0 {
+		budget = deltaCacheBudget
+	}
+	for c.bytes > budget && len(c.fifo) > 0 {
 		old := c.fifo[0]
 		c.fifo = c.fifo[1:]
 		c.bytes -= len(c.data[old])
@@ -145,6 +150,15 @@ func newPackWriter(gitDir string, level int) (*PackWriter, error) {
 }
 
 var errPackClosed = errors.New("git: pack writer already committed or aborted")
+
+// SetDeltaWindow bounds the bytes of recent objects kept as delta bases
+// for AddDelta (0 = 64 MiB): a smaller window uses less memory and finds
+// fewer bases. Call it before adding objects.
+func (p *PackWriter) SetDeltaWindow(bytes int) {
+	p.mu.Lock()
+	p.cache.budget = bytes
+	p.mu.Unlock()
+}
 
 // Add hashes data as an object of type t and appends it to the pack unless
 // the pack already holds it.

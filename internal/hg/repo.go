@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // maxOpenFilelogs bounds the filelogs a Repo keeps open (and so the file
@@ -40,6 +41,8 @@ type Repo struct {
 	prevPaths []string          // paths of the last parsed manifest, sorted
 	nextPaths []string
 	prevAt    int
+
+	reads atomic.Int64 // revision texts read from any of its revlogs
 }
 
 // Open opens the repository whose working directory (or bare root) is
@@ -138,9 +141,15 @@ func Open(root string) (*Repo, error) {
 		return nil, err
 	}
 	r.changelog.recycle, r.manifests.recycle = true, true
+	r.changelog.reads, r.manifests.reads = &r.reads, &r.reads
 	r.changelog.wholeMax, r.manifests.wholeMax = maxWholeData, maxWholeData
 	return r, nil
 }
+
+// RevisionReads returns how many revision texts (changesets, manifests,
+// file revisions, cached or not) have been read through r since it was
+// opened: a measure of the work done, independent of timing.
+func (r *Repo) RevisionReads() int64 { return r.reads.Load() }
 
 // Root returns the directory holding .hg.
 func (r *Repo) Root() string { return r.root }
@@ -311,6 +320,7 @@ func (r *Repo) Filelog(path string) (*Revlog, error) {
 	if err != nil {
 		return nil, err
 	}
+	rl.reads = &r.reads
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old := r.filelogs[path]; old != nil {

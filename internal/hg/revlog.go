@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Revlog index header flags (the first 4 bytes of entry 0).
@@ -73,9 +74,17 @@ type Revlog struct {
 	free    [][]byte
 	// wholeMax, when positive, lets the data file be read into memory at
 	// once (when no larger) instead of one read per delta chain.
-	wholeMax int64
-	whole    []byte
+	wholeMax   int64
+	whole      []byte
+	chainReads int // chains read from the data file, up to wholeAfterChains
+	// reads, when set, counts the revision texts requested (cached or
+	// not): a Repo shares one counter among its revlogs.
+	reads *atomic.Int64
 }
+
+// wholeAfterChains is how many chains a revlog reads from its data file,
+// one read each, before it reads the whole file at once (see wholeMax).
+const wholeAfterChains = 64
 
 // stableChunks reports whether chunks are views of memory that is never
 // overwritten (the inline index, or the whole data file).
@@ -379,6 +388,9 @@ func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
 }
 
 func (rl *Revlog) revision(rev int) ([]byte, error) {
+	if rl.reads != nil {
+		rl.reads.Add(1)
+	}
 	if t := rl.cached(rev); t != nil {
 		return t, nil
 	}
@@ -495,7 +507,13 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 		}
 		return out, nil
 	}
-	if rl.whole == nil && rl.data != nil && rl.dataSize > 0 && rl.dataSize <= rl.wholeMax {
+	// The whole file is read only once this revlog has served many
+	// chains: a reader of a few revisions (an incremental conversion)
+	// must not pay for the whole history.
+	if rl.whole == nil && rl.data != nil && rl.wholeMax > 0 && rl.chainReads < wholeAfterChains {
+		rl.chainReads++
+	}
+	if rl.whole == nil && rl.data != nil && rl.dataSize > 0 && rl.dataSize <= rl.wholeMax && rl.chainReads >= wholeAfterChains {
 		buf := make([]byte, rl.dataSize)
 		if _, err := rl.data.ReadAt(buf, 0); err != nil {
 			return nil, fmt.Errorf("hg: read %s: %w", rl.dataName, err)

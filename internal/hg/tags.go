@@ -125,26 +125,49 @@ func updateTags(file *orderedTags, all *orderedTags) {
 // by name descending. Heads are not filtered for obsolescence: with an
 // obsstore (HasObsstore) a hidden head's .hgtags counts, unlike in hg.
 func (r *Repo) Tags() ([]Tag, error) {
-	return r.tagsOf(r.Heads(), nil) // ascending = oldest first
+	return r.tagsOf(r.Heads(), nil, nil) // ascending = oldest first
+}
+
+// TagFnodes caches, by changeset node, the .hgtags file revision of a
+// changeset (NullNode when it has none), as Mercurial's hgtagsfnodes cache
+// does: a changeset's .hgtags never changes. Old is looked up; New
+// receives the entry of every head tags were read from (Old's or read),
+// which is what a later call needs.
+type TagFnodes struct {
+	Old, New map[Node]Node
 }
 
 // tagsOf is Tags reading .hgtags from heads (ascending), leaving out tags
-// on excluded changesets.
-func (r *Repo) tagsOf(heads []int, excluded map[Node]bool) ([]Tag, error) {
+// on excluded changesets, looking heads up in cache first (may be nil).
+func (r *Repo) tagsOf(heads []int, excluded map[Node]bool, cache *TagFnodes) ([]Tag, error) {
 	var fnodes []Node
 	seen := map[Node]bool{}
 	for _, h := range heads {
-		c, err := r.Changeset(h)
-		if err != nil {
-			return nil, err
+		hn := r.changelog.node(h)
+		var fn Node
+		ok := false
+		if cache != nil {
+			fn, ok = cache.Old[hn]
 		}
-		e, ok, err := r.ManifestFind(c.Manifest, ".hgtags")
-		if err != nil {
-			return nil, err
+		if !ok {
+			c, err := r.Changeset(h)
+			if err != nil {
+				return nil, err
+			}
+			e, found, err := r.ManifestFind(c.Manifest, ".hgtags")
+			if err != nil {
+				return nil, err
+			}
+			if found {
+				fn = e.Node
+			}
 		}
-		if ok && !seen[e.Node] {
-			seen[e.Node] = true
-			fnodes = append(fnodes, e.Node)
+		if cache != nil && cache.New != nil {
+			cache.New[hn] = fn
+		}
+		if fn != NullNode && !seen[fn] {
+			seen[fn] = true
+			fnodes = append(fnodes, fn)
 		}
 	}
 	all := &orderedTags{tags: map[string]*tagHist{}}

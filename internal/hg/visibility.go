@@ -265,8 +265,14 @@ func (r *Repo) State() (*SourceState, error) {
 // of the remaining changesets only, and tags on excluded changesets are
 // dropped, as hg's filtered repository does.
 func (r *Repo) VisibleTags(excluded map[Node]bool) ([]Tag, error) {
+	return r.VisibleTagsCached(excluded, nil)
+}
+
+// VisibleTagsCached is VisibleTags looking the .hgtags of heads up in cache
+// first (see TagFnodes; nil reads every head's).
+func (r *Repo) VisibleTagsCached(excluded map[Node]bool, cache *TagFnodes) ([]Tag, error) {
 	if len(excluded) == 0 {
-		return r.Tags()
+		return r.tagsOf(r.Heads(), nil, cache)
 	}
 	cl := r.changelog
 	n := cl.Len()
@@ -288,7 +294,7 @@ func (r *Repo) VisibleTags(excluded map[Node]bool) ([]Tag, error) {
 			heads = append(heads, rev)
 		}
 	}
-	return r.tagsOf(heads, excluded)
+	return r.tagsOf(heads, excluded, cache)
 }
 
 // Excluded returns the changesets that must never be exported: the hidden
