@@ -83,7 +83,12 @@ func jobAnswer(job *Job, what string, scrub func(string) string) (int, map[strin
 	if job.State == JobSucceeded {
 		msg := fmt.Sprintf("Synchronised %s: %d changeset%s", what, job.Changesets, plural(job.Changesets))
 		if len(job.Refs) > 0 {
-			msg += ", refs " + strings.Join(job.Refs, ", ")
+			// The 2014 message names the refs; the history's "REF OLD..NEW" stays in the API.
+			names := make([]string, len(job.Refs))
+			for i, r := range job.Refs {
+				names[i], _, _ = strings.Cut(r, " ")
+			}
+			msg += ", refs " + strings.Join(names, ", ")
 		} else {
 			msg += ", destination already up to date"
 		}
