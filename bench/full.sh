@@ -7,14 +7,21 @@
 source "$(dirname "$0")/lib.sh"
 [ -x "$bin" ] || die "build first: make build"
 
+# Each side's fresh clone of the repository: native in $a, hg-git in $b.
+a=$work/run-native b=$work/run-hggit
+
+# clones SRC: clones SRC afresh into $a and $b.
+clones() {
+	rm -rf "$a" "$b"
+	hg clone -q --noupdate -- "$1" "$a"
+	hg clone -q --noupdate -- "$1" "$b"
+}
+
 # one NAME DIR: converts DIR both ways and prints a row.
 one() {
 	local name=$1 src=$2
-	local n; n=$(hg -R "$src" log -r tip -T '{rev}'); n=$((n + 1))
-	local a=$work/run-native b=$work/run-hggit
-	rm -rf "$a" "$b"
-	hg clone -q --noupdate -- "$src" "$a"
-	hg clone -q --noupdate -- "$src" "$b"
+	local n; n=$(changesets "$src")
+	clones "$src"
 	echo "bench: $name: native ($n changesets)" >&2
 	measure "$work/native.m" "$bin" convert --quiet -- "$a"
 	read -r nat_s nat_kb nat_cpu <"$work/native.m"
@@ -31,8 +38,8 @@ one() {
 	rcpu=$(ratio "$hg_cpu" "$nat_cpu")
 	printf '| full conversion: %s, %d changesets (maps identical: %d lines) | %s s wall (%s cs/s), %s s CPU, %d MB peak | %s s wall (%s cs/s), %s s CPU, %d MB peak | %s× cs/s (%s× CPU) | ≥ 20× cs/s | %s |\n' \
 		"$name" "$n" "$lines" \
-		"$nat_s" "$(awk -v n="$n" -v s="$nat_s" 'BEGIN { printf "%.0f", n / s }')" "$nat_cpu" $((nat_kb / 1024)) \
-		"$hg_s" "$(awk -v n="$n" -v s="$hg_s" 'BEGIN { printf "%.0f", n / s }')" "$hg_cpu" $((hg_kb / 1024)) \
+		"$nat_s" "$(cs "$n" "$nat_s")" "$nat_cpu" $((nat_kb / 1024)) \
+		"$hg_s" "$(cs "$n" "$hg_s")" "$hg_cpu" $((hg_kb / 1024)) \
 		"$r" "$rcpu" "$(met "$r >= 20")"
 	rm -rf "$a" "$b"
 }
@@ -41,11 +48,8 @@ one() {
 # warnings for the entries it cannot map. hg-git is run too, to show the abort in this run.
 flask() {
 	local src; src=$(restore flask)
-	local n; n=$(hg -R "$src" log -r tip -T '{rev}'); n=$((n + 1))
-	local a=$work/run-native b=$work/run-hggit
-	rm -rf "$a" "$b"
-	hg clone -q --noupdate -- "$src" "$a"
-	hg clone -q --noupdate -- "$src" "$b"
+	local n; n=$(changesets "$src")
+	clones "$src"
 	echo "bench: flask: native ($n changesets)" >&2
 	# The measured run's own --json: warnings belong to the run that converted the changesets.
 	MEASURE_STDOUT=$work/native.json measure "$work/native.m" "$bin" convert --json -- "$a"
@@ -63,7 +67,7 @@ flask() {
 	hg_done=0
 	[ -f "$b/.hg/git-mapfile" ] && hg_done=$(wc -l <"$b/.hg/git-mapfile")
 	printf '| full conversion: flask, %d changesets (Git subrepository) | %s s wall (%s cs/s), %s s CPU, %d MB peak; %d warnings | hg-git aborts after %d changesets: `%s` | n/a | converts whole | %s |\n' \
-		"$n" "$nat_s" "$(awk -v n="$n" -v s="$nat_s" 'BEGIN { printf "%.0f", n / s }')" "$nat_cpu" $((nat_kb / 1024)) "$warnings" \
+		"$n" "$nat_s" "$(cs "$n" "$nat_s")" "$nat_cpu" $((nat_kb / 1024)) "$warnings" \
 		"$hg_done" "${abort//|/\\|}" "$(met "$lines == $n")"
 	rm -rf "$a" "$b"
 }

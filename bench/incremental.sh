@@ -37,46 +37,17 @@ pids+=($!)
 git init -q --bare "$dir/dest.git"
 
 port=$(free_port)
-cat >"$dir/config.toml" <<TOML
-listen = "127.0.0.1:$port"
-data_dir = "$dir/data"
-[log]
-level = "warn"
-[source]
-schemes = ["http"]
-hosts = ["127.0.0.1"]
-allow_private = true
-allow_file = true   # local destination
-[limits]
-rate_per_source = 0
-concurrent_syncs = 1
-[legacy]
-enabled = true
-wait_timeout = "30m"
-[[mirror]]
-name = "big"
-scm = "hg"
-source = "http://127.0.0.1:$hgport/"
-repository = "bench/big"
-[mirror.destination]
-url = "$dir/dest.git"
-TOML
+serve_config "$dir/config.toml" "$port" "$dir/data" "http://127.0.0.1:$hgport/" big "$dir/dest.git"
 "$bin" serve --config "$dir/config.toml" >"$dir/serve.log" 2>&1 &
 pids+=($!)
+wait_serve "$port" "$dir/serve.log"
 for _ in $(seq 1 300); do
-	curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 &&
-		curl -fsS "http://127.0.0.1:$hgport/?cmd=capabilities" >/dev/null 2>&1 && break
+	curl -fsS "http://127.0.0.1:$hgport/?cmd=capabilities" >/dev/null 2>&1 && break
 	sleep 0.2
 done
-curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$dir/serve.log" >&2; die "serve did not start"; }
 
-# post: POST /synchronise/?wait=1; prints the HTTP status, the body goes to $dir/answer.json.
-post() {
-	local node=$1
-	curl -sS --max-time 1800 -o "$dir/answer.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-		--data-binary "{\"canon_url\":\"http://127.0.0.1:$hgport\",\"user\":\"bench\",\"repository\":{\"absolute_url\":\"/bench/big/\",\"owner\":\"bench\",\"slug\":\"big\",\"scm\":\"hg\"},\"commits\":[{\"raw_node\":\"$node\",\"branch\":\"default\"}]}" \
-		"http://127.0.0.1:$port/synchronise/?wait=1"
-}
+# post NODE: POST /synchronise/?wait=1; prints the HTTP status, the body goes to $dir/answer.json.
+post() { legacy_post "$port" "http://127.0.0.1:$hgport" big "$1" "$dir/answer.json"; }
 
 # mapped NODE: the git sha the synchroniser's map gives for an hg node.
 mapped() { awk -v n="$1" '$2 == n { print $1 }' "$dir/data/cache/big/hg/.hg/git-mapfile"; }
@@ -108,7 +79,7 @@ for i in $(seq 1 "$iterations"); do
 	times+=("$(secs "$t0" "$t1")")
 	echo "bench: incremental: sync $i: ${times[-1]} s ($(cat "$dir/answer.json"))" >&2
 done
-median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+median=$(printf '%s\n' "${times[@]}" | median)
 
 echo "bench: incremental: original approach (hg clone + hg-git push of the whole history)" >&2
 t0=$(now)
@@ -122,7 +93,7 @@ orig=$(secs "$t0" "$t1")
 [ "$(git --git-dir="$dir/orig.git" rev-parse "refs/heads/$ref")" = "$(git --git-dir="$dir/dest.git" rev-parse "refs/heads/$ref")" ] ||
 	die "original approach: $ref differs from the synchroniser's"
 r=$(ratio "$orig" "$median")
-n=$(hg -R "$dir/src" log -r tip -T '{rev}'); n=$((n + 1))
+n=$(changesets "$dir/src")
 printf '| incremental: 1 new changeset on %d, webhook POST → destination updated (median of %d: %s s) | %s s | %s s | %s× | ≤ 1 s and ≥ 50× | %s |\n' \
 	"$n" "$iterations" "$(IFS=' '; echo "${times[*]}")" "$median" "$orig" "$r" "$(met "$median <= 1 && $r >= 50")"
 printf '| first sync of the same mirror (hg clone over HTTP + full conversion + push) | %s s | | | | |\n' "$warm"

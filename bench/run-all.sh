@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark (full conversion, incremental sync, webhook intake) against its reference
+# Runs every benchmark (full conversion, incremental sync, webhook intake, large histories, large
+# histories through serve, native transport) against its reference
 # in one run and writes bench/RESULTS.md: the machine, the date, the load, each figure, the goals.
 # `make bench` runs it after `make build`.
 source "$(dirname "$0")/lib.sh"
@@ -25,6 +26,10 @@ run intake.sh
 echo "| *load average after intake: $(load)* | | | | | |" >>"$rows"
 run large.sh
 echo "| *load average after large histories: $(load)* | | | | | |" >>"$rows"
+run large-serve.sh
+echo "| *load average after large histories through serve: $(load)* | | | | | |" >>"$rows"
+run native-transport.sh
+echo "| *load average after native transport: $(load)* | | | | | |" >>"$rows"
 
 hggit_version=$(dpkg-query -W -f='${Version} (Debian mercurial-git)' mercurial-git 2>/dev/null || true)
 mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -72,5 +77,10 @@ cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "- Large histories (bench/large.sh): twisted (41,920 changesets, 1,702 heads, 1,885 bookmarks),"
 	echo "  full conversion and one-changeset increments of the conversion step alone, against click's;"
 	echo "  hg-git's twisted conversion is run once per machine (HGGIT_TWISTED=1) and cached."
+	echo "- Native transport (bench/native-transport.sh): internal/hgwire against the hg transport, the"
+	echo "  reference column being hg (\`hg pull\`, \`hg clone\`, or the same sync with transport = \"hg\");"
+	echo "  the webhook rows run two \`synchroniser serve\`, one per transport, on the same new changesets;"
+	echo "  the first syncs of flask must give the same map; the memory row compares the native first sync's"
+	echo "  peak RSS with \`synchroniser convert\` of a fresh clone of flask."
 } >"$out"
 echo "bench: wrote $out" >&2

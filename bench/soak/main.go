@@ -21,9 +21,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/synchroniser/synchroniser/internal/kitrun"
 	"github.com/synchroniser/synchroniser/internal/store"
 )
 
@@ -71,57 +71,32 @@ func sh(dir, name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// proc is a synchroniser process.
-type proc struct {
-	name string
-	args []string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func startProc(name, logPath, bin string, args ...string) (*proc, error) {
+// startProc starts bin (the synchroniser, or hg serve) with its output
+// appended to logPath.
+func startProc(name, logPath, bin string, args ...string) (*kitrun.Process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	p := &proc{name: name, args: args, log: logPath, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = env(), f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	go func() { p.cmd.Wait(); f.Close(); close(p.done) }() //nolint:errcheck // exit seen through done
-	return p, nil
+	defer f.Close() // the child holds its own descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env(), f, f
+	return kitrun.Start(name, cmd, readLog(logPath))
 }
 
-func (p *proc) kill() {
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // our child
-	<-p.done
-}
-
-func (p *proc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // may be gone
-	select {
-	case <-p.done:
-	case <-time.After(2 * time.Minute):
-		p.kill()
-	}
-}
-
-// waitLog waits until the process's log has s (after offset).
-func waitLog(path, s string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+// readLog returns a reader of the log file at path.
+func readLog(path string) func() string {
+	return func() string {
 		b, _ := os.ReadFile(path)
-		if strings.Contains(string(b), s) {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
+		return string(b)
 	}
-	return fmt.Errorf("%s: no %q within %v", path, s, d)
+}
+
+// stop sends SIGTERM, and SIGKILL if p is still running two minutes later.
+func stop(p *kitrun.Process) {
+	if p.Term(2*time.Minute) != nil {
+		p.Kill()
+	}
 }
 
 // usage is the peak and the first and last samples of a process's memory
@@ -211,25 +186,22 @@ func run() error {
 		return err
 	}
 	hgLog := filepath.Join(work, "hgserve.log")
-	hgs := exec.Command("hg", "serve", "--web-conf", filepath.Join(work, "hgweb.conf"), "-a", "127.0.0.1", "-p", "0",
+	if err := os.WriteFile(hgLog, nil, 0o644); err != nil { // a fresh log: the port is read from it
+		return err
+	}
+	hgs, err := startProc("hg serve", hgLog, "hg", "serve", "--web-conf", filepath.Join(work, "hgweb.conf"), "-a", "127.0.0.1", "-p", "0",
 		"--accesslog", os.DevNull, "--errorlog", filepath.Join(work, "hgserve.err"))
-	hgs.Env = env()
-	hf, err := os.Create(hgLog)
 	if err != nil {
 		return err
 	}
-	hgs.Stdout, hgs.Stderr = hf, hf
-	if err := hgs.Start(); err != nil {
+	defer hgs.Kill()
+	if err := hgs.WaitOutput("bound to", 30*time.Second); err != nil {
 		return err
 	}
-	defer func() { hgs.Process.Kill(); hgs.Wait() }() //nolint:errcheck // ours
-	if err := waitLog(hgLog, "bound to", 30*time.Second); err != nil {
-		return err
-	}
-	b, _ := os.ReadFile(hgLog)
-	m := regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`).FindStringSubmatch(string(b))
+	out := hgs.Output()
+	m := regexp.MustCompile(`bound to 127\.0\.0\.1:(\d+)`).FindStringSubmatch(out)
 	if m == nil {
-		return fmt.Errorf("hg serve: no port in %q", b)
+		return fmt.Errorf("hg serve: no port in %q", out)
 	}
 	base := "http://127.0.0.1:" + m[1]
 
@@ -272,12 +244,11 @@ secret = %q
 	if err != nil {
 		return err
 	}
-	defer serve.stop()
-	if err := waitLog(serveLog, "synchroniser serving", time.Minute); err != nil {
+	defer stop(serve)
+	if err := serve.WaitOutput("synchroniser serving", time.Minute); err != nil {
 		return err
 	}
-	b, _ = os.ReadFile(serveLog)
-	am := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(string(b))
+	am := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(serve.Output())
 	if am == nil {
 		return fmt.Errorf("serve: no address in the log")
 	}
@@ -288,8 +259,8 @@ secret = %q
 	if err != nil {
 		return err
 	}
-	defer func() { wmu.Lock(); worker.stop(); wmu.Unlock() }()
-	if err := waitLog(workerLog, "queue started", time.Minute); err != nil {
+	defer func() { wmu.Lock(); stop(worker); wmu.Unlock() }()
+	if err := worker.WaitOutput("queue started", time.Minute); err != nil {
 		return err
 	}
 
@@ -307,10 +278,10 @@ secret = %q
 			case <-t.C:
 			}
 			wmu.Lock()
-			wpid := worker.cmd.Process.Pid
+			wpid := worker.Cmd.Process.Pid
 			wmu.Unlock()
 			umu.Lock()
-			use["serve"].add(sample(serve.cmd.Process.Pid))
+			use["serve"].add(sample(serve.Cmd.Process.Pid))
 			use["worker"].add(sample(wpid))
 			umu.Unlock()
 		}
@@ -408,7 +379,7 @@ secret = %q
 		at := start.Add(*durationFlag * time.Duration(k) / time.Duration(*killsFlag+1))
 		time.Sleep(time.Until(at))
 		wmu.Lock()
-		worker.kill()
+		worker.Kill()
 		logf("worker killed at %v", time.Since(start).Round(time.Second))
 		worker, err = startProc("worker", workerLog, bin, workerArgs...)
 		wmu.Unlock()

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,9 +44,7 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		timeout                                     time.Duration
 		sf                                          settingsFlags
 	)
-	fs := flag.NewFlagSet("adopt", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
+	fs := newFlagSet("adopt")
 	fs.StringVar(&cfgFile, "config", os.Getenv("SYNCHRONISER_CONFIG"), "configuration `file` naming the mirror")
 	fs.StringVar(&cache, "cache", "", "cache `dir` (default: the configuration's, else $XDG_CACHE_HOME/synchroniser)")
 	fs.StringVar(&source, "source", "", "the mirror's Mercurial `source` (without --config)")
@@ -66,23 +60,9 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "usage: synchroniser adopt [--cache DIR] [--config FILE | --source URL --dest URL] (--from HGREPO | --map FILE) NAME (see synchroniser adopt -h)")
 		return 2
 	}
-	var operands []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, adoptUsage)
-				fs.SetOutput(stdout)
-				fs.PrintDefaults()
-				return 0
-			}
-			return usageErr("%v", err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		operands = append(operands, args[0])
-		args = args[1:]
+	operands, code, ok := parseOperands(fs, args, adoptUsage, stdout, usageErr)
+	if !ok {
+		return code
 	}
 	if len(operands) != 1 {
 		return usageErr("want one NAME, have %d operand(s)", len(operands))
@@ -101,11 +81,7 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "synchroniser: adopt: %s\n", oneLine(err.Error()))
 		return 1
 	}
-	logLevel := slog.LevelError + 100
-	if verbose {
-		logLevel = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	logger := stepLogger(stderr, verbose)
 
 	var (
 		m        mirror.Mirror
@@ -120,7 +96,6 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			return failed(err)
 		}
-		var ok bool
 		if m, ok = cfg.ResolveName(name); !ok {
 			return failed(fmt.Errorf("no mirror named %q in %s", name, cfgFile))
 		}
@@ -139,11 +114,9 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		m = mirror.Mirror{Name: name, SCM: mirror.SCMHg, Source: localAbs(source), Dest: mirror.Destination{URL: localAbs(dest)}, Policy: mirror.DefaultPolicy()}
 		s = &mirror.Syncer{Hg: &hg.Runner{}, Git: &git.Runner{}, Logger: logger, AllowFile: true, AllowHTTP: true}
 		if cache == "" {
-			dir, err := os.UserCacheDir()
-			if err != nil {
+			if cache, err = userCacheDir(); err != nil {
 				return usageErr("no cache directory (set --cache): %v", err)
 			}
-			cache = filepath.Join(dir, "synchroniser")
 		}
 	}
 	if cache != "" {
@@ -163,9 +136,7 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if res.RefsNotInMap == nil {
 			res.RefsNotInMap = []string{}
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := writeJSON(stdout, res); err != nil {
 			return failed(err)
 		}
 		return 0

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/synchroniser/synchroniser/internal/config"
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
 	"github.com/synchroniser/synchroniser/internal/hg"
@@ -55,6 +52,7 @@ type convertFlags struct {
 	jsonOut, quiet bool
 	verbose        bool
 	timeout        time.Duration
+	memory         string // --memory, as given ("" = the converter's default)
 	settings       settingsFlags
 	root           string // the operand as given
 }
@@ -67,38 +65,7 @@ type convertJob struct {
 	opts   convert.Options
 	prog   *progress
 	logger *slog.Logger
-}
-
-// settingsFlags are the hg-git options `convert` and `mirror` share.
-type settingsFlags struct {
-	authors, suffix, hggit string
-	reauthor               bool
-}
-
-func (s *settingsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.authors, "authors", "", "hg-git authors `file` (lines \"hg user = Git Name <email>\"), as git.authors")
-	fs.StringVar(&s.suffix, "branch-bookmark-suffix", "", "a bookmark NAME`suffix` becomes the branch NAME, as git.branch_bookmark_suffix")
-	fs.StringVar(&s.hggit, "hggit", "1.0", "hg-git output `level`: 1.0 or 1.1 (1.1 adds .gitmodules beside gitlinks)")
-	fs.BoolVar(&s.reauthor, "reauthor", false, "go on with an authors file other than the recorded one (forks the history)")
-}
-
-// resolve loads the authors file and checks the level.
-func (s *settingsFlags) resolve() (convert.Settings, error) {
-	out := convert.Settings{BranchBookmarkSuffix: s.suffix, HgGit: s.hggit, AllowAuthorsChange: s.reauthor}
-	if err := out.Validate(); err != nil {
-		return out, fmt.Errorf("--hggit %q: want 1.0 or 1.1", s.hggit)
-	}
-	if strings.ContainsAny(s.suffix, "\n\r\x00") {
-		return out, fmt.Errorf("--branch-bookmark-suffix: no newlines or NUL")
-	}
-	if s.authors != "" {
-		a, err := convert.LoadAuthors(s.authors)
-		if err != nil {
-			return out, err
-		}
-		out.Authors = a
-	}
-	return out, nil
+	memory int64 // the native converter's bound (0 for hg-git)
 }
 
 func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -109,6 +76,12 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	job, err := buildConvert(f, stderr)
 	if err != nil {
 		return convertFailed(stderr, err)
+	}
+	// The conversion is this process's only work: let the garbage
+	// collector keep it within the converter's bound (unless GOMEMLIMIT
+	// says otherwise).
+	if job.memory > 0 {
+		setMemoryLimit(job.memory * 7 / 8)
 	}
 	res, elapsed, err := job.run(ctx)
 	if err != nil {
@@ -138,40 +111,31 @@ func convertFailed(stderr io.Writer, err error) int {
 // parseConvert reads the command line; when ok is false the command ends
 // with code (0 after -h, 2 on a usage error).
 func parseConvert(args []string, stdout, stderr io.Writer) (f convertFlags, code int, ok bool) {
-	fs := flag.NewFlagSet("convert", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
+	fs := newFlagSet("convert")
 	fs.StringVar(&f.converter, "converter", "native", "conversion `backend`: native or hg-git")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress and no summary")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each step to stderr")
 	fs.DurationVar(&f.timeout, "timeout", 6*time.Hour, "give up after this `duration`")
+	fs.StringVar(&f.memory, "memory", "", "bound the native conversion's memory to this `size` (e.g. 64MiB; default 256MiB, as [convert] memory)")
 	f.settings.register(fs)
 
-	// Flags may come before and after the operand.
-	var operands []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, convertUsage)
-				fs.SetOutput(stdout)
-				fs.PrintDefaults()
-				return f, 0, false
-			}
-			return f, convertUsageErr(stderr, "%v", err), false
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		operands = append(operands, args[0])
-		args = args[1:]
+	operands, code, ok := parseOperands(fs, args, convertUsage, stdout, func(format string, a ...any) int {
+		return convertUsageErr(stderr, format, a...)
+	})
+	if !ok {
+		return f, code, false
 	}
 	if len(operands) != 1 || operands[0] == "" {
 		return f, convertUsageErr(stderr, "want one HGROOT, have %d operand(s)", len(operands)), false
 	}
 	if f.timeout <= 0 {
 		return f, convertUsageErr(stderr, "--timeout must be positive"), false
+	}
+	if f.memory != "" {
+		if _, err := config.ParseSize(f.memory); err != nil {
+			return f, convertUsageErr(stderr, "--memory: %v", err), false
+		}
 	}
 	switch f.converter {
 	case "native", "hg-git", "hggit":
@@ -204,15 +168,16 @@ func buildConvert(f convertFlags, stderr io.Writer) (*convertJob, error) {
 	j := &convertJob{f: f, root: root}
 	switch f.converter {
 	case "native":
-		j.conv = &convert.Native{}
+		n := &convert.Native{Memory: convert.DefaultMemory}
+		if f.memory != "" {
+			m, _ := config.ParseSize(f.memory) // checked by parseConvert
+			n.Memory = max(int64(m), convert.MinMemory)
+		}
+		j.conv, j.memory = n, n.Memory
 	default:
 		j.conv = &hggit.Converter{Runner: &hg.Runner{}}
 	}
-	logLevel := slog.LevelError + 100 // nothing
-	if f.verbose {
-		logLevel = slog.LevelDebug
-	}
-	j.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	j.logger = stepLogger(stderr, f.verbose)
 	j.opts = convert.Options{Logger: j.logger.With("repo", root), Settings: settings}
 	if !f.quiet {
 		j.prog = newProgress(stderr)
@@ -240,10 +205,7 @@ func (j *convertJob) run(ctx context.Context) (*convert.Result, time.Duration, e
 
 // reportConvert prints the result: JSON, or warnings and a summary line.
 func reportConvert(j *convertJob, res *convert.Result, elapsed time.Duration, stdout, stderr io.Writer) error {
-	warnings := make([]string, 0, len(res.Warnings))
-	for _, w := range res.Warnings {
-		warnings = append(warnings, formatWarning(w))
-	}
+	warnings := formatWarnings(res.Warnings)
 	if j.f.jsonOut {
 		rep := convertReport{
 			Changesets: res.Converted,
@@ -263,9 +225,7 @@ func reportConvert(j *convertJob, res *convert.Result, elapsed time.Duration, st
 		if rep.Settings.HgGit == "" {
 			rep.Settings.HgGit = j.opts.Settings.Level()
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(stdout, rep)
 	}
 	if j.f.quiet {
 		return nil
@@ -279,21 +239,5 @@ func reportConvert(j *convertJob, res *convert.Result, elapsed time.Duration, st
 	}
 	fmt.Fprintf(stdout, "%s: %d new %s converted (%d in total), %d bookmarks, %d tags in %.1fs (git %s)\n",
 		j.f.root, res.Converted, unit, res.Total, len(res.Bookmarks), len(res.Tags), elapsed.Seconds(), convert.GitDir(j.root))
-	return nil
-}
-
-// checkHgRoot says, in one line, why path (abs made absolute) is not the
-// root of a Mercurial repository, before a converter creates anything in it.
-func checkHgRoot(path, abs string) error {
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, errors.Unwrap(err))
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s: not a directory", path)
-	}
-	if !isDir(filepath.Join(abs, ".hg")) {
-		return fmt.Errorf("%s: not a Mercurial repository (no .hg directory)", path)
-	}
 	return nil
 }

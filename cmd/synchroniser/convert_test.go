@@ -143,6 +143,7 @@ func TestConvertUsage(t *testing.T) {
 		{[]string{"a", "b"}, 2, "synchroniser: convert: want one HGROOT, have 2 operand(s)"},
 		{[]string{"--converter", "x", dir}, 2, `synchroniser: convert: --converter "x": want native or hg-git`},
 		{[]string{"--timeout", "0s", dir}, 2, "synchroniser: convert: --timeout must be positive"},
+		{[]string{"--memory", "lots", dir}, 2, `synchroniser: convert: --memory: size: "lots" is not a size (like 1048576, "64KiB" or "1MiB")`},
 		{[]string{"--nope", dir}, 2, "synchroniser: convert: flag provided but not defined: -nope"},
 		{[]string{dir}, 1, "synchroniser: convert: " + dir + ": not a Mercurial repository (no .hg directory)"},
 		{[]string{file}, 1, "synchroniser: convert: " + file + ": not a directory"},

@@ -10,15 +10,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/synchroniser/synchroniser/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -30,7 +26,7 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
-// commands is filled by the files that define each subcommand (serve.go, worker.go, mirror.go).
+// commands is filled by the files that define each subcommand (serve.go, mirror.go, convert.go, adopt.go).
 var commands = map[string]command{
 	"version": {"print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) int {
 		fmt.Fprintln(stdout, "synchroniser", version)
@@ -70,27 +66,4 @@ func usage(w io.Writer) {
 			fmt.Fprintf(w, "  %-8s %s\n", name, c.summary)
 		}
 	}
-}
-
-// parseConfigFlags adds --config to fs (serve and worker share it), parses
-// args and loads the configuration; on failure cfg is nil and code is the exit
-// status (0 for -h).
-func parseConfigFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (cfg *config.Config, code int) {
-	file := fs.String("config", os.Getenv("SYNCHRONISER_CONFIG"), "configuration `file` (TOML); default: built-in defaults and SYNCHRONISER_* variables")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, 0
-		}
-		return nil, 2
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return nil, 2
-	}
-	cfg, err := config.Load(*file, os.LookupEnv)
-	if err != nil {
-		fmt.Fprintf(stderr, "synchroniser: %v\n", err)
-		return nil, 2
-	}
-	return cfg, 0
 }

@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
@@ -50,7 +45,7 @@ type mirrorFlags struct {
 	namedBranches, noTags, force, jsonOut, quiet, verbose           bool
 	timeout                                                         time.Duration
 	// Living sources (issue 10).
-	layout, phases, rewrites                                   string
+	layout, phases, rewrites, transport                        string
 	wildHeads, prune                                           bool
 	sourceUser, sourceTokenEnv, sourceSSHKey, sourceKnownHosts string
 
@@ -59,7 +54,7 @@ type mirrorFlags struct {
 	token        string // read from the environment variable --token-env names
 
 	// hg-git's options (--authors, --branch-bookmark-suffix, --hggit,
-	// --reauthor; convert.go), and what they resolve to.
+	// --reauthor; cli.go), and what they resolve to.
 	settings    settingsFlags
 	resolved    convert.Settings
 	sourceToken string // read from the environment variable --source-token-env names
@@ -76,6 +71,7 @@ func (f *mirrorFlags) define(fs *flag.FlagSet) {
 	fs.BoolVar(&f.force, "force", false, "overwrite destination refs that diverged")
 	fs.Var(&f.refs, "ref", "push only refs matching `glob` (full ref names; repeatable)")
 	fs.StringVar(&f.converter, "converter", "native", "conversion `backend`: native or hg-git")
+	fs.StringVar(&f.transport, "transport", string(mirror.TransportNative), "Mercurial `transport`: native (wire protocol in Go, hg as the fallback) or hg")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	fs.StringVar(&f.tokenEnv, "token-env", "", "read the destination's HTTPS token from environment `variable`")
 	fs.StringVar(&f.sshKey, "ssh-key", "", "SSH private key `file` for an ssh destination")
@@ -108,6 +104,7 @@ type mirrorReport struct {
 	Refs        []mirror.RefStatus `json:"refs"`    // every ref: origin, Git value, state
 	Refused     []string           `json:"refused"` // refs refused (diverged): the sync failed
 	Seconds     float64            `json:"seconds"`
+	Steps       []mirror.Step      `json:"steps"` // {"name": "pull", "seconds": 1.2}, then convert and push
 	Warnings    []string           `json:"warnings"`
 	Cache       string             `json:"cache"`
 	MapFile     string             `json:"map_file,omitempty"`
@@ -127,11 +124,9 @@ func mirrorUsageErr(format string, a ...any) error {
 func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseMirrorFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, mirrorUsage)
-		fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
+		fs := newFlagSet("mirror")
 		new(mirrorFlags).define(fs)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		printHelp(stdout, mirrorUsage, fs)
 		return 0
 	}
 	if err != nil {
@@ -142,6 +137,9 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	j, err := buildMirror(ctx, f, stderr)
 	if err != nil {
 		return mirrorExit(stderr, err)
+	}
+	if f.converter == "native" {
+		setMemoryLimit(syncMemoryLimit(0, 1)) // one sync, the converter's default bound
 	}
 	res, err := j.run(ctx, f.quiet, stderr)
 	if err != nil && res == nil {
@@ -179,25 +177,14 @@ func mirrorExit(stderr io.Writer, err error) int {
 // operands.
 func parseMirrorFlags(args []string) (*mirrorFlags, error) {
 	f := &mirrorFlags{}
-	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
-	// Parse errors are reported in one line by runMirror; -h prints the usage.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
+	fs := newFlagSet("mirror")
 	f.define(fs)
-	var operands []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, mirrorUsageErr("%v", err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		operands = append(operands, args[0])
-		args = args[1:]
+	operands, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, mirrorUsageErr("%v", err)
 	}
 	if len(operands) != 2 {
 		return nil, mirrorUsageErr("want SOURCE and DEST, have %d operand(s)", len(operands))
@@ -218,7 +205,8 @@ func parseMirrorFlags(args []string) (*mirrorFlags, error) {
 	for _, c := range []struct {
 		flag, v string
 		ok      []string
-	}{{"layout", f.layout, mirror.Layouts}, {"phases", f.phases, mirror.PhaseModes}, {"rewrites", f.rewrites, mirror.RewriteModes}} {
+	}{{"layout", f.layout, mirror.Layouts}, {"phases", f.phases, mirror.PhaseModes}, {"rewrites", f.rewrites, mirror.RewriteModes},
+		{"transport", f.transport, mirror.Transports}} {
 		if !slices.Contains(c.ok, c.v) {
 			return nil, mirrorUsageErr("--%s %q: want %s", c.flag, c.v, strings.Join(c.ok, " or "))
 		}
@@ -299,11 +287,10 @@ func buildMirror(ctx context.Context, f *mirrorFlags, stderr io.Writer) (*mirror
 	}
 	cache := f.cache
 	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
+		var err error
+		if cache, err = userCacheDir(); err != nil {
 			return nil, mirrorUsageErr("no cache directory (set --cache): %v", err)
 		}
-		cache = filepath.Join(dir, "synchroniser")
 	}
 	cache, err := filepath.Abs(cache)
 	if err != nil {
@@ -314,11 +301,7 @@ func buildMirror(ctx context.Context, f *mirrorFlags, stderr io.Writer) (*mirror
 		name = mirror.NameFor(source)
 	}
 
-	logLevel := slog.LevelError + 100 // nothing
-	if f.verbose {
-		logLevel = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	logger := stepLogger(stderr, f.verbose)
 
 	m := mirror.Mirror{
 		Name:   name,
@@ -349,7 +332,7 @@ func buildMirror(ctx context.Context, f *mirrorFlags, stderr io.Writer) (*mirror
 		AllowFile: true,
 		AllowHTTP: true,
 	}
-	return &mirrorJob{m: m, s: s, opts: mirror.SyncOptions{Settings: f.resolved}, cache: cache}, nil
+	return &mirrorJob{m: m, s: s, opts: mirror.SyncOptions{Settings: f.resolved, Transport: mirror.Transport(f.transport)}, cache: cache}, nil
 }
 
 // run syncs the mirror once, with progress on stderr unless quiet, and
@@ -387,10 +370,7 @@ func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io
 	if p := convert.MapPath(j.s.HgRoot(name)); j.m.SCM == scm.Hg && fileExists(p) {
 		mapFile = p // an empty repository has none
 	}
-	warnings := make([]string, 0, len(res.Warnings))
-	for _, w := range res.Warnings {
-		warnings = append(warnings, formatWarning(w))
-	}
+	warnings := formatWarnings(res.Warnings)
 	if f.jsonOut {
 		rep := mirrorReport{
 			Mirror:      name,
@@ -399,6 +379,7 @@ func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io
 			Refs:        res.Refs,
 			Refused:     []string{},
 			Seconds:     res.Duration.Seconds(),
+			Steps:       res.Steps,
 			Warnings:    warnings,
 			Cache:       filepath.Join(j.cache, name),
 			MapFile:     mapFile,
@@ -409,12 +390,13 @@ func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io
 		if rep.Refs == nil {
 			rep.Refs = []mirror.RefStatus{}
 		}
+		if rep.Steps == nil {
+			rep.Steps = []mirror.Step{}
+		}
 		for _, r := range res.Refused() {
 			rep.Refused = append(rep.Refused, r.Ref)
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(stdout, rep)
 	}
 	if f.quiet {
 		return nil
@@ -450,149 +432,4 @@ func (j *mirrorJob) report(res *mirror.Result, f *mirrorFlags, stdout, stderr io
 		fmt.Fprintf(stdout, "  %s %s -> %s%s\n", u.Ref, old, new, note)
 	}
 	return nil
-}
-
-func formatWarning(w convert.Warning) string {
-	var b strings.Builder
-	if w.Rev >= 0 && w.Node != "" {
-		fmt.Fprintf(&b, "changeset %d (%s): ", w.Rev, w.Node[:min(12, len(w.Node))])
-	}
-	if w.Path != "" {
-		b.WriteString(w.Path + ": ")
-	}
-	b.WriteString(w.Message)
-	return oneLine(b.String())
-}
-
-// oneLine folds a multi-line message (hg's and git's stderr) into one line.
-func oneLine(s string) string {
-	var parts []string
-	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
-		for _, p := range strings.Split(line, "; ") {
-			if p = strings.TrimSpace(p); p != "" && p != ";" {
-				parts = append(parts, p)
-			}
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-// isLocalPath reports whether s is a path rather than a URL (scheme:// or
-// git's scp-like user@host:path).
-func isLocalPath(s string) bool {
-	if strings.Contains(s, "://") {
-		return false
-	}
-	if i := strings.Index(s, ":"); i > 0 && !strings.Contains(s[:i], "/") {
-		return false
-	}
-	return true
-}
-
-// localAbs makes a local path absolute (a clone's path must not depend on
-// the directory hg runs in); URLs are returned as they are.
-func localAbs(s string) string {
-	if !isLocalPath(s) {
-		return s
-	}
-	if abs, err := filepath.Abs(s); err == nil {
-		return abs
-	}
-	return s
-}
-
-// detectSCM says whether a local SOURCE is a Mercurial or a Git
-// repository; URLs are taken as Mercurial unless they end in ".git".
-func detectSCM(source string) (scm.Kind, error) {
-	path := source
-	if strings.HasPrefix(source, "file://") {
-		path = strings.TrimPrefix(source, "file://")
-	} else if !isLocalPath(source) {
-		if strings.HasSuffix(strings.TrimRight(source, "/"), ".git") {
-			return mirror.SCMGit, nil
-		}
-		return mirror.SCMHg, nil
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("source %s: %w", source, errors.Unwrap(err))
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("source %s: not a directory", source)
-	}
-	if isDir(filepath.Join(path, ".hg")) {
-		return mirror.SCMHg, nil
-	}
-	if git.IsRepository(path) {
-		return mirror.SCMGit, nil
-	}
-	return "", fmt.Errorf("source %s: not a Mercurial or Git repository", source)
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
-// progress shows conversion progress: a bar on a terminal, a line every 10%
-// or 2 seconds otherwise.
-type progress struct {
-	w        io.Writer
-	tty      bool
-	bar      *progressbar.ProgressBar
-	lastPct  int
-	lastTime time.Time
-	done     int
-	total    int
-}
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, lastPct: -1}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
-	return p
-}
-
-func (p *progress) update(done, total int) {
-	p.done, p.total = done, total
-	if total <= 0 {
-		return
-	}
-	if p.tty {
-		if p.bar == nil {
-			p.bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(p.w),
-				progressbar.OptionSetDescription("converting"),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("changesets"),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionClearOnFinish(),
-			)
-		}
-		p.bar.Set(done)
-		return
-	}
-	pct := done * 100 / total
-	now := time.Now()
-	if pct/10 > p.lastPct/10 || now.Sub(p.lastTime) >= 2*time.Second || done == total {
-		if done == total && p.lastPct == 100 {
-			return
-		}
-		p.lastPct, p.lastTime = pct, now
-		fmt.Fprintf(p.w, "converted %d/%d changesets (%d%%)\n", done, total, pct)
-	}
-}
-
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-	}
 }

@@ -56,8 +56,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"hgserve": hgServe,
-			"githttp": gitHTTP,
+			"hgserve":  hgServe,
+			"githttp":  gitHTTP,
+			"onlypath": onlyPath,
 			// status CODE PROG ARGS... runs a program and checks its exit code.
 			"status": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 2 {

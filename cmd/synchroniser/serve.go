@@ -29,17 +29,13 @@ import (
 
 func init() {
 	commands["serve"] = command{"HTTP service with in-process workers", runServe}
+	commands["worker"] = command{"workers only (several machines, one PostgreSQL)", runWorker}
 }
 
 // runServe is `synchroniser serve [--config FILE] [--no-workers]`.
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := commandFlags("serve", "usage: synchroniser serve [--config FILE] [--no-workers]", stderr)
 	noWorkers := fs.Bool("no-workers", false, "queue syncs but run none (workers run elsewhere: synchroniser worker)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: synchroniser serve [--config FILE] [--no-workers]")
-		fs.PrintDefaults()
-	}
 	cfg, code := parseConfigFlags(fs, args, stderr)
 	if cfg == nil {
 		return code
@@ -204,6 +200,9 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, worke
 	svc := &service{Store: st, Queue: q, cfg: cfg, log: log}
 	if workers {
 		svc.workers = cfg.Limits.ConcurrentSyncs
+		// The conversions run in this process: their bounds hold for it
+		// only if the collector knows them.
+		setMemoryLimit(syncMemoryLimit(int64(cfg.Convert.Memory), svc.workers))
 	}
 	w, err := web.New(web.Options{
 		Config:    cfg,
@@ -308,7 +307,8 @@ func newSyncer(cfg *config.Config, st *store.Store, log *slog.Logger) *mirror.Sy
 	}
 }
 
-// readyChecks are /readyz's checks: the database answers, hg and git run.
+// readyChecks are /readyz's checks: the database answers, git (and hg
+// when the configuration needs it) can run.
 func readyChecks(cfg *config.Config, st *store.Store) map[string]func(context.Context) error {
 	look := func(name, path string) func(context.Context) error {
 		return func(context.Context) error {
@@ -318,11 +318,14 @@ func readyChecks(cfg *config.Config, st *store.Store) map[string]func(context.Co
 			return nil
 		}
 	}
-	return map[string]func(context.Context) error{
+	checks := map[string]func(context.Context) error{
 		"database": func(ctx context.Context) error { return st.DB().PingContext(ctx) },
-		"hg":       look("hg", cfg.Tools.Hg),
 		"git":      look("git", cfg.Tools.Git),
 	}
+	if cfg.NeedsHg() { // else hg is only the native transport's fallback
+		checks["hg"] = look("hg", cfg.Tools.Hg)
+	}
+	return checks
 }
 
 // queueSyncer runs a queued job's sync: it finds the mirror by name (a
@@ -347,7 +350,7 @@ func (q *queueSyncer) Sync(ctx context.Context, name string, trigger queue.Trigg
 		q.classes.set(name, err)
 		return nil, err
 	}
-	opts := mirror.SyncOptions{Logger: q.log.With("trigger", trigger.String())}
+	opts := mirror.SyncOptions{Logger: q.log.With("trigger", trigger.String()), Transport: q.cfg.Transport(name)}
 	if p := testPauseFor(nil); p != nil {
 		opts.Progress = p.progress
 	}
@@ -380,9 +383,13 @@ func (q *queueSyncer) Sync(ctx context.Context, name string, trigger queue.Trigg
 }
 
 // runResult is what the history keeps of a sync: each ref pushed as "REF
-// OLD..NEW" (rewrites marked), each warning as "KIND: MESSAGE".
+// OLD..NEW" (rewrites marked), each warning as "KIND: MESSAGE", and the
+// time of each step.
 func runResult(res *mirror.Result) *queue.RunResult {
 	rr := &queue.RunResult{Changesets: res.Changesets, Lag: 0}
+	for _, st := range res.Steps {
+		rr.Steps = append(rr.Steps, store.Step{Name: st.Name, Duration: st.Duration})
+	}
 	for _, u := range res.RefsUpdated {
 		rr.RefsUpdated = append(rr.RefsUpdated, u.String())
 	}
@@ -452,18 +459,16 @@ func (w *webQueue) MirrorWorker(ctx context.Context, mirror string) (string, boo
 }
 
 func (w *webQueue) Job(ctx context.Context, id int64) (*web.Job, error) {
-	j, err := w.q.Job(ctx, id)
-	if errors.Is(err, queue.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %v", web.ErrJobNotFound, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return w.convert(j), nil
+	return w.job(w.q.Job(ctx, id))
 }
 
 func (w *webQueue) Wait(ctx context.Context, id int64) (*web.Job, error) {
-	j, err := w.q.Wait(ctx, id)
+	return w.job(w.q.Wait(ctx, id))
+}
+
+// job is the queue's answer j, err as web's: queue.ErrNotFound becomes
+// web.ErrJobNotFound.
+func (w *webQueue) job(j *queue.Job, err error) (*web.Job, error) {
 	if errors.Is(err, queue.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %v", web.ErrJobNotFound, err)
 	}
@@ -517,4 +522,99 @@ func (w *webQueue) convert(j *queue.Job) *web.Job {
 		}
 	}
 	return out
+}
+
+// runWorker is `synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]`:
+// it runs sync workers and no HTTP service. Several workers, on one machine
+// or many, share the queue through one PostgreSQL database; each keeps its
+// own cache (a cold cache clones). SIGTERM lets running syncs finish for the
+// grace period, then hands them back to the queue.
+func runWorker(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := commandFlags("worker", "usage: synchroniser worker [--config FILE] [--data-dir DIR] [--id NAME]", stderr)
+	dataDir := fs.String("data-dir", "", "this worker's own data `dir` for its cache (the database stays the configured one); default: data_dir")
+	id := fs.String("id", "", "worker `name`, stable across restarts: it decides which mirrors this worker is home of; default: host-pid")
+	cfg, code := parseConfigFlags(fs, args, stderr)
+	if cfg == nil {
+		return code
+	}
+	log := newLogger(cfg, stderr)
+	if cfg.DatabaseKind() != "postgres" {
+		log.Warn("worker on SQLite: only processes on this machine can share the database; set database_url to PostgreSQL for several machines",
+			"database", cfg.SQLitePath())
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			log.Error("cannot create the data dir", "dir", cfg.DataDir, "err", err)
+			return 1
+		}
+	}
+	// The database is the shared one (data_dir's SQLite file or
+	// database_url); --data-dir moves only this worker's cache.
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		log.Error("cannot open the database", "database", cfg.DatabaseKind(), "err", err)
+		return 1
+	}
+	defer st.Close()
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if err := os.MkdirAll(cfg.CacheDir(), 0o750); err != nil {
+		log.Error("cannot create the cache dir", "dir", cfg.CacheDir(), "err", err)
+		return 1
+	}
+	if *id == "" && cfg.DatabaseKind() == "postgres" {
+		log.Warn("no --id: this worker is named host-pid, so a restart gives it another name and moves its mirrors (each is cloned again at its new home); give each worker a stable --id")
+	}
+	qcfg := queueConfig(cfg, st, log)
+	qcfg.ID = *id
+	qcfg.Syncer = &queueSyncer{cfg: cfg, syncer: newSyncer(cfg, st, log), metrics: web.NewMetrics(),
+		classes: newClassBook(), apps: newAppTokens(cfg), log: log}
+	q, err := queue.New(ctx, qcfg)
+	if err != nil {
+		log.Error("cannot start the queue", "err", err)
+		return 1
+	}
+	setMemoryLimit(syncMemoryLimit(int64(cfg.Convert.Memory), cfg.Limits.ConcurrentSyncs))
+	log.Info("synchroniser worker running", "database", cfg.DatabaseKind(), "cache", cfg.CacheDir(),
+		"workers", cfg.Limits.ConcurrentSyncs, "mirrors", len(cfg.Mirror), "config", configName(cfg), "version", version)
+	if err := q.Run(ctx); err != nil {
+		log.Error("worker stopped with an error", "err", err)
+		return 1
+	}
+	log.Info("worker stopped")
+	return 0
+}
+
+// commandFlags is the flag set of serve or worker: errors and -h print usage
+// and the flags to stderr.
+func commandFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseConfigFlags adds --config to fs (serve and worker share it), parses
+// args and loads the configuration; on failure cfg is nil and code is the exit
+// status (0 for -h).
+func parseConfigFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (cfg *config.Config, code int) {
+	file := fs.String("config", os.Getenv("SYNCHRONISER_CONFIG"), "configuration `file` (TOML); default: built-in defaults and SYNCHRONISER_* variables")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return nil, 2
+	}
+	cfg, err := config.Load(*file, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "synchroniser: %v\n", err)
+		return nil, 2
+	}
+	return cfg, 0
 }

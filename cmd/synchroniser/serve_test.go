@@ -22,6 +22,9 @@ import (
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
+	"github.com/synchroniser/synchroniser/internal/kitrun"
+	"github.com/synchroniser/synchroniser/internal/queue"
+	"github.com/synchroniser/synchroniser/internal/store"
 	"github.com/synchroniser/synchroniser/internal/store/storetest"
 )
 
@@ -44,24 +47,6 @@ func e2eCommit(t testing.TB, dir string, i int) {
 	r.Commit(hgtest.WithMessage(fmt.Sprintf("change %d", i)), hgtest.WithDate(fmt.Sprintf("%d 0", 1404939864+60*i)))
 }
 
-// lockedBuffer collects logs from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // e2e is the whole service (store, queue with workers, web) on an
 // httptest.Server, mirroring a real hg repository served by `hg serve` to
 // real bare Git repositories, with the fake GitHub API for preflight.
@@ -75,7 +60,7 @@ type e2e struct {
 	gitRoot string // destination repositories
 	gitURL  string // git http-backend base URL
 	gh      *forgetest.GitHub
-	logs    *lockedBuffer
+	logs    *kitrun.Buffer
 	slug    string // repository slug the payloads name (default hub)
 	// seen collects every answer body, for the secrets check.
 	seenMu sync.Mutex
@@ -92,7 +77,7 @@ func newE2E(t *testing.T, destKind string, tweak func(*config.Config)) *e2e {
 // newE2EWorkers is newE2E, with or without in-process workers.
 func newE2EWorkers(t *testing.T, destKind string, tweak func(*config.Config), workers bool) *e2e {
 	t.Helper()
-	e := &e2e{t: t, logs: &lockedBuffer{}}
+	e := &e2e{t: t, logs: &kitrun.Buffer{}}
 	e.hgDir = filepath.Join(t.TempDir(), "hub")
 	hgtest.Run(t, "", "init", "--", e.hgDir)
 	for i := 0; i < 3; i++ {
@@ -311,6 +296,24 @@ func TestServeEndToEnd(t *testing.T) {
 			if status != 200 || m["outcome"] != "success" || m["lag"] != 0.0 || m["configured"] != false {
 				t.Errorf("GET /api/mirrors/elevenbits.hub: %d %v", status, body)
 			}
+			// Every run of the history has the time of its steps.
+			runs, _ := body["runs"].([]any)
+			for _, r := range runs {
+				var names []string
+				for _, st := range r.(map[string]any)["steps"].([]any) {
+					st := st.(map[string]any)
+					if st["seconds"].(float64) <= 0 {
+						t.Errorf("run %v: step %v", r.(map[string]any)["id"], st)
+					}
+					names = append(names, st["name"].(string))
+				}
+				if fmt.Sprint(names) != "[pull convert push]" {
+					t.Errorf("run %v: steps %v", r.(map[string]any)["id"], names)
+				}
+			}
+			if len(runs) != 3 {
+				t.Errorf("%d runs in the history, want 3", len(runs))
+			}
 			status, body = e.do(http.MethodGet, "/metrics", "", nil)
 			raw := fmt.Sprint(body["raw"])
 			for _, w := range []string{`synchroniser_syncs_total{outcome="success"} 3`, `synchroniser_changesets_converted_total 4`,
@@ -340,20 +343,21 @@ func TestServeFailures(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"hg missing", func(c *config.Config) { c.Tools.Hg = "/nonexistent/hg" }, nil, "/synchronise/?wait=1", 500, "Synchronising elevenbits/hub to elevenbits/hub failed"},
-		{"hg failing", func(c *config.Config) { c.Tools.Hg = "/bin/false" }, nil, "/synchronise/?wait=1", 500, "Synchronising elevenbits/hub to elevenbits/hub failed"},
+		// hg missing or failing fails the hg transport (the native one needs no hg).
+		{"hg missing", func(c *config.Config) { c.Tools.Hg, c.Tools.Transport = "/nonexistent/hg", "hg" }, nil, "/synchronise/?wait=1", 500, "Synchronising elevenbits/hub to elevenbits/hub failed"},
+		{"hg failing", func(c *config.Config) { c.Tools.Hg, c.Tools.Transport = "/bin/false", "hg" }, nil, "/synchronise/?wait=1", 500, "Synchronising elevenbits/hub to elevenbits/hub failed"},
 		{"push failing", nil, func(t *testing.T, e *e2e) {
 			hook := filepath.Join(e.dest(), "hooks", "pre-receive")
 			if err := os.WriteFile(hook, []byte("#!/bin/sh\necho 'refusing everything' >&2\nexit 1\n"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}, "/synchronise/?wait=1", 500, "push"},
-		{"legacy wait configured", func(c *config.Config) { c.Legacy.Wait = true; c.Tools.Hg = "/nonexistent/hg" }, nil, "/synchronise/", 500, "failed"},
+		{"legacy wait configured", func(c *config.Config) { c.Legacy.Wait = true; c.Tools.Hg, c.Tools.Transport = "/nonexistent/hg", "hg" }, nil, "/synchronise/", 500, "failed"},
 		{"source repository broken", nil, func(t *testing.T, e *e2e) {
 			if err := os.RemoveAll(filepath.Join(e.hgDir, ".hg")); err != nil {
 				t.Fatal(err)
 			}
-		}, "/synchronise/?wait=1", 500, "HTTP Error 500"},
+		}, "/synchronise/?wait=1", 500, "Internal Server Error"},
 		{"source repository missing", nil, func(t *testing.T, e *e2e) { e.slug = "nothere" }, "/synchronise/elevenbits/hub/?wait=1", 400, "Synchronising elevenbits/nothere to elevenbits/hub failed"},
 	}
 	for _, tc := range cases {
@@ -426,21 +430,8 @@ func TestServeCommand(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf("listen = \"127.0.0.1:0\"\ndata_dir = %q\n[limits]\nmax_header_bytes = \"4KiB\"\n", filepath.Join(dir, "data"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfgFile}, io.Discard, out) }()
-	var addr string
-	re := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && addr == ""; time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		cancel()
-		t.Fatalf("no address logged:\n%s", out.String())
-	}
+	srv := startServe(t, "serve", "--config", cfgFile)
+	addr, out := srv.addr, srv.out
 	lines := strings.Count(out.String(), "synchroniser serving")
 	if lines != 1 || !strings.Contains(out.String(), "database=sqlite") || !strings.Contains(out.String(), "mirrors=0") {
 		t.Errorf("summary line:\n%s", out.String())
@@ -462,14 +453,8 @@ func TestServeCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "synchroniser.db")); err != nil {
 		t.Errorf("no SQLite database in the data dir: %v", err)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d:\n%s", code, out.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not stop")
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("serve exited %d:\n%s", code, out.String())
 	}
 	if !strings.Contains(out.String(), "stopped") {
 		t.Errorf("no clean stop:\n%s", out.String())
@@ -478,7 +463,7 @@ func TestServeCommand(t *testing.T) {
 	// A bad configuration stops it at once with a clear message.
 	bad := filepath.Join(dir, "bad.toml")
 	os.WriteFile(bad, []byte("listen = \"nope\"\n[log]\nformat = \"xml\"\n"), 0o600)
-	errOut := &lockedBuffer{}
+	errOut := &kitrun.Buffer{}
 	if code := run(context.Background(), []string{"serve", "--config", bad}, io.Discard, errOut); code != 2 ||
 		!strings.Contains(errOut.String(), "listen") || !strings.Contains(errOut.String(), "log.format") {
 		t.Errorf("bad config: exit %d\n%s", code, errOut.String())
@@ -493,21 +478,8 @@ func TestServeDefaults(t *testing.T) {
 	t.Chdir(dir)
 	t.Setenv("SYNCHRONISER_CONFIG", "")
 	t.Setenv("SYNCHRONISER_LISTEN", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve"}, io.Discard, out) }()
-	re := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && addr == ""; time.Sleep(50 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		cancel()
-		t.Fatalf("no address logged:\n%s", out.String())
-	}
+	srv := startServe(t, "serve")
+	addr, out := srv.addr, srv.out
 	for _, want := range []string{`config="built-in defaults"`, "database=sqlite", "data_dir=./data", "providers=synchronise", "mirrors=0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %s:\n%s", want, out.String())
@@ -524,14 +496,49 @@ func TestServeDefaults(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "synchroniser.db")); err != nil {
 		t.Errorf("no ./data/synchroniser.db: %v", err)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d:\n%s", code, out.String())
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("exit %d:\n%s", code, out.String())
+	}
+}
+
+// serving is `synchroniser serve` run in the test process.
+type serving struct {
+	addr   string         // http://127.0.0.1:P, as logged
+	out    *kitrun.Buffer // its log
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// startServe runs `synchroniser args...` and waits (30 s at most) until it
+// logs the address it serves on.
+func startServe(t *testing.T, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serving{out: &kitrun.Buffer{}, cancel: cancel, done: make(chan int, 1)}
+	go func() { s.done <- run(ctx, args, io.Discard, s.out) }()
+	re := regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && s.addr == ""; time.Sleep(50 * time.Millisecond) {
+		if m := re.FindStringSubmatch(s.out.String()); m != nil {
+			s.addr = m[1]
 		}
+	}
+	if s.addr == "" {
+		cancel()
+		t.Fatalf("no address logged:\n%s", s.out.String())
+	}
+	return s
+}
+
+// stop cancels the command (as SIGTERM does) and returns its exit code.
+func (s *serving) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.done:
+		return code
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not stop")
+		return -1
 	}
 }
 
@@ -663,5 +670,131 @@ func TestServePrivatePlainGit(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprint(body), "wrong-token") || strings.Contains(bad.logs.String(), "wrong-token") {
 		t.Error("token shown")
+	}
+}
+
+// TestWorkerCommand runs `synchroniser worker` on each driver: a job queued
+// by another store handle (the hook side) is synced with the worker's own
+// cache (--data-dir), and cancelling the context (SIGTERM) stops it cleanly.
+func TestWorkerCommand(t *testing.T) {
+	t.Parallel()
+	storetest.EachDriver(t, testWorkerCommand)
+}
+
+func testWorkerCommand(t *testing.T, driver string) {
+	dir := t.TempDir()
+	r := hgtest.InitAt(t, filepath.Join(dir, "src"))
+	r.Write("a.txt", "a\n")
+	r.Commit(hgtest.WithMessage("first"), hgtest.WithDate("1600000000 0"))
+	src := r.Dir
+	dest := filepath.Join(dir, "dest.git")
+	gittest.Run(t, "", "init", "-q", "--bare", "--", dest)
+
+	dataDir := filepath.Join(dir, "data")
+	scfg := store.Config{Driver: store.SQLite, Path: filepath.Join(dataDir, "synchroniser.db")}
+	dbURL := ""
+	if driver == store.Postgres {
+		dbURL = storetest.NewDatabase(t)
+		scfg = store.Config{Driver: store.Postgres, URL: dbURL}
+	}
+	cacheRoot := filepath.Join(dir, "worker-data")
+	conf := filepath.Join(dir, "synchroniser.toml")
+	toml := fmt.Sprintf(`data_dir = %q
+database_url = %q
+
+[source]
+allow_file = true
+
+[limits]
+concurrent_syncs = 2
+
+[[mirror]]
+name = "demo"
+scm = "hg"
+source = %q
+[mirror.destination]
+url = %q
+`, dataDir, dbURL, src, dest)
+	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr kitrun.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"worker", "--config", conf, "--data-dir", cacheRoot, "--id", "w1"}, &stderr, &stderr)
+	}()
+
+	// The worker creates the database; the hook side opens it when it exists.
+	var st *store.Store
+	var err error
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, serr := os.Stat(scfg.Path); driver == store.Postgres || serr == nil {
+			if st, err = store.Open(context.Background(), scfg); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("open the database: %v\nworker log:\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer st.Close()
+	q, err := queue.New(context.Background(), queue.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := q.Enqueue(context.Background(), "demo", queue.Push("generic", "d-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer wcancel()
+	j, err := q.Wait(wctx, id)
+	if err != nil {
+		t.Fatalf("wait: %v\nworker log:\n%s", err, stderr.String())
+	}
+	if !j.Succeeded() || len(j.Runs) != 1 || j.Runs[0].Worker != "w1" {
+		t.Fatalf("job = state %s err %v runs %+v\nworker log:\n%s", j.State, j.Err(), j.Runs, stderr.String())
+	}
+	if got := strings.TrimSpace(gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "refs/heads/master")); got != "first" {
+		t.Fatalf("destination master message = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(cacheRoot, "cache", "demo")); err != nil {
+		t.Fatalf("the worker's cache is not under --data-dir: %v", err)
+	}
+
+	cancel() // SIGTERM
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("worker exited with %d\n%s", c, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("worker did not stop within a minute of SIGTERM")
+	}
+	if log := stderr.String(); !strings.Contains(log, "worker stopped") || (dbURL != "" && strings.Contains(log, dbURL)) {
+		t.Fatalf("worker log (must say it stopped and never print the database URL):\n%s", log)
+	}
+}
+
+func TestWorkerCommandErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"worker", "extra"}, 2},
+		{[]string{"worker", "--bogus"}, 2},
+		{[]string{"worker", "--config", "/nonexistent/synchroniser.toml"}, 2},
+		{[]string{"worker", "--help"}, 0},
+	} {
+		var out bytes.Buffer
+		if got := run(context.Background(), tt.args, &out, &out); got != tt.want {
+			t.Errorf("%v: exit %d, want %d\n%s", tt.args, got, tt.want, out.String())
+		}
 	}
 }

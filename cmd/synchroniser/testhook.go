@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/mirror"
 )
 
 // pauseEnv names the phase of the first sync at which the process stops for
@@ -137,11 +139,19 @@ func (h pauseHandler) WithGroup(name string) slog.Handler {
 	return pauseHandler{h.Handler.WithGroup(name), h.p}
 }
 
-// phaseOf names the phase a record of a finished command ends
-// ("command", logged by internal/command for every hg and git run), "" if
-// none: hg clone and hg pull by their subcommand, git by its op.
+// phaseOf names the phase a record ends, "" if none: the native
+// transport's records of its clone and pull (mirror.MsgClonePartial,
+// mirror.MsgCachePulled), or a finished command ("command", logged by
+// internal/command for every hg and git run): hg clone and hg pull by
+// their subcommand, git by its op.
 func phaseOf(r slog.Record) string {
-	if r.Message != "command" {
+	switch r.Message {
+	case mirror.MsgClonePartial:
+		return "clone"
+	case mirror.MsgCachePulled:
+		return "pull"
+	case "command":
+	default:
 		return ""
 	}
 	var program, op string

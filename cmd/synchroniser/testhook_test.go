@@ -4,10 +4,13 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/mirror"
 )
 
 // TestPhaseOf: the test pause hook recognises the command records of hg
-// clone and pull and of git ls-remote and push, and nothing else.
+// clone and pull and of git ls-remote and push, the native transport's
+// records of its clone and pull, and nothing else.
 func TestPhaseOf(t *testing.T) {
 	rec := func(msg string, attrs ...slog.Attr) slog.Record {
 		r := slog.NewRecord(time.Now(), slog.LevelDebug, msg, 0)
@@ -32,6 +35,9 @@ func TestPhaseOf(t *testing.T) {
 		{git("push"), "pushed"},
 		{git("fetch"), ""},
 		{rec("sync started", slog.String("op", "push")), ""},
+		{rec(mirror.MsgClonePartial, slog.String("partial", "/c/hg.partial")), "clone"},
+		{rec(mirror.MsgCachePulled, slog.String("transport", "native")), "pull"},
+		{rec("hg cache cloned", slog.String("transport", "native")), ""},
 	} {
 		if got := phaseOf(tc.r); got != tc.want {
 			t.Errorf("phaseOf(%s %v) = %q, want %q", tc.r.Message, tc.r, got, tc.want)

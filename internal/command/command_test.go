@@ -193,9 +193,13 @@ func TestRedact(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"https://x-access-token:s3cret@github.com/o/r.git": "https://github.com/o/r.git",
-		"ssh://git:pw@example.org/r":                       "ssh://git@example.org/r",
+		"https://github.com/o/r.git":                       "https://github.com/o/r.git",
+		"/srv/git/r.git":                                   "/srv/git/r.git",
 		"git@github.com:o/r.git":                           "git@github.com:o/r.git",
-		"ss/h://git:s3cret@examvle.org/r":                  "ss/h://xxxxx@examvle.org/r",
+		"ssh://git:pw@example.org/r":                       "ssh://git@example.org/r",
+		"https://tok3n@example.org/r":                      "https://example.org/r",
+		"ss/h://git:s3cret@examvle.org/r":                  "ss/h://xxxxx@examvle.org/r", // found by FuzzRedact
+		"a/b://u:pw@h/p#x://c:d@i":                         "a/b://xxxxx@h/p#x://xxxxx@i",
 		"https://u:p@[::1":                                 "(unparsable URL)",
 	} {
 		if got := Redact(in); got != want {

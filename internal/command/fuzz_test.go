@@ -16,20 +16,43 @@ func FuzzRedactText(f *testing.F) {
 		}
 		// A URL's password in a word never survives.
 		for _, word := range strings.Fields(s) {
-			i := strings.Index(word, "://")
-			if i < 0 {
-				continue
-			}
-			rest := word[i+3:]
-			if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-				rest = rest[:end]
-			}
-			if at := strings.LastIndexByte(rest, '@'); at > 0 {
-				if _, pw, ok := strings.Cut(rest[:at], ":"); ok && len(pw) >= 4 && !strings.ContainsAny(pw, "/?#@%:*x") &&
-					strings.Contains(out, ":"+pw+"@") {
-					t.Fatalf("RedactText(%q) = %q keeps the password", s, out)
-				}
+			if pw, ok := urlPassword(word); ok && len(pw) >= 4 && !strings.ContainsAny(pw, "/?#@%:*x") &&
+				strings.Contains(out, ":"+pw+"@") {
+				t.Fatalf("RedactText(%q) = %q keeps the password", s, out)
 			}
 		}
 	})
+}
+
+func FuzzRedact(f *testing.F) {
+	f.Add("https://x-access-token:s3cret@github.com/o/r.git")
+	f.Add("ssh://git:s3cret@example.org/r")
+	f.Add("/srv/r.git")
+	f.Fuzz(func(t *testing.T, raw string) {
+		out := Redact(raw)
+		// A URL's password never survives.
+		if pw, ok := urlPassword(raw); ok && len(pw) >= 4 && !strings.ContainsAny(pw, "/?#@%") &&
+			strings.Contains(out, ":"+pw+"@") {
+			t.Fatalf("Redact(%q) = %q keeps the password", raw, out)
+		}
+	})
+}
+
+// urlPassword returns the password in the authority of the first URL in s
+// (after "://", up to the last '@' before any of "/?#").
+func urlPassword(s string) (string, bool) {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return "", false
+	}
+	rest := s[i+3:]
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end] // the authority
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at <= 0 {
+		return "", false
+	}
+	_, pw, ok := strings.Cut(rest[:at], ":")
+	return pw, ok
 }

@@ -34,12 +34,21 @@ func Redact(raw string) string {
 
 // RedactText hides secrets (each replaced by "***") and the userinfo of
 // every URL (replaced by "xxxxx") in s, a message a program wrote.
+//
+// URLs go first: a secret holding "//" or ':' would otherwise, once
+// replaced, break the "://" that marks the URL whose password follows it.
 func RedactText(s string, secrets ...string) string {
+	s = redactURLWords(s)
 	for _, sec := range secrets {
 		if sec != "" {
 			s = strings.ReplaceAll(s, sec, "***")
 		}
 	}
+	return s
+}
+
+// redactURLWords replaces the userinfo of every URL-like word in s.
+func redactURLWords(s string) string {
 	if !strings.Contains(s, "://") {
 		return s
 	}

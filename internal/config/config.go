@@ -182,6 +182,7 @@ type Tools struct {
 	Hg        string `toml:"hg"`        // default "hg"
 	Git       string `toml:"git"`       // default "git"
 	Converter string `toml:"converter"` // "native" (default) or "hg-git"
+	Transport string `toml:"transport"` // "native" (default) or "hg" (transport.go)
 }
 
 // MirrorConfig is one [[mirror]] table.
@@ -198,6 +199,7 @@ type MirrorConfig struct {
 	Force         bool              `toml:"force"`
 	Poll          time.Duration     `toml:"poll"`
 	Converter     string            `toml:"converter"` // "" = [tools] converter
+	Transport     string            `toml:"transport"` // "" = [tools] transport
 	ConvertConfig                   // authors_file, branch_bookmark_suffix, hggit, allow_authors_change (convert.go)
 
 	Layout    string `toml:"layout"`     // "hg-git" (default) or "heptapod"
@@ -331,6 +333,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 		"SYNCHRONISER_HG":          &c.Tools.Hg,
 		"SYNCHRONISER_GIT":         &c.Tools.Git,
 		"SYNCHRONISER_CONVERTER":   &c.Tools.Converter,
+		"SYNCHRONISER_TRANSPORT":   &c.Tools.Transport,
 		"SYNCHRONISER_BOT_LOGIN":   &c.Bot.Login,
 		"SYNCHRONISER_BOT_NAME":    &c.Bot.Name,
 		"SYNCHRONISER_GIT_HOST":    &c.Seed.GitHost,
@@ -562,6 +565,9 @@ func (c *Config) Validate() error {
 	if !slices.Contains(convs, c.Tools.Converter) || c.Tools.Converter == "" {
 		bad("tools.converter: %q is not one of native, hg-git", c.Tools.Converter)
 	}
+	if c.Tools.Transport == "" || !validTransport(c.Tools.Transport) {
+		bad("tools.transport: %q is not one of %s", c.Tools.Transport, strings.Join(mirror.Transports, ", "))
+	}
 	seen := map[string]bool{}
 	for i := range c.Mirror {
 		validateMirror(i, &c.Mirror[i], seen, bad)
@@ -679,6 +685,9 @@ func validateMirror(i int, m *MirrorConfig, seen map[string]bool, bad func(strin
 	}
 	if !slices.Contains(convs, m.Converter) {
 		bad("%s: converter %q is not one of native, hg-git", key, m.Converter)
+	}
+	if !validTransport(m.Transport) {
+		bad("%s: transport %q is not one of %s", key, m.Transport, strings.Join(mirror.Transports, ", "))
 	}
 	for _, c := range []struct {
 		key, v string

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,11 +89,7 @@ func TestExampleFile(t *testing.T) {
 
 func TestFullFile(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	tokFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokFile, []byte("file-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokFile := writeFile(t, t.TempDir(), "token", "file-token\n")
 	src := fmt.Sprintf(`
 listen = "0.0.0.0:9000"
 data_dir = "/var/lib/synchroniser"
@@ -138,11 +133,7 @@ refs = ["refs/heads/*"]
 url = "https://github.com/acme/one.git"
 forge = "github"
 `, tokFile)
-	p := filepath.Join(dir, "s.toml")
-	if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Load(p, env(map[string]string{"TOK": "env-token"}))
+	c, err := Load(writeFile(t, t.TempDir(), "s.toml", src), env(map[string]string{"TOK": "env-token"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,13 +355,8 @@ func FuzzParse(f *testing.F) {
 func TestConvertKeys(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "authors"), []byte("alice = Alice <a@example.com>\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bad-authors"), []byte("alice\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "config.toml")
+	writeFile(t, dir, "authors", "alice = Alice <a@example.com>\n")
+	writeFile(t, dir, "bad-authors", "alice\n")
 	good := `
 [convert]
 authors_file = "authors"
@@ -389,9 +375,7 @@ hggit = "1.0"
 branch_bookmark_suffix = "_bm"
 allow_authors_change = true
 `
-	if err := os.WriteFile(file, []byte(good), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := writeFile(t, dir, "config.toml", good)
 	c, err := Load(file, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -412,10 +396,7 @@ allow_authors_change = true
 		{"[convert]\nauthors_file = \"bad-authors\"\n", "bad-authors:1: malformed authors line"},
 		{"[convert]\nauthors_file = \"nope\"\n", "authors_file: authors file: open"},
 	} {
-		if err := os.WriteFile(file, []byte(tc.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Load(file, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Load(writeFile(t, dir, "config.toml", tc.text), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.text, err, tc.want)
 		}
 	}

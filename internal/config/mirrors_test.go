@@ -192,11 +192,7 @@ func FuzzSeedName(f *testing.F) {
 // source credentials per mirror, with [source] and [seed] defaults.
 func TestLivingSourceKeys(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	tokFile := dir + "/tok"
-	if err := os.WriteFile(tokFile, []byte("file-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokFile := writeFile(t, t.TempDir(), "tok", "file-token\n")
 	data := `
 [source]
 user = "default-user"
@@ -225,7 +221,7 @@ wild_heads = true
 [mirror.destination]
 url = "/srv/git/d.git"
 `
-	c, err := Load(writeFile(t, data), func(k string) (string, bool) {
+	c, err := Load(writeFile(t, t.TempDir(), "c.toml", data), func(k string) (string, bool) {
 		if k == "SRC_TOKEN" {
 			return "env-token", true
 		}
@@ -279,9 +275,11 @@ url = "/srv/git/d.git"
 	}
 }
 
-func writeFile(t *testing.T, data string) string {
+// writeFile writes data to name in dir, readable by the owner only (as
+// secrets and configuration files are), and returns its path.
+func writeFile(t *testing.T, dir, name, data string) string {
 	t.Helper()
-	p := t.TempDir() + "/c.toml"
+	p := dir + "/" + name
 	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,11 @@ package config
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // redacted is what a Secret shows instead of its value.
@@ -82,12 +83,9 @@ func readSmall(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	data, err := limitio.ReadAll(f, maxSecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	if len(data) > maxSecretFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxSecretFile)
 	}
 	return data, nil
 }

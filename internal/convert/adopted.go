@@ -24,7 +24,7 @@ func (c *converter) adoptedBase(ctx context.Context, p1 hg.Node) error {
 	if !c.adopted {
 		return nil
 	}
-	h, ok := c.m.byHg[p1]
+	h, ok := c.m.get(p1)
 	if !ok {
 		return nil
 	}

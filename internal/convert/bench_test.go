@@ -3,7 +3,6 @@ package convert_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,8 +45,7 @@ func BenchmarkHgGitClick(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		dir := filepath.Join(b.TempDir(), "r")
-		copyDir(b, src, dir)
+		dir := copyRepo(b, src, "r")
 		b.StartTimer()
 		runHgGit(b, dir)
 	}
@@ -59,8 +57,7 @@ func BenchmarkHgGitClick(b *testing.B) {
 func BenchmarkClickVsHgGit(b *testing.B) {
 	requireHg(b)
 	src := unbundle(b, "click.hg")
-	ref := filepath.Join(b.TempDir(), "ref")
-	copyDir(b, src, ref)
+	ref := copyRepo(b, src, "ref")
 	start := time.Now()
 	runHgGit(b, ref)
 	hgGit := time.Since(start)

@@ -44,8 +44,18 @@ type Result struct {
 	Tip         string            // git sha of tip ("" for an empty repository)
 	Warnings    []Warning         // entries that could not be mapped (never silent)
 	RevlogReads int64             // revision texts this run read from the store (a measure of its work)
-	Record      Record            // the settings the map's commits were made with
+	// RevlogChunks counts the revlog chunks (full texts and deltas) this
+	// run decompressed for those texts: the delta chains it followed.
+	RevlogChunks int64
+	Record       Record // the settings the map's commits were made with
+	// Parents are the parents of the commits this run wrote, by commit,
+	// for runs of up to MaxParentsKept changesets (nil otherwise): a push
+	// tells a fast-forward from them without asking git.
+	Parents map[git.Hash][]git.Hash
 }
+
+// MaxParentsKept is the most changesets a run keeps Result.Parents for.
+const MaxParentsKept = 1000
 
 // Warning is one entry that could not be carried into Git. Rev and Node
 // name the changeset (Rev is -1 for a bookmark or tag, named by Path).
@@ -65,11 +75,14 @@ type Native struct {
 	// CheckpointEvery commits the pack and the map after this many
 	// changesets (0 = 2000), bounding the work an interruption loses.
 	CheckpointEvery int
-	// Memory bounds the converter's caches in bytes (0 = DefaultMemory):
-	// the pack writer's delta window, the file contents read ahead and the
-	// filenode → blob id cache. Less memory costs speed and pack size,
-	// never correctness. What grows with the history besides (the map,
-	// the branch of each converted changeset) is small per changeset.
+	// Memory bounds the memory a conversion uses, in bytes (0 =
+	// DefaultMemory). Its caches get about half of it (budgetsFor): the
+	// pack writer's delta window, the file contents read ahead, the
+	// filenode → blob id cache and the manifest texts; the rest is left
+	// for what is not cached (revlog indexes, the map, one checkpoint's
+	// pack index) and for the garbage collector's headroom, which a
+	// process converting alone bounds with debug.SetMemoryLimit(Memory).
+	// Less memory costs speed and pack size, never correctness.
 	Memory int64
 }
 
@@ -79,12 +92,18 @@ const DefaultMemory = 256 << 20
 // MinMemory is the smallest Memory honoured; less is raised to it.
 const MinMemory = 8 << 20
 
-// budgets splits a memory bound between the caches: a quarter each for
-// the delta window and the blob id cache, an eighth for read-ahead.
+// budgets splits a memory bound between the caches: an eighth for the
+// delta window, a sixteenth each for read-ahead, the blob id cache, the
+// manifest texts and a changelog or manifest data file read whole, a
+// filelog open per 256 KiB (up to 1,024): together about a third, as the
+// heap grows to twice what is live before the garbage collector runs.
 type budgets struct {
 	deltaWindow int
 	readAhead   int64
 	blobCache   int // entries
+	manifests   int64
+	wholeData   int64 // changelog or manifest data file read whole, at most
+	filelogs    int   // open at once
 }
 
 // blobCacheEntryBytes is roughly what one filenode → blob entry costs in
@@ -97,9 +116,12 @@ func budgetsFor(memory int64) budgets {
 	}
 	memory = max(memory, MinMemory)
 	return budgets{
-		deltaWindow: int(memory / 4),
-		readAhead:   memory / 8,
-		blobCache:   int(memory / 4 / blobCacheEntryBytes),
+		deltaWindow: int(memory / 8),
+		readAhead:   memory / 16,
+		blobCache:   int(memory / 16 / blobCacheEntryBytes),
+		manifests:   memory / 16,
+		wholeData:   memory / 16,
+		filelogs:    int(min(memory/(256<<10), 1024)),
 	}
 }
 
@@ -129,6 +151,9 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	defer repo.Close()
+	b := budgetsFor(n.Memory)
+	repo.SetManifestCache(b.manifests)
+	repo.SetLimits(b.wholeData, b.filelogs)
 
 	gitDir := GitDir(hgRoot)
 	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
@@ -141,11 +166,15 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err := git.CleanTemporary(gitDir, time.Hour); err != nil {
 		log.Warn("convert: cleaning temporary pack files", "err", err)
 	}
-	m, err := loadMap(MapPath(hgRoot))
+	statePath := StatePath(hgRoot)
+	st := loadState(statePath)
+	repo.KnowRevs(st.knownRevs())
+	m, err := openMap(MapPath(hgRoot), st)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := CheckRecord(hgRoot, opts.Settings, len(m.lines))
+	defer m.close()
+	rec, err := CheckRecord(hgRoot, opts.Settings, m.size())
 	if err != nil {
 		return nil, err
 	}
@@ -168,17 +197,22 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 		branchOf: map[int]branchInfo{},
 		excl:     excl,
 		settings: opts.Settings,
-		budgets:  budgetsFor(n.Memory),
+		budgets:  b,
 		adopted:  rec.AdoptedFrom != "" || opts.Settings.Level() == HgGit11, // 1.1 keeps a .gitmodules the rebuilt state may lack
 	}
-	statePath := StatePath(hgRoot)
-	if st := loadState(statePath); st.matches(m) {
+	if st.matches(m) {
 		c.prior = st
 	}
 	res := &Result{Total: repo.Len()}
 	err = c.run(ctx, every, opts.Progress, res)
 	if err == nil {
+		if ierr := m.updateIndex(); ierr != nil {
+			log.Warn("convert: map index not saved", "err", ierr)
+		}
 		err = c.refs(res)
+	}
+	if err == nil && m.err != nil {
+		err = fmt.Errorf("convert: read map index: %w", m.err) // refs may lack a commit
 	}
 	if err == nil {
 		err = WriteRecord(hgRoot, rec)
@@ -192,6 +226,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	}
 	res.Warnings = c.warnings
 	res.RevlogReads = repo.RevisionReads()
+	res.RevlogChunks = repo.ChunkReads()
 	c.logWarnings()
 	return res, err
 }
@@ -214,12 +249,15 @@ type converter struct {
 	branchOf map[int]branchInfo // of the changesets converted, for branch heads
 	budgets  budgets
 
-	prior   *runState          // what an earlier run left (nil: none usable)
-	skipped map[hg.Node]bool   // octopus parts (never exported), of this run and earlier ones
-	derived *derived           // what refs computed that the next run reuses
-	last    hg.Node            // the changeset converted last by this run (zero: none)
-	lastMf  []hg.ManifestEntry // its manifest
-	excl    []bool             // revisions never exported (see Options.Exclude); nil = none
+	prior   *runState        // what an earlier run left (nil: none usable)
+	skipped map[hg.Node]bool // octopus parts (never exported), of this run and earlier ones
+	derived *derived         // what refs computed that the next run reuses
+	last    hg.Node          // the changeset converted last by this run (zero: none)
+	lastMf  hg.Node          // its manifest
+	excl    []bool           // revisions never exported (see Options.Exclude); nil = none
+	// The .hgtags file revisions of the heads this run converted, by
+	// changeset (see reader.tagFnodes).
+	tagFnodes map[hg.Node]hg.Node
 
 	settings Settings
 	adopted  bool // the map was adopted (adopted.go)
@@ -227,12 +265,14 @@ type converter struct {
 
 // state returns what this run leaves for the next one.
 func (c *converter) state() *runState {
-	st := &runState{Version: stateVersion, MapLines: len(c.m.lines)}
+	st := &runState{Version: stateVersion, MapLines: c.m.size(), MapLast: c.m.lastNode()}
 	if c.derived != nil {
-		st.Heads, st.Excluded, st.TagFnodes = c.derived.heads, c.derived.excluded, c.derived.tagFnodes
+		st.Heads, st.Excluded, st.TagFnodes, st.Known = c.derived.heads, c.derived.excluded, c.derived.tagFnodes, c.derived.known
+		st.setRefs(c.gitDir, c.derived.refs)
 	}
-	if n := len(c.m.lines); n > 0 {
-		st.MapLast = c.m.lines[n-1].hg
+	st.Mapped = make([]byte, 0, 40*len(c.m.hits))
+	for n, h := range c.m.hits {
+		st.Mapped = append(append(st.Mapped, n[:]...), h[:]...)
 	}
 	if n := c.repo.Len(); n > 0 {
 		st.Scanned = n
@@ -247,9 +287,13 @@ func (c *converter) state() *runState {
 	}
 	switch {
 	case c.last != hg.NullNode:
-		c.exporterState(st, c.last, c.lastMf)
+		// Read again: jobs carry only what changed.
+		if mf, err := c.repo.Manifest(c.lastMf); err == nil {
+			c.exporterState(st, c.last, c.lastMf, mf)
+		}
 	case c.prior != nil:
-		st.Last, st.Root, st.Dirs, st.Links = c.prior.Last, c.prior.Root, c.prior.Dirs, c.prior.Links
+		st.Last, st.LastManifest, st.Root = c.prior.Last, c.prior.LastManifest, c.prior.Root
+		st.Dirs, st.Links = c.prior.Dirs, c.prior.Links
 		st.Manifest, st.Blobs = c.prior.Manifest, c.prior.Blobs
 	}
 	return st
@@ -264,13 +308,21 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 			c.skipped[n] = true
 		}
 	}
-	for rev := 0; rev < total; rev++ {
+	// Below what an earlier run scanned, every revision not excluded is in
+	// the map or skipped.
+	from := scannedBefore(c.repo, c.excl, c.prior)
+	if from == 0 {
+		if err := c.m.readWhole(); err != nil {
+			return err
+		}
+	}
+	for rev := from; rev < total; rev++ {
 		node, err := c.repo.Changelog().Node(rev)
 		if err != nil {
 			return err
 		}
 		// Octopus parts an earlier run skipped are never in the map.
-		if _, ok := c.m.byHg[node]; !ok && !isExcluded(c.excl, rev) && !c.skipped[node] {
+		if !isExcluded(c.excl, rev) && !c.skipped[node] && !c.m.has(node) {
 			todo = append(todo, rev)
 		}
 	}
@@ -287,6 +339,16 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	}()
 	rd := newReader(c.repo)
 	rd.maxSeen = c.budgets.blobCache
+	// A long run notes the .hgtags of heads as it goes (refs would read
+	// each head's manifest again); a short one leaves refs to the state.
+	if len(todo) > MaxParentsKept {
+		heads, err := visibleHeads(c.repo, c.excl)
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		rd.heads = heads
+		c.tagFnodes = rd.tagFnodes // read once the reader has stopped
+	}
 	if err := c.startFrom(ctx, rd, todo[0]); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
@@ -318,13 +380,19 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 			c.skipped[j.cs.Node] = true
 			continue
 		}
-		h, err := c.convertOne(j)
+		h, parents, err := c.convertOne(j)
 		b.release(j.size)
 		if err != nil {
 			return fmt.Errorf("convert: changeset %d (%s): %w", j.cs.Rev, j.cs.Node, err)
 		}
+		if len(todo) <= MaxParentsKept {
+			if res.Parents == nil {
+				res.Parents = make(map[git.Hash][]git.Hash, len(todo))
+			}
+			res.Parents[h] = parents
+		}
 		c.m.set(j.cs.Node, h)
-		c.last, c.lastMf = j.cs.Node, j.mf
+		c.last, c.lastMf = j.cs.Node, j.cs.Manifest
 		res.Converted++
 		sinceCheckpoint++
 		if progress != nil {
@@ -372,21 +440,22 @@ func (c *converter) checkpoint(reopen bool) error {
 
 // add stores an object in the pack, as a delta against base (an earlier
 // version of it, or the zero hash) when the pack writer finds that worth it.
+// The pack writer compresses and writes it on its own goroutine: data (a
+// new encoding, or file contents the reader never reuses) is not modified
+// afterwards.
 func (c *converter) add(t git.ObjectType, data []byte, base git.Hash) (git.Hash, error) {
-	if base.IsZero() {
-		return c.pw.Add(t, data)
-	}
-	return c.pw.AddDelta(t, data, base)
+	return c.pw.Submit(t, data, base)
 }
 
-// convertOne writes the tree and commit of a prepared changeset.
-func (c *converter) convertOne(j *job) (git.Hash, error) {
+// convertOne writes the tree and commit of a prepared changeset, and
+// returns the commit and its parents.
+func (c *converter) convertOne(j *job) (git.Hash, []git.Hash, error) {
 	if err := c.update(j, c.add); err != nil {
-		return git.Hash{}, err
+		return git.Hash{}, nil, err
 	}
 	var parents []git.Hash
 	for _, p := range j.parents {
-		if h, ok := c.m.byHg[p]; ok {
+		if h, ok := c.m.get(p); ok {
 			parents = append(parents, h)
 		}
 	}
@@ -395,7 +464,8 @@ func (c *converter) convertOne(j *job) (git.Hash, error) {
 		User: cs.User, Time: cs.Time, TZ: int64(cs.TZ), Extra: cs.Extra, Description: cs.Description,
 		Authors: c.settings.Authors,
 	}, parents, c.rootHash, j.renames)
-	return c.pw.Add(git.CommitObject, git.EncodeCommit(commit))
+	h, err := c.pw.Submit(git.CommitObject, git.EncodeCommit(commit), git.Hash{})
+	return h, parents, err
 }
 
 // startFrom sets the exporter state for a run starting at firstRev: the
@@ -410,7 +480,7 @@ func (c *converter) startFrom(ctx context.Context, rd *reader, firstRev int) err
 			return err
 		}
 		if n, _ := c.repo.Changelog().Node(p1); p1 >= 0 && n == st.Last {
-			if _, ok := c.m.byHg[n]; ok {
+			if c.m.has(n) {
 				c.restoreExporter(st, rd, p1)
 				return nil
 			}
@@ -431,7 +501,7 @@ func (c *converter) loadBase(ctx context.Context, rd *reader, firstRev int) erro
 	if cs.P1 == hg.NullNode {
 		return nil
 	}
-	if _, ok := c.m.byHg[cs.P1]; !ok {
+	if !c.m.has(cs.P1) {
 		return nil
 	}
 	prev, err := c.repo.Changeset(mustRev(c.repo, cs.P1))

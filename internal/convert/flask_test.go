@@ -2,7 +2,6 @@ package convert_test
 
 import (
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -43,8 +42,7 @@ func TestFlask(t *testing.T) {
 	hgtest.Run(t, src, "bookmark", "-r", "5401", "workflow")
 	hgtest.Run(t, src, "bookmark", "-r", "p1(tip)", "stable")
 
-	a := filepath.Join(t.TempDir(), "a")
-	copyDir(t, src, a)
+	a := copyRepo(t, src, "a")
 	res := runNative(t, a)
 	m := readMap(t, a)
 	if len(m) != 5534 || res.Converted != 5534 || res.Total != 5534 {
@@ -108,8 +106,7 @@ func TestFlask(t *testing.T) {
 	}
 
 	// Deterministic: a second conversion of another copy agrees.
-	b := filepath.Join(t.TempDir(), "b")
-	copyDir(t, src, b)
+	b := copyRepo(t, src, "b")
 	runNative(t, b)
 	compareMaps(t, m, readMap(t, b))
 
@@ -119,8 +116,7 @@ func TestFlask(t *testing.T) {
 		t.Log("-short: hg-git's partial flask run skipped")
 		return
 	}
-	ref := filepath.Join(t.TempDir(), "hggit")
-	copyDir(t, src, ref)
+	ref := copyRepo(t, src, "hggit")
 	cmd := exec.Command("hg", "--config", "extensions.hggit=", "gexport")
 	cmd.Dir, cmd.Env = ref, hgtest.Env()
 	out, err := cmd.CombinedOutput()

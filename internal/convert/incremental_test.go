@@ -3,18 +3,37 @@ package convert_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
+
+// checkParents checks that parents, a run's Result.Parents, has the n
+// commits the run wrote, each with the parents git reads from it.
+func checkParents(t *testing.T, dir string, parents map[git.Hash][]git.Hash, n int) {
+	t.Helper()
+	if len(parents) != n {
+		t.Errorf("Result.Parents has %d commits, want %d", len(parents), n)
+	}
+	for h, ps := range parents {
+		line := strings.Fields(gittest.Run(t, "", "--git-dir="+convert.GitDir(dir), "rev-list", "--parents", "-n1", h.String()))
+		got := make([]string, len(ps))
+		for i, p := range ps {
+			got[i] = p.String()
+		}
+		if len(line) == 0 || strings.Join(line[1:], " ") != strings.Join(got, " ") {
+			t.Errorf("Result.Parents[%s] = %v, git reads %v", h, got, line)
+		}
+	}
+}
 
 // growRepo adds n changesets touching several files, a branch and a merge.
 func growRepo(r *repo, from, n int) {
@@ -24,8 +43,39 @@ func growRepo(r *repo, from, n int) {
 		if i%7 == 3 {
 			r.Run("cp", "f0", "copy"+strconv.Itoa(i))
 		}
-		r.commit("change " + strconv.Itoa(i))
+		r.Step("change " + strconv.Itoa(i))
 	}
+}
+
+// newGrownRepo is a new repository of n changesets made by growRepo, with
+// the bookmark main on the last.
+func newGrownRepo(t testing.TB, n int) *repo {
+	t.Helper()
+	r := newRepo(t)
+	growRepo(r, 0, n)
+	r.Run("bookmark", "main")
+	return r
+}
+
+// nativeMap converts a copy of the repository at src and returns its map.
+func nativeMap(t testing.TB, src string) map[string]string {
+	t.Helper()
+	full := copyRepo(t, src, "full")
+	runNative(t, full)
+	return readMap(t, full)
+}
+
+// checkResumed converts dir, left by an interrupted conversion (what) with
+// partial in its map, to the end: the run converts only the changesets
+// left, and the map then equals want and .hg/git passes git fsck.
+func checkResumed(t *testing.T, what, dir string, partial, want map[string]string) {
+	t.Helper()
+	res := runNative(t, dir)
+	if res.Converted != len(want)-len(partial) {
+		t.Errorf("%s: resumed run converted %d, want %d", what, res.Converted, len(want)-len(partial))
+	}
+	compareMaps(t, want, readMap(t, dir))
+	fsck(t, dir)
 }
 
 // TestIncremental converts, adds changesets, converts again: only the new
@@ -35,23 +85,19 @@ func growRepo(r *repo, from, n int) {
 func TestIncremental(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	r := newRepo(t)
-	growRepo(r, 0, 12)
-	r.Run("bookmark", "main")
+	r := newGrownRepo(t, 12)
 
 	// Native, then native again.
-	inc := filepath.Join(t.TempDir(), "inc")
-	copyDir(t, r.dir, inc)
+	inc := copyRepo(t, r.dir, "inc")
 	if res := runNative(t, inc); res.Converted != 12 {
 		t.Fatalf("first run converted %d, want 12", res.Converted)
 	}
 	// hg-git first, native continues.
-	mixed := filepath.Join(t.TempDir(), "mixed")
-	copyDir(t, r.dir, mixed)
+	mixed := copyRepo(t, r.dir, "mixed")
 	runHgGit(t, mixed)
 
 	for _, d := range []string{inc, mixed} {
-		rr := &repo{Repo: hgtest.Open(t, d), t: t, dir: d, n: 100}
+		rr := openRepo(t, d)
 		hgtest.Run(t, d, "update", "-q", "tip")
 		growRepo(rr, 12, 6)
 		hgtest.Run(t, d, "update", "-q", "5")
@@ -59,18 +105,17 @@ func TestIncremental(t *testing.T) {
 		growRepo(rr, 30, 3)
 		hgtest.Run(t, d, "update", "-q", "main")
 		rr.Run("merge", "--tool", "internal:local", "side")
-		rr.commit("merge side")
+		rr.Step("merge side")
 	}
 	if res := runNative(t, inc); res.Converted != 10 || res.Total != 22 {
 		t.Errorf("second run converted %d of %d, want 10 of 22", res.Converted, res.Total)
+	} else {
+		checkParents(t, inc, res.Parents, 10)
 	}
 	if res := runNative(t, inc); res.Converted != 0 {
 		t.Errorf("third run converted %d, want 0", res.Converted)
 	}
-	full := filepath.Join(t.TempDir(), "full")
-	copyDir(t, inc, full)
-	os.RemoveAll(convert.GitDir(full))
-	os.Remove(convert.MapPath(full))
+	full := freshCopy(t, inc, "full")
 	fullRes := runNative(t, full)
 	incRes := runNative(t, inc)
 	compareMaps(t, readMap(t, full), readMap(t, inc))
@@ -85,22 +130,15 @@ func TestIncremental(t *testing.T) {
 	}
 	compareMaps(t, readMap(t, full), readMap(t, mixed))
 	fsck(t, mixed)
-	hgOnly := filepath.Join(t.TempDir(), "hgonly")
-	copyDir(t, full, hgOnly)
-	os.RemoveAll(convert.GitDir(hgOnly))
-	os.Remove(convert.MapPath(hgOnly))
+	hgOnly := freshCopy(t, full, "hgonly")
 	runHgGit(t, hgOnly)
 	compareMaps(t, readMap(t, hgOnly), readMap(t, full))
 
 	// And hg-git continues the native converter's work.
-	back := filepath.Join(t.TempDir(), "back")
-	copyDir(t, r.dir, back)
+	back := copyRepo(t, r.dir, "back")
 	runNative(t, back)
-	for _, d := range []string{back} {
-		rr := &repo{Repo: hgtest.Open(t, d), t: t, dir: d, n: 100}
-		hgtest.Run(t, d, "update", "-q", "tip")
-		growRepo(rr, 12, 6)
-	}
+	hgtest.Run(t, back, "update", "-q", "tip")
+	growRepo(openRepo(t, back), 12, 6)
 	runHgGit(t, back)
 	got := readMap(t, back)
 	for n, h := range readMap(t, full) {
@@ -118,18 +156,11 @@ func TestIncremental(t *testing.T) {
 func TestInterrupted(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	r := newRepo(t)
-	growRepo(r, 0, 25)
-	r.Run("bookmark", "main")
-
-	full := filepath.Join(t.TempDir(), "full")
-	copyDir(t, r.dir, full)
-	runNative(t, full)
-	want := readMap(t, full)
+	r := newGrownRepo(t, 25)
+	want := nativeMap(t, r.dir)
 
 	for _, stopAt := range []int{1, 4, 10, 24} {
-		d := filepath.Join(t.TempDir(), "stop"+strconv.Itoa(stopAt))
-		copyDir(t, r.dir, d)
+		d := copyRepo(t, r.dir, "stop"+strconv.Itoa(stopAt))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		n := &convert.Native{CheckpointEvery: 3}
 		_, err := n.Convert(ctx, d, convert.Options{Progress: func(done, total int) {
@@ -153,12 +184,7 @@ func TestInterrupted(t *testing.T) {
 				t.Errorf("stop at %d: map names %s, which is %q", stopAt, h, out)
 			}
 		}
-		res := runNative(t, d)
-		if res.Converted != 25-len(partial) {
-			t.Errorf("stop at %d: resumed run converted %d, want %d", stopAt, res.Converted, 25-len(partial))
-		}
-		compareMaps(t, want, readMap(t, d))
-		fsck(t, d)
+		checkResumed(t, "stop at "+strconv.Itoa(stopAt), d, partial, want)
 	}
 }
 
@@ -178,32 +204,22 @@ func fsck(t testing.TB, hgRoot string) {
 func TestBranchHeads(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	for _, tc := range conformanceRepos {
-		if tc.name != "branches-closed" && tc.name != "merges" {
+	for _, tc := range hgtest.ConformanceRepos {
+		if tc.Name != "branches-closed" && tc.Name != "merges" {
 			continue
 		}
-		r := newRepo(t, tc.init...)
-		tc.build(r)
+		r := newRepo(t, tc.Init...)
+		tc.Build(r.Script)
 		res := runNative(t, r.dir)
 		m := readMap(t, r.dir)
-		branches := strings.Fields(hgtest.Run(t, r.dir, "log", "-r", "head()", "-T", "{branch|urlescape}\n"))
+		branches := strings.Split(strings.TrimSuffix(hgtest.Run(t, r.dir, "log", "-r", "head()", "-T", "{branch}\n"), "\n"), "\n")
 		want := map[string]string{}
 		for _, b := range branches {
-			b = unescapeURL(t, b)
 			rev := strings.TrimSpace(hgtest.Run(t, r.dir, "log", "-r", "max(head() and branch(r'"+b+"') and not closed()) or max(head() and branch(r'"+b+"'))", "-l", "1", "-T", "{node}"))
 			want[b] = m[rev]
 		}
-		compareStringMaps(t, tc.name+" branch heads", want, res.BranchHeads)
+		compareStringMaps(t, tc.Name+" branch heads", want, res.BranchHeads)
 	}
-}
-
-func unescapeURL(t *testing.T, s string) string {
-	t.Helper()
-	u, err := url.PathUnescape(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 // TestKilled kills a conversion process (this test binary re-run as a
@@ -212,14 +228,10 @@ func unescapeURL(t *testing.T, s string) string {
 func TestKilled(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	r := newRepo(t)
-	growRepo(r, 0, 20)
-	full := filepath.Join(t.TempDir(), "full")
-	copyDir(t, r.dir, full)
-	runNative(t, full)
+	r := newGrownRepo(t, 20)
+	want := nativeMap(t, r.dir)
 
-	d := filepath.Join(t.TempDir(), "killed")
-	copyDir(t, r.dir, d)
+	d := copyRepo(t, r.dir, "killed")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKillHelper$")
@@ -242,12 +254,7 @@ func TestKilled(t *testing.T) {
 	if len(partial) == 0 || len(partial) >= 20 {
 		t.Fatalf("killed run left %d changesets in the map", len(partial))
 	}
-	res := runNative(t, d)
-	if res.Converted != 20-len(partial) {
-		t.Errorf("resumed run converted %d, want %d", res.Converted, 20-len(partial))
-	}
-	compareMaps(t, readMap(t, full), readMap(t, d))
-	fsck(t, d)
+	checkResumed(t, "killed run", d, partial, want)
 }
 
 // TestKillHelper is the process TestKilled kills: a slowed conversion with

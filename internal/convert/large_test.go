@@ -1,24 +1,24 @@
 package convert_test
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
-// buildDag makes a repository of n linear changesets with hg debugbuilddag
-// (fast: they touch no file), then a changeset adding a few files, with
-// bookmark main on it.
+// buildDag makes a repository of n linear changesets with hg debugbuilddag,
+// each adding a file (so that the manifest's delta chain grows with the
+// history, as in a real repository), then a changeset adding a few
+// files, with bookmark main on it.
 func buildDag(t *testing.T, n int) string {
 	t.Helper()
 	dir := hgtest.NewRepo(t).Dir
-	hgtest.Run(t, dir, "debugbuilddag", "+"+strconv.Itoa(n))
+	hgtest.Run(t, dir, "debugbuilddag", "--new-file", "+"+strconv.Itoa(n))
 	importFiles(t, dir, "base", "a", "dir/b", "dir/sub/c")
 	hgtest.Run(t, dir, "bookmark", "-r", "tip", "main")
 	return dir
@@ -28,16 +28,12 @@ func buildDag(t *testing.T, n int) string {
 // changeset adding the given files.
 func importFiles(t *testing.T, dir, msg string, files ...string) {
 	t.Helper()
-	var patch strings.Builder
+	patch := map[string][2]string{}
 	for _, f := range files {
-		fmt.Fprintf(&patch, "diff --git a/%s b/%s\nnew file mode 100644\n--- /dev/null\n+++ b/%s\n@@ -0,0 +1,1 @@\n+%s\n", f, f, f, msg)
-	}
-	p := filepath.Join(t.TempDir(), "patch")
-	if err := os.WriteFile(p, []byte(patch.String()), 0o644); err != nil {
-		t.Fatal(err)
+		patch[f] = [2]string{"", msg + "\n"}
 	}
 	hgtest.Run(t, dir, "update", "-q", "tip") // import --bypass commits on "."
-	hgtest.Run(t, dir, "import", "-q", "--bypass", "-m", msg, p)
+	importPatch(t, dir, msg, patch, "-q")
 }
 
 // addOne commits one changeset on top of tip and moves bookmark main to it.
@@ -47,27 +43,62 @@ func addOne(t *testing.T, dir, file string) {
 	hgtest.Run(t, dir, "bookmark", "-f", "-r", "tip", "main")
 }
 
+// spoilMapHead makes the first line of dir's map unreadable (the map is
+// then refused when read whole) and returns what puts it back.
+func spoilMapHead(t *testing.T, dir string) func() {
+	t.Helper()
+	f, err := os.OpenFile(convert.MapPath(dir), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	line := make([]byte, 82)
+	if _, err := f.ReadAt(line, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte(strings.Repeat("x", 40)), 0); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		f, err := os.OpenFile(convert.MapPath(dir), os.O_RDWR, 0)
+		if err == nil {
+			_, err = f.WriteAt(line, 0)
+			f.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestIncrementalBounded checks that converting one new changeset reads a
-// number of revlog entries independent of the history length.
+// number of revlog entries, and of revlog chunks for them (the delta
+// chains followed), independent of the history length, and not the whole
+// map.
 func TestIncrementalBounded(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	reads := map[int]int64{}
+	reads, chunks := map[int]int64{}, map[int]int64{}
 	for _, n := range []int{200, 2000} {
 		dir := buildDag(t, n)
 		if res := runNative(t, dir); res.Converted != n+1 {
 			t.Fatalf("%d: first run converted %d", n, res.Converted)
 		}
 		addOne(t, dir, "dir/one-more")
+		// The increment reads neither the whole map nor its first lines:
+		// with its first line made unreadable, it still converts.
+		restore := spoilMapHead(t, dir)
 		res := runNative(t, dir)
+		restore()
 		if res.Converted != 1 {
 			t.Fatalf("%d: increment converted %d, want 1", n, res.Converted)
 		}
 		if res.Bookmarks["main"] == "" || res.Tip != res.Bookmarks["main"] {
 			t.Errorf("%d: bookmark main %q, tip %q", n, res.Bookmarks["main"], res.Tip)
 		}
-		reads[n] = res.RevlogReads
-		t.Logf("%d changesets: one-changeset increment read %d revlog entries", n, res.RevlogReads)
+		reads[n], chunks[n] = res.RevlogReads, res.RevlogChunks
+		t.Logf("%d changesets: one-changeset increment read %d revlog entries, %d chunks", n, res.RevlogReads, res.RevlogChunks)
 		if n != 200 {
 			continue
 		}
@@ -81,19 +112,41 @@ func TestIncrementalBounded(t *testing.T) {
 			t.Errorf("with a damaged state: converted %d reading %d entries, want 1 reading more than %d", res.Converted, res.RevlogReads, n)
 		}
 		addOne(t, dir, "dir/sub/three-more")
-		if res := runNative(t, dir); res.Converted != 1 || res.RevlogReads > 10 {
+		if res = runNative(t, dir); res.Converted != 1 || res.RevlogReads > 10 {
 			t.Errorf("after the state was rebuilt: converted %d reading %d entries, want 1 reading at most 10", res.Converted, res.RevlogReads)
 		}
+		// Refs are not read again while their directories are unchanged,
+		// but one git moved (a rename in refs/heads) is set back.
+		gitDir := convert.GitDir(dir)
+		main := res.Bookmarks["main"]
+		gittest.Run(t, "", "--git-dir="+gitDir, "update-ref", "refs/heads/main", main+"~1")
+		runNative(t, dir)
+		if got := gittest.Refs(t, gitDir)["refs/heads/main"]; got != main {
+			t.Errorf("refs/heads/main moved by git: %s after a run, want %s", got, main)
+		}
+		// An append a crash cut short leaves a partial line, which the
+		// next run drops (converting its changeset again).
+		f, err := os.OpenFile(convert.MapPath(dir), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("0123456789abcdef")
+		f.Close()
+		addOne(t, dir, "four-more")
+		if res := runNative(t, dir); res.Converted != 1 {
+			t.Errorf("after a torn map line: converted %d, want 1", res.Converted)
+		}
 		// The increments give what a fresh conversion gives.
-		full := filepath.Join(t.TempDir(), "full")
-		copyDir(t, dir, full)
-		os.RemoveAll(convert.GitDir(full))
-		os.Remove(convert.MapPath(full))
-		os.Remove(convert.StatePath(full))
+		full := freshCopy(t, dir, "full")
 		runNative(t, full)
 		compareMaps(t, readMap(t, full), readMap(t, dir))
 	}
 	if reads[2000] != reads[200] || reads[200] > 10 {
 		t.Errorf("revlog entries read for one new changeset: %d on 200 changesets, %d on 2000 (want equal, small)", reads[200], reads[2000])
+	}
+	// The manifest's delta chain is hundreds long at 2000 changesets: the
+	// parent's manifest text comes from the state, not from its chain.
+	if chunks[2000] != chunks[200] || chunks[200] > 2*reads[200] {
+		t.Errorf("revlog chunks read for one new changeset: %d on 200 changesets, %d on 2000 (want equal, at most %d)", chunks[200], chunks[2000], 2*reads[200])
 	}
 }

@@ -40,14 +40,7 @@ func writeTinyHistory(t *testing.T, dir string, n int) {
 		}
 		p1 = node
 	}
-	j, err := hg.OpenJournal(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Commit(j); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Close(); err != nil {
+	if err := a.CommitAlone(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -19,7 +19,7 @@ type job struct {
 	cs   *hg.Changeset
 	skip bool // an hg-git "octopus" part: not exported
 
-	mf               []hg.ManifestEntry
+	mf               []hg.ManifestEntry // set only with sub (the rest needs no parsed manifest)
 	changed, removed []hg.ManifestEntry
 	bases            []hg.Node          // per changed entry: the file revision it replaces, or NullNode
 	data             map[hg.Node][]byte // contents of changed files the writer has not seen
@@ -43,18 +43,109 @@ type subInput struct {
 // reader prepares jobs in conversion order. Only the reader touches the
 // repository while a conversion runs.
 type reader struct {
-	repo   *hg.Repo
-	prev   []hg.ManifestEntry // manifest of the changeset prepared last
-	prevOK bool
-	prevRv int
-	seen   map[hg.Node]struct{} // file revisions whose data was handed over
+	repo *hg.Repo
+	// The manifest of the changeset prepared last (of revision prevRv
+	// when prevOK): its text, and parsed, when needed, in prev (which
+	// alone may be set, by restoreExporter; the text is then encoded
+	// from it).
+	prevText []byte
+	prev     []hg.ManifestEntry
+	prevOK   bool
+	prevRv   int
+	spare    []byte               // a buffer for the next manifest text
+	seen     map[hg.Node]struct{} // file revisions whose data was handed over
 	// maxSeen bounds seen (and the writer's blob cache, cleared with it);
 	// past it both start afresh (a miss only costs reading a file again).
 	maxSeen int
+	// heads are the revisions whose .hgtags file revision is recorded in
+	// tagFnodes as their manifests go by (refs reads tags from heads).
+	heads     map[int]bool
+	tagFnodes map[hg.Node]hg.Node
 }
 
 func newReader(repo *hg.Repo) *reader {
-	return &reader{repo: repo, seen: make(map[hg.Node]struct{}), maxSeen: 1 << 20}
+	return &reader{repo: repo, seen: make(map[hg.Node]struct{}), maxSeen: 1 << 20, tagFnodes: map[hg.Node]hg.Node{}}
+}
+
+// visibleHeads returns the revisions not in excl with no child outside it.
+func visibleHeads(repo *hg.Repo, excl []bool) (map[int]bool, error) {
+	cl := repo.Changelog()
+	hasChild := make([]bool, cl.Len())
+	for rev := range hasChild {
+		if isExcluded(excl, rev) {
+			continue
+		}
+		p1, p2, err := cl.Parents(rev)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range []int{p1, p2} {
+			if p >= 0 {
+				hasChild[p] = true
+			}
+		}
+	}
+	heads := map[int]bool{}
+	for rev, c := range hasChild {
+		if !c && !isExcluded(excl, rev) {
+			heads[rev] = true
+		}
+	}
+	return heads, nil
+}
+
+// prevManifest returns the manifest of the changeset prepared last, parsed.
+func (r *reader) prevManifest() ([]hg.ManifestEntry, error) {
+	if r.prev == nil && len(r.prevText) > 0 {
+		mf, err := hg.ParseManifest(r.prevText)
+		if err != nil {
+			return nil, err
+		}
+		r.prev = mf
+	}
+	return r.prev, nil
+}
+
+// diff returns the entries of text (the manifest of the changeset to
+// prepare) that differ from the previous manifest's, compared as texts.
+// It returns the text to keep as the previous manifest: text itself, or,
+// when text is not sorted, the sorted text of its parsed entries.
+func (r *reader) diff(text []byte) ([]hg.ManifestChange, []byte, []hg.ManifestEntry, error) {
+	if r.prevText == nil && len(r.prev) > 0 {
+		r.prevText = hg.EncodeManifest(r.prev)
+	}
+	changes, sorted, err := hg.DiffManifests(r.prevText, text)
+	if err != nil || sorted {
+		return changes, text, nil, err
+	}
+	// Unsorted (Mercurial never writes it so): compare parsed entries,
+	// which ParseManifest sorts.
+	mf, err := hg.ParseManifest(text)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	old, err := r.prevManifest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	i, k := 0, 0
+	for i < len(old) || k < len(mf) {
+		switch {
+		case k >= len(mf) || (i < len(old) && old[i].Path < mf[k].Path):
+			changes = append(changes, hg.ManifestChange{Old: old[i]})
+			i++
+		case i >= len(old) || mf[k].Path < old[i].Path:
+			changes = append(changes, hg.ManifestChange{New: mf[k]})
+			k++
+		default:
+			if old[i].Node != mf[k].Node || old[i].Flags != mf[k].Flags {
+				changes = append(changes, hg.ManifestChange{Old: old[i], New: mf[k]})
+			}
+			i++
+			k++
+		}
+	}
+	return changes, hg.EncodeManifest(mf), mf, nil
 }
 
 func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
@@ -63,35 +154,29 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		j.skip = true
 		return j, nil
 	}
-	mf, err := r.repo.Manifest(cs.Manifest)
+	raw, err := r.repo.ManifestText(cs.Manifest, r.spare)
 	if err != nil {
 		return nil, err
 	}
-	j.mf = mf
-	old := r.prev
+	changes, text, mf, err := r.diff(raw)
+	if err != nil {
+		return nil, fmt.Errorf("hg: manifest %s: %w", cs.Manifest, err)
+	}
 	subChanged := false
 	isSub := func(p string) bool { return p == ".hgsub" || p == ".hgsubstate" }
-	i, k := 0, 0
-	for i < len(old) || k < len(mf) {
-		switch {
-		case k >= len(mf) || (i < len(old) && old[i].Path < mf[k].Path):
-			j.removed = append(j.removed, old[i])
-			subChanged = subChanged || isSub(old[i].Path)
-			i++
-		case i >= len(old) || mf[k].Path < old[i].Path:
-			j.changed = append(j.changed, mf[k])
-			j.bases = append(j.bases, hg.NullNode)
-			subChanged = subChanged || isSub(mf[k].Path)
-			k++
-		default:
-			if old[i].Node != mf[k].Node || old[i].Flags != mf[k].Flags {
-				j.changed = append(j.changed, mf[k])
-				j.bases = append(j.bases, old[i].Node)
-				subChanged = subChanged || isSub(mf[k].Path)
-			}
-			i++
-			k++
+	for _, ch := range changes {
+		if ch.New.Path == "" {
+			j.removed = append(j.removed, ch.Old)
+			subChanged = subChanged || isSub(ch.Old.Path)
+			continue
 		}
+		j.changed = append(j.changed, ch.New)
+		base := hg.NullNode
+		if ch.Old.Path != "" {
+			base = ch.Old.Node
+		}
+		j.bases = append(j.bases, base)
+		subChanged = subChanged || isSub(ch.New.Path)
 	}
 	if len(r.seen) > r.maxSeen {
 		clear(r.seen)
@@ -121,15 +206,34 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		r.seen[n] = struct{}{}
 	}
 	if subChanged {
+		if mf == nil {
+			if mf, err = hg.ParseManifest(text); err != nil {
+				return nil, err
+			}
+		}
+		j.mf = mf
 		if j.sub, err = r.subInput(cs, mf); err != nil {
 			return nil, err
 		}
 	}
-	if j.renames, err = r.renames(cs, mf); err != nil {
+	if j.renames, err = r.renames(cs, text); err != nil {
 		return nil, err
 	}
 	j.parents = r.gitParents(cs)
-	r.prev, r.prevOK, r.prevRv = mf, true, cs.Rev
+	if r.heads[cs.Rev] {
+		e, _, err := hg.FindManifestEntry(text, ".hgtags")
+		if err != nil {
+			return nil, err
+		}
+		r.tagFnodes[cs.Node] = e.Node
+	}
+	// The previous text is free now (or raw, when it was replaced).
+	if len(raw) > 0 && len(text) > 0 && &raw[0] != &text[0] {
+		r.spare = raw[:0]
+	} else {
+		r.spare = r.prevText[:0]
+	}
+	r.prevText, r.prev, r.prevOK, r.prevRv = text, mf, true, cs.Rev
 	return j, nil
 }
 
@@ -191,7 +295,7 @@ func (r *reader) manifestOf(n hg.Node) ([]hg.ManifestEntry, error) {
 		return nil, fmt.Errorf("changeset %s not found", n)
 	}
 	if r.prevOK && rev == r.prevRv {
-		return r.prev, nil
+		return r.prevManifest()
 	}
 	cs, err := r.repo.Changeset(rev)
 	if err != nil {
@@ -205,12 +309,15 @@ func (r *reader) manifestOf(n hg.Node) ([]hg.ManifestEntry, error) {
 // revision names, as Mercurial's filectx.renamed() decides (copy metadata
 // counts only on a revision whose first filelog parent is null, and not
 // when a changeset parent has the same file revision at that path).
-func (r *reader) renames(cs *hg.Changeset, mf []hg.ManifestEntry) ([][2]string, error) {
+func (r *reader) renames(cs *hg.Changeset, text []byte) ([][2]string, error) {
 	var out [][2]string
 	var parentMfs [][]hg.ManifestEntry
 	loaded := false
 	for _, f := range cs.Files {
-		e, ok := lookup(mf, f)
+		e, ok, err := hg.FindManifestEntry(text, f)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			continue
 		}

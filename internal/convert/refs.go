@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/synchroniser/synchroniser/internal/atomicfile"
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
@@ -17,15 +18,31 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	refs, warns, d, err := describe(c.repo, c.m.byHg, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior)
+	c.m.hits = map[hg.Node]git.Hash{} // what the next run looks up again
+	refs, warns, d, err := describe(c.repo, c.m.get, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior, c.tagFnodes)
 	if err != nil {
 		return err
 	}
 	c.derived = d
 	c.warnings = append(c.warnings, warns...)
-	for _, name := range writeLooseRefs(c.gitDir, refs) {
+	// Refs the last run left as they are now are not read again.
+	todo := refs
+	if known := c.prior.knownRefs(c.gitDir); known != nil {
+		todo = map[string]git.Hash{}
+		for name, h := range refs {
+			if old, ok := known[name]; !ok || old != h {
+				todo[name] = h
+			}
+		}
+	}
+	failed := writeLooseRefs(c.gitDir, todo)
+	for _, name := range failed {
 		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
 		c.warnings = append(c.warnings, w)
+	}
+	d.refs = refs
+	for _, name := range failed {
+		delete(d.refs, name)
 	}
 	res.Warnings = c.warnings
 	return nil
@@ -59,7 +76,7 @@ func DescribeVisibleWith(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[h
 	if err != nil {
 		return nil, err
 	}
-	if _, _, _, err := describe(repo, byHg, res, nil, excl, s.BranchBookmarkSuffix, nil); err != nil {
+	if _, _, _, err := describe(repo, commitsIn(byHg), res, nil, excl, s.BranchBookmarkSuffix, nil, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -74,6 +91,16 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 	return m.byHg, nil
 }
 
+// commitOf returns the git commit of a changeset, if mapped.
+type commitOf func(hg.Node) (git.Hash, bool)
+
+func commitsIn(byHg map[hg.Node]git.Hash) commitOf {
+	return func(n hg.Node) (git.Hash, bool) {
+		h, ok := byHg[n]
+		return h, ok
+	}
+}
+
 // describe fills the refs of res and returns the Git refs hg-git would set
 // and the bookmarks and tags it leaves out.
 // known holds the branch of changesets already read, by revision (may be nil).
@@ -81,7 +108,9 @@ func ReadMap(path string) (map[hg.Node]git.Hash, error) {
 // A bookmark ending in suffix (when not "") names the branch without it.
 // prior, when not nil, is what an earlier run found (branch heads, the
 // .hgtags of heads); describe also returns what the next run can reuse.
-func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, suffix string, prior *runState) (map[string]git.Hash, []Warning, *derived, error) {
+// tagFnodes holds .hgtags file revisions of heads, by changeset, that the
+// caller read already (may be nil).
+func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInfo, excl []bool, suffix string, prior *runState, tagFnodes map[hg.Node]hg.Node) (map[string]git.Hash, []Warning, *derived, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -95,13 +124,29 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	refs := map[string]git.Hash{}
+	var revs []nodeRev // for the next run (hg.Repo.KnowRevs)
+	seen := map[hg.Node]bool{}
+	remember := func(n hg.Node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		if rev, ok := repo.Rev(n); ok && rev >= 0 {
+			revs = append(revs, nodeRev{n, rev})
+		}
+	}
+	for _, n := range bms {
+		remember(n)
+	}
 	for _, b := range exportedBookmarks(bms, suffix) {
-		h, ok := byHg[b.node]
+		h, ok := byHg(b.node)
 		if !ok {
 			continue
 		}
-		if rev, _ := repo.Rev(b.node); isExcluded(excl, rev) {
-			continue // a bookmark on a secret changeset
+		if excl != nil {
+			if rev, _ := repo.Rev(b.node); isExcluded(excl, rev) {
+				continue // a bookmark on a secret changeset
+			}
 		}
 		if !checkRefFormat("refs/heads/" + b.branch) {
 			bad("bookmark", b.name, "refs/heads/"+b.branch)
@@ -121,13 +166,17 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 			fnodes.Old[f.Changeset] = f.File
 		}
 	}
+	for n, f := range tagFnodes {
+		fnodes.Old[n] = f
+	}
 	tags, err := repo.VisibleTagsCached(exNodes, fnodes)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
 	for _, t := range tags {
+		remember(t.Node)
 		name := strings.ReplaceAll(t.Name, " ", "_")
-		h, ok := byHg[t.Node]
+		h, ok := byHg(t.Node)
 		if !ok {
 			continue
 		}
@@ -145,12 +194,14 @@ func describe(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[i
 	for n, f := range fnodes.New {
 		d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
 	}
+	sort.Slice(revs, func(i, j int) bool { return revs[i].Rev < revs[j].Rev })
+	d.known = revs
 	if rev := tipRev(repo, excl); rev >= 0 {
 		tip, err := repo.Changelog().Node(rev)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		if h, ok := byHg[tip]; ok {
+		if h, ok := byHg(tip); ok {
 			res.Tip = h.String()
 		}
 	}
@@ -199,7 +250,7 @@ func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark
 // their own branch) for the next run. It reads only the changesets after
 // those prior covers, when prior's changelog is a prefix of repo's and the
 // same revisions of it are excluded.
-func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known map[int]branchInfo, excl []bool, prior *runState) (*derived, error) {
+func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInfo, excl []bool, prior *runState) (*derived, error) {
 	n := repo.Len()
 	cl := repo.Changelog()
 	d := &derived{}
@@ -209,15 +260,10 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		}
 	}
 	heads := map[int]headState{}
-	from := 0
-	if prior != nil && prior.Scanned > 0 && prior.Scanned <= n {
-		tip, err := cl.Node(prior.Scanned - 1)
-		k := sort.SearchInts(d.excluded, prior.Scanned)
-		if err == nil && tip == prior.ScannedTip && slices.Equal(d.excluded[:k], prior.Excluded) {
-			from = prior.Scanned
-			for _, h := range prior.Heads {
-				heads[h.Rev] = h
-			}
+	from := scannedBefore(repo, excl, prior)
+	if from > 0 {
+		for _, h := range prior.Heads {
+			heads[h.Rev] = h
 		}
 	}
 	for rev := from; rev < n; rev++ {
@@ -265,18 +311,43 @@ func branchHeads(repo *hg.Repo, byHg map[hg.Node]git.Hash, res *Result, known ma
 		if err != nil {
 			return nil, fmt.Errorf("convert: %w", err)
 		}
-		if h, ok := byHg[node]; ok {
+		if h, ok := byHg(node); ok {
 			res.BranchHeads[b] = h.String()
 		}
 	}
 	return d, nil
 }
 
+// scannedBefore returns the revisions an earlier run scanned (prior, may
+// be nil) that this one need not scan again: all of them when the
+// changelog still holds them and the same of them are excluded (excl, as
+// excludedRevs), otherwise 0.
+func scannedBefore(repo *hg.Repo, excl []bool, prior *runState) int {
+	if prior == nil || prior.Scanned <= 0 || prior.Scanned > repo.Len() {
+		return 0
+	}
+	if tip, err := repo.Changelog().Node(prior.Scanned - 1); err != nil || tip != prior.ScannedTip {
+		return 0
+	}
+	var excluded []int
+	for rev := 0; rev < prior.Scanned && rev < len(excl); rev++ {
+		if excl[rev] {
+			excluded = append(excluded, rev)
+		}
+	}
+	if !slices.Equal(excluded, prior.Excluded) {
+		return 0
+	}
+	return prior.Scanned
+}
+
 // derived is what describe computed that the next run can reuse.
 type derived struct {
-	heads     []headState // branch heads of the whole changelog
-	excluded  []int       // the revisions excluded, ascending
-	tagFnodes []tagFnode  // .hgtags revisions of the heads tags were read from
+	heads     []headState         // branch heads of the whole changelog
+	excluded  []int               // the revisions excluded, ascending
+	tagFnodes []tagFnode          // .hgtags revisions of the heads tags were read from
+	known     []nodeRev           // revisions of the nodes bookmarks and tags name
+	refs      map[string]git.Hash // the refs .hg/git holds as refs set them
 }
 
 // branchInfo is what branch heads need to know of a changeset.
@@ -338,22 +409,9 @@ func writeLooseRef(gitDir, name string, h git.Hash) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("convert: ref %s: %w", name, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-ref-*")
-	if err != nil {
-		return fmt.Errorf("convert: ref %s: %w", name, err)
-	}
-	_, err = tmp.Write(want)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	// Unsynced: every run rewrites a ref whose file differs, so one a crash
+	// emptied is written again.
+	if err := atomicfile.WriteFileUnsynced(path, ".tmp-ref-*", want); err != nil {
 		return fmt.Errorf("convert: ref %s: %w", name, err)
 	}
 	return nil

@@ -10,22 +10,18 @@ import (
 
 func TestSanitizeIdent(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
+	checkCases(t, "sanitizeIdent", sanitizeIdent, map[string]string{
 		"John Doe":                        "John Doe",
 		"john@doe.com":                    "john@doe.com",
 		" <john@doe.com> ":                "john@doe.com",
 		"    <random<\n<garbage\n>  > > ": "random???garbage?",
 		"Typo in hgrc >but.hg-git@handles.it.gracefully>": "Typo in hgrc ?but.hg-git@handles.it.gracefully",
-	} {
-		if got := sanitizeIdent(in); got != want {
-			t.Errorf("sanitizeIdent(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 func TestGitIdent(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
+	checkCases(t, "gitIdent", gitIdent, map[string]string{
 		"Plain <p@x>":         "Plain <p@x>",
 		"justaname":           "justaname <none@none>",
 		"m@x.org":             "m@x.org <m@x.org>",
@@ -38,62 +34,46 @@ func TestGitIdent(t *testing.T) {
 		"x <y> é/z":           "x ext:(%20%C3%A9/z) <y>",
 		"  <  spaced@x  >  ":  "ext:(%20%20) <spaced@x>",
 		"Two <<double@x>>":    "Two ext:(%3E) <double@x>",
-	} {
-		if got := gitIdent(in); got != want {
-			t.Errorf("gitIdent(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 func TestLocalUTF8(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
+	checkCases(t, "localUTF8", localUTF8, map[string]string{
 		"plain":            "plain",
 		"caf\xc3\xa9":      "caf\xc3\xa9",
 		"caf\xe9":          "caf\xc3\xa9",
 		"\xed\xa0\x80":     "\xc3\xad\xc2\xa0\xc2\x80", // a surrogate is not UTF-8 for Python either
 		"\xf4\x90\x80\x80": "\xc3\xb4\xc2\x90\xc2\x80\xc2\x80",
-	} {
-		if got := localUTF8(in); got != want {
-			t.Errorf("localUTF8(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 func TestFormatTZ(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		hgTZ int64
-		want string
-	}{
-		{0, "+0000"}, {-19800, "+0530"}, {-20700, "+0545"}, {18000, "-0500"}, {-50400, "+1400"},
-		{43200, "-1200"}, {-19830, "+0531"}, {19830, "-0530"}, {-45, "+0001"}, {45, "+0000"},
-	} {
-		tz := c.hgTZ - pyMod(c.hgTZ, 60)
-		if got := formatTZ(-tz, false); got != c.want {
-			t.Errorf("hg offset %d: %q, want %q", c.hgTZ, got, c.want)
-		}
-	}
+	checkCases(t, "formatTZ", func(hgTZ int64) string {
+		return formatTZ(-(hgTZ - pyMod(hgTZ, 60)), false)
+	}, map[int64]string{
+		0: "+0000", -19800: "+0530", -20700: "+0545", 18000: "-0500", -50400: "+1400",
+		43200: "-1200", -19830: "+0531", 19830: "-0530", -45: "+0001", 45: "+0000",
+	})
 }
 
 func TestCommitterFromExtra(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
+	checkCases(t, "committerFromExtra", func(in string) string {
+		got, ok := committerFromExtra(in)
+		if !ok {
+			return ""
+		}
+		return got
+	}, map[string]string{
 		"Other <o@x> 1500000123 -7200": "Other <o@x> 1500000123 +0200",
 		"G <g@x> 1500000123 +0130":     "G <g@x> 1500000123 +0130",
 		"Q <q@x> 1500000123 +0300":     "Q <q@x> 1500000123 -0005", // hg-git's reading of "+0300" as seconds
 		"N 12 3600":                    "N 12 -0100",
 		"nonsense":                     "",
 		"a b c":                        "",
-	} {
-		got, ok := committerFromExtra(in)
-		if !ok {
-			got = ""
-		}
-		if got != want {
-			t.Errorf("committerFromExtra(%q) = %q, want %q", in, got, want)
-		}
-	}
+	})
 }
 
 func TestCommitMeta(t *testing.T) {
@@ -141,25 +121,28 @@ func TestSubrepoState(t *testing.T) {
 
 func TestUnsafePath(t *testing.T) {
 	t.Parallel()
-	for p, want := range map[string]bool{
+	checkCases(t, "unsafePath", unsafePath, map[string]bool{
 		"ok": false, ".git/config": true, "a/.git": true, "GIT~1/x": true, "git~2": true, "gitx~3/y": true,
 		".g\u200cit/x": true, ".GIT/x": false, "git~": false, "git~a": false, ".gitignore": false,
-	} {
-		if got := unsafePath(p); got != want {
-			t.Errorf("unsafePath(%q) = %v, want %v", p, got, want)
-		}
-	}
+	})
 }
 
 func TestCheckRefFormat(t *testing.T) {
 	t.Parallel()
-	for ref, want := range map[string]bool{
+	checkCases(t, "checkRefFormat", checkRefFormat, map[string]bool{
 		"refs/heads/main": true, "refs/heads/bad name": false, "refs/heads/a..b": false, "refs/heads/x.lock": false,
 		"refs/tags/bad~name": false, "refs/heads/.hidden": false, "refs/heads/ünïcode": true, "refs/heads/a@{b": false,
 		"refs/heads/end.": false, "refs/heads/end/": false, "refs/tags/a:b": false,
-	} {
-		if got := checkRefFormat(ref); got != want {
-			t.Errorf("checkRefFormat(%q) = %v, want %v", ref, got, want)
+	})
+}
+
+// checkCases reports each input in cases for which f, named name, does not
+// return the wanted value.
+func checkCases[In, Out comparable](t *testing.T, name string, f func(In) Out, cases map[In]Out) {
+	t.Helper()
+	for in, want := range cases {
+		if got := f(in); got != want {
+			t.Errorf("%s(%#v) = %#v, want %#v", name, in, got, want)
 		}
 	}
 }

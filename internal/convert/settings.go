@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/atomicfile"
 )
 
 // Settings are the hg-git options a conversion follows that change what it
@@ -106,14 +108,10 @@ var ErrAuthorsSyntax = errors.New("malformed authors line")
 // line for the same FROM wins. name is used in errors only.
 func ParseAuthors(name string, data []byte) (map[string]string, error) {
 	m := map[string]string{}
-	for n := 1; len(data) > 0; n++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		line = bytes.Trim(line, asciiSpace)
+	n := 0
+	for line := range bytes.Lines(data) {
+		n++
+		line = bytes.Trim(line, asciiSpace) // and the "\n"
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
@@ -172,23 +170,11 @@ func WriteRecord(hgRoot string, rec Record) error {
 	if err != nil {
 		return err
 	}
-	path := RecordPath(hgRoot)
-	tmp, err := os.CreateTemp(filepath.Dir(path), RecordFile+".tmp*")
-	if err != nil {
-		return fmt.Errorf("convert: write %s: %w", RecordFile, err)
+	b = append(b, '\n')
+	if old, err := os.ReadFile(RecordPath(hgRoot)); err == nil && bytes.Equal(old, b) {
+		return nil // as it was: not written again at every run
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(RecordPath(hgRoot), RecordFile+".tmp*", false, b); err != nil {
 		return fmt.Errorf("convert: write %s: %w", RecordFile, err)
 	}
 	return nil

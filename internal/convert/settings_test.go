@@ -1,18 +1,13 @@
 package convert_test
 
 import (
-	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
-	"github.com/synchroniser/synchroniser/internal/convert/hggit"
-	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
@@ -33,6 +28,20 @@ const authorsFile = "# hg user = Git Name <email>\n" +
 	"=nobody\n" +
 	"gina =\n"
 
+// loadAuthors loads text as an authors file.
+func loadAuthors(t *testing.T, text string) *convert.Authors {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "authors.txt")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := convert.LoadAuthors(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // settingsRepo builds a repository with users that the authors file
 // translates and users it does not, and bookmarks with and without the
 // suffix "_bm" (one pair naming the same branch from different changesets).
@@ -43,15 +52,13 @@ func settingsRepo(r *repo) {
 	}
 	for i, u := range users {
 		r.Write("f", strings.Repeat("x", i+1)+"\n")
-		r.commit("by "+u, hgtest.WithUser(u))
+		r.Step("by "+u, hgtest.WithUser(u))
 	}
-	r.Run("bookmark", "-r", "0", "main_bm")
-	r.Run("bookmark", "-r", "1", "feature_bm")
-	r.Run("bookmark", "-r", "2", "plain")
-	r.Run("bookmark", "-r", "3", "dup")
-	r.Run("bookmark", "-r", "4", "dup_bm")
-	r.Run("bookmark", "-r", "6", "_bm")
-	r.Run("bookmark", "-r", "5", "a_bm_bm")
+	for _, b := range [][2]string{
+		{"0", "main_bm"}, {"1", "feature_bm"}, {"2", "plain"}, {"3", "dup"}, {"4", "dup_bm"}, {"6", "_bm"}, {"5", "a_bm_bm"},
+	} {
+		r.Run("bookmark", "-r", b[0], b[1])
+	}
 	r.Run("tag", "-u", "alice", "-d", "1500300000 0", "v1")
 }
 
@@ -62,14 +69,7 @@ func TestSettingsAgainstHgGit(t *testing.T) {
 	requireHg(t)
 	r := newRepo(t)
 	settingsRepo(r)
-	authorsPath := filepath.Join(t.TempDir(), "authors.txt")
-	if err := os.WriteFile(authorsPath, []byte(authorsFile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	authors, err := convert.LoadAuthors(authorsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	authors := loadAuthors(t, authorsFile)
 	cases := []struct {
 		name string
 		s    convert.Settings
@@ -81,39 +81,20 @@ func TestSettingsAgainstHgGit(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ref := filepath.Join(t.TempDir(), "hggit")
-			nat := filepath.Join(t.TempDir(), "native")
-			copyDir(t, r.dir, ref)
-			copyDir(t, r.dir, nat)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			want, err := (&hggit.Converter{Runner: &hg.Runner{}}).Convert(ctx, ref, convert.Options{Settings: tc.s})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := (&convert.Native{}).Convert(ctx, nat, convert.Options{Settings: tc.s})
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantMap, gotMap := readMap(t, ref), readMap(t, nat)
-			compareMaps(t, wantMap, gotMap)
-			compareStringMaps(t, "bookmarks", want.Bookmarks, got.Bookmarks)
-			compareStringMaps(t, "tags", want.Tags, got.Tags)
+			ref, want, nat, got := convertBoth(t, r.dir, tc.s)
+			compareConversions(t, ref, want, nat, got)
 			compareGitRefs(t, ref, nat)
 			if tc.s.Authors != nil {
 				// Translated and untranslated users, as Git shows them.
-				out, err := exec.Command("git", "--git-dir", convert.GitDir(nat), "log", "--all", "--format=%an <%ae>").CombinedOutput()
-				if err != nil {
-					t.Fatalf("git log: %v\n%s", err, out)
-				}
+				out := gitOut(t, nat, "log", "--all", "--format=%an <%ae>")
 				for _, a := range []string{"Alice Liddell <alice@example.com>", "Bob Builder <bob@example.com>", "Dave Two <dave2@example.com>",
 					"just-a-name <none@none>", "Frank ext:(%20with%20ext) <frank@example.com>", "untranslated <u@example.com>",
 					"mallory <none@none>", "Alice <none@none>", " <none@none>"} {
-					if !strings.Contains(string(out), a+"\n") {
+					if !strings.Contains(out, a+"\n") {
 						t.Errorf("no commit by %q in:\n%s", a, out)
 					}
 				}
-				if strings.Contains(string(out), "Dave One") {
+				if strings.Contains(out, "Dave One") {
 					t.Errorf("the earlier of two lines for dave was used:\n%s", out)
 				}
 				if got.Record.AuthorsHash != authors.Hash {
@@ -171,30 +152,15 @@ func TestAuthorsChangeRefused(t *testing.T) {
 	requireHg(t)
 	r := newRepo(t)
 	r.Write("f", "1\n")
-	r.commit("one", hgtest.WithUser("alice"))
-	tmp := t.TempDir()
-	write := func(name, text string) *convert.Authors {
-		p := filepath.Join(tmp, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		a, err := convert.LoadAuthors(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	a1 := write("a1", "alice = Alice <alice@example.com>\n")
-	a2 := write("a2", "alice = Alice <alice@example.org>\n")
-	ctx := context.Background()
-	conv := func(s convert.Settings) (*convert.Result, error) {
-		return (&convert.Native{}).Convert(ctx, r.dir, convert.Options{Settings: s})
-	}
+	r.Step("one", hgtest.WithUser("alice"))
+	a1 := loadAuthors(t, "alice = Alice <alice@example.com>\n")
+	a2 := loadAuthors(t, "alice = Alice <alice@example.org>\n")
+	conv := func(s convert.Settings) (*convert.Result, error) { return tryConvert(&convert.Native{}, r.dir, s) }
 	if _, err := conv(convert.Settings{Authors: a1}); err != nil {
 		t.Fatal(err)
 	}
 	r.Write("f", "2\n")
-	r.commit("two", hgtest.WithUser("alice"))
+	r.Step("two", hgtest.WithUser("alice"))
 	before := readMap(t, r.dir)
 	for _, s := range []convert.Settings{{Authors: a2}, {}} {
 		_, err := conv(s)

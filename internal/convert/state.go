@@ -1,16 +1,17 @@
 package convert
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 
+	"github.com/synchroniser/synchroniser/internal/atomicfile"
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
@@ -24,10 +25,10 @@ import (
 const StateFile = "git-synchroniser-state"
 
 // stateVersion changes whenever the encoding or meaning of runState does.
-const stateVersion = 1
+const stateVersion = 3
 
-// stateMagic starts the file, before the gob-encoded runState.
-const stateMagic = "synchroniser convert state\n"
+// stateMagic starts the file, before the runState (state_codec.go).
+const stateMagic = "synchroniser convert state 3\n"
 
 // runState is the content of StateFile.
 type runState struct {
@@ -48,21 +49,49 @@ type runState struct {
 	// The .hgtags file revision of changesets (heads of earlier runs).
 	TagFnodes []tagFnode
 
+	// The changelog revisions of the nodes bookmarks and tags named, so
+	// that the next run finds them without the node map of the whole
+	// changelog (hg.Repo.KnowRevs checks each against the index).
+	Known []nodeRev
+
+	// Map entries the last run looked up for refs (bookmarks, tags,
+	// branch heads, tip): hg node and git sha, 20 bytes each, so that the
+	// next run finds them without the index (gitMap).
+	Mapped []byte
+
+	// The refs of .hg/git as the last run left them (names, and their
+	// commits 20 bytes each), and the modification times of the
+	// directories holding them and of packed-refs (RefDirs, in
+	// nanoseconds; -1 for absent): git and hg-git replace, add and delete
+	// refs by renaming files, which changes these times, so while they stay
+	// the refs need not be read again.
+	RefNames    []string
+	RefCommits  []byte
+	RefDirs     []string
+	RefDirTimes []int64
+
 	// hg-git "octopus" parts seen by earlier runs: never exported, so
 	// never in the map, and not to be read again.
 	Skipped []hg.Node
 
-	// The exporter state after converting changeset Last (zero: none).
-	Last     hg.Node
-	Root     git.Hash
-	Dirs     []dirState
-	Links    []linkState
-	Manifest []hg.ManifestEntry // Last's manifest (the reader's previous one)
-	Blobs    []blobState        // blobs of Manifest's file revisions
+	// The exporter state after converting changeset Last (zero: none),
+	// whose manifest node is LastManifest.
+	Last         hg.Node
+	LastManifest hg.Node
+	Root         git.Hash
+	Dirs         []dirState
+	Links        []linkState
+	Manifest     []hg.ManifestEntry // Last's manifest (the reader's previous one)
+	Blobs        []blobState        // blobs of Manifest's file revisions
 }
 
 type tagFnode struct {
 	Changeset, File hg.Node
+}
+
+type nodeRev struct {
+	Node hg.Node
+	Rev  int
 }
 
 type headState struct {
@@ -105,10 +134,9 @@ func loadState(path string) *runState {
 		return nil
 	}
 	var st runState
-	if err := gob.NewDecoder(bytes.NewReader(b[len(stateMagic):])).Decode(&st); err != nil {
-		return nil
-	}
-	if st.Version != stateVersion {
+	c := &stateCodec{dec: true, buf: b[len(stateMagic):]}
+	st.walk(c)
+	if c.bad || len(c.buf) != 0 || st.Version != stateVersion {
 		return nil
 	}
 	return &st
@@ -116,43 +144,19 @@ func loadState(path string) *runState {
 
 // matches reports whether st goes with map m.
 func (st *runState) matches(m *gitMap) bool {
-	if st == nil || st.MapLines != len(m.lines) {
+	if st == nil || st.MapLines != m.size() {
 		return false
 	}
-	return st.MapLines == 0 || m.lines[st.MapLines-1].hg == st.MapLast
+	return st.MapLines == 0 || m.lastNode() == st.MapLast
 }
 
 // save writes st atomically (temporary file, synced, renamed).
 func (st *runState) save(path string) error {
-	var buf bytes.Buffer
-	buf.WriteString(stateMagic)
-	if err := gob.NewEncoder(&buf).Encode(st); err != nil {
-		return fmt.Errorf("convert: save state: %w", err)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, StateFile+".tmp*")
-	if err != nil {
-		return fmt.Errorf("convert: save state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	_, err = w.Write(buf.Bytes())
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
+	c := &stateCodec{buf: []byte(stateMagic)}
+	st.walk(c)
+	// The directory is not synced: a state the rename of which a crash
+	// undoes is only a cache the next run rebuilds.
+	if err := atomicfile.WriteFile(path, StateFile+".tmp*", false, c.buf); err != nil {
 		return fmt.Errorf("convert: save state: %w", err)
 	}
 	return nil
@@ -167,9 +171,22 @@ func removeState(path string) error {
 	return nil
 }
 
-// exporterState captures the converter's trees after changeset last.
-func (c *converter) exporterState(st *runState, last hg.Node, mf []hg.ManifestEntry) {
-	st.Last, st.Root = last, c.rootHash
+// knownRevs returns st.Known as hg.Repo.KnowRevs takes it (nil for a nil st).
+func (st *runState) knownRevs() map[hg.Node]int {
+	if st == nil || len(st.Known) == 0 {
+		return nil
+	}
+	out := make(map[hg.Node]int, len(st.Known))
+	for _, k := range st.Known {
+		out[k.Node] = k.Rev
+	}
+	return out
+}
+
+// exporterState captures the converter's trees after changeset last, of
+// manifest mfNode.
+func (c *converter) exporterState(st *runState, last, mfNode hg.Node, mf []hg.ManifestEntry) {
+	st.Last, st.LastManifest, st.Root = last, mfNode, c.rootHash
 	st.Dirs = make([]dirState, 0, len(c.trees.dirs))
 	for p, t := range c.trees.dirs {
 		d := dirState{Path: p, Hash: t.hash, Valid: t.valid, Entries: make([]entryState, 0, len(t.entries))}
@@ -213,4 +230,58 @@ func (c *converter) restoreExporter(st *runState, rd *reader, rev int) {
 		rd.seen[b.Node] = struct{}{}
 	}
 	rd.prev, rd.prevOK, rd.prevRv = st.Manifest, true, rev
+	// The next manifest is most likely stored as a delta against this one:
+	// with its text cached, its delta chain is not read.
+	if st.LastManifest != hg.NullNode {
+		c.repo.SeedManifest(st.LastManifest, st.Manifest)
+	}
+}
+
+// setRefs records refs (see runState.RefNames) as they are in gitDir now.
+func (st *runState) setRefs(gitDir string, refs map[string]git.Hash) {
+	st.RefNames = make([]string, 0, len(refs))
+	for name := range refs {
+		st.RefNames = append(st.RefNames, name)
+	}
+	sort.Strings(st.RefNames)
+	st.RefCommits = make([]byte, 0, 20*len(refs))
+	dirs := map[string]bool{"packed-refs": true}
+	for _, name := range st.RefNames {
+		h := refs[name]
+		st.RefCommits = append(st.RefCommits, h[:]...)
+		for d := path.Dir(name); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	st.RefDirs = make([]string, 0, len(dirs))
+	for d := range dirs {
+		st.RefDirs = append(st.RefDirs, d)
+	}
+	sort.Strings(st.RefDirs)
+	st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
+}
+
+// knownRefs returns the refs the last run left, when the directories
+// holding them have not changed since; nil otherwise (or for a nil st).
+func (st *runState) knownRefs(gitDir string) map[string]git.Hash {
+	if st == nil || len(st.RefNames) == 0 || len(st.RefCommits) != 20*len(st.RefNames) ||
+		!slices.Equal(refDirTimes(gitDir, st.RefDirs), st.RefDirTimes) {
+		return nil
+	}
+	out := make(map[string]git.Hash, len(st.RefNames))
+	for i, name := range st.RefNames {
+		out[name] = git.Hash(st.RefCommits[20*i : 20*i+20])
+	}
+	return out
+}
+
+func refDirTimes(gitDir string, dirs []string) []int64 {
+	out := make([]int64, len(dirs))
+	for i, d := range dirs {
+		out[i] = -1
+		if fi, err := os.Stat(filepath.Join(gitDir, filepath.FromSlash(d))); err == nil {
+			out[i] = fi.ModTime().UnixNano()
+		}
+	}
+	return out
 }

@@ -3,10 +3,7 @@ package convert_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,53 +11,13 @@ import (
 	"github.com/synchroniser/synchroniser/internal/convert"
 )
 
-// importFiles commits new contents for whole files with `hg import
-// --bypass`, which, unlike `hg commit`, does not check subrepositories: the
-// way to record a .hgsub naming an [svn] subrepository or a malformed
-// .hgsubstate, as older tools did (flask has one).
+// importFiles commits files as importPatch does, on top of the working
+// directory's parent, then moves that parent to the new changeset without
+// checking subrepositories out.
 func (r *repo) importFiles(msg string, files map[string][2]string) {
 	r.t.Helper()
-	var p strings.Builder
-	for name, c := range files {
-		old, new := c[0], c[1]
-		fmt.Fprintf(&p, "diff --git a/%s b/%s\n", name, name)
-		if old == "" {
-			fmt.Fprintf(&p, "new file mode 100644\n--- /dev/null\n")
-		} else {
-			fmt.Fprintf(&p, "--- a/%s\n", name)
-		}
-		fmt.Fprintf(&p, "+++ b/%s\n", name)
-		ol, nl := lines(old), lines(new)
-		fmt.Fprintf(&p, "@@ -%s +%s @@\n", hunkRange(len(ol)), hunkRange(len(nl)))
-		for _, l := range ol {
-			p.WriteString("-" + l + "\n")
-		}
-		for _, l := range nl {
-			p.WriteString("+" + l + "\n")
-		}
-	}
-	patch := filepath.Join(r.t.TempDir(), "p.diff")
-	if err := os.WriteFile(patch, []byte(p.String()), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-	r.n++
-	r.Run("import", "--bypass", "-m", msg, "-d", fmt.Sprintf("%d 0", 1500000000+r.n*3600), "--", patch)
-	// Move the working directory parent without checking subrepositories out.
+	importPatch(r.t, r.dir, msg, files, "-d", r.NextDate())
 	r.Run("debugsetparents", "--", "tip")
-}
-
-func lines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-}
-
-func hunkRange(n int) string {
-	if n == 0 {
-		return "0,0"
-	}
-	return fmt.Sprintf("1,%d", n)
 }
 
 // TestSubrepoWarnings: a [git] subrepository becomes a gitlink; a malformed
@@ -71,7 +28,7 @@ func TestSubrepoWarnings(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
 	r.Write("README", "hello\n")
-	r.commit("plain start")
+	r.Step("plain start")
 	const sha1 = "11cb6b51c9ea3bc8f94afa3d7411b617f9db2570"
 	const sha2 = "3d964b660442e23faedf801caed6e3c7bd42d5c9"
 	sub := "themes = [git]https://example.com/themes.git\nsv = [svn]https://svn.example.com/x\nnested = nested\n"
@@ -88,8 +45,7 @@ func TestSubrepoWarnings(t *testing.T) {
 		".hgsubstate": {" themes\n42 sv\n", sha2 + " themes\n43 sv\nnot-a-sha nested\n"},
 	})
 
-	dir := filepath.Join(t.TempDir(), "n")
-	copyDir(t, r.dir, dir)
+	dir := copyRepo(t, r.dir, "n")
 	res := runNative(t, dir)
 	m := readMap(t, dir)
 	if res.Converted != 4 || len(m) != 4 {
@@ -144,8 +100,7 @@ func TestSubrepoWarnings(t *testing.T) {
 	fsck(t, dir)
 
 	// One log line per kind of problem, however many entries.
-	logged := filepath.Join(t.TempDir(), "logged")
-	copyDir(t, r.dir, logged)
+	logged := copyRepo(t, r.dir, "logged")
 	var buf bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -169,8 +124,7 @@ func TestSubrepoWarnings(t *testing.T) {
 	}
 
 	// hg-git converts revision 0 identically and aborts at revision 1.
-	ref := filepath.Join(t.TempDir(), "ref")
-	copyDir(t, r.dir, ref)
+	ref := copyRepo(t, r.dir, "ref")
 	if _, err := tryHgGit(ref); err == nil || !strings.Contains(err.Error(), "invalid subrepository revision specifier") {
 		t.Fatalf("hg-git: %v, want an abort on .hgsubstate", err)
 	}

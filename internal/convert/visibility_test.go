@@ -3,7 +3,6 @@ package convert_test
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,10 +36,8 @@ func TestHiddenAndSecretNotExported(t *testing.T) {
 	secret := r.Commit(hgtest.WithParent(base), hgtest.WithBookmark("sec"))
 	r.Run("phase", "--force", "--secret", "-r", secret)
 	r.Update("null")
-	hgGitDir := filepath.Join(t.TempDir(), "hggit")
-	copyDir(t, r.Dir, hgGitDir)
-	defaultDir := filepath.Join(t.TempDir(), "default")
-	copyDir(t, r.Dir, defaultDir)
+	hgGitDir := copyRepo(t, r.Dir, "hggit")
+	defaultDir := copyRepo(t, r.Dir, "default")
 
 	st, err := hg.ReadState(r.Dir)
 	if err != nil {

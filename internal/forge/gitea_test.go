@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/forge"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
@@ -60,15 +59,7 @@ func TestGiteaPreflight(t *testing.T) {
 func TestGiteaPreflightRequests(t *testing.T) {
 	t.Parallel()
 	fake := newGiteaWorld(t)
-	checker, err := forge.NewGitea(forge.Config{BaseURL: fake.URL, Token: gtBotToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if err := checker.Preflight(context.Background(), "alice", "write"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	preflightOK(t, forge.KindGitea, forge.Config{BaseURL: fake.URL, Token: gtBotToken}, "alice", "write", 3)
 	checkRequests(t, fake.Requests, map[string]int{
 		"GET /api/v1/repos/{owner}/{repo}": 3,
 		"GET /api/v1/user":                 1, // cached
@@ -79,17 +70,12 @@ func TestGiteaPreflightRequests(t *testing.T) {
 
 func TestGiteaPreflightFaults(t *testing.T) {
 	t.Parallel()
-	testFaults(t, forge.KindGitea, func(t *testing.T) (*forgetest.Gitea, string) {
+	testFaults(t, forge.KindGitea, func(t *testing.T) (faultyFake, string) {
 		fake := newGiteaWorld(t)
 		return fake, fake.URL
-	}, []faultCase[*forgetest.Gitea]{
-		{name: "token refused", cfg: forge.Config{Token: "wrong-secret-token"}, want: forge.ErrAuth, msg: "401"},
-		{name: "server 500", setup: func(g *forgetest.Gitea) { g.Fail(500) }, cfg: forge.Config{Token: gtBotToken}, want: forge.ErrUnavailable, transient: true, msg: "500"},
-		{name: "server 503", setup: func(g *forgetest.Gitea) { g.Fail(503) }, cfg: forge.Config{Token: gtBotToken}, want: forge.ErrUnavailable, transient: true},
-		{name: "unreachable", url: closedURL(t), cfg: forge.Config{Token: gtBotToken}, want: forge.ErrUnavailable, transient: true},
-		{name: "timeout", setup: func(g *forgetest.Gitea) { g.Delay(5 * time.Second) }, cfg: forge.Config{Token: gtBotToken},
-			timeout: 100 * time.Millisecond, want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
-	}, "alice", "write", "gitea: alice/write")
+	}, append(serverFaults(gtBotToken, closedURL(t)),
+		faultCase{name: "token refused", cfg: forge.Config{Token: "wrong-secret-token"}, want: forge.ErrAuth, msg: "401"},
+	), "alice", "write", "gitea: alice/write")
 }
 
 func TestGiteaSDKVersionProbe(t *testing.T) {

@@ -79,13 +79,7 @@ func TestGitHubPreflight(t *testing.T) {
 func TestGitHubPreflightRequests(t *testing.T) {
 	t.Parallel()
 	fake := newGitHubWorld(t, nil)
-	checker, err := forge.NewGitHub(forge.Config{BaseURL: fake.URL, Token: botToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := checker.Preflight(context.Background(), "alice", "write"); err != nil {
-		t.Fatal(err)
-	}
+	checker := preflightOK(t, forge.KindGitHub, forge.Config{BaseURL: fake.URL, Token: botToken}, "alice", "write", 1)
 	// The common case costs one request.
 	if n := fake.TotalRequests(); n != 1 {
 		t.Errorf("%d requests, want 1", n)
@@ -102,29 +96,19 @@ func TestGitHubPreflightRequests(t *testing.T) {
 
 func TestGitHubPreflightFaults(t *testing.T) {
 	t.Parallel()
-	testFaults(t, forge.KindGitHub, func(t *testing.T) (*forgetest.GitHub, string) {
+	cfg := forge.Config{Token: botToken}
+	testFaults(t, forge.KindGitHub, func(t *testing.T) (faultyFake, string) {
 		fake := newGitHubWorld(t, nil)
 		return fake, fake.URL
-	}, []faultCase[*forgetest.GitHub]{
-		{name: "token refused", cfg: forge.Config{Token: "ghp_wrong_secret_token"}, want: forge.ErrAuth,
+	}, append(serverFaults(botToken, closedURL(t)+"/"),
+		faultCase{name: "token refused", cfg: forge.Config{Token: "ghp_wrong_secret_token"}, want: forge.ErrAuth,
 			msg: "github: alice/write: token refused: get repository"},
-		{name: "no token", cfg: forge.Config{}, want: forge.ErrAuth},
-		{name: "server 500", setup: func(g *forgetest.GitHub) { g.Fail(500) }, cfg: forge.Config{Token: botToken},
-			want: forge.ErrUnavailable, transient: true, msg: "500"},
-		{name: "server 503", setup: func(g *forgetest.GitHub) { g.Fail(503) }, cfg: forge.Config{Token: botToken},
-			want: forge.ErrUnavailable, transient: true},
-		{name: "rate limited 429", setup: func(g *forgetest.GitHub) { g.Fail(429) }, cfg: forge.Config{Token: botToken},
-			want: forge.ErrUnavailable, transient: true},
-		{name: "unexpected 418", setup: func(g *forgetest.GitHub) { g.Fail(418) }, cfg: forge.Config{Token: botToken}},
-		{name: "unreachable", url: closedURL(t) + "/", cfg: forge.Config{Token: botToken},
-			want: forge.ErrUnavailable, transient: true},
-		{name: "checker timeout", setup: func(g *forgetest.GitHub) { g.Delay(5 * time.Second) },
-			cfg: forge.Config{Token: botToken}, timeout: 100 * time.Millisecond,
+		faultCase{name: "no token", cfg: forge.Config{}, want: forge.ErrAuth},
+		faultCase{name: "rate limited 429", fail: 429, cfg: cfg, want: forge.ErrUnavailable, transient: true},
+		faultCase{name: "unexpected 418", fail: 418, cfg: cfg},
+		faultCase{name: "caller deadline", delay: 5 * time.Second, cfg: cfg, ctxTO: 100 * time.Millisecond,
 			want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
-		{name: "caller deadline", setup: func(g *forgetest.GitHub) { g.Delay(5 * time.Second) },
-			cfg: forge.Config{Token: botToken}, ctxTO: 100 * time.Millisecond,
-			want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
-	}, "alice", "write", "alice/write")
+	), "alice", "write", "alice/write")
 }
 
 func TestGitHubEnterprise(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/forge"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
@@ -78,15 +77,7 @@ func TestGitLabPreflight(t *testing.T) {
 func TestGitLabPreflightRequests(t *testing.T) {
 	t.Parallel()
 	fake := newGitLabWorld(t)
-	checker, err := forge.NewGitLab(forge.Config{BaseURL: fake.URL, Token: glBotToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if err := checker.Preflight(context.Background(), "alice", "developer"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	preflightOK(t, forge.KindGitLab, forge.Config{BaseURL: fake.URL, Token: glBotToken}, "alice", "developer", 3)
 	// The project's ID goes URL-encoded; the bot's ID is fetched once.
 	checkRequests(t, fake.Requests, map[string]int{
 		"GET /api/v4/projects/{id}":                       3,
@@ -98,17 +89,13 @@ func TestGitLabPreflightRequests(t *testing.T) {
 
 func TestGitLabPreflightFaults(t *testing.T) {
 	t.Parallel()
-	testFaults(t, forge.KindGitLab, func(t *testing.T) (*forgetest.GitLab, string) {
+	testFaults(t, forge.KindGitLab, func(t *testing.T) (faultyFake, string) {
 		fake := newGitLabWorld(t)
 		return fake, fake.URL
-	}, []faultCase[*forgetest.GitLab]{
-		{name: "token refused", cfg: forge.Config{Token: "glpat-wrong-secret"}, want: forge.ErrAuth},
-		{name: "server 500", setup: func(g *forgetest.GitLab) { g.Fail(500) }, cfg: forge.Config{Token: glBotToken}, want: forge.ErrUnavailable, transient: true},
-		{name: "server 502", setup: func(g *forgetest.GitLab) { g.Fail(502) }, cfg: forge.Config{Token: glBotToken}, want: forge.ErrUnavailable, transient: true},
-		{name: "unreachable", url: closedURL(t), cfg: forge.Config{Token: glBotToken}, want: forge.ErrUnavailable, transient: true},
-		{name: "timeout", setup: func(g *forgetest.GitLab) { g.Delay(5 * time.Second) }, cfg: forge.Config{Token: glBotToken},
-			timeout: 100 * time.Millisecond, want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
-	}, "alice", "developer", "gitlab: alice/developer")
+	}, append(serverFaults(glBotToken, closedURL(t)),
+		faultCase{name: "token refused", cfg: forge.Config{Token: "glpat-wrong-secret"}, want: forge.ErrAuth},
+		faultCase{name: "server 502", fail: 502, cfg: forge.Config{Token: glBotToken}, want: forge.ErrUnavailable, transient: true},
+	), "alice", "developer", "gitlab: alice/developer")
 }
 
 func TestGitLabUnknownBot(t *testing.T) {

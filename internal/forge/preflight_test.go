@@ -3,12 +3,12 @@ package forge_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/forge"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // preflightConfig is one way of configuring a checker for a preflight
@@ -60,11 +60,19 @@ func testPreflightMatrix(t *testing.T, kind forge.Kind, configs []preflightConfi
 	}
 }
 
-// faultCase is one way a forge's API fails a preflight; F is its fake.
-type faultCase[F any] struct {
+// faultyFake is what testFaults asks of a fake: each can be told to fail
+// every request or to answer slowly.
+type faultyFake interface {
+	Fail(status int)
+	Delay(d time.Duration)
+}
+
+// faultCase is one way a forge's API fails a preflight.
+type faultCase struct {
 	name      string
-	setup     func(F)
-	cfg       forge.Config // BaseURL is the fake's, or url
+	fail      int           // the status the fake answers with, if not 0
+	delay     time.Duration // how long the fake waits before answering
+	cfg       forge.Config  // BaseURL is the fake's, or url
 	url       string
 	timeout   time.Duration // the checker's
 	ctxTO     time.Duration // the caller's deadline
@@ -77,15 +85,14 @@ type faultCase[F any] struct {
 // testFaults preflights owner/project on a fresh world for each case, in
 // parallel: the error comes quickly, is a server fault (transient or not)
 // and contains named, e.g. "gitea: alice/write".
-func testFaults[F any](t *testing.T, kind forge.Kind, newWorld func(*testing.T) (F, string), cases []faultCase[F], owner, project, named string) {
+func testFaults(t *testing.T, kind forge.Kind, newWorld func(*testing.T) (faultyFake, string), cases []faultCase, owner, project, named string) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fake, url := newWorld(t)
-			if tc.setup != nil {
-				tc.setup(fake)
-			}
+			fake.Fail(tc.fail)
+			fake.Delay(tc.delay)
 			cfg := tc.cfg
 			cfg.BaseURL = url
 			if tc.url != "" {
@@ -127,6 +134,36 @@ func testFaults[F any](t *testing.T, kind forge.Kind, newWorld func(*testing.T) 
 			}
 		})
 	}
+}
+
+// serverFaults are the faults every forge's checker reports as transient,
+// with the bot's token: a 500 (named in the error), a 503, a server nobody
+// listens on at unreachable, and one slower than the checker's timeout.
+func serverFaults(token, unreachable string) []faultCase {
+	cfg := forge.Config{Token: token}
+	return []faultCase{
+		{name: "server 500", fail: 500, cfg: cfg, want: forge.ErrUnavailable, transient: true, msg: "500"},
+		{name: "server 503", fail: 503, cfg: cfg, want: forge.ErrUnavailable, transient: true},
+		{name: "unreachable", url: unreachable, cfg: cfg, want: forge.ErrUnavailable, transient: true},
+		{name: "timeout", delay: 5 * time.Second, cfg: cfg, timeout: 100 * time.Millisecond,
+			want: forge.ErrUnavailable, also: context.DeadlineExceeded, transient: true},
+	}
+}
+
+// preflightOK preflights owner/project n times with one checker of kind,
+// each a success, and returns the checker.
+func preflightOK(t *testing.T, kind forge.Kind, cfg forge.Config, owner, project string, n int) forge.Checker {
+	t.Helper()
+	checker, err := forge.New(kind, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := checker.Preflight(context.Background(), owner, project); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return checker
 }
 
 // checkRequests checks how many requests a fake counted under each route.
@@ -198,13 +235,4 @@ func checkErr(t *testing.T, err, want error, token string) {
 }
 
 // closedURL returns the URL of a 127.0.0.1 port nobody listens on.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
-}
+func closedURL(t *testing.T) string { return "http://" + hgtest.ClosedAddr(t) }

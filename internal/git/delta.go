@@ -21,10 +21,20 @@ const (
 func makeDelta(base, target []byte) []byte {
 	n := min(len(base), len(target))
 	pre := 0
+	for _, block := range [...]int{1024, 64, 8} {
+		for pre+block <= n && string(base[pre:pre+block]) == string(target[pre:pre+block]) {
+			pre += block
+		}
+	}
 	for pre < n && base[pre] == target[pre] {
 		pre++
 	}
 	suf := 0
+	for _, block := range [...]int{1024, 64, 8} {
+		for suf+block <= n-pre && string(base[len(base)-suf-block:len(base)-suf]) == string(target[len(target)-suf-block:len(target)-suf]) {
+			suf += block
+		}
+	}
 	for suf < n-pre && base[len(base)-1-suf] == target[len(target)-1-suf] {
 		suf++
 	}

@@ -1,9 +1,10 @@
 package git
 
 import (
-	"context"
 	"errors"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/command"
 )
 
 // Sentinel kinds of failure, matched with errors.Is on the *Error a Runner
@@ -93,8 +94,8 @@ func Retryable(err error) bool {
 // stderrPatterns map lower-cased fragments of git's (and its remote
 // helpers' and servers') messages to kinds, most specific first.
 var stderrPatterns = []struct {
-	fragment string
-	kind     error
+	Fragment string
+	Kind     error
 }{
 	{"stale info", ErrStaleRef},
 	{"but expected", ErrStaleRef},
@@ -145,14 +146,5 @@ var stderrPatterns = []struct {
 // classify works out the kind of a failure from the run's error (a
 // timeout) and git's stderr.
 func classify(runErr error, stderr string) error {
-	if errors.Is(runErr, context.DeadlineExceeded) {
-		return ErrNetwork
-	}
-	low := strings.ToLower(stderr)
-	for _, p := range stderrPatterns {
-		if strings.Contains(low, p.fragment) {
-			return p.kind
-		}
-	}
-	return nil
+	return command.Classify(runErr, stderr, stderrPatterns, ErrNetwork, nil)
 }

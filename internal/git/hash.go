@@ -64,18 +64,13 @@ const (
 // String returns the type's name as written in object headers ("commit",
 // "tree", "blob", "tag"), or "invalid" for another value.
 func (t ObjectType) String() string {
-	switch t {
-	case CommitObject:
-		return "commit"
-	case TreeObject:
-		return "tree"
-	case BlobObject:
-		return "blob"
-	case TagObject:
-		return "tag"
+	if !t.Valid() {
+		return "invalid"
 	}
-	return "invalid"
+	return objectTypeNames[t]
 }
+
+var objectTypeNames = [...]string{CommitObject: "commit", TreeObject: "tree", BlobObject: "blob", TagObject: "tag"}
 
 // Valid reports whether t is one of the four object types.
 func (t ObjectType) Valid() bool { return t >= CommitObject && t <= TagObject }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/synchroniser/synchroniser/internal/atomicfile"
 )
 
 // Init creates an empty repository whose git directory is gitDir (for a
@@ -42,35 +44,9 @@ func Init(ctx context.Context, gitDir string, bare bool) error {
 		{"HEAD", "ref: refs/heads/master\n"},
 	}
 	for _, f := range files {
-		if err := writeFileSync(filepath.Join(gitDir, filepath.FromSlash(f.name)), []byte(f.data)); err != nil {
+		if err := atomicfile.WriteReadable(filepath.Join(gitDir, filepath.FromSlash(f.name)), []byte(f.data), true); err != nil {
 			return fmt.Errorf("git: init %s: %w", gitDir, err)
 		}
 	}
 	return nil
-}
-
-// writeFileSync writes data to name through a temporary file, fsynced and
-// renamed into place.
-func writeFileSync(name string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), name)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }

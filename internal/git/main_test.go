@@ -1,12 +1,9 @@
 package git
 
 import (
-	"bytes"
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/gittest"
 )
@@ -18,36 +15,8 @@ func testEnv() []string { return gittest.Env() }
 // failing the test on error.
 func gitT(t testing.TB, dir string, stdin []byte, args ...string) []byte {
 	t.Helper()
-	out, err := gitRun(t, dir, stdin, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
-	}
-	return out
+	return []byte(gittest.RunInput(t, dir, stdin, args...))
 }
-
-func gitRun(t testing.TB, dir string, stdin []byte, args ...string) ([]byte, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = testEnv()
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, &testCmdError{err: err, stderr: stderr.String()}
-	}
-	return out, nil
-}
-
-type testCmdError struct {
-	err    error
-	stderr string
-}
-
-func (e *testCmdError) Error() string { return e.err.Error() + ": " + e.stderr }
 
 // newBare returns a fresh bare repository made by Init.
 func newBare(t testing.TB) string {

@@ -32,13 +32,9 @@ func LoadObjectSet(gitDir string) (*ObjectSet, error) {
 		return nil, err
 	}
 	for _, p := range idxs {
-		data, err := os.ReadFile(p)
+		x, err := readIdx(p)
 		if err != nil {
-			return nil, fmt.Errorf("git: read %s: %w", p, err)
-		}
-		x, err := parseIdx(data)
-		if err != nil {
-			return nil, fmt.Errorf("git: read %s: %w", p, err)
+			return nil, err
 		}
 		s.packs = append(s.packs, x)
 	}

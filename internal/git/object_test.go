@@ -63,44 +63,20 @@ func TestEncodeTreeMatchesMktree(t *testing.T) {
 	blob := HashObject(BlobObject, []byte("x\n"))
 	sub := HashObject(TreeObject, nil)
 	commit := mustHash(t, "0123456789abcdef0123456789abcdef01234567")
+	entry := func(mode uint32, h Hash) func(string) TreeEntry {
+		return func(name string) TreeEntry { return TreeEntry{mode, name, h} }
+	}
+	f, x, l := entry(ModeFile, blob), entry(ModeExecutable, blob), entry(ModeSymlink, blob)
+	d, g := entry(ModeDir, sub), entry(ModeGitlink, commit)
 	cases := map[string][]TreeEntry{
 		"empty":  {},
-		"single": {{ModeFile, "README", blob}},
-		"modes": {
-			{ModeFile, "file", blob},
-			{ModeExecutable, "run.sh", blob},
-			{ModeSymlink, "link", blob},
-			{ModeDir, "dir", sub},
-			{ModeGitlink, "sub", commit},
-		},
+		"single": {f("README")},
+		"modes":  {f("file"), x("run.sh"), l("link"), d("dir"), g("sub")},
 		// Directories sort as name+"/", gitlinks and files as plain names.
-		"slash order": {
-			{ModeDir, "a", sub},
-			{ModeFile, "a.b", blob},
-			{ModeFile, "a-b", blob},
-			{ModeFile, "a0", blob},
-		},
-		"file named like the directory": {
-			{ModeFile, "a", blob},
-			{ModeFile, "a.b", blob},
-			{ModeFile, "a-b", blob},
-			{ModeFile, "a0", blob},
-		},
-		"dir vs file prefix": {
-			{ModeFile, "foo.c", blob},
-			{ModeDir, "foo", sub},
-			{ModeFile, "foo0", blob},
-			{ModeGitlink, "foo-", commit},
-			{ModeGitlink, "bar", commit},
-			{ModeDir, "bar.d", sub},
-		},
-		"unicode and bytes": {
-			{ModeFile, "é", blob},
-			{ModeFile, "e", blob},
-			{ModeFile, "Z", blob},
-			{ModeFile, " space", blob},
-			{ModeDir, "~tilde", sub},
-		},
+		"slash order":                   {d("a"), f("a.b"), f("a-b"), f("a0")},
+		"file named like the directory": {f("a"), f("a.b"), f("a-b"), f("a0")},
+		"dir vs file prefix":            {f("foo.c"), d("foo"), f("foo0"), g("foo-"), g("bar"), d("bar.d")},
+		"unicode and bytes":             {f("é"), f("e"), f("Z"), f(" space"), d("~tilde")},
 	}
 	for name, entries := range cases {
 		var in strings.Builder

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 )
 
@@ -37,6 +38,19 @@ const (
 	idxV1NamesOff = 256 * 4   // fanout, then (offset, name) pairs
 	idxTrailer    = 2 * 20    // pack checksum, index checksum
 )
+
+// readIdx reads and parses the pack index file path.
+func readIdx(path string) (*packIndex, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("git: read %s: %w", path, err)
+	}
+	x, err := parseIdx(data)
+	if err != nil {
+		return nil, fmt.Errorf("git: read %s: %w", path, err)
+	}
+	return x, nil
+}
 
 // parseIdx checks data as a whole version-1 or version-2 pack index
 // (structure, sorted names, offset table bounds, checksum) and returns its

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/adler32"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/synchroniser/synchroniser/internal/atomicfile"
 )
 
 // PackWriter streams objects into a new pack in <gitDir>/objects/pack.
@@ -52,13 +55,40 @@ type PackWriter struct {
 	cache   deltaCache // recent objects' bytes, for AddDelta
 	err     error      // sticky write error
 	done    bool
+
+	// Submit's queue, drained in order by one goroutine (started by the
+	// first Submit); queued counts the bytes waiting in it.
+	queue       chan submission
+	drained     chan struct{}
+	queued      int
+	nqueued     int        // objects in the queue
+	room        *sync.Cond // signalled as queued shrinks
+	queueClosed bool
 }
 
+// submission is an object handed to Submit, waiting to be written.
+type submission struct {
+	h    Hash
+	typ  byte
+	data []byte
+	base Hash
+}
+
+// storeBelow: Submit stores payloads shorter than this without compressing
+// them (zlib's stored blocks): most are deltas of a tree, a few bytes of
+// copy instructions and a 20-byte object id, which deflate cannot shrink,
+// and whose Huffman tables cost more than the rest of their writing.
+const storeBelow = 128
+
+// maxQueued bounds the bytes of submitted objects waiting to be written.
+const maxQueued = 8 << 20
+
 type packEntry struct {
-	offset uint64
-	crc    uint32
-	typ    byte // object type (never a delta type)
-	depth  byte // delta chain length
+	offset  uint64
+	crc     uint32
+	typ     byte // object type (never a delta type)
+	depth   byte // delta chain length
+	pending bool // submitted, not written yet
 }
 
 // Delta chains are bounded like Git's (pack.depth defaults to 50) so that
@@ -79,14 +109,19 @@ const (
 	deltaCacheMaxObj = 1 << 20
 )
 
-func (c *deltaCache) put(h Hash, data []byte) {
+// put keeps data as h's: a copy, or data itself when owned (never
+// modified by anyone afterwards).
+func (c *deltaCache) put(h Hash, data []byte, owned bool) {
 	if len(data) > deltaCacheMaxObj || len(data) < 64 {
 		return
 	}
 	if c.data == nil {
 		c.data = make(map[Hash][]byte)
 	}
-	c.data[h] = append([]byte(nil), data...)
+	if !owned {
+		data = append([]byte(nil), data...)
+	}
+	c.data[h] = data
 	c.fifo = append(c.fifo, h)
 	c.bytes += len(data)
 	budget := c.budget
@@ -180,6 +215,12 @@ func (p *PackWriter) add(t ObjectType, data []byte, base Hash) (Hash, error) {
 	if !t.Valid() {
 		return ZeroHash, fmt.Errorf("git: pack: unknown object type %d", t)
 	}
+	p.mu.Lock()
+	async := p.queue != nil
+	p.mu.Unlock()
+	if async { // keep the pack in order behind the queue
+		return p.Submit(t, bytes.Clone(data), base)
+	}
 	typ := byte(t) // the pack header's type number
 	h := HashObject(t, data)
 
@@ -222,26 +263,156 @@ func (p *PackWriter) add(t ObjectType, data []byte, base Hash) (Hash, error) {
 	if _, ok := p.objects[h]; ok { // added meanwhile by another goroutine
 		return h, nil
 	}
+	entry, err := p.appendEntry(typ, hdrType, len(payload), baseEntry, compressed)
+	if err != nil {
+		return h, err
+	}
+	p.objects[h] = entry
+	p.cache.put(h, data, false)
+	return h, nil
+}
+
+// appendEntry writes one object's header and compressed payload (of
+// size bytes, a delta against base when hdrType is typeOfsDelta) at the
+// end of the pack and returns its entry; p.mu is held.
+func (p *PackWriter) appendEntry(typ, hdrType byte, size int, base packEntry, compressed []byte) (packEntry, error) {
 	entry := packEntry{offset: p.off, typ: typ}
 	p.crc.Reset()
 	var hdr [16 + 10]byte
-	n := putObjectHeader(hdr[:], hdrType, uint64(len(payload)))
+	n := putObjectHeader(hdr[:], hdrType, uint64(size))
 	if hdrType == typeOfsDelta {
 		var ofs [10]byte
-		k := putDeltaOffset(ofs[:], entry.offset-baseEntry.offset)
+		k := putDeltaOffset(ofs[:], entry.offset-base.offset)
 		n += copy(hdr[n:], ofs[len(ofs)-k:])
-		entry.depth = baseEntry.depth + 1
+		entry.depth = base.depth + 1
 	}
 	if err := p.write(hdr[:n]); err != nil {
-		return h, err
+		return entry, err
 	}
 	if err := p.write(compressed); err != nil {
-		return h, err
+		return entry, err
 	}
 	entry.crc = p.crc.Sum32()
-	p.objects[h] = entry
-	p.cache.put(h, data)
+	return entry, nil
+}
+
+// Submit is AddDelta (base may be the zero hash) for a caller that hands
+// data over: it returns once data is hashed, and the object is
+// delta-encoded, compressed and written by the PackWriter's own goroutine,
+// in the order submitted, while the caller goes on. data must not be
+// modified afterwards. An error writing it is returned by a later Submit,
+// Add or Commit. Once Submit is used, Add and AddDelta queue behind it.
+func (p *PackWriter) Submit(t ObjectType, data []byte, base Hash) (Hash, error) {
+	if !t.Valid() {
+		return ZeroHash, fmt.Errorf("git: pack: unknown object type %d", t)
+	}
+	h := HashObject(t, data)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.usable(); err != nil {
+		return h, err
+	}
+	if _, ok := p.objects[h]; ok {
+		return h, nil
+	}
+	if p.queue == nil {
+		p.queue = make(chan submission, 1024)
+		p.drained = make(chan struct{})
+		p.room = sync.NewCond(&p.mu)
+		go p.drain()
+	}
+	// Wait for room in bytes and in the channel, so that the send below
+	// never blocks.
+	for (p.queued > 0 && p.queued+len(data) > maxQueued || p.nqueued == cap(p.queue)) && p.usable() == nil && !p.queueClosed {
+		p.room.Wait()
+	}
+	if err := p.usable(); err != nil {
+		return h, err
+	}
+	if p.queueClosed {
+		return h, errPackClosed
+	}
+	if _, ok := p.objects[h]; ok { // submitted meanwhile
+		return h, nil
+	}
+	p.objects[h] = packEntry{typ: byte(t), pending: true}
+	p.queued += len(data)
+	p.nqueued++
+	p.queue <- submission{h, byte(t), data, base}
 	return h, nil
+}
+
+// drain writes submitted objects in order until the queue is closed.
+func (p *PackWriter) drain() {
+	defer close(p.drained)
+	zbuf := new(compressor)
+	for s := range p.queue {
+		p.writeSubmitted(s, zbuf)
+		p.mu.Lock()
+		p.queued -= len(s.data)
+		p.nqueued--
+		p.mu.Unlock()
+		p.room.Broadcast()
+	}
+}
+
+func (p *PackWriter) writeSubmitted(s submission, zbuf *compressor) {
+	p.mu.Lock()
+	if p.err != nil || p.done {
+		p.mu.Unlock()
+		return
+	}
+	var baseData []byte
+	baseEntry, haveBase := p.objects[s.base]
+	if haveBase && !s.base.IsZero() && !baseEntry.pending && baseEntry.typ == s.typ && baseEntry.depth < maxDeltaDepth {
+		baseData = p.cache.data[s.base]
+	}
+	p.mu.Unlock()
+
+	payload, hdrType := s.data, s.typ
+	if baseData != nil {
+		if d := makeDelta(baseData, s.data); d != nil {
+			payload, hdrType = d, typeOfsDelta
+		}
+	}
+	var compressed []byte
+	var err error
+	if len(payload) < storeBelow {
+		compressed = zbuf.store(payload)
+	} else {
+		compressed, err = zbuf.compress(payload, p.level)
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		if p.err == nil {
+			p.err = fmt.Errorf("git: pack: compress: %w", err)
+		}
+		return
+	}
+	entry, err := p.appendEntry(s.typ, hdrType, len(payload), baseEntry, compressed)
+	if err != nil {
+		return // p.err holds it
+	}
+	p.objects[s.h] = entry
+	p.cache.put(s.h, s.data, true)
+}
+
+// flushQueue waits until every submitted object is written (or dropped
+// after an error); p.mu must not be held.
+func (p *PackWriter) flushQueue() {
+	p.mu.Lock()
+	q := p.queue
+	if q != nil && !p.queueClosed {
+		p.queueClosed = true
+		close(q)
+		p.room.Broadcast()
+	}
+	p.mu.Unlock()
+	if q != nil {
+		<-p.drained
+	}
 }
 
 func (p *PackWriter) usable() error {
@@ -288,6 +459,19 @@ func (c *compressor) compress(data []byte, level int) ([]byte, error) {
 		return nil, err
 	}
 	return c.buf.Bytes(), nil
+}
+
+// store returns data as a zlib stream of one stored (uncompressed) deflate
+// block, in a buffer valid until the next call; data must be under 64 KiB.
+func (c *compressor) store(data []byte) []byte {
+	c.buf.Reset()
+	n := len(data)
+	c.buf.Write([]byte{0x78, 0x01, 0x01, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)})
+	c.buf.Write(data)
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], adler32.Checksum(data))
+	c.buf.Write(sum[:])
+	return c.buf.Bytes()
 }
 
 // typeOfsDelta is the pack type of a delta whose base is given by its
@@ -345,6 +529,7 @@ func (p *PackWriter) fail(err error) error {
 // pack-<checksum>.pack and .idx, both fsynced along with the directory. An
 // empty pack writes nothing. The PackWriter cannot be used afterwards.
 func (p *PackWriter) Commit() error {
+	p.flushQueue()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
@@ -420,7 +605,7 @@ func (p *PackWriter) finish() error {
 		err = os.Rename(tmpIdx, base+".idx")
 	}
 	if err == nil {
-		err = syncDir(p.dir)
+		err = atomicfile.SyncDir(p.dir)
 	}
 	if err != nil {
 		os.Remove(tmpIdx)
@@ -431,6 +616,12 @@ func (p *PackWriter) finish() error {
 
 // Abort discards the pack. It is a no-op after Commit or Abort.
 func (p *PackWriter) Abort() {
+	p.mu.Lock()
+	if p.err == nil && !p.done {
+		p.err = errPackClosed // the queue drops what it holds
+	}
+	p.mu.Unlock()
+	p.flushQueue()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.done {
@@ -488,14 +679,4 @@ func CleanTemporary(gitDir string, olderThan time.Duration) error {
 		}
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory so that renames in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

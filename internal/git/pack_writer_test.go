@@ -2,7 +2,9 @@ package git
 
 import (
 	"bytes"
+	"compress/zlib"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -275,5 +277,84 @@ func TestCleanTemporary(t *testing.T) {
 	}
 	if err := CleanTemporary(filepath.Join(t.TempDir(), "none"), 0); err != nil {
 		t.Errorf("missing repository: %v", err)
+	}
+}
+
+// TestStoredZlib checks that the stored zlib streams Submit writes for
+// short payloads decode to the payload.
+func TestStoredZlib(t *testing.T) {
+	t.Parallel()
+	var c compressor
+	for _, n := range []int{0, 1, 20, storeBelow - 1} {
+		data := bytes.Repeat([]byte{byte(n)}, n)
+		r, err := zlib.NewReader(bytes.NewReader(c.store(data)))
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: got %d bytes, err %v", n, len(got), err)
+		}
+	}
+}
+
+// TestPackWriterSubmit writes versions of a tree and a file through Submit
+// (as deltas against the previous version, some payloads short enough to
+// be stored), mixed with Add, and has git check and read them all.
+func TestPackWriterSubmit(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw := openPackWriter(t, dir)
+	var objs []testObject
+	var prevTree, prevBlob, parent Hash
+	text := []byte(strings.Repeat("a line of a file that grows\n", 200))
+	for i := range 300 {
+		text = append(text, fmt.Sprintf("line %d\n", i)...)
+		blob, err := pw.Submit(BlobObject, bytes.Clone(text), prevBlob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{BlobObject, bytes.Clone(text), blob})
+		entries := []TreeEntry{{ModeFile, "file", blob}}
+		for k := range 40 {
+			entries = append(entries, TreeEntry{ModeFile, fmt.Sprintf("same%02d", k), blob})
+		}
+		tree := EncodeTree(entries)
+		th, err := pw.Submit(TreeObject, tree, prevTree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{TreeObject, tree, th})
+		c := &Commit{Tree: th, Author: "A <a@example.com> 1700000000 +0000", Committer: "A <a@example.com> 1700000000 +0000", Message: fmt.Sprint(i, "\n")}
+		if !parent.IsZero() {
+			c.Parents = []Hash{parent}
+		}
+		data := EncodeCommit(c)
+		add := pw.Submit
+		if i%2 == 1 {
+			add = func(t ObjectType, data []byte, _ Hash) (Hash, error) { return pw.Add(t, data) }
+		}
+		if parent, err = add(CommitObject, data, ZeroHash); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{CommitObject, data, parent})
+		prevTree, prevBlob = th, blob
+		if !pw.Has(parent) {
+			t.Fatalf("Has(%s) false after Submit", parent)
+		}
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, dir, nil, "update-ref", "refs/heads/master", parent.String())
+	gitT(t, dir, nil, "fsck", "--strict", "--no-dangling")
+	names := packFiles(t, dir)
+	verify := string(gitT(t, dir, nil, "verify-pack", "-v", filepath.Join(dir, "objects", "pack", names[0])))
+	if !strings.Contains(verify, "chain length = 1:") {
+		t.Errorf("verify-pack -v shows no deltas:\n%s", verify[max(0, len(verify)-500):])
+	}
+	checkCatFile(t, dir, objs)
+	if _, err := pw.Submit(BlobObject, []byte("late"), ZeroHash); err == nil {
+		t.Error("Submit after Commit: no error")
 	}
 }

@@ -94,6 +94,14 @@ type PushOptions struct {
 	// leases for forced refspecs, a leading "+" is dropped from refspecs
 	// whose destination is leased, and Force with Lease is refused.
 	Lease map[string]Hash
+	// NoDeltaSearch sends the objects as the local packs store them:
+	// their deltas are reused and no new ones are searched for
+	// (pack.window=0). Git does not search again between two objects of
+	// one pack (its writer chose), but does between packs: for a push of
+	// a whole history written in several packs, that search is most of
+	// git's work (flask's first push: pack-objects used 2.3 CPU seconds,
+	// 0.3 without the search), for a pack a third smaller (15 MB, not 22).
+	NoDeltaSearch bool
 }
 
 // FetchOptions modify a fetch.
@@ -121,6 +129,10 @@ func (r *Runner) Push(ctx context.Context, gitDir, remote string, refspecs []str
 		return err
 	}
 	args := []string{"--git-dir=" + gitDir, "push", "--porcelain"}
+	if opts.NoDeltaSearch {
+		// Before the subcommand: the pack-objects push starts inherits it.
+		args = append([]string{"-c", "pack.window=0"}, args...)
+	}
 	if opts.Force {
 		args = append(args, "--force")
 	}

@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // sshServer is a minimal SSH server on 127.0.0.1 that runs the real
@@ -214,7 +216,7 @@ func TestRunnerSSH(t *testing.T) {
 	wrongKeyDir, wrongHostDir := t.TempDir(), t.TempDir()
 	wrongKey, _ := writeSSHFiles(t, wrongKeyDir, otherPriv, srv.addr, srv.hostKey)
 	_, wrongHosts := writeSSHFiles(t, wrongHostDir, clientPriv, srv.addr, strangerHost)
-	closed := closedAddr(t)
+	closed := hgtest.ClosedAddr(t)
 	for _, tc := range []struct {
 		name   string
 		r      *Runner

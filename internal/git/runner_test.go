@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/gittest"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // commitChain writes n commits on top of parent (ZeroHash for a root) into
@@ -397,7 +398,7 @@ func TestRunnerHTTP(t *testing.T) {
 		{"wrong password in URL", &Runner{AllowHTTP: true}, strings.Replace(withUserinfo, token, token+"x", 1), ErrAuth},
 		{"missing repository", r, srv.URL + "/missing.git", ErrNotFound},
 		{"missing repository, open server", r, openSrv.URL + "/missing.git", ErrNotFound},
-		{"closed port", r, "http://" + closedAddr(t) + "/repo.git", ErrNetwork},
+		{"closed port", r, "http://" + hgtest.ClosedAddr(t) + "/repo.git", ErrNetwork},
 	}
 	for _, f := range failures {
 		errs := map[string]error{
@@ -453,17 +454,6 @@ func TestRunnerTimeout(t *testing.T) {
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("timeout took %s", d)
 	}
-}
-
-// closedAddr returns a 127.0.0.1 address nothing listens on.
-func closedAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // TestRemoteArg: the redaction itself is command.RedactText's (tested there).

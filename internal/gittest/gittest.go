@@ -1,15 +1,14 @@
 // Package gittest builds Git repositories and servers for tests, with one set
 // of defaults: a fixed identity and dates, no system or global configuration.
 //
-// It imports only the standard library, so in-package tests of internal/git
-// can use it without an import cycle.
+// It imports only the standard library and internal/kitrun (standard library
+// only itself), so in-package tests of internal/git can use it without an
+// import cycle.
 package gittest
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cgi"
@@ -22,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/kitrun"
 )
 
 // The identities and dates of every test commit: author and committer
@@ -43,53 +44,40 @@ const Timeout = 2 * time.Minute
 // global configuration, the fixed identity and dates, no prompts, and PATH
 // and HOME from the test's environment.
 func Env() []string {
-	env := []string{
+	return kitrun.Env(
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=" + AuthorName, "GIT_AUTHOR_EMAIL=" + AuthorEmail, "GIT_AUTHOR_DATE=" + AuthorDate,
-		"GIT_COMMITTER_NAME=" + CommitterName, "GIT_COMMITTER_EMAIL=" + CommitterEmail, "GIT_COMMITTER_DATE=" + CommitterDate,
+		"GIT_AUTHOR_NAME="+AuthorName, "GIT_AUTHOR_EMAIL="+AuthorEmail, "GIT_AUTHOR_DATE="+AuthorDate,
+		"GIT_COMMITTER_NAME="+CommitterName, "GIT_COMMITTER_EMAIL="+CommitterEmail, "GIT_COMMITTER_DATE="+CommitterDate,
 		"LANG=C", "LC_ALL=C", "TZ=UTC",
-	}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PATH=") || strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	)
 }
 
-// Error is a failed git command.
-type Error struct {
-	Args   []string
-	Err    error
-	Stderr string
-}
+// Error is a failed git command: its arguments, exit error and stderr.
+type Error = kitrun.Error
 
-func (e *Error) Error() string {
-	return fmt.Sprintf("git %s: %v: %s", strings.Join(e.Args, " "), e.Err, strings.TrimSpace(e.Stderr))
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// runner runs the kit's program in Env.
+func runner() kitrun.Cmd { return kitrun.Cmd{Program: "git", Env: Env(), Timeout: Timeout} }
 
 // RunErr runs git with args in dir ("" for the current directory) in Env
 // and returns stdout; a failure is an *Error.
-func RunErr(dir string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = Env()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), &Error{Args: args, Err: err, Stderr: stderr.String()}
-	}
-	return stdout.String(), nil
-}
+func RunErr(dir string, args ...string) (string, error) { return runner().RunErr(dir, args...) }
 
 // Run is RunErr that fails the test on error.
 func Run(t testing.TB, dir string, args ...string) string {
 	t.Helper()
-	out, err := RunErr(dir, args...)
+	return runner().Run(t, dir, args...)
+}
+
+// RunContext is RunErr that also stops when ctx ends and gives git stdin
+// (nil for none) on its standard input.
+func RunContext(ctx context.Context, dir string, stdin []byte, args ...string) (string, error) {
+	return runner().RunContext(ctx, dir, stdin, args...)
+}
+
+// RunInput is Run with stdin on git's standard input.
+func RunInput(t testing.TB, dir string, stdin []byte, args ...string) string {
+	t.Helper()
+	out, err := RunContext(context.Background(), dir, stdin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,14 +42,7 @@ func benchClick(b *testing.B, each func(r *Repo, c *Changeset, m []ManifestEntry
 			b.Fatal(err)
 		}
 		for rev := 0; rev < r.Len(); rev++ {
-			c, err := r.Changeset(rev)
-			if err != nil {
-				b.Fatal(err)
-			}
-			m, err := r.Manifest(c.Manifest)
-			if err != nil {
-				b.Fatal(err)
-			}
+			c, m := changesetAt(b, r, rev)
 			each(r, c, m)
 		}
 		if done != nil {

@@ -1,10 +1,11 @@
 package hg
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/command"
 )
 
 // UnsupportedError reports a repository format this package cannot read,
@@ -106,8 +107,8 @@ func (e *Error) Is(target error) bool { return target == ErrCorrupt && e.Kind ==
 // which may say anything, so that case comes first; ssh's own reasons come
 // before hg's "no suitable response", which follows all of them.
 var kindPatterns = []struct {
-	fragment string
-	kind     Kind
+	Fragment string
+	Kind     Kind
 }{
 	{"does not appear to be an hg repository", KindNotFound},
 	{"http error 401", KindAuth},
@@ -163,14 +164,5 @@ var kindPatterns = []struct {
 
 // kindOf decides the kind of a failure from the run's error and hg's stderr.
 func kindOf(runErr error, stderr string) Kind {
-	if errors.Is(runErr, context.DeadlineExceeded) {
-		return KindNetwork
-	}
-	low := strings.ToLower(stderr)
-	for _, p := range kindPatterns {
-		if strings.Contains(low, p.fragment) {
-			return p.kind
-		}
-	}
-	return KindOther
+	return command.Classify(runErr, stderr, kindPatterns, KindNetwork, KindOther)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -77,12 +76,7 @@ func TestRunnerErrorKinds(t *testing.T) {
 		}
 	}))
 	t.Cleanup(web.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String() + "/"
-	ln.Close()
+	closed := "http://" + hgtest.ClosedAddr(t) + "/"
 
 	var r Runner
 	for name, tc := range map[string]struct {

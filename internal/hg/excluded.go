@@ -5,15 +5,7 @@ package hg
 // computed from the phase roots, the obsstore and the changelog index
 // alone, so that its cost does not grow with the number of heads.
 func (r *Repo) Excluded() (map[Node]bool, error) {
-	phases, err := r.PhaseRevs()
-	if err != nil {
-		return nil, err
-	}
-	markers, err := r.Markers()
-	if err != nil {
-		return nil, err
-	}
-	hidden, err := r.HiddenRevs(phases, markers)
+	phases, _, hidden, err := r.visibility()
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package hg
 
 import (
 	"bytes"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -69,11 +71,7 @@ func FuzzDecompress(f *testing.F) {
 func FuzzParseChangeset(f *testing.F) {
 	f.Add([]byte("0123456789abcdef0123456789abcdef01234567\nuser\n0 0\na\n\ndesc"))
 	f.Fuzz(func(t *testing.T, text []byte) {
-		c, err := ParseChangeset(text)
-		if err != nil {
-			return
-		}
-		if len(c.Description) > len(text) || len(c.User) > len(text) {
+		if c, err := ParseChangeset(text); err == nil && (len(c.Description) > len(text) || len(c.User) > len(text)) {
 			t.Fatal("parsed fields longer than the input")
 		}
 	})
@@ -83,10 +81,7 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte("a\x000123456789abcdef0123456789abcdef01234567\nb/c\x000123456789abcdef0123456789abcdef01234567x\n"))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		entries, err := ParseManifest(text)
-		if err != nil {
-			return
-		}
-		for i := 1; i < len(entries); i++ {
+		for i := 1; err == nil && i < len(entries); i++ {
 			if entries[i-1].Path > entries[i].Path {
 				t.Fatalf("entries not sorted: %q > %q", entries[i-1].Path, entries[i].Path)
 			}
@@ -132,4 +127,46 @@ func FuzzEncodeStorePath(f *testing.F) {
 			}
 		}
 	})
+}
+
+func FuzzDiffManifests(f *testing.F) {
+	a := "a\x00" + strings.Repeat("1", 40) + "\nb\x00" + strings.Repeat("2", 40) + "x\n"
+	f.Add([]byte(a), []byte(a+"c\x00"+strings.Repeat("3", 40)+"\n"))
+	f.Add([]byte(a), []byte("b\x00"+strings.Repeat("2", 40)+"\n"))
+	f.Fuzz(func(t *testing.T, old, new []byte) {
+		a, err := ParseManifest(old)
+		if err != nil || !sort.SliceIsSorted(a, func(i, j int) bool { return a[i].Path < a[j].Path }) || hasDuplicate(a) {
+			return // DiffManifests requires old sorted and well formed
+		}
+		old = EncodeManifest(a)
+		got, sorted, err := DiffManifests(old, new)
+		b, perr := ParseManifest(new)
+		if err != nil || perr != nil {
+			if (err == nil) == (perr == nil) {
+				return
+			}
+			if err != nil || sorted {
+				t.Fatalf("DiffManifests err %v sorted %v, ParseManifest err %v", err, sorted, perr)
+			}
+			return // unsorted: the caller parses, and fails
+		}
+		if !sorted {
+			if string(EncodeManifest(b)) == string(new) && !hasDuplicate(b) {
+				t.Fatalf("sorted text reported unsorted")
+			}
+			return
+		}
+		if want := diffParsed(t, old, new); !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v\nwant %+v", got, want)
+		}
+	})
+}
+
+func hasDuplicate(mf []ManifestEntry) bool {
+	for i := 1; i < len(mf); i++ {
+		if mf[i].Path == mf[i-1].Path {
+			return true
+		}
+	}
+	return false
 }

@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/synchroniser/synchroniser/internal/atomicfile"
 )
 
 // Journal makes a set of store writes atomic with respect to failures: it
@@ -162,22 +163,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("hg: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("hg: %w", err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteReadable(path, data, false); err != nil {
 		return fmt.Errorf("hg: write %s: %w", path, err)
 	}
 	return nil
@@ -231,47 +217,4 @@ func (j *Journal) Rollback() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// Lock is a Mercurial lock (a symlink to "host:pid", as lock.py makes it).
-type Lock struct{ path string }
-
-// AcquireLock takes the lock at path (".hg/store/lock" or ".hg/wlock"),
-// waiting up to wait for a live holder and breaking a lock whose process
-// on this host is gone.
-func AcquireLock(path string, wait time.Duration) (*Lock, error) {
-	me := lockPrefix() + ":" + strconv.Itoa(os.Getpid())
-	deadline := time.Now().Add(wait)
-	for {
-		err := os.Symlink(me, path)
-		if err == nil {
-			return &Lock{path: path}, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("hg: lock %s: %w", path, err)
-		}
-		holder, rerr := os.Readlink(path)
-		if rerr == nil {
-			if host, pid, ok := strings.Cut(holder, ":"); ok && host == lockPrefix() {
-				if n, perr := strconv.Atoi(pid); perr == nil && n > 0 {
-					if processGone(n) {
-						os.Remove(path) // stale: its process is gone
-						continue
-					}
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("hg: lock %s is held by %q", path, holder)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// Release releases the lock.
-func (l *Lock) Release() error {
-	if l == nil {
-		return nil
-	}
-	return os.Remove(l.path)
 }

@@ -2,19 +2,22 @@ package hg
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
-// requireHg skips nothing: the project's tests need a real hg.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = hgtest.Cleanup()
+	os.Exit(code)
+}
+
+// requireHg fails the test without a real hg.
 func requireHg(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("hg"); err != nil {
-		t.Fatalf("hg is required for these tests: %v", err)
-	}
+	hgtest.Require(t)
 }
 
 // runHg runs hg with args in dir (may be "") in hgtest's environment and returns stdout.
@@ -38,4 +41,18 @@ func writeFile(t testing.TB, path string, data string) {
 func unbundle(t testing.TB, name string) string {
 	t.Helper()
 	return hgtest.Unbundle(t, name).Dir
+}
+
+// changesetAt reads revision rev of r and its manifest.
+func changesetAt(t testing.TB, r *Repo, rev int) (*Changeset, []ManifestEntry) {
+	t.Helper()
+	c, err := r.Changeset(rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Manifest(c.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, m
 }

@@ -2,6 +2,7 @@ package hg
 
 import (
 	"bytes"
+	"encoding/hex"
 	"sort"
 )
 
@@ -26,31 +27,9 @@ func parseManifest(text []byte, intern func([]byte) string) ([]ManifestEntry, er
 	sorted := true
 	var prev []byte
 	for off := 0; off < len(text); {
-		nl := bytes.IndexByte(text[off:], '\n')
-		if nl < 0 {
-			return nil, corruptf("hg: parse manifest: line at offset %d has no newline", off)
-		}
-		line := text[off : off+nl]
-		z := bytes.IndexByte(line, 0)
-		if z < 0 {
-			return nil, corruptf("hg: parse manifest: line at offset %d has no NUL", off)
-		}
-		path, rest := line[:z], line[z+1:]
-		var e ManifestEntry
-		if len(rest) < 40 || !decodeHex(e.Node[:], rest[:40]) {
-			return nil, corruptf("hg: parse manifest: line at offset %d: bad node %q", off, truncate(string(rest), 64))
-		}
-		switch flags := rest[40:]; {
-		case len(flags) == 0:
-		case len(flags) == 1 && (flags[0] == 'x' || flags[0] == 'l'):
-			e.Flags = flags[0]
-		case len(flags) == 1 && flags[0] == 't':
-			return nil, &UnsupportedError{Requirement: "treemanifest (manifest entry with flag t)"}
-		default:
-			return nil, corruptf("hg: parse manifest: line at offset %d: unknown flags %q", off, truncate(string(flags), 16))
-		}
-		if len(path) == 0 {
-			return nil, corruptf("hg: parse manifest: line at offset %d: empty path", off)
+		path, e, n, err := parseManifestLine(text, off)
+		if err != nil {
+			return nil, err
 		}
 		if sorted && prev != nil && bytes.Compare(prev, path) >= 0 {
 			sorted = false
@@ -62,12 +41,181 @@ func parseManifest(text []byte, intern func([]byte) string) ([]ManifestEntry, er
 			e.Path = string(path)
 		}
 		entries = append(entries, e)
-		off += nl + 1
+		off += n
 	}
 	if !sorted {
 		sort.SliceStable(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	}
 	return entries, nil
+}
+
+// parseManifestLine parses the line of text starting at off and returns
+// its path, its entry (without Path) and its length with the newline.
+func parseManifestLine(text []byte, off int) ([]byte, ManifestEntry, int, error) {
+	var e ManifestEntry
+	nl := bytes.IndexByte(text[off:], '\n')
+	if nl < 0 {
+		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d has no newline", off)
+	}
+	line := text[off : off+nl]
+	z := bytes.IndexByte(line, 0)
+	if z < 0 {
+		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d has no NUL", off)
+	}
+	path, rest := line[:z], line[z+1:]
+	if len(rest) < 40 || !decodeHex(e.Node[:], rest[:40]) {
+		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: bad node %q", off, truncate(string(rest), 64))
+	}
+	switch flags := rest[40:]; {
+	case len(flags) == 0:
+	case len(flags) == 1 && (flags[0] == 'x' || flags[0] == 'l'):
+		e.Flags = flags[0]
+	case len(flags) == 1 && flags[0] == 't':
+		return nil, e, 0, &UnsupportedError{Requirement: "treemanifest (manifest entry with flag t)"}
+	default:
+		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: unknown flags %q", off, truncate(string(flags), 16))
+	}
+	if len(path) == 0 {
+		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: empty path", off)
+	}
+	return path, e, nl + 1, nil
+}
+
+// EncodeManifest returns the text of a manifest sorted by path (the
+// inverse of ParseManifest).
+func EncodeManifest(entries []ManifestEntry) []byte {
+	n := 0
+	for _, e := range entries {
+		n += len(e.Path) + 43
+	}
+	out := make([]byte, 0, n)
+	for _, e := range entries {
+		out = append(out, e.Path...)
+		out = append(out, 0)
+		out = hex.AppendEncode(out, e.Node[:])
+		if e.Flags != 0 {
+			out = append(out, e.Flags)
+		}
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// ManifestChange is a path whose entry differs between two manifests; Old
+// or New has an empty Path where the path is absent on that side.
+type ManifestChange struct {
+	Old, New ManifestEntry
+}
+
+// DiffManifests returns the paths whose entries differ between the
+// manifest texts old and new, in path order. old must be sorted and well
+// formed (a text ParseManifest accepted unsorted was not); only the lines
+// that differ are parsed, so the cost follows the span of the change, not
+// the size of the manifest. sorted is false when new is not sorted by path
+// (or repeats one): callers must then parse it whole.
+func DiffManifests(old, new []byte) (changes []ManifestChange, sorted bool, err error) {
+	p := commonPrefix(old, new)
+	p = bytes.LastIndexByte(old[:p], '\n') + 1 // a line start in both
+	a, b := len(old)-commonSuffix(old[p:], new[p:]), 0
+	b = len(new) - (len(old) - a)
+	// The suffix must start a line in both texts: move past its first
+	// newline unless it does.
+	if !(a == p || old[a-1] == '\n') || !(b == p || new[b-1] == '\n') {
+		if k := bytes.IndexByte(old[a:], '\n'); k >= 0 {
+			a, b = a+k+1, b+k+1
+		} else {
+			a, b = len(old), len(new)
+		}
+	}
+	var prevPath []byte
+	if p > 0 {
+		start := bytes.LastIndexByte(new[:p-1], '\n') + 1
+		prevPath = new[start : start+bytes.IndexByte(new[start:p], 0)]
+	}
+	oi, ni := p, p
+	var op, np []byte
+	var oe, ne ManifestEntry
+	var on, nn int
+	for oi < a || ni < b {
+		if op == nil && oi < a {
+			if op, oe, on, err = parseManifestLine(old[:a], oi); err != nil {
+				return nil, false, err
+			}
+		}
+		if np == nil && ni < b {
+			if np, ne, nn, err = parseManifestLine(new[:b], ni); err != nil {
+				return nil, false, err
+			}
+			if prevPath != nil && bytes.Compare(prevPath, np) >= 0 {
+				return nil, false, nil
+			}
+			prevPath = np
+		}
+		switch c := cmpPaths(op, np); {
+		case c == 0:
+			if oe != ne {
+				oe.Path, ne.Path = string(op), string(np)
+				changes = append(changes, ManifestChange{Old: oe, New: ne})
+			}
+			oi, ni, op, np = oi+on, ni+nn, nil, nil
+		case c < 0:
+			oe.Path = string(op)
+			changes = append(changes, ManifestChange{Old: oe})
+			oi, op = oi+on, nil
+		default:
+			ne.Path = string(np)
+			changes = append(changes, ManifestChange{New: ne})
+			ni, np = ni+nn, nil
+		}
+	}
+	if prevPath != nil && b < len(new) {
+		next := new[b : b+max(bytes.IndexByte(new[b:], 0), 0)]
+		if bytes.Compare(prevPath, next) >= 0 {
+			return nil, false, nil
+		}
+	}
+	return changes, true, nil
+}
+
+// cmpPaths orders manifest paths, a missing one (nil) after any other.
+func cmpPaths(a, b []byte) int {
+	switch {
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return bytes.Compare(a, b)
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for _, block := range [...]int{4096, 256, 16} {
+		for i+block <= n && bytes.Equal(a[i:i+block], b[i:i+block]) {
+			i += block
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// commonSuffix returns the length of the longest common suffix of a and b.
+func commonSuffix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for _, block := range [...]int{4096, 256, 16} {
+		for i+block <= n && bytes.Equal(a[len(a)-i-block:len(a)-i], b[len(b)-i-block:len(b)-i]) {
+			i += block
+		}
+	}
+	for i < n && a[len(a)-1-i] == b[len(b)-1-i] {
+		i++
+	}
+	return i
 }
 
 // ParseFileMeta splits a filelog text into its metadata ("\1\n" key: value
@@ -101,6 +249,12 @@ func ParseFileMeta(text []byte) (data []byte, meta map[string]string, err error)
 		meta[string(k)] = string(v)
 	}
 	return text[2+end+2:], meta, nil
+}
+
+// FindManifestEntry looks path up in a sorted manifest text by bisection,
+// without parsing the rest of it.
+func FindManifestEntry(text []byte, path string) (ManifestEntry, bool, error) {
+	return findManifestEntry(text, path)
 }
 
 // findManifestEntry bisects a sorted manifest text for path.

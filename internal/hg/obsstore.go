@@ -3,11 +3,8 @@ package hg
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,12 +27,9 @@ const (
 // without an obsstore has none.
 func (r *Repo) Markers() ([]Marker, error) {
 	p := filepath.Join(r.storeDir, "obsstore")
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	b, err := readOptional(p)
 	if err != nil {
-		return nil, fmt.Errorf("hg: read %s: %w", p, err)
+		return nil, err
 	}
 	ms, err := ParseObsstore(b)
 	if err != nil {
@@ -55,134 +49,135 @@ func ParseObsstore(data []byte) ([]Marker, error) {
 	}
 	switch data[0] {
 	case obsstoreV0:
-		return parseFm0(data, 1)
+		return parseMarkers(data, 1, fm0FixedSize, parseFm0)
 	case obsstoreV1:
-		return parseFm1(data, 1)
+		return parseMarkers(data, 1, fm1FixedSize, parseFm1)
 	}
 	return nil, fmt.Errorf("obsstore: unknown format version %d", data[0])
 }
 
-// parseFm1 reads version 1 markers: u32 size (of the whole marker),
-// float64 date, int16 timezone in minutes, u16 flags, u8 successor count,
-// u8 parent count (3 = not recorded), u8 metadata count, the predecessor,
-// the successors, the parents, (u8 key length, u8 value length) per
-// metadata entry, then the keys and values.
-func parseFm1(data []byte, off int) ([]Marker, error) {
+// parseMarkers reads the markers of data from off on, each at least fixed
+// bytes long: parse decodes the one at the start of h and returns its size,
+// and whether it names SHA-1 nodes (others are skipped). Errors name the
+// marker's offset.
+func parseMarkers(data []byte, off, fixed int, parse func(h []byte) (m Marker, size int, sha1 bool, err error)) ([]Marker, error) {
 	var out []Marker
 	for off < len(data) {
-		if len(data)-off < fm1FixedSize {
+		if len(data)-off < fixed {
 			return nil, fmt.Errorf("obsstore: marker at offset %d: truncated header", off)
 		}
-		h := data[off:]
-		size := int(binary.BigEndian.Uint32(h[0:]))
-		if size < fm1FixedSize || size > len(h) {
-			return nil, fmt.Errorf("obsstore: marker at offset %d: size %d does not fit", off, size)
+		m, size, sha1, err := parse(data[off:])
+		if err != nil {
+			return nil, fmt.Errorf("obsstore: marker at offset %d: %w", off, err)
 		}
-		h = h[:size]
-		secs := math.Float64frombits(binary.BigEndian.Uint64(h[4:]))
-		tz := int(int16(binary.BigEndian.Uint16(h[12:])))
-		flags := binary.BigEndian.Uint16(h[14:])
-		nsucc, npar, nmeta := int(h[16]), int(h[17]), int(h[18])
-		nodeSize := 20
-		if flags&markerFlagSHA256 != 0 {
-			nodeSize = 32
-		}
-		nodes := 1 + nsucc
-		if npar != fm1ParentsNone {
-			nodes += npar
-		}
-		need := fm1FixedSize + nodes*nodeSize + 2*nmeta
-		if need > size {
-			return nil, fmt.Errorf("obsstore: marker at offset %d: %d bytes of nodes and metadata sizes exceed its size %d", off, need-fm1FixedSize, size)
-		}
-		p := fm1FixedSize
-		node := func() Node {
-			var n Node
-			copy(n[:], h[p:p+nodeSize])
-			p += nodeSize
-			return n
-		}
-		m := Marker{Flags: flags, Date: hgDate(secs, tz*60)}
-		m.Prec = node()
-		for i := 0; i < nsucc; i++ {
-			m.Succs = append(m.Succs, node())
-		}
-		if npar != fm1ParentsNone {
-			m.Parents = make([]Node, 0, npar)
-			for i := 0; i < npar; i++ {
-				m.Parents = append(m.Parents, node())
-			}
-		}
-		lens := h[p : p+2*nmeta]
-		p += 2 * nmeta
-		for i := 0; i < nmeta; i++ {
-			kl, vl := int(lens[2*i]), int(lens[2*i+1])
-			if p+kl+vl > size {
-				return nil, fmt.Errorf("obsstore: marker at offset %d: metadata exceeds its size %d", off, size)
-			}
-			if m.Meta == nil {
-				m.Meta = make(map[string]string, nmeta)
-			}
-			m.Meta[string(h[p:p+kl])] = string(h[p+kl : p+kl+vl])
-			p += kl + vl
+		if sha1 {
+			out = append(out, m)
 		}
 		off += size
-		if nodeSize != 20 {
-			continue
-		}
-		out = append(out, m)
 	}
 	return out, nil
 }
 
-// parseFm0 reads version 0 markers: u8 successor count, u32 metadata size,
+// parseFm1 reads a version 1 marker: u32 size (of the whole marker),
+// float64 date, int16 timezone in minutes, u16 flags, u8 successor count,
+// u8 parent count (3 = not recorded), u8 metadata count, the predecessor,
+// the successors, the parents, (u8 key length, u8 value length) per
+// metadata entry, then the keys and values.
+func parseFm1(h []byte) (Marker, int, bool, error) {
+	size := int(binary.BigEndian.Uint32(h[0:]))
+	if size < fm1FixedSize || size > len(h) {
+		return Marker{}, 0, false, fmt.Errorf("size %d does not fit", size)
+	}
+	h = h[:size]
+	secs := math.Float64frombits(binary.BigEndian.Uint64(h[4:]))
+	tz := int(int16(binary.BigEndian.Uint16(h[12:])))
+	flags := binary.BigEndian.Uint16(h[14:])
+	nsucc, npar, nmeta := int(h[16]), int(h[17]), int(h[18])
+	nodeSize := 20
+	if flags&markerFlagSHA256 != 0 {
+		nodeSize = 32
+	}
+	nodes := 1 + nsucc
+	if npar != fm1ParentsNone {
+		nodes += npar
+	}
+	need := fm1FixedSize + nodes*nodeSize + 2*nmeta
+	if need > size {
+		return Marker{}, 0, false, fmt.Errorf("%d bytes of nodes and metadata sizes exceed its size %d", need-fm1FixedSize, size)
+	}
+	p := fm1FixedSize
+	node := func() Node {
+		var n Node
+		copy(n[:], h[p:p+nodeSize])
+		p += nodeSize
+		return n
+	}
+	m := Marker{Flags: flags, Date: hgDate(secs, tz*60)}
+	m.Prec = node()
+	for i := 0; i < nsucc; i++ {
+		m.Succs = append(m.Succs, node())
+	}
+	if npar != fm1ParentsNone {
+		m.Parents = make([]Node, 0, npar)
+		for i := 0; i < npar; i++ {
+			m.Parents = append(m.Parents, node())
+		}
+	}
+	lens := h[p : p+2*nmeta]
+	p += 2 * nmeta
+	for i := 0; i < nmeta; i++ {
+		kl, vl := int(lens[2*i]), int(lens[2*i+1])
+		if p+kl+vl > size {
+			return Marker{}, 0, false, fmt.Errorf("metadata exceeds its size %d", size)
+		}
+		if m.Meta == nil {
+			m.Meta = make(map[string]string, nmeta)
+		}
+		m.Meta[string(h[p:p+kl])] = string(h[p+kl : p+kl+vl])
+		p += kl + vl
+	}
+	return m, size, nodeSize == 20, nil
+}
+
+// parseFm0 reads a version 0 marker: u8 successor count, u32 metadata size,
 // u8 flags, the predecessor, the successors, then metadata as
 // NUL-separated "key:value" entries, where "date" holds the date and p0,
 // p1, p2 the recorded parents.
-func parseFm0(data []byte, off int) ([]Marker, error) {
-	var out []Marker
-	for off < len(data) {
-		if len(data)-off < fm0FixedSize {
-			return nil, fmt.Errorf("obsstore: marker at offset %d: truncated header", off)
-		}
-		h := data[off:]
-		nsucc := int(h[0])
-		mdsize := int(binary.BigEndian.Uint32(h[1:]))
-		flags := uint16(h[5])
-		size := fm0FixedSize + 20*nsucc
-		if mdsize > len(h)-size {
-			return nil, fmt.Errorf("obsstore: marker at offset %d: truncated (%d bytes of metadata expected)", off, mdsize)
-		}
-		size += mdsize
-		var m Marker
-		m.Flags = flags
-		copy(m.Prec[:], h[6:26])
-		for i := 0; i < nsucc; i++ {
-			var n Node
-			copy(n[:], h[26+20*i:])
-			m.Succs = append(m.Succs, n)
-		}
-		meta := map[string]string{}
-		for _, kv := range bytes.Split(h[26+20*nsucc:size], []byte{0}) {
-			if len(kv) == 0 {
-				continue
-			}
-			k, v, ok := bytes.Cut(kv, []byte(":"))
-			if !ok {
-				return nil, fmt.Errorf("obsstore: marker at offset %d: metadata entry %q has no ':'", off, truncate(string(kv), 64))
-			}
-			meta[string(k)] = string(v)
-		}
-		m.Date = fm0Date(meta["date"])
-		delete(meta, "date")
-		m.Parents = fm0Parents(meta)
-		if len(meta) > 0 {
-			m.Meta = meta
-		}
-		out = append(out, m)
-		off += size
+func parseFm0(h []byte) (Marker, int, bool, error) {
+	nsucc := int(h[0])
+	mdsize := int(binary.BigEndian.Uint32(h[1:]))
+	flags := uint16(h[5])
+	size := fm0FixedSize + 20*nsucc
+	if mdsize > len(h)-size {
+		return Marker{}, 0, false, fmt.Errorf("truncated (%d bytes of metadata expected)", mdsize)
 	}
-	return out, nil
+	size += mdsize
+	var m Marker
+	m.Flags = flags
+	copy(m.Prec[:], h[6:26])
+	for i := 0; i < nsucc; i++ {
+		var n Node
+		copy(n[:], h[26+20*i:])
+		m.Succs = append(m.Succs, n)
+	}
+	meta := map[string]string{}
+	for _, kv := range bytes.Split(h[26+20*nsucc:size], []byte{0}) {
+		if len(kv) == 0 {
+			continue
+		}
+		k, v, ok := bytes.Cut(kv, []byte(":"))
+		if !ok {
+			return Marker{}, 0, false, fmt.Errorf("metadata entry %q has no ':'", truncate(string(kv), 64))
+		}
+		meta[string(k)] = string(v)
+	}
+	m.Date = fm0Date(meta["date"])
+	delete(meta, "date")
+	m.Parents = fm0Parents(meta)
+	if len(meta) > 0 {
+		m.Meta = meta
+	}
+	return m, size, true, nil
 }
 
 // fm0Date parses "seconds offset" as obsolete.py does; anything else is

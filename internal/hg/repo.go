@@ -12,8 +12,16 @@ import (
 )
 
 // maxOpenFilelogs bounds the filelogs a Repo keeps open (and so the file
-// descriptors of non-inline ones and the memory of inline ones).
+// descriptors of non-inline ones, the memory of inline ones and the texts
+// each caches).
 const maxOpenFilelogs = 1024
+
+// filelogCacheTexts and filelogCacheBytes bound each filelog's cache of
+// texts (the newest is always kept).
+const (
+	filelogCacheTexts = 2
+	filelogCacheBytes = 256 << 10
+)
 
 // maxWholeData is the largest changelog or manifest data file read into
 // memory at once; larger ones are read a delta chain at a time.
@@ -33,8 +41,10 @@ type Repo struct {
 	changelog *Revlog
 	manifests *Revlog
 
-	mu       sync.Mutex
-	filelogs map[string]*Revlog
+	mu          sync.Mutex
+	maxFilelogs int // 0 = maxOpenFilelogs
+	filelogs    map[string]*openFilelog
+	uses        uint64 // Filelog calls, for least-recently-used eviction
 
 	internMu  sync.Mutex
 	paths     map[string]string // interned manifest paths
@@ -42,7 +52,8 @@ type Repo struct {
 	nextPaths []string
 	prevAt    int
 
-	reads atomic.Int64 // revision texts read from any of its revlogs
+	reads  atomic.Int64 // revision texts read from any of its revlogs
+	chunks atomic.Int64 // chunks decompressed for them
 }
 
 // Open opens the repository whose working directory (or bare root) is
@@ -107,7 +118,7 @@ func Open(root string) (*Repo, error) {
 		storeDir: storeDir,
 		bookDir:  hgDir,
 		requires: all,
-		filelogs: map[string]*Revlog{},
+		filelogs: map[string]*openFilelog{},
 		paths:    map[string]string{},
 	}
 	// A share made with --bookmarks (.hg/shared lists "bookmarks") uses
@@ -140,16 +151,86 @@ func Open(root string) (*Repo, error) {
 		r.changelog.Close()
 		return nil, err
 	}
+	r.manifests.cacheMax, r.manifests.cacheBytes = maxManifestTexts, DefaultManifestCache
 	r.changelog.recycle, r.manifests.recycle = true, true
 	r.changelog.reads, r.manifests.reads = &r.reads, &r.reads
+	r.changelog.chunkReads, r.manifests.chunkReads = &r.chunks, &r.chunks
 	r.changelog.wholeMax, r.manifests.wholeMax = maxWholeData, maxWholeData
 	return r, nil
+}
+
+// DefaultManifestCache is the bytes of manifest texts a Repo keeps by
+// default (see SetManifestCache).
+const DefaultManifestCache = 16 << 20
+
+// maxManifestTexts bounds the manifest texts cached, whatever their size.
+const maxManifestTexts = 1024
+
+// SetManifestCache bounds the manifest texts r keeps to about bytes (the
+// newest is always kept). A reader that returns to earlier branch points,
+// as a conversion of many branches in revision order does, finds their
+// manifests there instead of applying long delta chains again.
+func (r *Repo) SetManifestCache(bytes int64) {
+	r.manifests.mu.Lock()
+	r.manifests.cacheBytes = int(max(bytes, 1))
+	r.manifests.mu.Unlock()
+}
+
+// SetLimits bounds what r keeps besides manifest texts: the changelog's
+// and manifest's data files are read whole only when at most wholeData
+// bytes each (otherwise a delta chain at a time), and at most filelogs
+// filelogs are kept open. Call it before reading.
+func (r *Repo) SetLimits(wholeData int64, filelogs int) {
+	r.changelog.wholeMax, r.manifests.wholeMax = wholeData, wholeData
+	r.mu.Lock()
+	r.maxFilelogs = max(filelogs, 4)
+	r.mu.Unlock()
 }
 
 // RevisionReads returns how many revision texts (changesets, manifests,
 // file revisions, cached or not) have been read through r since it was
 // opened: a measure of the work done, independent of timing.
 func (r *Repo) RevisionReads() int64 { return r.reads.Load() }
+
+// ChunkReads returns how many revlog chunks (full texts and deltas) were
+// decompressed for the revisions RevisionReads counts: a text found in a
+// cache costs none, one at the end of a delta chain of n costs n.
+func (r *Repo) ChunkReads() int64 { return r.chunks.Load() }
+
+// KnowRevs gives the changelog revisions of nodes a caller already knows
+// (from an earlier run): Rev returns them, once the index confirms each,
+// without building the node map of the whole changelog. A wrong or stale
+// entry is ignored.
+func (r *Repo) KnowRevs(revs map[Node]int) {
+	r.changelog.mu.Lock()
+	defer r.changelog.mu.Unlock()
+	r.changelog.hints = revs
+}
+
+// SeedManifest puts the text of manifest n, rebuilt from entries (as
+// Manifest returned them), in the manifest log's cache, so that reading a
+// manifest stored as a delta against n does not read n's delta chain. The
+// rebuilt text is hashed against n first and nothing is seeded when it
+// differs (a manifest hg did not write sorted, say); it reports whether
+// it seeded.
+func (r *Repo) SeedManifest(n Node, entries []ManifestEntry) bool {
+	rl := r.manifests
+	rev, ok := rl.Rev(n)
+	if !ok || rev < 0 {
+		return false
+	}
+	text := EncodeManifest(entries)
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	e := &rl.entries[rev]
+	if HashRevision(rl.node(int(e.p1)), rl.node(int(e.p2)), text) != n {
+		return false
+	}
+	if rl.cached(rev) == nil {
+		rl.remember(rev, text, true)
+	}
+	return true
+}
 
 // Root returns the directory holding .hg.
 func (r *Repo) Root() string { return r.root }
@@ -252,6 +333,27 @@ func (r *Repo) Manifest(n Node) ([]ManifestEntry, error) {
 	return entries, nil
 }
 
+// ManifestText returns the text of the manifest with node n, appended to
+// dst[:0] (which may be nil). NullNode is the empty manifest.
+func (r *Repo) ManifestText(n Node, dst []byte) ([]byte, error) {
+	dst = dst[:0]
+	if n == NullNode {
+		return dst, nil
+	}
+	rev, ok := r.manifests.Rev(n)
+	if !ok {
+		return nil, corruptf("hg: manifest %s not found", n)
+	}
+	err := r.manifests.withRevision(rev, func(text []byte) error {
+		dst = append(dst, text...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
+	}
+	return dst, nil
+}
+
 // intern returns the shared string for a path; r.internMu must be held.
 // Consecutive manifests share most paths, so it first walks the previous
 // manifest's sorted paths (no hashing), then falls back to a map.
@@ -301,10 +403,14 @@ func (r *Repo) ManifestFind(n Node, path string) (ManifestEntry, bool, error) {
 // an empty revlog.
 func (r *Repo) Filelog(path string) (*Revlog, error) {
 	r.mu.Lock()
-	rl := r.filelogs[path]
+	r.uses++
+	of := r.filelogs[path]
+	if of != nil {
+		of.used = r.uses
+	}
 	r.mu.Unlock()
-	if rl != nil {
-		return rl, nil
+	if of != nil {
+		return of.rl, nil
 	}
 	if path == "" || strings.HasPrefix(path, "/") || strings.Contains(path, "\x00") || strings.Contains(path, "\n") {
 		return nil, fmt.Errorf("hg: invalid file path %q", path)
@@ -316,32 +422,44 @@ func (r *Repo) Filelog(path string) (*Revlog, error) {
 	}
 	idx := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".i", r.enc)))
 	dat := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".d", r.enc)))
-	rl, err := openRevlog(idx, dat, 4)
+	rl, err := openRevlog(idx, dat, filelogCacheTexts)
 	if err != nil {
 		return nil, err
 	}
-	rl.reads = &r.reads
+	rl.cacheBytes = filelogCacheBytes
+	rl.reads, rl.chunkReads = &r.reads, &r.chunks
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old := r.filelogs[path]; old != nil {
 		rl.Close()
-		return old, nil
+		return old.rl, nil
 	}
-	if len(r.filelogs) >= maxOpenFilelogs {
-		// Forget a quarter, chosen by map order (random). An evicted
-		// revlog in use elsewhere stays valid; its file is closed when it
-		// is garbage collected.
-		n := len(r.filelogs) / 4
-		for p := range r.filelogs {
-			if n == 0 {
-				break
-			}
-			delete(r.filelogs, p)
-			n--
+	limit := maxOpenFilelogs
+	if r.maxFilelogs > 0 {
+		limit = min(limit, r.maxFilelogs)
+	}
+	if len(r.filelogs) >= limit {
+		// Forget the least recently used, down to three quarters of the
+		// limit. An evicted revlog in use elsewhere stays valid; its file
+		// is closed when it is garbage collected.
+		all := make([]*openFilelog, 0, len(r.filelogs))
+		for _, of := range r.filelogs {
+			all = append(all, of)
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i].used < all[j].used })
+		for _, of := range all[:len(all)-limit*3/4] {
+			delete(r.filelogs, of.path)
 		}
 	}
-	r.filelogs[path] = rl
+	r.filelogs[path] = &openFilelog{path: path, rl: rl, used: r.uses}
 	return rl, nil
+}
+
+// openFilelog is a filelog a Repo keeps open, with its last use.
+type openFilelog struct {
+	path string
+	rl   *Revlog
+	used uint64
 }
 
 // File returns the contents of path at filelog node n, without the "\1\n"
@@ -380,8 +498,8 @@ func (r *Repo) Close() error {
 	err := errors.Join(r.changelog.Close(), r.manifests.Close())
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, rl := range r.filelogs {
-		err = errors.Join(err, rl.Close())
+	for _, of := range r.filelogs {
+		err = errors.Join(err, of.rl.Close())
 	}
 	clear(r.filelogs)
 	return err

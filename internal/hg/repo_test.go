@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -344,13 +345,7 @@ func verifyAll(t *testing.T, rl *Revlog) {
 
 func checkBookmarks(t *testing.T, r *Repo, dir string) {
 	t.Helper()
-	var want []struct {
-		Bookmark string `json:"bookmark"`
-		Node     string `json:"node"`
-	}
-	if err := json.Unmarshal(runHg(t, dir, "bookmarks", "-T", "json"), &want); err != nil {
-		t.Fatal(err)
-	}
+	want := hgNamed(t, dir, "bookmarks")
 	got, err := r.Bookmarks()
 	if err != nil {
 		t.Fatal(err)
@@ -359,25 +354,40 @@ func checkBookmarks(t *testing.T, r *Repo, dir string) {
 		t.Errorf("Bookmarks() = %v, hg says %v", got, want)
 	}
 	for _, w := range want {
-		if got[w.Bookmark].String() != w.Node {
-			t.Errorf("bookmark %q = %s, hg says %s", w.Bookmark, got[w.Bookmark], w.Node)
+		if got[w.Name].String() != w.Node {
+			t.Errorf("bookmark %q = %s, hg says %s", w.Name, got[w.Name], w.Node)
 		}
 	}
 }
 
-func checkTags(t *testing.T, r *Repo, dir string) {
+// namedNode is an entry of `hg bookmarks` or `hg tags`.
+type namedNode struct{ Name, Node string }
+
+// hgNamed returns the entries `hg <list> -T json` prints in dir (list is
+// "bookmarks" or "tags"), in hg's order.
+func hgNamed(t *testing.T, dir, list string) []namedNode {
 	t.Helper()
-	var hgTags []struct {
-		Tag  string `json:"tag"`
-		Node string `json:"node"`
+	var entries []struct {
+		Bookmark string `json:"bookmark"`
+		Tag      string `json:"tag"`
+		Node     string `json:"node"`
 	}
-	if err := json.Unmarshal(runHg(t, dir, "tags", "-T", "json"), &hgTags); err != nil {
+	if err := json.Unmarshal(runHg(t, dir, list, "-T", "json"), &entries); err != nil {
 		t.Fatal(err)
 	}
+	out := make([]namedNode, len(entries))
+	for i, e := range entries {
+		out[i] = namedNode{e.Bookmark + e.Tag, e.Node}
+	}
+	return out
+}
+
+func checkTags(t *testing.T, r *Repo, dir string) {
+	t.Helper()
 	var want []string
-	for _, tg := range hgTags {
-		if tg.Tag != "tip" {
-			want = append(want, tg.Tag+"="+tg.Node)
+	for _, tg := range hgNamed(t, dir, "tags") {
+		if tg.Name != "tip" {
+			want = append(want, tg.Name+"="+tg.Node)
 		}
 	}
 	tags, err := r.Tags()
@@ -494,5 +504,73 @@ func TestReadRepositoryFormats(t *testing.T) {
 			r.Close()
 			checkRepo(t, dir, tc.full)
 		})
+	}
+}
+
+// TestSeedManifest checks that a seeded manifest text ends the delta chain
+// of the next manifest (fewer chunks read, the same entries), and that
+// entries which do not hash to the node seed nothing.
+func TestSeedManifest(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "repo")
+	runHg(t, "", "init", "--", dir)
+	runHg(t, dir, "debugbuilddag", "--new-file", "+300")
+	open := func() *Repo {
+		t.Helper()
+		r, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	manifestOf := func(r *Repo, rev int) (Node, []ManifestEntry) {
+		t.Helper()
+		cs, mf := changesetAt(t, r, rev)
+		return cs.Manifest, mf
+	}
+	ref := open()
+	parentNode, parent := manifestOf(ref, 298)
+	_, want := manifestOf(ref, 299)
+
+	plain := open()
+	before := plain.ChunkReads()
+	if _, got := manifestOf(plain, 299); !slices.Equal(got, want) {
+		t.Fatal("manifest 299 differs between two reads")
+	}
+	unseeded := plain.ChunkReads() - before
+
+	wrong := slices.Clone(parent)
+	wrong[0].Flags = 'x'
+	seeded := open()
+	if seeded.SeedManifest(parentNode, wrong) {
+		t.Error("SeedManifest took entries that do not hash to the node")
+	}
+	if !seeded.SeedManifest(parentNode, parent) {
+		t.Fatal("SeedManifest refused the manifest's own entries")
+	}
+	before = seeded.ChunkReads()
+	if _, got := manifestOf(seeded, 299); !slices.Equal(got, want) {
+		t.Error("manifest 299 read after seeding differs")
+	}
+	// One chunk for the changeset (at most a few), one for the delta.
+	if n := seeded.ChunkReads() - before; n >= unseeded || n > 4 {
+		t.Errorf("manifest 299 after seeding 298: %d chunks read, %d without (want fewer, at most 4)", n, unseeded)
+	}
+
+	// KnowRevs: a right hint is taken, a wrong one is checked and ignored.
+	n10, _ := ref.Changelog().Node(10)
+	n20, _ := ref.Changelog().Node(20)
+	hinted := open()
+	hinted.KnowRevs(map[Node]int{n10: 10, n20: 21})
+	if rev, ok := hinted.Rev(n10); !ok || rev != 10 {
+		t.Errorf("Rev of revision 10 with a right hint: %d, %v", rev, ok)
+	}
+	if hinted.changelog.nodemap != nil {
+		t.Error("a right hint still built the node map")
+	}
+	if rev, ok := hinted.Rev(n20); !ok || rev != 20 {
+		t.Errorf("Rev of revision 20 with a wrong hint: %d, %v", rev, ok)
 	}
 }

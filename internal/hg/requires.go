@@ -3,10 +3,6 @@ package hg
 import (
 	"bufio"
 	"bytes"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"sort"
 )
 
@@ -43,12 +39,9 @@ var supportedRequirements = map[string]bool{
 // readRequires reads a requires file (one entry a line). A missing file is
 // an empty set.
 func readRequires(path string) (map[string]bool, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]bool{}, nil
-	}
+	b, err := readOptional(path)
 	if err != nil {
-		return nil, fmt.Errorf("hg: read %s: %w", path, err)
+		return nil, err
 	}
 	return parseRequires(b), nil
 }

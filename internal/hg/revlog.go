@@ -54,19 +54,22 @@ type Revlog struct {
 	generalDelta bool
 	index        []byte // the whole .i file when inline (holds the data)
 
-	mu       sync.Mutex
-	data     io.ReaderAt // the .d file (nil when inline or absent)
-	dataName string
-	closer   io.Closer
-	dataSize int64
-	nodemap  map[Node]int32
-	cache    []cachedText
-	cacheMax int
-	cacheAt  int
-	span     []byte // reusable read buffer for chains read from the .d file
-	delta    []byte // reusable buffer for decompressed deltas
-	scratch  [2][]byte
-	zlib     zlibReader
+	mu          sync.Mutex
+	data        io.ReaderAt // the .d file (nil when inline or absent)
+	dataName    string
+	closer      io.Closer
+	dataSize    int64
+	nodemap     map[Node]int32
+	cache       []cachedText
+	cacheMax    int
+	cacheAt     int
+	cacheBytes  int         // bound on the cached texts' bytes (0: none)
+	cachedBytes int         // their bytes now
+	cacheIdx    map[int]int // rev → slot, for a large cache
+	span        []byte      // reusable read buffer for chains read from the .d file
+	delta       []byte      // reusable buffer for decompressed deltas
+	scratch     [2][]byte
+	zlib        zlibReader
 	// recycle lets evicted cache texts be reused as output buffers. Only
 	// the Repo sets it, for revlogs whose texts it never hands out;
 	// Revision then returns copies.
@@ -80,6 +83,12 @@ type Revlog struct {
 	// reads, when set, counts the revision texts requested (cached or
 	// not): a Repo shares one counter among its revlogs.
 	reads *atomic.Int64
+	// chunkReads, when set, counts the chunks (full texts and deltas)
+	// decompressed to build those texts: what a long delta chain costs.
+	chunkReads *atomic.Int64
+	// hints are revisions callers already know by node (see Repo.KnowRevs),
+	// checked against the index before Rev builds the node map.
+	hints map[Node]int
 }
 
 // wholeAfterChains is how many chains a revlog reads from its data file,
@@ -94,6 +103,7 @@ type cachedText struct {
 	rev   int
 	text  []byte
 	owned bool // allocated by this revlog (not a view of the index)
+	used  bool // read since the clock hand last passed
 }
 
 // OpenRevlog opens the revlog whose index file is indexPath (ending in
@@ -104,11 +114,7 @@ func OpenRevlog(indexPath string) (*Revlog, error) {
 }
 
 func openRevlog(indexPath, dataPath string, cacheTexts int) (*Revlog, error) {
-	b, err := os.ReadFile(indexPath)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("hg: read %s: %w", indexPath, err)
-	}
-	rl, err := parseRevlog(indexPath, b)
+	rl, err := readIndex(indexPath)
 	if err != nil {
 		return nil, err
 	}
@@ -131,14 +137,83 @@ func openRevlog(indexPath, dataPath string, cacheTexts int) (*Revlog, error) {
 	return rl, nil
 }
 
+// indexChunk is how much of an index without inline data readIndex reads
+// at a time (a multiple of indexEntrySize).
+const indexChunk = 1024 * indexEntrySize
+
+// readIndex reads and decodes the index at path (a missing one is empty).
+// An index with inline data is read whole; another is read a chunk at a
+// time, as only its decoded entries are kept.
+func readIndex(path string) (*Revlog, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return parseRevlog(path, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hg: read %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("hg: read %s: %w", path, err)
+	}
+	chunk := make([]byte, min(fi.Size(), indexChunk))
+	n, err := io.ReadFull(f, chunk)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("hg: read %s: %w", path, err)
+	}
+	chunk = chunk[:n]
+	if n < indexEntrySize || binary.BigEndian.Uint32(chunk)&flagInlineData != 0 || fi.Size()%indexEntrySize != 0 {
+		rest, err := io.ReadAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("hg: read %s: %w", path, err)
+		}
+		return parseRevlog(path, append(chunk, rest...))
+	}
+	rl, err := parseHeader(path, chunk, int(fi.Size()/indexEntrySize))
+	if err != nil {
+		return nil, err
+	}
+	rest := io.LimitReader(f, fi.Size()-int64(n)) // entries appended meanwhile are not seen
+	for len(chunk) > 0 {
+		if err := rl.appendEntries(chunk); err != nil {
+			return nil, err
+		}
+		n, err := io.ReadFull(rest, chunk[:cap(chunk)])
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("hg: read %s: %w", path, err)
+		}
+		chunk = chunk[:n]
+	}
+	return rl, nil
+}
+
 // parseRevlog decodes a revlog index (with its data when inline). It checks
 // every entry's fields so that later reads cannot loop or go out of range.
 func parseRevlog(name string, b []byte) (*Revlog, error) {
-	rl := &Revlog{name: name, cacheMax: defaultCacheTexts}
 	if len(b) == 0 {
-		rl.generalDelta = true
-		return rl, nil
+		return &Revlog{name: name, cacheMax: defaultCacheTexts, generalDelta: true}, nil
 	}
+	rl, err := parseHeader(name, b, len(b)/indexEntrySize) // n bounds the count in both layouts
+	if err != nil {
+		return nil, err
+	}
+	if !rl.inline && len(b)%indexEntrySize != 0 {
+		return nil, corruptf("hg: read %s: index size %d is not a multiple of %d", name, len(b), indexEntrySize)
+	}
+	if rl.inline {
+		rl.index = b
+	}
+	if err := rl.appendEntries(b); err != nil {
+		return nil, err
+	}
+	return rl, nil
+}
+
+// parseHeader checks the version and flags in the first 4 bytes of b and
+// returns an empty revlog for up to n entries.
+func parseHeader(name string, b []byte, n int) (*Revlog, error) {
+	rl := &Revlog{name: name, cacheMax: defaultCacheTexts}
 	if len(b) < 4 {
 		return nil, corruptf("hg: read %s: index truncated (%d bytes)", name, len(b))
 	}
@@ -151,20 +226,19 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 	}
 	rl.inline = header&flagInlineData != 0
 	rl.generalDelta = header&flagGeneralDelta != 0
-	n := len(b) / indexEntrySize
-	if !rl.inline {
-		if len(b)%indexEntrySize != 0 {
-			return nil, corruptf("hg: read %s: index size %d is not a multiple of %d", name, len(b), indexEntrySize)
-		}
-	} else {
-		rl.index = b
-	}
-	rl.entries = make([]entry, 0, n) // n bounds the count in both layouts
+	rl.entries = make([]entry, 0, n)
+	return rl, nil
+}
+
+// appendEntries decodes the entries in b, which follow those rl has: the
+// whole index when inline, otherwise a whole number of entries.
+func (rl *Revlog) appendEntries(b []byte) error {
+	name := rl.name
 	pos := 0
 	for pos < len(b) {
 		rev := len(rl.entries)
 		if len(b)-pos < indexEntrySize {
-			return nil, corruptf("hg: read %s: entry %d truncated at offset %d", name, rev, pos)
+			return corruptf("hg: read %s: entry %d truncated at offset %d", name, rev, pos)
 		}
 		e := b[pos : pos+indexEntrySize]
 		offFlags := binary.BigEndian.Uint64(e)
@@ -182,18 +256,18 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 			offFlags &= 0xFFFF // the first 4 bytes hold the header, offset 0
 		}
 		if ent.clen < 0 {
-			return nil, corruptf("hg: read %s: rev %d: negative chunk length", name, rev)
+			return corruptf("hg: read %s: rev %d: negative chunk length", name, rev)
 		}
 		if ent.base < 0 || int(ent.base) > rev {
-			return nil, corruptf("hg: read %s: rev %d: bad delta base %d", name, rev, ent.base)
+			return corruptf("hg: read %s: rev %d: bad delta base %d", name, rev, ent.base)
 		}
 		if ent.p1 < -1 || int(ent.p1) >= rev || ent.p2 < -1 || int(ent.p2) >= rev {
-			return nil, corruptf("hg: read %s: rev %d: bad parents %d, %d", name, rev, ent.p1, ent.p2)
+			return corruptf("hg: read %s: rev %d: bad parents %d, %d", name, rev, ent.p1, ent.p2)
 		}
 		if rl.inline {
 			ent.pos = int64(pos + indexEntrySize)
 			if int64(len(b))-ent.pos < int64(ent.clen) {
-				return nil, corruptf("hg: read %s: rev %d: inline data truncated", name, rev)
+				return corruptf("hg: read %s: rev %d: inline data truncated", name, rev)
 			}
 			pos += indexEntrySize + int(ent.clen)
 		} else {
@@ -202,7 +276,7 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 		}
 		rl.entries = append(rl.entries, ent)
 	}
-	return rl, nil
+	return nil
 }
 
 // Len returns the number of revisions.
@@ -265,7 +339,17 @@ func (rl *Revlog) Rev(n Node) (int, bool) {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
+	if r, ok := rl.hints[n]; ok && r >= 0 && r < len(rl.entries) && rl.entries[r].node == n {
+		return r, true
+	}
 	if rl.nodemap == nil {
+		// The newest revisions, which an increment reads, are found
+		// without building the node map of the whole revlog.
+		for rev := len(rl.entries) - 1; rev >= 0 && rev >= len(rl.entries)-tailSearch; rev-- {
+			if rl.entries[rev].node == n {
+				return rev, true
+			}
+		}
 		rl.nodemap = make(map[Node]int32, len(rl.entries))
 		for i := range rl.entries {
 			rl.nodemap[rl.entries[i].node] = int32(i)
@@ -275,11 +359,15 @@ func (rl *Revlog) Rev(n Node) (int, bool) {
 	return int(r), ok
 }
 
+// tailSearch is how many of the last revisions Rev compares one by one
+// before it builds the node map.
+const tailSearch = 16
+
 // Close releases the data file.
 func (rl *Revlog) Close() error {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	rl.cache = nil
+	rl.cache, rl.cacheIdx, rl.cachedBytes = nil, nil, 0
 	if rl.closer != nil {
 		err := rl.closer.Close()
 		rl.data, rl.closer = nil, nil
@@ -334,30 +422,85 @@ func HashRevision(p1, p2 Node, text []byte) Node {
 }
 
 func (rl *Revlog) cached(rev int) []byte {
+	if rl.cacheIdx != nil {
+		if i, ok := rl.cacheIdx[rev]; ok {
+			rl.cache[i].used = true
+			return rl.cache[i].text
+		}
+		return nil
+	}
 	for i := range rl.cache {
 		if rl.cache[i].rev == rev && rl.cache[i].text != nil {
+			rl.cache[i].used = true
 			return rl.cache[i].text
 		}
 	}
 	return nil
 }
 
+// remember caches text as rev's. The cache holds up to cacheMax texts and,
+// when cacheBytes is set, about that many bytes (always the newest text);
+// it evicts by the clock algorithm (a text used since the hand last passed
+// is kept one more round), as a conversion returns to recent branch points.
 func (rl *Revlog) remember(rev int, text []byte, owned bool) {
 	if text == nil {
 		text = []byte{}
 	}
-	if len(rl.cache) < rl.cacheMax {
-		rl.cache = append(rl.cache, cachedText{rev, text, owned})
+	if rl.cacheMax > 8 && rl.cacheIdx == nil {
+		rl.cacheIdx = make(map[int]int, rl.cacheMax)
+	}
+	fits := rl.cacheBytes <= 0 || rl.cachedBytes+len(text) <= rl.cacheBytes
+	if len(rl.cache) == 0 || len(rl.cache) < rl.cacheMax && fits {
+		rl.place(len(rl.cache), rev, text, owned)
 		return
 	}
-	if old := rl.cache[rl.cacheAt]; rl.recycle && old.owned && cap(old.text) > 0 {
+	for n := 0; n < 2*len(rl.cache); n++ {
+		if c := &rl.cache[rl.cacheAt]; !c.used || c.text == nil {
+			break
+		}
+		rl.cache[rl.cacheAt].used = false
+		rl.cacheAt = (rl.cacheAt + 1) % len(rl.cache)
+	}
+	at := rl.cacheAt
+	rl.evict(at)
+	rl.place(at, rev, text, owned)
+	rl.cacheAt = (at + 1) % len(rl.cache)
+	for i := rl.cacheAt; rl.cacheBytes > 0 && rl.cachedBytes > rl.cacheBytes && i != at; i = (i + 1) % len(rl.cache) {
+		rl.evict(i)
+	}
+}
+
+// place puts a text in cache slot i (appending when i is the length).
+func (rl *Revlog) place(i, rev int, text []byte, owned bool) {
+	c := cachedText{rev: rev, text: text, owned: owned}
+	if i == len(rl.cache) {
+		rl.cache = append(rl.cache, c)
+	} else {
+		rl.cache[i] = c
+	}
+	rl.cachedBytes += len(text)
+	if rl.cacheIdx != nil {
+		rl.cacheIdx[rev] = i
+	}
+}
+
+// evict empties cache slot i, recycling its text when it may.
+func (rl *Revlog) evict(i int) {
+	old := rl.cache[i]
+	if old.text == nil {
+		return
+	}
+	if rl.recycle && old.owned && cap(old.text) > 0 {
 		if len(rl.free) >= 2 {
 			rl.free = rl.free[1:]
 		}
 		rl.free = append(rl.free, old.text[:0])
 	}
-	rl.cache[rl.cacheAt] = cachedText{rev, text, owned}
-	rl.cacheAt = (rl.cacheAt + 1) % len(rl.cache)
+	rl.cachedBytes -= len(old.text)
+	if rl.cacheIdx != nil && rl.cacheIdx[old.rev] == i {
+		delete(rl.cacheIdx, old.rev)
+	}
+	rl.cache[i] = cachedText{}
 }
 
 // outputBuffer returns a buffer of size bytes for a reconstructed text,
@@ -428,6 +571,9 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		}
 	}
 
+	if rl.chunkReads != nil {
+		rl.chunkReads.Add(int64(len(chain)))
+	}
 	chunks, err := rl.chunks(chain)
 	if err != nil {
 		return nil, err
@@ -450,6 +596,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		}
 		i--
 	}
+	var scratch *[2][]byte
 	for ; i >= 0; i-- {
 		r := chain[i]
 		rs := rl.entries[r].rawsize
@@ -473,7 +620,16 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		if i == 0 {
 			dst = rl.outputBuffer(size)
 		} else {
-			s := &rl.scratch[i&1]
+			if scratch == nil {
+				scratch = &rl.scratch
+				if !rl.recycle {
+					// A filelog is read a few times: its buffers
+					// come from a pool shared by all of them.
+					scratch = scratchPool.Get().(*[2][]byte)
+					defer scratchPool.Put(scratch)
+				}
+			}
+			s := &scratch[i&1]
 			if cap(*s) < size {
 				*s = make([]byte, size)
 			}
@@ -485,6 +641,9 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 	rl.remember(rev, text, true)
 	return text, nil
 }
+
+// scratchPool holds the intermediate text buffers of filelogs' delta chains.
+var scratchPool = sync.Pool{New: func() any { return new([2][]byte) }}
 
 // deltaLimit bounds the decompressed size of a delta producing a text of
 // rawsize bytes.

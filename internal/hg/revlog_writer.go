@@ -58,6 +58,7 @@ type pendingRev struct {
 // (node = hash of parents and text) as they are added and written only by
 // Commit (via a Journal).
 type RevlogAppender struct {
+	storeDir  string
 	name      string // store-relative index path ("00changelog.i", "data/x.i")
 	indexPath string
 	dataPath  string
@@ -103,7 +104,7 @@ func OpenRevlogAppender(storeDir, name string) (*RevlogAppender, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &RevlogAppender{name: name, indexPath: idx, dataPath: dat, old: rl, oldLen: rl.Len(), nodes: map[Node]int32{}}
+	a := &RevlogAppender{storeDir: storeDir, name: name, indexPath: idx, dataPath: dat, old: rl, oldLen: rl.Len(), nodes: map[Node]int32{}}
 	if _, err := os.Stat(idx); err == nil {
 		a.exists = true
 		a.inline, a.general = rl.inline, rl.generalDelta
@@ -394,13 +395,22 @@ var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
 
 var zlibPool = sync.Pool{New: func() any { w, _ := zlib.NewWriterLevel(nil, 6); return w }}
 
-// compress returns the stored form of data: a zlib stream when smaller,
-// otherwise the raw bytes (with a 'u' marker unless they start with NUL).
+// minCompressed is the size from which a RevlogAppender compresses a
+// chunk (hg's engines start at 44 and 50 bytes). Most chunks of a clone
+// are small deltas, for which a zstd frame's set-up costs more than the
+// bytes it saves: flask's native clone used 0.54 user CPU seconds with
+// it against 0.70 from 50 bytes, for a store 7% larger (12.4 MB, 11.6).
+const minCompressed = 1024
+
+// compress returns the stored form of data: a zstd frame (zlib stream
+// without the zstd requirement) when data is at least minCompressed bytes
+// and it is smaller, otherwise the raw bytes (with a 'u' marker unless
+// they start with NUL).
 func (a *RevlogAppender) compress(data []byte) []byte {
 	if len(data) == 0 {
 		return nil
 	}
-	if len(data) >= 44 && a.zstd {
+	if len(data) >= minCompressed && a.zstd {
 		enc, err := zstdEncoder()
 		if err == nil {
 			c := enc.EncodeAll(data, make([]byte, 0, len(data)/2+64))
@@ -408,7 +418,7 @@ func (a *RevlogAppender) compress(data []byte) []byte {
 				return c
 			}
 		}
-	} else if len(data) >= 44 {
+	} else if len(data) >= minCompressed {
 		a.zbuf.Reset()
 		w := zlibPool.Get().(*zlib.Writer)
 		w.Reset(&a.zbuf)
@@ -501,4 +511,17 @@ func (a *RevlogAppender) Commit(j *Journal) error {
 		return err
 	}
 	return j.Replace(a.name, idx)
+}
+
+// CommitAlone is Commit under a journal of its own, for a writer whose
+// change is this one revlog; a failed write is rolled back.
+func (a *RevlogAppender) CommitAlone() error {
+	j, err := OpenJournal(a.storeDir)
+	if err != nil {
+		return err
+	}
+	if err := a.Commit(j); err != nil {
+		return errors.Join(err, j.Rollback())
+	}
+	return j.Close()
 }

@@ -18,6 +18,21 @@ func fullDelta(baseLen int, text []byte) []byte {
 	return append(d, text...)
 }
 
+// commitAndOpen commits a's revisions of data/f.i in store, closes it
+// and opens the revlog with the reader.
+func commitAndOpen(t *testing.T, a *RevlogAppender, store string) *Revlog {
+	t.Helper()
+	if err := a.CommitAlone(); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	rl, err := OpenRevlog(filepath.Join(store, "data", "f.i"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rl
+}
+
 // TestRevlogAppender writes a chain of revisions in several commits, past
 // the inline limit, and reads every one back with the reader.
 func TestRevlogAppender(t *testing.T) {
@@ -48,21 +63,7 @@ func TestRevlogAppender(t *testing.T) {
 		if _, err := a.AddDelta(bad, nodes[0], NullNode, NullNode, 0, fullDelta(0, []byte("x"))); !errors.As(err, new(*HashMismatchError)) {
 			t.Fatalf("bad node: %v", err)
 		}
-		j, err := OpenJournal(store)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Commit(j); err != nil {
-			t.Fatal(err)
-		}
-		if err := j.Close(); err != nil {
-			t.Fatal(err)
-		}
-		a.Close()
-		rl, err := OpenRevlog(filepath.Join(store, "data", "f.i"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rl := commitAndOpen(t, a, store)
 		if rl.Len() != len(texts) {
 			t.Fatalf("round %d: %d revisions, want %d", round, rl.Len(), len(texts))
 		}
@@ -141,4 +142,53 @@ func TestLock(t *testing.T) {
 		t.Fatalf("stale lock: %v", err)
 	}
 	l.Release()
+}
+
+// TestRevlogAppenderCompression: a chunk is compressed from minCompressed
+// bytes (zstd with the requirement, zlib without), stored raw below, and
+// read back either way.
+func TestRevlogAppenderCompression(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		zstd bool
+		big  byte // first byte of a compressed chunk
+	}{{"zstd", true, '('}, {"zlib", false, 'x'}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store := t.TempDir()
+			a, err := OpenRevlogAppender(store, "data/f.i")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.zstd {
+				a.UseZstd()
+			}
+			var texts [][]byte
+			for _, size := range []int{minCompressed / 2, minCompressed - 1, minCompressed, 4 * minCompressed} {
+				// A full text (no base): the chunk is the text itself.
+				text := bytes.Repeat([]byte("abcdefgh"), size/8+1)[:size]
+				n := HashRevision(NullNode, NullNode, text)
+				if _, err := a.AddDelta(n, NullNode, NullNode, NullNode, len(texts), fullDelta(0, text)); err != nil {
+					t.Fatal(err)
+				}
+				p := a.pend[len(a.pend)-1]
+				want := byte('u')
+				if size >= minCompressed {
+					want = tc.big
+				}
+				if got := a.buf[p.off]; got != want {
+					t.Errorf("text of %d bytes stored with header %q, want %q", size, got, want)
+				}
+				texts = append(texts, text)
+			}
+			rl := commitAndOpen(t, a, store)
+			defer rl.Close()
+			for r, want := range texts {
+				if got, err := rl.Revision(r); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("rev %d: %d bytes, %v; want %d bytes", r, len(got), err, len(want))
+				}
+			}
+		})
+	}
 }

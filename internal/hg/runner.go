@@ -249,16 +249,8 @@ func (c Credentials) hgrc(source string) (string, error) {
 	}
 	switch u.Scheme {
 	case "http", "https":
-		if c.User == "" && c.Token == "" {
-			return "", nil
-		}
-		if c.User == "" {
-			return "", errors.New("credentials: a token needs a user name")
-		}
-		for what, v := range map[string]string{"user": c.User, "token": c.Token} {
-			if strings.ContainsFunc(v, command.IsControl) || strings.TrimSpace(v) != v {
-				return "", fmt.Errorf("credentials: the %s has control characters or surrounding blanks", what)
-			}
+		if ok, err := c.HTTPBasic(); !ok || err != nil {
+			return "", err
 		}
 		prefix := u.Scheme + "://" + u.Host + u.EscapedPath()
 		if strings.ContainsFunc(prefix, command.IsControl) {
@@ -270,24 +262,55 @@ func (c Credentials) hgrc(source string) (string, error) {
 		}
 		return rc, nil
 	case "ssh":
-		if c.SSHKey == "" && c.KnownHosts == "" {
-			return "", nil
+		argv, err := c.SSHCommand()
+		if argv == nil || err != nil {
+			return "", err
 		}
-		if c.SSHKey == "" || c.KnownHosts == "" {
-			return "", errors.New("credentials: an ssh source needs both an ssh key and a known_hosts file")
-		}
-		for what, p := range map[string]string{"ssh key": c.SSHKey, "known_hosts": c.KnownHosts} {
-			if err := command.CheckShellPath(p); err != nil {
-				return "", fmt.Errorf("credentials: %s: %w", what, err)
-			}
-			if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-				return "", fmt.Errorf("credentials: %s %s: not a readable file", what, p)
-			}
-		}
-		return "[ui]\nssh = ssh -i " + c.SSHKey + " -o IdentitiesOnly=yes -o UserKnownHostsFile=" + c.KnownHosts +
-			" -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentityAgent=none -F /dev/null\n", nil
+		return "[ui]\nssh = " + strings.Join(argv, " ") + "\n", nil
 	}
 	return "", nil
+}
+
+// HTTPBasic reports whether c holds HTTP Basic credentials (User, and
+// Token as the password), and an error when they cannot be sent: a token
+// without a user, control characters or surrounding blanks.
+func (c Credentials) HTTPBasic() (bool, error) {
+	if c.User == "" && c.Token == "" {
+		return false, nil
+	}
+	if c.User == "" {
+		return false, errors.New("credentials: a token needs a user name")
+	}
+	for what, v := range map[string]string{"user": c.User, "token": c.Token} {
+		if strings.ContainsFunc(v, command.IsControl) || strings.TrimSpace(v) != v {
+			return false, fmt.Errorf("credentials: the %s has control characters or surrounding blanks", what)
+		}
+	}
+	return true, nil
+}
+
+// SSHCommand returns the ssh program and options that authenticate with
+// c's key only, checking the host key strictly against c's known_hosts
+// file, with no agent, no user configuration and no prompts; nil when c
+// has neither. Both files must exist (and their paths be safe for a
+// shell: hg runs the command through one).
+func (c Credentials) SSHCommand() ([]string, error) {
+	if c.SSHKey == "" && c.KnownHosts == "" {
+		return nil, nil
+	}
+	if c.SSHKey == "" || c.KnownHosts == "" {
+		return nil, errors.New("credentials: an ssh source needs both an ssh key and a known_hosts file")
+	}
+	for what, p := range map[string]string{"ssh key": c.SSHKey, "known_hosts": c.KnownHosts} {
+		if err := command.CheckShellPath(p); err != nil {
+			return nil, fmt.Errorf("credentials: %s: %w", what, err)
+		}
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("credentials: %s %s: not a readable file", what, p)
+		}
+	}
+	return []string{"ssh", "-i", c.SSHKey, "-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile=" + c.KnownHosts,
+		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentityAgent=none", "-F", "/dev/null"}, nil
 }
 
 // environ builds hg's environment; hgrc is the file HGRCPATH names ("" =

@@ -107,36 +107,35 @@ func (r *Runner) Outgoing(ctx context.Context, repo, source string) ([]Node, err
 // Strip removes nodes and their descendants from repo, without a backup
 // bundle. Bookmarks on them move to their parents, as hg strip does.
 func (r *Runner) Strip(ctx context.Context, repo string, nodes []Node) error {
-	if len(nodes) == 0 {
-		return nil
-	}
-	abs, err := filepath.Abs(repo)
-	if err != nil {
-		return fmt.Errorf("hg: strip: %w", err)
-	}
-	args := []string{"--config", "extensions.strip=", "strip", "--repository", abs, "--no-backup"}
-	for _, n := range nodes {
-		args = append(args, "--rev", n.String())
-	}
-	_, err = r.runState(ctx, abs, "", args...)
-	return err
+	return r.runRevs(ctx, "strip", repo, nodes, func(abs string) []string {
+		return []string{"--config", "extensions.strip=", "strip", "--repository", abs, "--no-backup"}
+	})
 }
 
 // ForceDraft moves nodes (and their descendants) back to the draft phase
 // in repo (hg phase --force --draft), where the source says they are drafts.
 func (r *Runner) ForceDraft(ctx context.Context, repo string, nodes []Node) error {
+	return r.runRevs(ctx, "phase", repo, nodes, func(abs string) []string {
+		return []string{"phase", "--repository", abs, "--force", "--draft"}
+	})
+}
+
+// runRevs runs hg in repo with the arguments args gives for its absolute
+// path, followed by a --rev for each of nodes; no nodes is nothing to do.
+// op names the command in errors.
+func (r *Runner) runRevs(ctx context.Context, op, repo string, nodes []Node, args func(abs string) []string) error {
 	if len(nodes) == 0 {
 		return nil
 	}
 	abs, err := filepath.Abs(repo)
 	if err != nil {
-		return fmt.Errorf("hg: phase: %w", err)
+		return fmt.Errorf("hg: %s: %w", op, err)
 	}
-	args := []string{"phase", "--repository", abs, "--force", "--draft"}
+	a := args(abs)
 	for _, n := range nodes {
-		args = append(args, "--rev", n.String())
+		a = append(a, "--rev", n.String())
 	}
-	_, err = r.runState(ctx, abs, "", args...)
+	_, err = r.runState(ctx, abs, "", a...)
 	return err
 }
 

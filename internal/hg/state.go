@@ -1,6 +1,7 @@
 package hg
 
 import (
+	"sort"
 	"strconv"
 	"time"
 )
@@ -13,6 +14,13 @@ const (
 	Public Phase = 0
 	Draft  Phase = 1
 	Secret Phase = 2
+)
+
+// Phases beyond Secret that Mercurial keeps for changesets it hides
+// without markers (phases.py): they are never visible unless pinned.
+const (
+	Archived Phase = 32
+	Internal Phase = 96
 )
 
 // String returns the phase as hg names it ("public", "draft", "secret").
@@ -110,4 +118,38 @@ func (s *SourceState) Successors(n Node) (succs []Node, pruned bool) {
 		}
 	}
 	return succs, pruned
+}
+
+// Excluded returns the changesets that must never be exported: the hidden
+// ones and the secret ones (and those in Mercurial's internal phases).
+func (s *SourceState) Excluded() map[Node]bool {
+	if s == nil {
+		return nil
+	}
+	out := make(map[Node]bool, len(s.Hidden))
+	for n := range s.Hidden {
+		out[n] = true
+	}
+	for n, p := range s.Phases {
+		if p >= Secret {
+			out[n] = true
+		}
+	}
+	for _, n := range s.Stripped {
+		out[n] = true
+	}
+	return out
+}
+
+// BookmarkNames returns the bookmarks of s, sorted.
+func (s *SourceState) BookmarkNames() []string {
+	if s == nil {
+		return nil
+	}
+	names := make([]string, 0, len(s.Bookmarks))
+	for name := range s.Bookmarks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }

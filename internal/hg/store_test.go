@@ -3,6 +3,7 @@ package hg
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,32 +13,34 @@ import (
 
 func TestEncodeStorePathVectors(t *testing.T) {
 	t.Parallel()
-	// Expected values from Mercurial's store.py doctests and hg's test-hybridencode.py.
-	tests := []struct {
+	// Mercurial's store.py doctests and hg's test-hybridencode.py.
+	data, err := os.ReadFile(filepath.Join("testdata", "storepath.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	encodings := map[string]storeEncoding{"plain": encodePlain, "basic": encodeBasic, "hybrid": encodeHybrid, "dothash": encodeDotHash}
+	type vector struct {
 		in   string
 		enc  storeEncoding
 		want string
-	}{
-		{"data/nothing/special.txt.i", encodeDotHash, "data/nothing/special.txt.i"},
-		{"data/HELLO.i", encodeDotHash, "data/_h_e_l_l_o.i"},
-		{"data/hello:world?.i", encodeDotHash, "data/hello~3aworld~3f.i"},
-		{"data/the\x07quick\xadshot.i", encodeDotHash, "data/the~07quick~adshot.i"},
-		{"data/foo.i/bar.d/bla.hg/hi:world?/HELLO.i", encodeDotHash, "data/foo.i.hg/bar.d.hg/bla.hg.hg/hi~3aworld~3f/_h_e_l_l_o.i"},
-		{"data/.foo/aux.txt/txt.aux/con/prn/nul/foo..i", encodeDotHash, "data/~2efoo/au~78.txt/txt.aux/co~6e/pr~6e/nu~6c/foo..i"},
-		{"data/.foo/aux.txt/foo.i", encodeHybrid, "data/.foo/au~78.txt/foo.i"},
-		{"data/com1com2/lpt9.lpt4.lpt1/conprn/com0/lpt0/foo./x.i", encodeHybrid, "data/com1com2/lp~749.lpt4.lpt1/conprn/com0/lpt0/foo~2e/x.i"},
-		{"data/ .foo/foo. /x.i", encodeDotHash, "data/~20.foo/foo.~20/x.i"},
-		{"data/under_score.i", encodeDotHash, "data/under__score.i"},
-		{"data/HELLO.i", encodeBasic, "data/_h_e_l_l_o.i"},
-		{"data/aux.i", encodeBasic, "data/aux.i"},
-		{"data/foo.i/HELLO.i", encodePlain, "data/foo.i.hg/HELLO.i"},
-		// Hashed (test-hybridencode.py).
-		{"data/aux.bla/bla.aux/prn/PRN/lpt/com3/nul/coma/foo.NUL/normal.c.i", encodeDotHash,
-			"data/au~78.bla/bla.aux/pr~6e/_p_r_n/lpt/co~6d3/nu~6c/coma/foo._n_u_l/normal.c.i"},
-		{"data/AUX/SECOND/X.PRN/FOURTH/FI:FTH/SIXTH/SEVENTH/EIGHTH/NINETH/TENTH/ELEVENTH/LOREMIPSUM.TXT.i", encodeDotHash,
-			"dh/au~78/second/x.prn/fourth/fi~3afth/sixth/seventh/eighth/nineth/tenth/loremia20419e358ddff1bf8751e38288aff1d7c32ec05.i"},
-		{"data/enterprise/openesbaddons/contrib-imola/corba-bc/netbeansplugin/wsdlExtension/src/main/java/META-INF/services/org.netbeans.modules.xml.wsdl.bindingsupport.spi.ExtensibilityElementTemplateProvider.i", encodeDotHash,
-			"dh/enterpri/openesba/contrib-/corba-bc/netbeans/wsdlexte/src/main/java/org.net7018f27961fdf338a598a40c4683429e7ffb9743.i"},
+	}
+	var tests []vector
+	for i, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var name string
+		var v vector
+		_, err := fmt.Sscanf(line, "%s %q %q", &name, &v.in, &v.want)
+		enc, ok := encodings[name]
+		if err != nil || !ok {
+			t.Fatalf("storepath.txt:%d: %q: %v (encoding %q)", i+1, line, err, name)
+		}
+		v.enc = enc
+		tests = append(tests, v)
+	}
+	if len(tests) != 16 {
+		t.Fatalf("%d vectors in storepath.txt, want 16", len(tests))
 	}
 	for _, tc := range tests {
 		if got := encodeStorePath(tc.in, tc.enc); got != tc.want {

@@ -3,10 +3,6 @@ package hg
 import (
 	"bytes"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 )
@@ -220,12 +216,9 @@ func (r *Repo) Bookmarks() (map[string]Node, error) {
 	if r.requires["bookmarksinstore"] {
 		p = filepath.Join(r.storeDir, "bookmarks")
 	}
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]Node{}, nil
-	}
+	b, err := readOptional(p)
 	if err != nil {
-		return nil, fmt.Errorf("hg: read %s: %w", p, err)
+		return nil, err
 	}
 	marks := ParseBookmarks(b)
 	for name, n := range marks {
@@ -240,11 +233,7 @@ func (r *Repo) Bookmarks() (map[string]Node, error) {
 // lines are skipped, as hg skips them with a warning.
 func ParseBookmarks(b []byte) map[string]Node {
 	marks := map[string]Node{}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
+	for line := range lines(b) {
 		sha, name, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
 			continue

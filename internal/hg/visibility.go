@@ -2,20 +2,9 @@ package hg
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
-)
-
-// Phases beyond Secret that Mercurial keeps for changesets it hides
-// without markers (phases.py): they are never visible unless pinned.
-const (
-	Archived Phase = 32
-	Internal Phase = 96
 )
 
 // PhaseRevs returns the phase of every changelog revision, computed from
@@ -27,18 +16,11 @@ func (r *Repo) PhaseRevs() ([]Phase, error) {
 	n := r.changelog.Len()
 	phases := make([]Phase, n)
 	p := filepath.Join(r.storeDir, "phaseroots")
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return phases, nil
-	}
+	b, err := readOptional(p)
 	if err != nil {
-		return nil, fmt.Errorf("hg: read %s: %w", p, err)
+		return nil, err
 	}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
+	for line := range lines(b) {
 		ph, hexNode, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
 			return nil, fmt.Errorf("hg: %s: malformed line %q", p, truncate(string(line), 80))
@@ -64,6 +46,21 @@ func (r *Repo) PhaseRevs() ([]Phase, error) {
 		}
 	}
 	return phases, nil
+}
+
+// visibility reads the phase of every revision, the obsolescence markers
+// and which revisions are hidden.
+func (r *Repo) visibility() (phases []Phase, markers []Marker, hidden []bool, err error) {
+	if phases, err = r.PhaseRevs(); err != nil {
+		return nil, nil, nil, err
+	}
+	if markers, err = r.Markers(); err != nil {
+		return nil, nil, nil, err
+	}
+	if hidden, err = r.HiddenRevs(phases, markers); err != nil {
+		return nil, nil, nil, err
+	}
+	return phases, markers, hidden, nil
 }
 
 // HiddenRevs computes which revisions Mercurial hides (repoview.py's
@@ -139,12 +136,12 @@ func (r *Repo) pinnedRevs() ([]int, error) {
 	for _, n := range bms {
 		nodes = append(nodes, n)
 	}
-	if b, err := os.ReadFile(filepath.Join(r.hgDir, "localtags")); err == nil {
-		for _, n := range ParseBookmarks(b) { // same "hex name" lines
-			nodes = append(nodes, n)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("hg: read localtags: %w", err)
+	localtags, err := readOptional(filepath.Join(r.hgDir, "localtags"))
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range ParseBookmarks(localtags) { // same "hex name" lines
+		nodes = append(nodes, n)
 	}
 	var revs []int
 	for _, n := range nodes {
@@ -162,12 +159,9 @@ func (r *Repo) pinnedRevs() ([]int, error) {
 // (v1: two nodes first; v2: a docket "dirstate-v2\n" then two 32-byte
 // fields); no dirstate means none.
 func (r *Repo) dirstateParents() (p1, p2 Node, err error) {
-	b, err := os.ReadFile(filepath.Join(r.hgDir, "dirstate"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return p1, p2, nil
-	}
+	b, err := readOptional(filepath.Join(r.hgDir, "dirstate"))
 	if err != nil {
-		return p1, p2, fmt.Errorf("hg: read dirstate: %w", err)
+		return p1, p2, err
 	}
 	const v2 = "dirstate-v2\n"
 	if r.requires["dirstate-v2"] && bytes.HasPrefix(b, []byte(v2)) {
@@ -201,15 +195,7 @@ func ReadState(root string) (*SourceState, error) {
 
 // State is ReadState on an open repository.
 func (r *Repo) State() (*SourceState, error) {
-	phases, err := r.PhaseRevs()
-	if err != nil {
-		return nil, err
-	}
-	markers, err := r.Markers()
-	if err != nil {
-		return nil, err
-	}
-	hidden, err := r.HiddenRevs(phases, markers)
+	phases, markers, hidden, err := r.visibility()
 	if err != nil {
 		return nil, err
 	}
@@ -295,40 +281,6 @@ func (r *Repo) VisibleTagsCached(excluded map[Node]bool, cache *TagFnodes) ([]Ta
 		}
 	}
 	return r.tagsOf(heads, excluded, cache)
-}
-
-// Excluded returns the changesets that must never be exported: the hidden
-// ones and the secret ones (and those in Mercurial's internal phases).
-func (s *SourceState) Excluded() map[Node]bool {
-	if s == nil {
-		return nil
-	}
-	out := make(map[Node]bool, len(s.Hidden))
-	for n := range s.Hidden {
-		out[n] = true
-	}
-	for n, p := range s.Phases {
-		if p >= Secret {
-			out[n] = true
-		}
-	}
-	for _, n := range s.Stripped {
-		out[n] = true
-	}
-	return out
-}
-
-// BookmarkNames returns the bookmarks of s, sorted.
-func (s *SourceState) BookmarkNames() []string {
-	if s == nil {
-		return nil
-	}
-	names := make([]string, 0, len(s.Bookmarks))
-	for name := range s.Bookmarks {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // parentRevs is Parents for a revision known to be in [0, Len()).

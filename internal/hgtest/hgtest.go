@@ -4,23 +4,23 @@
 // start at BaseDate and advance by one minute per commit, so every run of a
 // test produces the same changesets.
 //
-// It imports only the standard library, so in-package tests of internal/hg
+// It imports only the standard library, internal/kitrun and internal/gittest
+// (both standard-library only themselves), so in-package tests of internal/hg
 // can use it without an import cycle.
 package hgtest
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/kitrun"
 )
 
 // User is the identity every test commit is made with unless WithUser says otherwise.
@@ -38,55 +38,32 @@ const Timeout = 2 * time.Minute
 // identity, UTF-8, UTC, an editor that keeps the message, and PATH and HOME
 // from the test's environment.
 func Env() []string {
-	env := []string{
-		"HGPLAIN=1", "HGRCPATH=", "HGUSER=" + User, "EMAIL=" + User, "HGENCODING=utf-8",
+	return kitrun.Env(
+		"HGPLAIN=1", "HGRCPATH=", "HGUSER="+User, "EMAIL="+User, "HGENCODING=utf-8",
 		"HGEDITOR=true", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC",
-	}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "PATH=") || strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	)
 }
 
 // Error is a failed hg command: its arguments, exit error and stderr.
-type Error struct {
-	Args   []string
-	Err    error
-	Stderr string
-}
+type Error = kitrun.Error
 
-func (e *Error) Error() string {
-	return fmt.Sprintf("hg %s: %v: %s", strings.Join(e.Args, " "), e.Err, strings.TrimSpace(e.Stderr))
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+// runner runs the kit's program in Env.
+func runner() kitrun.Cmd { return kitrun.Cmd{Program: "hg", Env: Env(), Timeout: Timeout} }
 
 // RunErr runs hg with args in dir ("" for the current directory) in Env and
 // returns its stdout; a failure is an *Error.
-func RunErr(dir string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "hg", args...)
-	cmd.Dir = dir
-	cmd.Env = Env()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), &Error{Args: args, Err: err, Stderr: stderr.String()}
-	}
-	return stdout.String(), nil
-}
+func RunErr(dir string, args ...string) (string, error) { return runner().RunErr(dir, args...) }
 
 // Run is RunErr that fails the test on error.
 func Run(t testing.TB, dir string, args ...string) string {
 	t.Helper()
-	out, err := RunErr(dir, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return runner().Run(t, dir, args...)
+}
+
+// Require fails the test unless hg is on PATH.
+func Require(t testing.TB) {
+	t.Helper()
+	runner().Require(t)
 }
 
 // Option configures NewRepo, Open, Clone and Serve.
@@ -131,8 +108,20 @@ func (c config) hgrc() string {
 	return b.String()
 }
 
-// configArgs are the options as --config arguments (for hg serve and the ssh
-// forced command).
+// serverHgrc is what the options ask of a server, WithConfig's settings
+// included, as an hgrc file (for the ssh forced command).
+func (c config) serverHgrc() string {
+	var b strings.Builder
+	b.WriteString(c.hgrc())
+	for _, s := range c.settings {
+		key, value, _ := strings.Cut(s, "=")
+		section, name, _ := strings.Cut(key, ".")
+		fmt.Fprintf(&b, "[%s]\n%s = %s\n", section, name, value)
+	}
+	return b.String()
+}
+
+// configArgs are the options as --config arguments (for hg serve).
 func (c config) configArgs() []string {
 	var args []string
 	if c.evolve {
@@ -465,6 +454,17 @@ func (r *Repo) Prune(revs ...string) {
 		args = append(args, "-r", rev)
 	}
 	r.Run(args...)
+}
+
+// Histedit rewrites the history from rev on by plan, one "<action> <node>"
+// line each, as hg histedit --commands reads them.
+func (r *Repo) Histedit(rev string, plan ...string) {
+	r.t.Helper()
+	cmds := filepath.Join(r.t.TempDir(), "histedit")
+	if err := os.WriteFile(cmds, []byte(strings.Join(plan, "\n")+"\n"), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	r.Run("--config", "extensions.histedit=", "histedit", "-q", "--commands", cmds, rev)
 }
 
 // Update updates the working directory to rev.

@@ -100,9 +100,7 @@ func TestTopics(t *testing.T) {
 
 func TestServe(t *testing.T) {
 	t.Parallel()
-	r := NewRepo(t)
-	r.Write("f", "1\n")
-	n := r.Commit()
+	r, n := oneCommit(t)
 	s := Serve(t, r, WithPrefix("p/q"))
 	if !strings.HasSuffix(s.URL, "/p/q/") || !strings.HasPrefix(s.URL, s.Base) {
 		t.Fatalf("URL %q Base %q", s.URL, s.Base)
@@ -122,9 +120,7 @@ func TestServe(t *testing.T) {
 
 func TestServeNonPublishingPush(t *testing.T) {
 	t.Parallel()
-	r := NewRepo(t)
-	r.Write("f", "1\n")
-	r.Commit()
+	r, _ := oneCommit(t)
 	s := Serve(t, r, NonPublishing(), AllowPush(), WithEvolve(), WithTopics())
 	c := r.Clone(t)
 	c.Update("tip")
@@ -142,9 +138,7 @@ func TestServeNonPublishingPush(t *testing.T) {
 
 func TestServeBasicAuth(t *testing.T) {
 	t.Parallel()
-	r := NewRepo(t)
-	r.Write("f", "1\n")
-	n := r.Commit()
+	r, n := oneCommit(t)
 	s := Serve(t, r, WithBasicAuth("alice", "s3cret"))
 	if strings.Contains(s.URL, "alice") || strings.Contains(s.URL, "s3cret") {
 		t.Fatalf("URL %q carries credentials", s.URL)
@@ -170,9 +164,7 @@ func TestServeBasicAuth(t *testing.T) {
 
 func TestServeSSH(t *testing.T) {
 	t.Parallel()
-	r := NewRepo(t, WithEvolve())
-	r.Write("f", "1\n")
-	n := r.Commit()
+	r, n := oneCommit(t, WithEvolve())
 	s := Serve(t, r, WithSSH())
 	if !strings.HasPrefix(s.SSHURL, "ssh://") {
 		t.Fatalf("SSHURL %q", s.SSHURL)
@@ -185,6 +177,40 @@ func TestServeSSH(t *testing.T) {
 	_, err := RunErr("", "identify", "--config", "ui.ssh="+s.SSHCommand(s.WrongKnownHosts(t)), "--", s.SSHURL)
 	if e := new(Error); !errors.As(err, &e) || !strings.Contains(e.Stderr, "HOST IDENTIFICATION HAS CHANGED") {
 		t.Errorf("identify with an unknown host key: %v, want refused for the host key", err)
+	}
+}
+
+// TestServeSSHConfig serves over ssh with server options the repository's
+// own hgrc does not have: hg refuses --config on serve --stdio, so the kit
+// gives them as the forced command's configuration file.
+func TestServeSSHConfig(t *testing.T) {
+	t.Parallel()
+	r := NewRepo(t)
+	r.Write("f", "1\n")
+	n := r.Commit()
+	hgrc, err := os.ReadFile(r.Path(".hg/hgrc"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	s := Serve(t, r, WithSSH(), NonPublishing(), WithEvolve(), WithConfig("experimental.changegroup3=true"))
+	ssh := "ui.ssh=" + s.SSHCommand(s.KnownHosts)
+	caps := Run(t, "", "debugcapabilities", "--config", ssh, "--", s.SSHURL)
+	for _, want := range []string{"\n    03\n", "obsmarkers"} {
+		if !strings.Contains(caps, want) {
+			t.Errorf("capabilities over ssh lack %q (changegroup3, evolve):\n%s", want, caps)
+		}
+	}
+	dst := t.TempDir() + "/clone"
+	Run(t, "", "clone", "-q", "-U", "--config", ssh, "--", s.SSHURL, dst)
+	if got := Open(t, dst).Run("log", "-r", n, "-T", "{phase}"); got != "draft" {
+		t.Errorf("cloned from a non-publishing server over ssh: %s, want draft", got)
+	}
+	if got := r.Run("log", "-r", n, "-T", "{phase}"); got != "draft" {
+		t.Errorf("served changeset became %s", got)
+	}
+	after, _ := os.ReadFile(r.Path(".hg/hgrc"))
+	if string(after) != string(hgrc) {
+		t.Errorf("serving changed the repository's hgrc:\n%s", after)
 	}
 }
 
@@ -202,4 +228,13 @@ func TestUnbundle(t *testing.T) {
 	if c.Node("tip") != a.Node("tip") {
 		t.Error("clone differs")
 	}
+}
+
+// oneCommit returns a new repository with one commit of file f, and the
+// commit's node.
+func oneCommit(t *testing.T, opts ...Option) (*Repo, string) {
+	t.Helper()
+	r := NewRepo(t, opts...)
+	r.Write("f", "1\n")
+	return r, r.Commit()
 }

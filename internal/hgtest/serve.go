@@ -16,10 +16,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/kitrun"
 )
 
 // Server is a running `hg serve` of one repository on 127.0.0.1, with
@@ -150,7 +151,7 @@ func Serve(t testing.TB, repo *Repo, opts ...Option) *Server {
 		s.URL = s.Base + path
 	}
 	if c.ssh {
-		s.serveSSH(t, repo.Dir, c.configArgs())
+		s.serveSSH(t, repo.Dir, c.serverHgrc())
 	}
 	return s
 }
@@ -159,19 +160,30 @@ func Serve(t testing.TB, repo *Repo, opts ...Option) *Server {
 // password and returns its base URL.
 func basicAuthProxy(t testing.TB, target, user, password string) string {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return Proxy(t, target, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
 			w.Header().Set("WWW-Authenticate", `Basic realm="hgtest"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
 		}
 		r.Header.Del("Authorization")
-		proxy.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Proxy starts a reverse proxy to target (a server's base URL) in front of
+// which handle sees every request, with the proxy as next, and returns the
+// proxy's base URL: a test puts authentication or faults in front of a
+// server this way.
+func Proxy(t testing.TB, target string, handle func(w http.ResponseWriter, r *http.Request, next http.Handler)) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handle(w, r, proxy)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -198,8 +210,10 @@ func (s *Server) SSHCommand(knownHosts string) string {
 const sshdPath = "/usr/sbin/sshd"
 
 // serveSSH starts a real sshd on a loopback port whose only authorized key
-// (a new client key) is forced to run `hg -R dir serve --stdio`.
-func (s *Server) serveSSH(t testing.TB, dir string, hgArgs []string) {
+// (a new client key) is forced to run `hg -R dir serve --stdio` with hgrc
+// as its configuration file (HGRCPATH): hg refuses --config arguments on
+// serve --stdio, and the repository's own .hg/hgrc stays as it is.
+func (s *Server) serveSSH(t testing.TB, dir, hgrc string) {
 	t.Helper()
 	if _, err := os.Stat(sshdPath); err != nil {
 		t.Fatalf("the ssh endpoint needs OpenSSH's sshd (Debian openssh-server): %v", err)
@@ -217,17 +231,20 @@ func (s *Server) serveSSH(t testing.TB, dir string, hgArgs []string) {
 	keygen(t, clientKey)
 	hostPub := readPub(t, hostKey)
 
-	// The forced command: the kit's environment, then hg serve --stdio.
-	// sshd runs it with the user's shell (sh -c).
+	// The forced command: the kit's environment with the server's
+	// configuration file, then hg serve --stdio. sshd runs it with the
+	// user's shell (sh -c).
+	rc := filepath.Join(sshDir, "serve.hgrc")
+	writeFile(t, rc, hgrc, 0o600)
 	var cmd strings.Builder
 	cmd.WriteString("env -i")
 	for _, kv := range Env() {
+		if strings.HasPrefix(kv, "HGRCPATH=") {
+			kv = "HGRCPATH=" + rc
+		}
 		cmd.WriteString(" " + shellQuote(kv))
 	}
 	cmd.WriteString(" hg -R " + shellQuote(dir) + " serve --stdio")
-	for _, a := range hgArgs {
-		cmd.WriteString(" " + shellQuote(a))
-	}
 	forced := strings.ReplaceAll(cmd.String(), `"`, `\"`)
 	auth := filepath.Join(sshDir, "authorized_keys")
 	line := `command="` + forced + `",no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ` + readPub(t, clientKey) + "\n"
@@ -257,7 +274,7 @@ func (s *Server) serveSSH(t testing.TB, dir string, hgArgs []string) {
 	}, "\n"), 0o600)
 
 	sshd := exec.Command(sshdPath, "-D", "-e", "-f", cfg)
-	stderr := &lockedWriter{b: &strings.Builder{}}
+	stderr := &kitrun.Buffer{}
 	sshd.Stderr = stderr
 	sshd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := sshd.Start(); err != nil {
@@ -330,15 +347,22 @@ func writeFile(t testing.TB, path, data string, mode os.FileMode) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on (just now).
-func freePort(t testing.TB) string {
+// ClosedAddr returns a 127.0.0.1 address ("127.0.0.1:port") nothing
+// listens on (just now): a server that is down.
+func ClosedAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return l.Addr().String()
+}
+
+// freePort returns a loopback port nothing listens on (just now).
+func freePort(t testing.TB) string {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(ClosedAddr(t))
 	return port
 }
 
@@ -367,21 +391,3 @@ func waitBanner(addr string, exited <-chan struct{}) error {
 
 // shellQuote quotes s for sh.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// lockedWriter lets sshd's stderr be read while it runs.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  *strings.Builder
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}

@@ -17,14 +17,9 @@ func applyBundleFile(t testing.TB, bundle, cache string) *cacheWriter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	res := &pullResult{}
 	start := time.Now()
-	if err := readPullBundle(f, w, res, 0); err != nil {
+	if err := readPullBundle(openFile(t, bundle), w, res, 0); err != nil {
 		t.Fatal(err)
 	}
 	read := time.Since(start)

@@ -23,7 +23,9 @@
 // checked (node hashes, parents, delta bases, linkrevs, manifests of new
 // changesets) before the first byte is written: a failed transfer leaves
 // the cache as it was. When the source stripped changesets the cache holds,
-// the cache's store is made again from the source and swapped in.
+// the cache's store is made again from the source, the changesets the
+// source hides (obsolete, not stripped) carried over from the old one as
+// hg strip would keep them, and swapped in.
 package hgwire
 
 import (
@@ -237,15 +239,21 @@ func (p *Part) remoteError() error {
 	return e
 }
 
+// readInt32 reads a big-endian signed 32-bit length; what names it in
+// errors.
+func readInt32(r io.Reader, what string) (int32, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, truncErr(what, err)
+	}
+	return int32(binary.BigEndian.Uint32(hdr[:])), nil
+}
+
 // readPart reads a part header; nil at the end-of-bundle marker.
 func (b *Bundle2Reader) readPart(nested bool) (*Part, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(b.r, hdr[:]); err != nil {
-		return nil, truncErr("bundle2 part header", err)
-	}
-	n := int32(binary.BigEndian.Uint32(hdr[:]))
-	if n == 0 {
-		return nil, nil
+	n, err := readInt32(b.r, "bundle2 part header")
+	if err != nil || n == 0 {
+		return nil, err
 	}
 	if n < 0 || n > maxPartHeaderSize {
 		return nil, fmt.Errorf("hgwire: bundle2 part header of %d bytes", n)
@@ -333,12 +341,11 @@ func (p *Part) Read(buf []byte) (int, error) {
 			}
 			return n, nil
 		}
-		var hdr [4]byte
-		if _, err := io.ReadFull(p.b.r, hdr[:]); err != nil {
-			p.err = truncErr("bundle2 part "+p.Type+" payload", err)
+		n, err := readInt32(p.b.r, "bundle2 part "+p.Type+" payload")
+		if err != nil {
+			p.err = err
 			return 0, p.err
 		}
-		n := int32(binary.BigEndian.Uint32(hdr[:]))
 		switch {
 		case n == 0:
 			p.eof = true

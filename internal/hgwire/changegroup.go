@@ -58,13 +58,9 @@ func NewChangegroupReader(r io.Reader, version string) (*ChangegroupReader, erro
 // chunk reads one chunk; nil (and no error) for the empty chunk ending a
 // group. The result is valid until the next call.
 func (c *ChangegroupReader) chunk() ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
-		return nil, truncErr("changegroup chunk", err)
-	}
-	n := int32(binary.BigEndian.Uint32(hdr[:]))
-	if n == 0 {
-		return nil, nil
+	n, err := readInt32(c.r, "changegroup chunk")
+	if err != nil || n == 0 {
+		return nil, err
 	}
 	limit := c.MaxChunk
 	if limit <= 0 {

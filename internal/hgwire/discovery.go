@@ -61,13 +61,7 @@ func discover(ctx context.Context, peer *Peer, cl *hg.RevlogAppender, heads []hg
 				inSet[r] = false
 				continue
 			}
-			p1, p2 := cl.Parents(r)
-			if p1 >= 0 {
-				inSet[p1] = true
-			}
-			if p2 >= 0 {
-				inSet[p2] = true
-			}
+			markParents(cl, r, inSet)
 		}
 		// Only revisions in inSet are ever queried; the rest are
 		// ancestors of known heads (common) or outside every head's
@@ -115,26 +109,7 @@ func discover(ctx context.Context, peer *Peer, cl *hg.RevlogAppender, heads []hg
 		}
 	}
 	// The heads of the common set.
-	isParent := make([]bool, n)
-	for r := 0; r < n; r++ {
-		if state[r] != common {
-			continue
-		}
-		p1, p2 := cl.Parents(r)
-		if p1 >= 0 {
-			isParent[p1] = true
-		}
-		if p2 >= 0 {
-			isParent[p2] = true
-		}
-	}
-	var out []hg.Node
-	for r := 0; r < n; r++ {
-		if state[r] == common && !isParent[r] {
-			out = append(out, cl.Node(r))
-		}
-	}
-	return out, nil
+	return headsOf(cl, func(r int) bool { return state[r] == common }), nil
 }
 
 // pickSample chooses up to maxSample revisions of und (newest first):

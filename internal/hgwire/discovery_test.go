@@ -41,7 +41,8 @@ func (k *knownServer) call(ctx context.Context, cmd string, args map[string]stri
 func (k *knownServer) stream(context.Context, string, map[string]string) (io.ReadCloser, error) {
 	return nil, fmt.Errorf("no streams")
 }
-func (k *knownServer) close() error { return nil }
+func (k *knownServer) close() error   { return nil }
+func (k *knownServer) argBudget() int { return 0 }
 
 // TestDiscoverySampling: a cache of 3,000 linear changesets and a side
 // branch, of which the source kept the first 1,234 and the branch: the

@@ -86,12 +86,7 @@ func FuzzCapabilities(f *testing.F) {
 
 // partPayloads returns the payloads of the parts of a bundle, by type.
 func partPayloads(t testing.TB, path string) map[string][]byte {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b, err := NewBundle2Reader(f)
+	b, err := NewBundle2Reader(openFile(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,14 @@ import (
 
 	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Options configure a connection.
 type Options struct {
-	// HTTPClient is used for HTTP(S) sources (nil: a client with no
-	// overall timeout; bound calls with the context).
+	// HTTPClient is used for HTTP(S) sources (nil: a shared client with
+	// no overall timeout, see defaultClient; bound calls with the context).
 	HTTPClient *http.Client
 	// Username and Password are sent as HTTP Basic credentials (a token
 	// as the password). They are never logged. Credentials in the URL
@@ -76,7 +78,7 @@ func redactURL(u *url.URL) string {
 func dialHTTP(ctx context.Context, u *url.URL, opts Options) (*Peer, error) {
 	t := &httpTransport{client: opts.HTTPClient, user: opts.Username, pass: opts.Password}
 	if t.client == nil {
-		t.client = &http.Client{}
+		t.client = defaultClient
 	}
 	if t.user == "" && t.pass == "" && u.User != nil {
 		t.user = u.User.Username()
@@ -99,6 +101,39 @@ func dialHTTP(ctx context.Context, u *url.URL, opts Options) (*Peer, error) {
 }
 
 func (t *httpTransport) close() error { return nil }
+
+// argHeaders is how many X-HgArg headers one request may use: hg serve
+// (Python's http.server) answers 431 to a request of more than 100 header
+// lines, and the others (Host, Accept, X-HgProto, Authorization, …) need
+// some of them.
+const argHeaders = 80
+
+// maxQuery bounds the arguments sent in the query string, for a server
+// that takes them neither in the body nor in headers (http.server refuses
+// a request line over 64 KiB).
+const maxQuery = 60 << 10
+
+// argBudget: unbounded in the body (httppostargs), else what fits in
+// argHeaders headers of the server's httpheader length, or in the query.
+func (t *httpTransport) argBudget() int {
+	switch {
+	case t.caps.Has("httppostargs"):
+		return 0
+	case t.caps["httpheader"] != "":
+		return argHeaders * headerChunk("X-HgArg", t.headerLimit())
+	default:
+		return maxQuery
+	}
+}
+
+// headerLimit is the length of one X-Hg header the server takes (its
+// httpheader capability; 1024 when it names none).
+func (t *httpTransport) headerLimit() int {
+	if n, _ := strconv.Atoi(strings.SplitN(t.caps["httpheader"], ",", 2)[0]); n > 0 {
+		return n
+	}
+	return 1024
+}
 
 // capabilities runs the handshake. A redirect moves the base URL; when it
 // dropped the query (the answer is not a wire protocol one), it is retried
@@ -138,12 +173,9 @@ func mediaType(resp *http.Response) string {
 }
 
 func readAnswer(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxAnswer+1))
+	b, err := limitio.ReadAll(r, maxAnswer)
 	if err != nil {
 		return nil, fmt.Errorf("hgwire: read answer: %w", err)
-	}
-	if len(b) > maxAnswer {
-		return nil, fmt.Errorf("hgwire: answer exceeds %d bytes", maxAnswer)
 	}
 	return b, nil
 }
@@ -186,14 +218,17 @@ func (e *HTTPError) Error() string {
 	return s
 }
 
+// headerChunk is how many bytes of a value one name-N header of at most
+// limit bytes carries.
+func headerChunk(name string, limit int) int {
+	return max(limit-len(name+"-000")-len(": \r\n"), 1)
+}
+
 // encodeInHeaders splits value over name-1..N headers of at most limit
 // bytes each, name and separator included (httppeer's
 // encodevalueinheaders).
 func encodeInHeaders(h http.Header, name, value string, limit int) {
-	chunk := limit - len(name+"-000") - len(": \r\n")
-	if chunk < 1 {
-		chunk = 1
-	}
+	chunk := headerChunk(name, limit)
 	for i, n := 0, 1; i < len(value); i, n = i+chunk, n+1 {
 		h[name+"-"+strconv.Itoa(n)] = []string{value[i:min(i+chunk, len(value))]}
 	}
@@ -204,22 +239,14 @@ func (t *httpTransport) do(ctx context.Context, cmd string, args map[string]stri
 	h := http.Header{}
 	var body []byte
 	if len(args) > 0 {
-		form := url.Values{}
-		for k, v := range args {
-			form.Set(k, v)
-		}
-		enc := form.Encode()
+		enc := encodeArgs(args)
 		switch {
 		case t.caps.Has("httppostargs"):
 			body = []byte(enc)
 			h.Set("X-HgArgs-Post", strconv.Itoa(len(enc)))
 			h.Set("Content-Type", "application/mercurial-0.1")
 		case t.caps["httpheader"] != "":
-			limit, _ := strconv.Atoi(strings.SplitN(t.caps["httpheader"], ",", 2)[0])
-			if limit <= 0 {
-				limit = 1024
-			}
-			encodeInHeaders(h, "X-HgArg", enc, limit)
+			encodeInHeaders(h, "X-HgArg", enc, t.headerLimit())
 		default:
 			for k, v := range args {
 				q.Set(k, v)
@@ -243,14 +270,8 @@ func (t *httpTransport) do(ctx context.Context, cmd string, args map[string]stri
 			}
 		}
 		sortStrings(params)
-		limit := 1024
-		if v := t.caps["httpheader"]; v != "" {
-			if n, _ := strconv.Atoi(strings.SplitN(v, ",", 2)[0]); n > 0 {
-				limit = n
-			}
-		}
 		if len(params) > 0 {
-			encodeInHeaders(h, "X-HgProto", strings.Join(params, " "), limit)
+			encodeInHeaders(h, "X-HgProto", strings.Join(params, " "), t.headerLimit())
 		}
 	}
 	var vary []string

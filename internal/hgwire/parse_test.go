@@ -43,65 +43,48 @@ func summarize(r io.Reader) (*bundleSummary, error) {
 		s.parts = append(s.parts, p.Name())
 		switch p.Name() {
 		case "changegroup":
-			v := p.Params["version"]
-			if v == "" {
-				v = "01"
-			}
-			cg, err := NewChangegroupReader(p, v)
-			if err != nil {
-				return nil, err
-			}
-			err = cg.Walk(ChangegroupHandler{
-				Changeset: func(d *Delta) error { s.changesets = append(s.changesets, d.Node); return nil },
-				Manifest:  func(d *Delta) error { s.manifests++; return nil },
-				File:      func(path string, d *Delta) error { s.files[path]++; return nil },
-			})
-			if err != nil {
-				return nil, err
-			}
+			err = s.walkChangegroup(p)
 		case "phase-heads":
-			raw, err := readLimited(p, "phase-heads")
-			if err != nil {
-				return nil, err
-			}
-			if s.phaseHeads, err = ParsePhaseHeads(raw); err != nil {
-				return nil, err
-			}
+			err = parsePart(p, &s.phaseHeads, ParsePhaseHeads)
 		case "obsmarkers":
-			raw, err := readLimited(p, "obsmarkers")
-			if err != nil {
-				return nil, err
-			}
-			if s.markers, err = ParseObsmarkers(raw); err != nil {
-				return nil, err
-			}
+			err = parsePart(p, &s.markers, ParseObsmarkers)
 		case "bookmarks":
-			raw, err := readLimited(p, "bookmarks")
-			if err != nil {
-				return nil, err
-			}
-			if s.bookmarks, err = ParseBookmarks(raw); err != nil {
-				return nil, err
-			}
+			err = parsePart(p, &s.bookmarks, ParseBookmarks)
 		case "hgtagsfnodes", "cache:rev-branch-cache":
 			// caches: hg recomputes them
 		default:
 			if p.Mandatory {
-				return nil, &UnsupportedError{What: "part " + p.Type}
+				err = &UnsupportedError{What: "part " + p.Type}
 			}
 		}
+		if err != nil {
+			return nil, err
+		}
 	}
+}
+
+// walkChangegroup counts the changesets, manifests and file revisions of
+// a changegroup part.
+func (s *bundleSummary) walkChangegroup(p *Part) error {
+	v := p.Params["version"]
+	if v == "" {
+		v = "01"
+	}
+	cg, err := NewChangegroupReader(p, v)
+	if err != nil {
+		return err
+	}
+	return cg.Walk(ChangegroupHandler{
+		Changeset: func(d *Delta) error { s.changesets = append(s.changesets, d.Node); return nil },
+		Manifest:  func(d *Delta) error { s.manifests++; return nil },
+		File:      func(path string, d *Delta) error { s.files[path]++; return nil },
+	})
 }
 
 func TestParseSmallBundles(t *testing.T) {
 	for _, name := range []string{"small-none.hg", "small-zstd.hg", "small-gzip.hg", "small-cg3.hg"} {
 		t.Run(name, func(t *testing.T) {
-			f, err := os.Open(filepath.Join("testdata", name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			s, err := summarize(f)
+			s, err := summarize(openFile(t, filepath.Join("testdata", name)))
 			if err != nil {
 				t.Fatal(err)
 			}

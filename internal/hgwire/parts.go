@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // maxPartPayload bounds the payloads of the small parts read whole
@@ -15,14 +16,32 @@ import (
 const maxPartPayload = 256 << 20
 
 func readLimited(r io.Reader, what string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxPartPayload+1))
+	b, err := limitio.ReadAll(r, maxPartPayload)
 	if err != nil {
 		return nil, fmt.Errorf("hgwire: %s part: %w", what, err)
 	}
-	if len(b) > maxPartPayload {
-		return nil, fmt.Errorf("hgwire: %s part exceeds %d bytes", what, maxPartPayload)
-	}
 	return b, nil
+}
+
+// parsePart reads part p whole (readLimited) and parses it into *dst.
+func parsePart[T any](p *Part, dst *T, parse func([]byte) (T, error)) error {
+	raw, err := readLimited(p, p.Name())
+	if err != nil {
+		return err
+	}
+	*dst, err = parse(raw)
+	return err
+}
+
+// appendPart is parsePart for a list a bundle may send in several parts:
+// it appends the part's entries to *dst and sets *got.
+func appendPart[T any](p *Part, dst *[]T, got *bool, parse func([]byte) ([]T, error)) error {
+	var v []T
+	if err := parsePart(p, &v, parse); err != nil {
+		return err
+	}
+	*dst, *got = append(*dst, v...), true
+	return nil
 }
 
 // PhaseHead is one entry of a phase-heads part.

@@ -2,8 +2,10 @@ package hgwire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -20,6 +22,9 @@ type transport interface {
 	// stream runs a command whose answer is a stream (getbundle); the
 	// stream is decompressed.
 	stream(ctx context.Context, cmd string, args map[string]string) (io.ReadCloser, error)
+	// argBudget is how many bytes of encoded arguments one command can
+	// carry; 0 for no bound.
+	argBudget() int
 	close() error
 }
 
@@ -76,6 +81,54 @@ func parseNodeList(s, what string) ([]hg.Node, error) {
 	return out, nil
 }
 
+// nodeArgLen is the length of one node in an encoded argument list: 40 hex
+// digits and a separator.
+const nodeArgLen = 41
+
+// encodeArgs form-encodes a command's arguments, as they go in X-HgArg
+// headers, a query or an httppostargs body.
+func encodeArgs(args map[string]string) string {
+	form := url.Values{}
+	for k, v := range args {
+		form.Set(k, v)
+	}
+	return form.Encode()
+}
+
+// ErrArgsTooLong is wrapped by the error for a command whose arguments
+// cannot be made to fit in what the server takes in one request.
+var ErrArgsTooLong = errors.New("arguments exceed what the server takes in one request")
+
+// room is how many bytes of encoded arguments args leaves of the budget
+// (budget 0: no bound, reported as the largest int).
+func room(budget int, args map[string]string) int {
+	if budget <= 0 {
+		return int(^uint(0) >> 1)
+	}
+	return budget - len(encodeArgs(args))
+}
+
+// nodesThatFit is how many nodes a space-separated list added to an
+// argument of args can hold within budget (at least 1, so that a caller
+// makes progress; the server then says what it refuses).
+func nodesThatFit(budget int, args map[string]string) int {
+	r := room(budget, args)
+	if r >= int(^uint(0)>>1)-nodeArgLen {
+		return r
+	}
+	return max((r+1)/nodeArgLen, 1)
+}
+
+func chunkNodes(ns []hg.Node, size int) [][]hg.Node {
+	var out [][]hg.Node
+	for len(ns) > 0 {
+		k := min(size, len(ns))
+		out = append(out, ns[:k])
+		ns = ns[k:]
+	}
+	return out
+}
+
 func joinNodes(ns []hg.Node) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {
@@ -84,16 +137,44 @@ func joinNodes(ns []hg.Node) string {
 	return strings.Join(s, " ")
 }
 
-// Known reports, for each node, whether the server has it (visible).
+// Known reports, for each node, whether the server has it (visible). The
+// nodes are asked in as many requests as the server's argument budget
+// needs.
 func (p *Peer) Known(ctx context.Context, nodes []hg.Node) ([]bool, error) {
 	if len(nodes) == 0 {
 		return nil, nil
 	}
-	b, err := p.t.call(ctx, "known", map[string]string{"nodes": joinNodes(nodes)})
-	if err != nil {
-		return nil, err
+	size := nodesThatFit(p.t.argBudget(), map[string]string{"nodes": ""})
+	out := make([]bool, 0, len(nodes))
+	for _, part := range chunkNodes(nodes, size) {
+		b, err := p.t.call(ctx, "known", map[string]string{"nodes": joinNodes(part)})
+		if err != nil {
+			return nil, err
+		}
+		ans, err := parseKnown(trimNL(b), len(part))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ans...)
 	}
-	return parseKnown(strings.TrimRight(string(b), "\n"), len(nodes))
+	return out, nil
+}
+
+// knownCalls splits a known query of nodes into batch calls that each
+// fit in one batch request beside the calls of first (the rest alone).
+func (p *Peer) knownCalls(first []BatchCall, nodes []hg.Node) []BatchCall {
+	probe := append(append([]BatchCall(nil), first...), BatchCall{Cmd: "known", Args: map[string]string{"nodes": ""}})
+	size := nodesThatFit(p.t.argBudget(), batchArgs(probe))
+	var out []BatchCall
+	for len(nodes) > 0 {
+		k := min(size, len(nodes))
+		out = append(out, BatchCall{Cmd: "known", Args: map[string]string{"nodes": joinNodes(nodes[:k])}})
+		nodes = nodes[k:]
+		// Later calls go in batches of their own, which leaves the
+		// room first took.
+		size = nodesThatFit(p.t.argBudget(), batchArgs([]BatchCall{{Cmd: "known", Args: map[string]string{"nodes": ""}}}))
+	}
+	return out
 }
 
 func parseKnown(s string, n int) ([]bool, error) {
@@ -165,20 +246,8 @@ func unescapeBatch(s string) string {
 	return strings.NewReplacer(":e", "=", ":s", ";", ":o", ",", ":c", ":").Replace(s)
 }
 
-// Batch runs several plain commands in one round trip (one command at a
-// time when the server lacks "batch") and returns their raw answers.
-func (p *Peer) Batch(ctx context.Context, calls []BatchCall) ([][]byte, error) {
-	if !p.caps.Has("batch") {
-		out := make([][]byte, len(calls))
-		for i, c := range calls {
-			b, err := p.t.call(ctx, c.Cmd, c.Args)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = b
-		}
-		return out, nil
-	}
+// batchArgs are the arguments of a batch command running calls.
+func batchArgs(calls []BatchCall) map[string]string {
 	cmds := make([]string, len(calls))
 	for i, c := range calls {
 		keys := make([]string, 0, len(c.Args))
@@ -192,17 +261,51 @@ func (p *Peer) Batch(ctx context.Context, calls []BatchCall) ([][]byte, error) {
 		}
 		cmds[i] = c.Cmd + " " + strings.Join(args, ",")
 	}
-	b, err := p.t.call(ctx, "batch", map[string]string{"cmds": strings.Join(cmds, ";")})
-	if err != nil {
-		return nil, err
+	return map[string]string{"cmds": strings.Join(cmds, ";")}
+}
+
+// Batch runs several plain commands in as few round trips as the
+// server's argument budget allows (one command at a time when the server
+// lacks "batch") and returns their raw answers. A command that does not
+// fit in a request alone is an error wrapping ErrArgsTooLong.
+func (p *Peer) Batch(ctx context.Context, calls []BatchCall) ([][]byte, error) {
+	budget := p.t.argBudget()
+	if !p.caps.Has("batch") {
+		out := make([][]byte, len(calls))
+		for i, c := range calls {
+			if room(budget, c.Args) < 0 {
+				return nil, fmt.Errorf("hgwire: %s: %w (%d bytes)", c.Cmd, ErrArgsTooLong, budget)
+			}
+			b, err := p.t.call(ctx, c.Cmd, c.Args)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = b
+		}
+		return out, nil
 	}
-	parts := strings.Split(string(b), ";")
-	if len(parts) != len(calls) {
-		return nil, fmt.Errorf("hgwire: batch answer has %d results for %d commands", len(parts), len(calls))
-	}
-	out := make([][]byte, len(parts))
-	for i, s := range parts {
-		out[i] = []byte(unescapeBatch(s))
+	out := make([][]byte, 0, len(calls))
+	for start := 0; start < len(calls); {
+		end := start + 1
+		if room(budget, batchArgs(calls[start:end])) < 0 {
+			return nil, fmt.Errorf("hgwire: batch of %s: %w (%d bytes)", calls[start].Cmd, ErrArgsTooLong, budget)
+		}
+		for end < len(calls) && room(budget, batchArgs(calls[start:end+1])) >= 0 {
+			end++
+		}
+		group := calls[start:end]
+		b, err := p.t.call(ctx, "batch", batchArgs(group))
+		if err != nil {
+			return nil, err
+		}
+		parts := strings.Split(string(b), ";")
+		if len(parts) != len(group) {
+			return nil, fmt.Errorf("hgwire: batch answer has %d results for %d commands", len(parts), len(group))
+		}
+		for _, s := range parts {
+			out = append(out, []byte(unescapeBatch(s)))
+		}
+		start = end
 	}
 	return out, nil
 }
@@ -218,11 +321,44 @@ type GetBundleArgs struct {
 }
 
 // GetBundle asks for a bundle2 stream. Only capabilities this package
-// parses are advertised to the server.
+// parses are advertised to the server. Arguments beyond the server's
+// budget are an error wrapping ErrArgsTooLong (see fitGetBundle).
 func (p *Peer) GetBundle(ctx context.Context, a GetBundleArgs) (io.ReadCloser, error) {
 	if !p.caps.Has("getbundle") || p.b2 == nil {
 		return nil, &UnsupportedError{What: "server without getbundle and bundle2"}
 	}
+	args := a.encode()
+	if b := p.t.argBudget(); room(b, args) < 0 {
+		return nil, fmt.Errorf("hgwire: getbundle of %d heads and %d common nodes: %w (%d bytes)", len(a.Heads), len(a.Common), ErrArgsTooLong, b)
+	}
+	return p.t.stream(ctx, "getbundle", args)
+}
+
+// fitGetBundle makes a's arguments fit in the server's budget, giving up
+// what costs least: first the heads (without them the server sends up
+// to every head it has), then the oldest common nodes (the server then
+// sends changesets the cache has, which the writer skips).
+func (p *Peer) fitGetBundle(a GetBundleArgs) GetBundleArgs {
+	budget := p.t.argBudget()
+	if room(budget, a.encode()) >= 0 {
+		return a
+	}
+	a.Heads = nil
+	if room(budget, a.encode()) >= 0 || len(a.Common) == 0 {
+		return a
+	}
+	probe := a
+	probe.Common = nil
+	args := probe.encode()
+	args["common"] = ""
+	if k := nodesThatFit(budget, args); k < len(a.Common) {
+		a.Common = a.Common[len(a.Common)-k:]
+	}
+	return a
+}
+
+// encode returns the getbundle arguments of a.
+func (a GetBundleArgs) encode() map[string]string {
 	args := map[string]string{
 		"bundlecaps": "HG20,bundle2=" + ClientBundle2Caps().Encode(),
 		"cg":         boolArg(a.Changegroup),
@@ -247,7 +383,7 @@ func (p *Peer) GetBundle(ctx context.Context, a GetBundleArgs) (io.ReadCloser, e
 	if len(a.ListKeys) > 0 {
 		args["listkeys"] = strings.Join(a.ListKeys, ",")
 	}
-	return p.t.stream(ctx, "getbundle", args)
+	return args
 }
 
 func boolArg(b bool) string {

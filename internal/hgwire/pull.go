@@ -1,13 +1,16 @@
 package hgwire
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
@@ -94,9 +97,10 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 
 	localHeads := localHeadNodes(w.cl)
 	calls := []BatchCall{{Cmd: "heads"}, {Cmd: "listkeys", Args: map[string]string{"namespace": "phases"}}}
-	if len(localHeads) > 0 {
-		calls = append(calls, BatchCall{Cmd: "known", Args: map[string]string{"nodes": joinNodes(localHeads)}})
-	}
+	// Many cache heads take several known calls (hg serve answers 431
+	// to a request with more headers than it takes), batched as the
+	// budget allows.
+	calls = append(calls, peer.knownCalls(calls, localHeads)...)
 	answers, err := peer.Batch(ctx, calls)
 	if err != nil {
 		return nil, nil, err
@@ -113,9 +117,13 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	publishing := phaseKeys["publishing"] == "True"
 	var common []hg.Node
 	if len(localHeads) > 0 {
-		known, err := parseKnown(trimNL(answers[2]), len(localHeads))
-		if err != nil {
-			return nil, nil, err
+		known := make([]bool, 0, len(localHeads))
+		for i, c := range calls[2:] {
+			ans, err := parseKnown(trimNL(answers[2+i]), len(strings.Fields(c.Args["nodes"])))
+			if err != nil {
+				return nil, nil, err
+			}
+			known = append(known, ans...)
 		}
 		common, err = discover(ctx, peer, w.cl, localHeads, known, stats)
 		if err != nil {
@@ -136,6 +144,11 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	}
 	args.Phases = peer.b2.Has("phases", "heads")
 	args.Obsmarkers = peer.b2.Has("obsmarkers", "V1")
+	// A source with many heads (twisted has 1,702) does not fit both
+	// lists in hg serve's request headers. Without heads, getbundle sends
+	// up to every head the server has: the ones just listed, unless the
+	// source moved since (then the next pull sees it).
+	args = peer.fitGetBundle(args)
 	res := &pullResult{}
 	if len(remoteHeads) > 0 || args.Bookmarks || len(args.ListKeys) > 0 {
 		body, err := peer.GetBundle(ctx, args)
@@ -245,6 +258,14 @@ var knownParts = map[string][]string{
 	"cache:rev-branch-cache": nil, // likewise
 }
 
+// featureParts name, for a mandatory part a pull does not handle, what the
+// source needs (a better reason to fall back than the part's name).
+var featureParts = map[string]string{
+	// A server with a [narrowacl] section serves every client a
+	// narrowed history and says which in this part.
+	"narrow:responsespec": "narrow (the source serves a narrowed history: bundle2 part Narrow:responsespec)",
+}
+
 // readPullBundle reads the getbundle answer into w and res.
 func readPullBundle(r io.Reader, w *cacheWriter, res *pullResult, maxChunk int) error {
 	b, err := NewBundle2Reader(r)
@@ -261,6 +282,9 @@ func readPullBundle(r io.Reader, w *cacheWriter, res *pullResult, maxChunk int) 
 			return err
 		}
 		if err := p.CheckKnown(knownParts); err != nil {
+			if what, ok := featureParts[p.Name()]; ok {
+				return &UnsupportedError{What: what}
+			}
 			return err
 		}
 		switch p.Name() {
@@ -281,21 +305,11 @@ func readPullBundle(r io.Reader, w *cacheWriter, res *pullResult, maxChunk int) 
 				return err
 			}
 		case "phase-heads":
-			raw, err := readLimited(p, "phase-heads")
-			if err != nil {
+			if err := appendPart(p, &res.phaseHeads, &res.gotPhaseHeads, ParsePhaseHeads); err != nil {
 				return err
 			}
-			ph, err := ParsePhaseHeads(raw)
-			if err != nil {
-				return err
-			}
-			res.phaseHeads, res.gotPhaseHeads = append(res.phaseHeads, ph...), true
 		case "bookmarks":
-			raw, err := readLimited(p, "bookmarks")
-			if err != nil {
-				return err
-			}
-			if res.bookmarks, err = ParseBookmarks(raw); err != nil {
+			if err := parsePart(p, &res.bookmarks, ParseBookmarks); err != nil {
 				return err
 			}
 		case "listkeys":
@@ -313,35 +327,42 @@ func readPullBundle(r io.Reader, w *cacheWriter, res *pullResult, maxChunk int) 
 				}
 			}
 		case "obsmarkers":
-			raw, err := readLimited(p, "obsmarkers")
-			if err != nil {
+			if err := appendPart(p, &res.markers, &res.gotMarkers, ParseObsmarkers); err != nil {
 				return err
 			}
-			ms, err := ParseObsmarkers(raw)
-			if err != nil {
-				return err
-			}
-			res.markers, res.gotMarkers = append(res.markers, ms...), true
 		}
 	}
 }
 
 // localHeadNodes returns the heads of the cache's changelog.
 func localHeadNodes(cl *hg.RevlogAppender) []hg.Node {
+	return headsOf(cl, func(int) bool { return true })
+}
+
+// markParents marks r's parents in marked.
+func markParents(cl *hg.RevlogAppender, r int, marked []bool) {
+	p1, p2 := cl.Parents(r)
+	if p1 >= 0 {
+		marked[p1] = true
+	}
+	if p2 >= 0 {
+		marked[p2] = true
+	}
+}
+
+// headsOf returns, in revision order, the nodes of the revisions r of cl
+// with in(r) that are no parent of another such revision.
+func headsOf(cl *hg.RevlogAppender, in func(r int) bool) []hg.Node {
 	n := cl.Len()
-	hasChild := make([]bool, n)
+	isParent := make([]bool, n)
 	for r := 0; r < n; r++ {
-		p1, p2 := cl.Parents(r)
-		if p1 >= 0 {
-			hasChild[p1] = true
-		}
-		if p2 >= 0 {
-			hasChild[p2] = true
+		if in(r) {
+			markParents(cl, r, isParent)
 		}
 	}
 	var out []hg.Node
 	for r := 0; r < n; r++ {
-		if !hasChild[r] {
+		if in(r) && !isParent[r] {
 			out = append(out, cl.Node(r))
 		}
 	}
@@ -390,11 +411,11 @@ func (w *cacheWriter) sourceState(res *pullResult, remoteHeads []hg.Node, publis
 		if err != nil {
 			return nil, fmt.Errorf("hgwire: changeset %d: %w", r, err)
 		}
-		ph := hg.Public
+		ph, topic := hg.Public, "" // a public changeset has no topic
 		if draft[r] {
-			ph = hg.Draft
+			ph, topic = hg.Draft, cs.Extra["topic"]
 		}
-		st.Heads = append(st.Heads, hg.Head{Node: w.cl.Node(r), Branch: cs.Branch(), Topic: cs.Extra["topic"], Phase: ph})
+		st.Heads = append(st.Heads, hg.Head{Node: w.cl.Node(r), Branch: cs.Branch(), Topic: topic, Phase: ph})
 	}
 	return st, nil
 }
@@ -457,6 +478,16 @@ func reclone(ctx context.Context, old *Peer, cacheRoot string, opts PullOptions,
 		return nil, nil, err
 	}
 	hgDir := filepath.Join(cacheRoot, ".hg")
+	// hg strips only the changesets gone and their descendants: the ones
+	// the source hides (obsolete) stay in its cache, hidden, and so they
+	// do in this one.
+	carried, err := carryHidden(tmp, filepath.Join(hgDir, "store"), gone, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range carried {
+		st.Hidden[n] = true
+	}
 	wlock, err := hg.AcquireLock(filepath.Join(hgDir, "wlock"), 30*time.Second)
 	if err != nil {
 		return nil, nil, err
@@ -499,4 +530,176 @@ func reclone(ctx context.Context, old *Peer, cacheRoot string, opts PullOptions,
 	}
 	st.Stripped = gone
 	return st, stats, nil
+}
+
+// fullText is a delta giving text against the empty text.
+func fullText(text []byte) []byte {
+	d := make([]byte, 12, 12+len(text))
+	binary.BigEndian.PutUint32(d[8:], uint32(len(text)))
+	return append(d, text...)
+}
+
+// carryHidden adds to the cache at root (just made from the source) the
+// changesets of the old store that the source hides rather than lost:
+// every one but those of gone, their descendants and those root has.
+// Their manifests and the file revisions these name that root lacks come
+// along; they are drafts (hg hides no public changeset). It returns the
+// changesets added, which the source's markers hide.
+func carryHidden(root, oldStore string, gone []hg.Node, st *hg.SourceState) ([]hg.Node, error) {
+	ocl, err := hg.OpenRevlogAppender(oldStore, "00changelog.i")
+	if err != nil {
+		return nil, err
+	}
+	defer ocl.Close()
+	drop := make([]bool, ocl.Len())
+	isGone := map[hg.Node]bool{}
+	for _, n := range gone {
+		isGone[n] = true
+	}
+	w, err := openCacheWriter(root)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+	var keep []int
+	for r := range drop {
+		p1, p2 := ocl.Parents(r)
+		drop[r] = isGone[ocl.Node(r)] || (p1 >= 0 && drop[p1]) || (p2 >= 0 && drop[p2])
+		if _, ok := w.cl.Rev(ocl.Node(r)); !ok && !drop[r] {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, nil
+	}
+	oml, err := hg.OpenRevlogAppender(oldStore, "00manifest.i")
+	if err != nil {
+		return nil, err
+	}
+	defer oml.Close()
+	h := w.handler()
+	parentNodes := func(rl *hg.RevlogAppender, r int) (hg.Node, hg.Node) {
+		p1, p2 := rl.Parents(r)
+		n1, n2 := hg.NullNode, hg.NullNode
+		if p1 >= 0 {
+			n1 = rl.Node(p1)
+		}
+		if p2 >= 0 {
+			n2 = rl.Node(p2)
+		}
+		return n1, n2
+	}
+	// As a changegroup orders them: changesets, manifests, files.
+	mans := make([]hg.Node, len(keep))
+	var carried []hg.Node
+	for i, r := range keep {
+		text, err := ocl.Revision(r)
+		if err != nil {
+			return nil, err
+		}
+		if len(text) < 40 {
+			return nil, fmt.Errorf("hgwire: changeset %s is too short", ocl.Node(r))
+		}
+		if mans[i], err = hg.ParseNode(string(text[:40])); err != nil {
+			return nil, fmt.Errorf("hgwire: changeset %s: %w", ocl.Node(r), err)
+		}
+		n := ocl.Node(r)
+		p1, p2 := parentNodes(ocl, r)
+		if err := h.Changeset(&Delta{Node: n, P1: p1, P2: p2, Base: hg.NullNode, Link: n, Data: fullText(text)}); err != nil {
+			return nil, fmt.Errorf("hgwire: carry hidden changeset %s: %w", n, err)
+		}
+		carried = append(carried, n)
+	}
+	type fileRev struct {
+		path string
+		node hg.Node
+		link hg.Node
+	}
+	var files []fileRev
+	for i, r := range keep {
+		mn, link := mans[i], ocl.Node(r)
+		if _, ok := w.ml.Rev(mn); ok {
+			continue
+		}
+		mr, ok := oml.Rev(mn)
+		if !ok {
+			return nil, fmt.Errorf("hgwire: changeset %s: manifest %s not in the old store", link, mn)
+		}
+		text, err := oml.Revision(mr)
+		if err != nil {
+			return nil, err
+		}
+		// Lines of the parents' manifests (in the cache) name file
+		// revisions the cache has.
+		have := map[string]bool{}
+		p1, p2 := oml.Parents(mr)
+		for _, p := range []int{p1, p2} {
+			if p < 0 {
+				continue
+			}
+			pt, err := oml.Revision(p)
+			if err != nil {
+				return nil, err
+			}
+			for _, line := range bytes.SplitAfter(pt, []byte("\n")) {
+				have[string(line)] = true
+			}
+		}
+		for _, line := range bytes.SplitAfter(text, []byte("\n")) {
+			if len(line) == 0 || have[string(line)] {
+				continue
+			}
+			path, rest, ok := bytes.Cut(line, []byte{0})
+			if !ok || len(rest) < 40 {
+				return nil, fmt.Errorf("hgwire: manifest %s: malformed line %q", mn, truncate(string(line), 80))
+			}
+			fn, err := hg.ParseNode(string(rest[:40]))
+			if err != nil {
+				return nil, fmt.Errorf("hgwire: manifest %s: %w", mn, err)
+			}
+			files = append(files, fileRev{string(path), fn, link})
+		}
+		n1, n2 := parentNodes(oml, mr)
+		if err := h.Manifest(&Delta{Node: mn, P1: n1, P2: n2, Base: hg.NullNode, Link: link, Data: fullText(text)}); err != nil {
+			return nil, fmt.Errorf("hgwire: carry manifest %s: %w", mn, err)
+		}
+	}
+	sort.SliceStable(files, func(i, j int) bool { return files[i].path < files[j].path })
+	for _, f := range files {
+		ofl, err := hg.OpenRevlogAppender(oldStore, hg.EncodeStorePath("data/"+f.path+".i"))
+		if err != nil {
+			return nil, err
+		}
+		err = func() error {
+			defer ofl.Close()
+			r, ok := ofl.Rev(f.node)
+			if !ok {
+				return fmt.Errorf("hgwire: %s revision %s not in the old store", f.path, f.node)
+			}
+			text, err := ofl.Revision(r)
+			if err != nil {
+				return err
+			}
+			n1, n2 := parentNodes(ofl, r)
+			return h.File(f.path, &Delta{Node: f.node, P1: n1, P2: n2, Base: hg.NullNode, Link: f.link, Data: fullText(text)})
+		}()
+		if err != nil {
+			return nil, fmt.Errorf("hgwire: carry %s revision %s: %w", f.path, f.node, err)
+		}
+	}
+	if err := w.checkManifests(); err != nil {
+		return nil, err
+	}
+	if err := w.checkFiles(); err != nil {
+		return nil, err
+	}
+	heads := make([]hg.Node, len(st.Heads))
+	for i, hd := range st.Heads {
+		heads[i] = hd.Node
+	}
+	w.carrying = true
+	if err := w.commit(&pullResult{}, heads, st.Publishing); err != nil {
+		return nil, err
+	}
+	return carried, nil
 }

@@ -322,6 +322,9 @@ func (s *sshStream) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// argBudget: ssh frames its arguments in the stream, with no bound.
+func (t *sshTransport) argBudget() int { return 0 }
+
 func (t *sshTransport) close() error {
 	t.stdin.Close()
 	select {

@@ -66,6 +66,9 @@ type cacheWriter struct {
 	last           *hg.RevlogAppender // the revlog of the current group
 	newCsets       []hg.Node
 	csetBase       int // changelog length before the pull
+	// carrying: the new changesets are hidden ones carried over from
+	// the store a reclone replaces, drafts whatever the source publishes.
+	carrying bool
 }
 
 func openCacheWriter(root string) (*cacheWriter, error) {
@@ -305,10 +308,20 @@ type pullResult struct {
 	gotMarkers    bool
 }
 
-func (w *cacheWriter) readFncache() (map[string]bool, error) {
-	b, err := os.ReadFile(filepath.Join(w.storeDir, "fncache"))
+// readStore reads the store file rel (relative to the store, or, with a
+// "../" prefix, to .hg); a missing file reads as nil.
+func (w *cacheWriter) readStore(rel string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(w.storeDir, rel))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("hgwire: %w", err)
+	}
+	return b, nil
+}
+
+func (w *cacheWriter) readFncache() (map[string]bool, error) {
+	b, err := w.readStore("fncache")
+	if err != nil {
+		return nil, err
 	}
 	m := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -395,9 +408,9 @@ func (w *cacheWriter) commit(res *pullResult, remoteHeads []hg.Node, publishing 
 
 // readPhaseRoots returns the cache's phase roots by phase.
 func (w *cacheWriter) readPhaseRoots() (map[hg.Phase][]hg.Node, []byte, error) {
-	b, err := os.ReadFile(filepath.Join(w.storeDir, "phaseroots"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("hgwire: %w", err)
+	b, err := w.readStore("phaseroots")
+	if err != nil {
+		return nil, nil, err
 	}
 	out := map[hg.Phase][]hg.Node{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -426,18 +439,17 @@ func (w *cacheWriter) visible(remoteHeads []hg.Node) []bool {
 			vis[r] = true
 		}
 	}
-	for r := n - 1; r >= 0; r-- {
-		if vis[r] {
-			p1, p2 := w.cl.Parents(r)
-			if p1 >= 0 {
-				vis[p1] = true
-			}
-			if p2 >= 0 {
-				vis[p2] = true
-			}
+	w.markAncestors(vis)
+	return vis
+}
+
+// markAncestors marks the ancestors of every marked revision.
+func (w *cacheWriter) markAncestors(marked []bool) {
+	for r := len(marked) - 1; r >= 0; r-- {
+		if marked[r] {
+			markParents(w.cl, r, marked)
 		}
 	}
-	return vis
 }
 
 // draftSet computes the cache's non-public changesets after the pull.
@@ -465,7 +477,7 @@ func (w *cacheWriter) draftSet(res *pullResult, publishing bool, vis []bool) ([]
 	}
 	exact := publishing || res.gotPhaseHeads
 	for r := w.csetBase; r < n; r++ {
-		draft[r] = !publishing
+		draft[r] = !publishing || w.carrying
 	}
 	public := make([]bool, n)
 	for _, h := range res.phaseHeads {
@@ -479,17 +491,7 @@ func (w *cacheWriter) draftSet(res *pullResult, publishing bool, vis []bool) ([]
 	if publishing && !res.gotPhaseHeads {
 		copy(public, vis)
 	}
-	for r := n - 1; r >= 0; r-- {
-		if public[r] {
-			p1, p2 := w.cl.Parents(r)
-			if p1 >= 0 {
-				public[p1] = true
-			}
-			if p2 >= 0 {
-				public[p2] = true
-			}
-		}
-	}
+	w.markAncestors(public)
 	for r := 0; r < n; r++ {
 		switch {
 		case public[r]:
@@ -555,10 +557,9 @@ func (w *cacheWriter) writeMarkers(j *hg.Journal, res *pullResult) error {
 	if len(res.markers) == 0 {
 		return nil
 	}
-	path := filepath.Join(w.storeDir, "obsstore")
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("hgwire: %w", err)
+	old, err := w.readStore("obsstore")
+	if err != nil {
+		return err
 	}
 	have := map[string]bool{}
 	if len(old) > 0 {
@@ -607,9 +608,9 @@ func (w *cacheWriter) writeBookmarks(j *hg.Journal, res *pullResult) error {
 	if w.bookInStore {
 		rel = "bookmarks"
 	}
-	old, err := os.ReadFile(filepath.Join(w.storeDir, rel))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("hgwire: %w", err)
+	old, err := w.readStore(rel)
+	if err != nil {
+		return err
 	}
 	if bytes.Equal(old, buf.Bytes()) || (old == nil && buf.Len() == 0) {
 		return nil

@@ -1,10 +1,6 @@
 package hook
 
-import (
-	"net/http"
-
-	"github.com/synchroniser/synchroniser/internal/scm"
-)
+import "net/http"
 
 // ParseGitea parses a Gitea "push" delivery: X-Gitea-Event (or the X-Gogs-*
 // headers Gitea also sends), X-Gitea-Delivery, and, when cfg.Secret is set,
@@ -61,18 +57,8 @@ func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config)
 		return nil, err
 	}
 	var p struct {
-		Ref        string     `json:"ref"`
-		After      string     `json:"after"`
-		Commits    []struct{} `json:"commits"`
-		Total      *int       `json:"total_commits"`
-		Repository *struct {
-			Name     string   `json:"name"`
-			FullName string   `json:"full_name"`
-			CloneURL string   `json:"clone_url"`
-			Private  bool     `json:"private"`
-			Owner    userName `json:"owner"`
-		} `json:"repository"`
-		Pusher userName `json:"pusher"`
+		pushDoc[userName, userName]
+		Total *int `json:"total_commits"`
 	}
 	if err := decodePayload(r, body, true, cfg, &p); err != nil {
 		return nil, err
@@ -80,21 +66,7 @@ func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config)
 	if err := needRepository(p.Repository != nil, func() string { return p.Repository.FullName }); err != nil {
 		return nil, err
 	}
-	repo := p.Repository
-	ev := &PushEvent{
-		Provider:   provider,
-		DeliveryID: firstValue(r, names("Delivery")...),
-		SCM:        scm.Git,
-		Repository: repo.FullName,
-		Owner:      string(repo.Owner),
-		Name:       repo.Name,
-		CloneURL:   repo.CloneURL,
-		Refs:       addRef(nil, p.Ref),
-		Commits:    len(p.Commits),
-		Private:    repo.Private,
-		Node:       headNode(p.After),
-		Pusher:     string(p.Pusher),
-	}
+	ev := p.event(provider, firstValue(r, names("Delivery")...), string(p.Repository.Owner), string(p.Pusher))
 	if p.Total != nil {
 		ev.Commits = *p.Total
 	}

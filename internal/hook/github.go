@@ -20,24 +20,7 @@ func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 	if err := sortEvent(provider, "X-GitHub-Event", r.Header.Get("X-GitHub-Event"), "ping", "push"); err != nil {
 		return nil, err
 	}
-	var p struct {
-		Ref        string     `json:"ref"`
-		After      string     `json:"after"`
-		Commits    []struct{} `json:"commits"`
-		Repository *struct {
-			Name     string `json:"name"`
-			FullName string `json:"full_name"`
-			CloneURL string `json:"clone_url"`
-			Private  bool   `json:"private"`
-			Owner    struct {
-				Login string `json:"login"`
-				Name  string `json:"name"`
-			} `json:"owner"`
-		} `json:"repository"`
-		Pusher struct {
-			Name string `json:"name"`
-		} `json:"pusher"`
-	}
+	var p pushDoc[githubOwner, githubPusher]
 	if err := decodePayload(r, body, true, cfg, &p); err != nil {
 		return nil, err
 	}
@@ -45,14 +28,49 @@ func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 	if err := needRepository(p.Repository != nil, func() string { return p.Repository.FullName + p.Repository.CloneURL }); err != nil {
 		return nil, err
 	}
-	repo := p.Repository
-	owner := repo.Owner.Login
+	owner := p.Repository.Owner.Login
 	if owner == "" {
-		owner = repo.Owner.Name
+		owner = p.Repository.Owner.Name
 	}
-	ev := &PushEvent{
+	return finish(p.event(provider, r.Header.Get("X-GitHub-Delivery"), owner, p.Pusher.Name), r, cfg)
+}
+
+// githubOwner and githubPusher are the repository's owner and the pusher
+// as GitHub gives them.
+type (
+	githubOwner struct {
+		Login string `json:"login"`
+		Name  string `json:"name"`
+	}
+	githubPusher struct {
+		Name string `json:"name"`
+	}
+)
+
+// pushDoc is the push document GitHub sends and the Gogs family (Gitea,
+// Forgejo, Gogs) copies; only the shapes of the owner (O) and the pusher
+// (P) differ.
+type pushDoc[O, P any] struct {
+	Ref        string     `json:"ref"`
+	After      string     `json:"after"`
+	Commits    []struct{} `json:"commits"`
+	Repository *struct {
+		Name     string `json:"name"`
+		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
+		Private  bool   `json:"private"`
+		Owner    O      `json:"owner"`
+	} `json:"repository"`
+	Pusher P `json:"pusher"`
+}
+
+// event is the Git push the document describes, once needRepository has
+// passed; owner and pusher are the names the caller reads from O and P.
+func (p *pushDoc[O, P]) event(provider, delivery, owner, pusher string) *PushEvent {
+	repo := p.Repository
+	return &PushEvent{
 		Provider:   provider,
-		DeliveryID: r.Header.Get("X-GitHub-Delivery"),
+		DeliveryID: delivery,
 		SCM:        scm.Git,
 		Repository: repo.FullName,
 		Owner:      owner,
@@ -62,7 +80,6 @@ func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 		Commits:    len(p.Commits),
 		Private:    repo.Private,
 		Node:       headNode(p.After),
-		Pusher:     p.Pusher.Name,
+		Pusher:     pusher,
 	}
-	return finish(ev, r, cfg)
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/synchroniser/synchroniser/internal/limitio"
 	"github.com/synchroniser/synchroniser/internal/urlcheck"
 )
 
@@ -43,16 +43,16 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body of %d bytes exceeds the limit of %d bytes", r.ContentLength, limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	var tooLarge *http.MaxBytesError
+	data, err := limitio.ReadAll(r.Body, limit)
+	var tooLarge *http.MaxBytesError // a limit set by the caller's http.MaxBytesReader
+	var over *limitio.TooLargeError
 	switch {
-	case errors.As(err, &tooLarge): // a limit set by the caller's http.MaxBytesReader
+	case errors.As(err, &tooLarge):
 		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body exceeds the limit of %d bytes", tooLarge.Limit)
+	case errors.As(err, &over):
+		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body exceeds the limit of %d bytes", over.Limit)
 	case err != nil:
 		return nil, errorf(http.StatusBadRequest, err, "read body")
-	}
-	if int64(len(data)) > limit {
-		return nil, errorf(http.StatusRequestEntityTooLarge, nil, "body exceeds the limit of %d bytes", limit)
 	}
 	return data, nil
 }

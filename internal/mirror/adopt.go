@@ -62,21 +62,10 @@ func (s *Syncer) Adopt(ctx context.Context, m Mirror, req AdoptRequest) (*AdoptR
 	if (req.From == "") == (req.Map == "") {
 		return nil, refuse("give either an hg-git repository (--from) or a map file (--map)")
 	}
-	m.Source, m.Dest.URL = s.absLocal(m.Source), s.absLocal(m.Dest.URL)
-	if err := s.checkSource(m); err != nil {
+	if err := s.checkMirror("adopt", &m); err != nil {
 		return nil, err
 	}
-	if err := s.checkDest(m.Dest); err != nil {
-		return nil, err
-	}
-	if s.CacheDir == "" {
-		return nil, errorf(Internal, "adopt", "no cache directory configured")
-	}
-	log := s.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	log = log.With(slog.String("mirror", m.Name))
+	log := s.logger(nil, m.Name)
 	dir := filepath.Join(s.CacheDir, m.Name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &Error{Op: "adopt", Class: Internal, Err: err}

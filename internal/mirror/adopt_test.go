@@ -1,21 +1,16 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
-	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/gittest"
-	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
@@ -62,21 +57,7 @@ func literalTree(t *testing.T, dir string, pairs ...string) string {
 		}
 		tree = append(append(append(tree, pairs[i]...), 0), raw...)
 	}
-	cmd := exec.Command("git", "hash-object", "-t", "tree", "--literally", "-w", "--stdin")
-	cmd.Dir, cmd.Env, cmd.Stdin = dir, gittest.Env(), bytes.NewReader(tree)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("hash-object: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func adoptSyncer(t *testing.T) *Syncer {
-	return &Syncer{CacheDir: t.TempDir(), Hg: &hg.Runner{}, Git: &git.Runner{}, AllowFile: true}
-}
-
-func adoptMirror(name, source, dest string) Mirror {
-	return Mirror{Name: name, SCM: SCMHg, Source: source, Dest: Destination{URL: dest}, Policy: DefaultPolicy()}
+	return strings.TrimSpace(gittest.RunInput(t, dir, tree, "hash-object", "-t", "tree", "--literally", "-w", "--stdin"))
 }
 
 // TestAdoptFromGitImport adopts a repository imported from Git, adds three
@@ -108,10 +89,9 @@ func TestAdoptFromGitImport(t *testing.T) {
 		t.Fatal("the native rules reproduce the imported commits: the test proves nothing")
 	}
 
-	s := adoptSyncer(t)
-	m := adoptMirror("imported", hgRepo, dest)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	s := newSyncer(t)
+	m := hgMirror("imported", hgRepo, dest)
+	ctx := testCtx(t)
 	res, err := s.Adopt(ctx, m, AdoptRequest{From: hgRepo})
 	if err != nil {
 		t.Fatal(err)
@@ -177,8 +157,8 @@ func TestAdoptMapOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(mapCopy, b, 0o644)
-	s := adoptSyncer(t)
-	m := adoptMirror("maponly", hgRepo, dest)
+	s := newSyncer(t)
+	m := hgMirror("maponly", hgRepo, dest)
 	res, err := s.Adopt(context.Background(), m, AdoptRequest{Map: mapCopy})
 	if err != nil {
 		t.Fatal(err)
@@ -234,8 +214,8 @@ func TestAdoptRefused(t *testing.T) {
 			if err := os.WriteFile(convert.MapPath(from), []byte(tc.mapText), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			s := adoptSyncer(t)
-			m := adoptMirror("refused", hgRepo, dest)
+			s := newSyncer(t)
+			m := hgMirror("refused", hgRepo, dest)
 			destBefore := gittest.Refs(t, dest)
 			_, err := s.Adopt(context.Background(), m, AdoptRequest{From: from})
 			if !errors.Is(err, ErrAdoptRefused) || !strings.Contains(err.Error(), tc.want) {

@@ -12,6 +12,7 @@ import (
 func (s *Syncer) syncGit(ctx context.Context, m Mirror, log *slog.Logger) (*Result, error) {
 	gitDir := s.GitCache(m.Name)
 	g := s.gitRunner(Destination{})
+	clock := newStepClock()
 	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
 		os.RemoveAll(gitDir)
 		if err := git.Init(ctx, gitDir, true); err != nil {
@@ -44,8 +45,12 @@ func (s *Syncer) syncGit(ctx context.Context, m Mirror, log *slog.Logger) (*Resu
 			src[ref] = h
 		}
 	}
+	clock.done(StepPull)
 	res := &Result{Changesets: n}
-	return s.pushRefs(ctx, m, gitDir, m.Policy.gitRefStates(src), true, localAncestry(ctx, g, gitDir), nil, res, log)
+	res, err = s.pushRefs(ctx, m, gitDir, m.Policy.gitRefStates(src), true, localAncestry(ctx, g, gitDir, nil), nil, res, log)
+	clock.done(StepPush)
+	clock.record(res)
+	return res, err
 }
 
 // localRefs lists the refs of gitDir (full name → sha).

@@ -36,15 +36,13 @@ func (s *Syncer) hgCache(ctx context.Context, m Mirror, dir, root string, log *s
 // the cache was cloned afresh.
 func (s *Syncer) hgPullOrClone(ctx context.Context, h *hg.Runner, m Mirror, dir, root string, log *slog.Logger) (cloned bool, err error) {
 	usable, why := s.hgUsable(ctx, root)
-	if usable {
-		if b, err := os.ReadFile(filepath.Join(dir, sourceFile)); err == nil && strings.TrimSpace(string(b)) != sourceID(m.Source) {
-			usable, why = false, "the mirror's source changed"
-		}
+	if usable && sourceChanged(dir, m.Source) {
+		usable, why = false, "the mirror's source changed"
 	}
 	if usable {
 		err := s.hgPullExact(ctx, h, root, m.Source)
 		if err == nil {
-			log.DebugContext(ctx, "hg cache pulled", slog.String("cache", root))
+			log.DebugContext(ctx, MsgCachePulled, slog.String("cache", root))
 			return false, nil
 		}
 		if !cacheCorrupt(err) {
@@ -62,14 +60,8 @@ func (s *Syncer) hgPullOrClone(ctx context.Context, h *hg.Runner, m Mirror, dir,
 		os.RemoveAll(tmp)
 		return false, classify("clone", sourceSide, err)
 	}
-	if err := os.RemoveAll(root); err != nil {
-		return false, &Error{Op: "clone", Class: Internal, Err: err}
-	}
-	if err := os.Rename(tmp, root); err != nil {
-		return false, &Error{Op: "clone", Class: Internal, Err: err}
-	}
-	if err := os.WriteFile(filepath.Join(dir, sourceFile), []byte(sourceID(m.Source)+"\n"), 0o644); err != nil {
-		return false, &Error{Op: "clone", Class: Internal, Err: err}
+	if err := installClone(dir, tmp, root, m.Source); err != nil {
+		return false, err
 	}
 	log.InfoContext(ctx, "hg cache cloned", slog.String("cache", root))
 	return true, nil
@@ -143,12 +135,18 @@ func (s *Syncer) hgState(ctx context.Context, h *hg.Runner, m Mirror, root strin
 			}
 		}
 	}
+	return stateOf(ctx, repo, rp.Publishing, gone, log)
+}
+
+// stateOf reads the source's state from a cache that holds it (whichever
+// transport filled it): publishing and stripped are what the source said.
+func stateOf(ctx context.Context, repo *hg.Repo, publishing bool, stripped []hg.Node, log *slog.Logger) (*hg.SourceState, error) {
 	st, err := repo.State()
 	if err != nil {
 		return nil, &Error{Op: "state", Class: Internal, Err: err}
 	}
-	st.Publishing = rp.Publishing
-	st.Stripped = gone
+	st.Publishing = publishing
+	st.Stripped = stripped
 	log.DebugContext(ctx, "hg source state", slog.Int("heads", len(st.Heads)), slog.Int("bookmarks", len(st.Bookmarks)),
 		slog.Int("drafts", len(st.Phases)), slog.Int("markers", len(st.Markers)), slog.Int("hidden", len(st.Hidden)),
 		slog.Int("stripped", len(st.Stripped)), slog.Bool("publishing", st.Publishing))

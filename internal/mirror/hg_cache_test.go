@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -181,13 +180,9 @@ func TestSyncLivingSource(t *testing.T) {
 	src.Update(c2)
 	src.Run("fold", "-q", "--exact", "-r", "p1(.)+.", "-m", "folded")
 	src.Run("--config", "extensions.rebase=", "rebase", "-q", "-r", d, "-d", a2)
-	cmds := filepath.Join(t.TempDir(), "histedit")
 	e2 := src.Node("hist")
-	if err := os.WriteFile(cmds, []byte("pick "+e2[:12]+"\npick "+e1[:12]+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	src.Update(e2)
-	src.Run("--config", "extensions.histedit=", "histedit", "-q", "--commands", cmds, e1)
+	src.Histedit(e1, "pick "+e2[:12], "pick "+e1[:12])
 	src.Update(f)
 	src.Write("feat", "amended\n")
 	f2 := src.Amend()

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -200,12 +198,8 @@ func TestLivingBookmarkRewrites(t *testing.T) {
 	l.expect("rebase", map[string]string{"refs/heads/main": main, "refs/heads/feature": feature})
 
 	// histedit: drop the folded changeset under main
-	cmds := filepath.Join(t.TempDir(), "histedit")
-	if err := os.WriteFile(cmds, []byte("pick "+feature[:12]+"\ndrop "+main[:12]+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	r.Update("main")
-	r.Run("histedit", "-q", "--config", "extensions.histedit=", "--commands", cmds, feature)
+	r.Histedit(feature, "pick "+feature[:12], "drop "+main[:12])
 	l.hide(main)
 	res = l.sync()
 	if state(res, "refs/heads/main") != RefRewritten {
@@ -432,7 +426,9 @@ func TestLivingFlaskHeads(t *testing.T) {
 }
 
 // TestLivingHostile: bookmark and topic names Git refuses or that
-// collide, 10,000 bookmarks and a marker cycle give warnings, not a crash.
+// collide, 10,000 bookmarks and a marker cycle give warnings, not a crash;
+// no bookmark's name reaches a command line; when one of the 10,000 moves,
+// the destination is listed once and that one ref pushed.
 func TestLivingHostile(t *testing.T) {
 	t.Parallel()
 	l := newLiving(t, false, RefPolicy{Layout: LayoutHeptapod})
@@ -445,7 +441,9 @@ func TestLivingHostile(t *testing.T) {
 	y := r.Commit(hgtest.WithMessage("y"))
 	r.Write("z", "1\n")
 	z := r.Commit(hgtest.WithMessage("z"))
-	r.Run("bookmark", "-q", "-r", base, "--", "a", "HEAD", "-dash", "sp ace", "x..y")
+	// hg lists no bookmark with an "@" but at its end (a divergent one):
+	// x@{y@ is listed, and Git refuses its "@{".
+	r.Run("bookmark", "-q", "-r", base, "--", "a", "HEAD", "-dash", "--omg-optimized-2", "sp ace", "x..y", "x@{y@", "ctl\x01x")
 	r.Run("bookmark", "-q", "-r", x, "--", "a/b")
 	// A marker cycle between y and z (both become obsolete and hidden).
 	r.Run("debugobsolete", "-d", "1700000000 0", y, z)
@@ -456,9 +454,10 @@ func TestLivingHostile(t *testing.T) {
 	}
 	r.Run(append([]string{"bookmark", "-q", "-r", base, "--"}, names...)...)
 
-	l.s.Git = &git.Runner{Timeout: 5 * time.Minute}
 	var logs bytes.Buffer
-	l.s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l.s.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l.s.Git = &git.Runner{Timeout: 5 * time.Minute}
+	l.s.Hg = &hg.Runner{Timeout: 5 * time.Minute, Logger: l.s.Logger}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	res, err := l.s.Sync(ctx, l.m, SyncOptions{})
@@ -476,7 +475,8 @@ func TestLivingHostile(t *testing.T) {
 	if got["refs/heads/a"] != l.git(base) || got["refs/heads/many/09999"] != l.git(base) || len(got) < 10002 {
 		t.Errorf("%d refs; a=%s", len(got), got["refs/heads/a"])
 	}
-	for _, ref := range []string{"refs/heads/HEAD", "refs/heads/-dash", "refs/heads/sp ace", "refs/heads/x..y", "refs/heads/a/b", "refs/heads/topic/default/bad..topic"} {
+	for _, ref := range []string{"refs/heads/HEAD", "refs/heads/-dash", "refs/heads/--omg-optimized-2", "refs/heads/sp ace", "refs/heads/x..y",
+		"refs/heads/x@{y@", "refs/heads/ctl\x01x", "refs/heads/a/b", "refs/heads/topic/default/bad..topic"} {
 		if _, ok := got[ref]; ok {
 			t.Errorf("%s pushed", ref)
 		}
@@ -484,14 +484,21 @@ func TestLivingHostile(t *testing.T) {
 			t.Errorf("%s: state %q, want %s", ref, st, RefBadName)
 		}
 	}
-	for _, name := range []string{"HEAD", "-dash", "sp ace", "x..y", "a/b", "bad..topic"} {
+	for _, name := range []string{"HEAD", "-dash", "--omg-optimized-2", "sp ace", "x..y", "x@{y@", "ctl\x01x", "a/b", "bad..topic"} {
 		if !hasWarning(res, convert.WarnRef, name) {
 			t.Errorf("no warning names %q", name)
 		}
 	}
 	for _, n := range []string{y, z} {
-		if _, ok := res.Source.Hidden[mustNode(t, n)]; !ok {
+		if _, ok := res.Source.Hidden[mustParse(t, hg.ParseNode, n)]; !ok {
 			t.Errorf("changeset %s in a marker cycle is not hidden", n[:12])
+		}
+	}
+	for _, c := range loggedCommands(t, logs.Bytes()) {
+		for _, a := range c.Args {
+			if strings.Contains(a, "omg-optimized") || strings.Contains(a, "many/") {
+				t.Errorf("a bookmark's name on a command line: %s %q", c.Program, c.Args)
+			}
 		}
 	}
 	// A second sync with nothing new pushes nothing.
@@ -499,13 +506,42 @@ func TestLivingHostile(t *testing.T) {
 	if len(res.RefsUpdated) != 0 {
 		t.Errorf("second sync pushed %d refs", len(res.RefsUpdated))
 	}
-}
 
-func mustNode(t *testing.T, s string) hg.Node {
-	t.Helper()
-	n, err := hg.ParseNode(s)
-	if err != nil {
-		t.Fatal(err)
+	// One of the 10,000 bookmarks moves to a new changeset (in a topic
+	// Git cannot name, so no other exported ref moves).
+	r.Update(x)
+	r.Write("x", "2\n")
+	x2 := r.Commit(hgtest.WithMessage("x2"), hgtest.WithTopic("bad..topic"))
+	r.Run("bookmark", "-q", "-f", "-r", x2, "--", "many/01234")
+	before := gittest.Refs(t, l.dest)
+	logs.Reset()
+	res = l.sync()
+	after := gittest.Refs(t, l.dest)
+	if want := "[refs/heads/many/01234 " + l.git(base)[:12] + ".." + l.git(x2)[:12] + "]"; res.Changesets != 1 || fmt.Sprint(res.RefsUpdated) != want {
+		t.Errorf("one bookmark moved: %d changesets, refs updated %v, want 1 and %s", res.Changesets, res.RefsUpdated, want)
 	}
-	return n
+	before["refs/heads/many/01234"] = l.git(x2)
+	if !maps.Equal(after, before) {
+		t.Errorf("the destination changed otherwise than refs/heads/many/01234")
+	}
+	var git, lsRemote []loggedCommand
+	var pushes [][]string
+	for _, c := range loggedCommands(t, logs.Bytes()) {
+		if c.Program != "git" {
+			continue
+		}
+		git = append(git, c)
+		switch c.Op {
+		case "ls-remote":
+			lsRemote = append(lsRemote, c)
+		case "push":
+			pushes = append(pushes, c.pushed())
+		}
+	}
+	if len(lsRemote) != 1 || fmt.Sprint(pushes) != "[["+l.git(x2)+":refs/heads/many/01234]]" || len(git) > 5 {
+		for _, c := range git {
+			t.Logf("git %s %q", c.Op, c.Args)
+		}
+		t.Errorf("one bookmark moved: %d git commands, %d ls-remote, pushes %q; want at most 5, one ls-remote, one push of one ref", len(git), len(lsRemote), pushes)
+	}
 }

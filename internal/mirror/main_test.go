@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/git"
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
@@ -31,6 +32,17 @@ func (r *hgRepo) commit(file, content, msg string) {
 	r.Commit(hgtest.WithMessage(msg))
 }
 
+// mustParse parses s with parse (hg.ParseNode, git.ParseHash), failing
+// the test on an error.
+func mustParse[T any](t testing.TB, parse func(string) (T, error), s string) T {
+	t.Helper()
+	v, err := parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // newSyncer returns a Syncer over a fresh cache that allows local paths
 // and plain HTTP, with runners using the test environment.
 func newSyncer(t testing.TB) *Syncer {
@@ -42,6 +54,28 @@ func newSyncer(t testing.TB) *Syncer {
 		AllowFile: true,
 		AllowHTTP: true,
 	}
+}
+
+// baseSync is the start of most sync tests: a source of one changeset
+// ("base"), a new bare destination, a syncer and the test's context.
+func baseSync(t *testing.T) (context.Context, *hgRepo, string, *Syncer) {
+	t.Helper()
+	src := newHgRepo(t)
+	src.commit("a", "1\n", "base")
+	ctx, dest, s := newSync(t)
+	return ctx, src, dest, s
+}
+
+// newSync is a sync test's context, a new bare destination and a syncer.
+func newSync(t *testing.T) (context.Context, string, *Syncer) {
+	t.Helper()
+	return testCtx(t), gittest.Bare(t), newSyncer(t)
+}
+
+// subjects is `git log --format=%s args...` in the bare repository dest.
+func subjects(t *testing.T, dest string, args ...string) string {
+	t.Helper()
+	return gittest.Run(t, "", append([]string{"--git-dir=" + dest, "log", "--format=%s"}, args...)...)
 }
 
 // hgMirror is a mirror of an hg repository with the default policy.

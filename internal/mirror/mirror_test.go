@@ -57,22 +57,11 @@ func FuzzNameFor(f *testing.F) {
 	})
 }
 
-func TestRedact(t *testing.T) {
+// TestDestinationHidesToken: a destination's token shows in no string,
+// log record or JSON made of it (its URLs go through command.Redact, tested
+// there).
+func TestDestinationHidesToken(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"https://x-access-token:s3cret@github.com/o/r.git": "https://github.com/o/r.git",
-		"https://github.com/o/r.git":                       "https://github.com/o/r.git",
-		"/srv/git/r.git":                                   "/srv/git/r.git",
-		"git@github.com:o/r.git":                           "git@github.com:o/r.git",
-		"ssh://git:pw@example.org/r":                       "ssh://git@example.org/r",
-		"https://tok3n@example.org/r":                      "https://example.org/r",
-		"ss/h://git:s3cret@examvle.org/r":                  "ss/h://xxxxx@examvle.org/r", // found by FuzzRedact
-		"a/b://u:pw@h/p#x://c:d@i":                         "a/b://xxxxx@h/p#x://xxxxx@i",
-	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
-		}
-	}
 	d := Destination{URL: "https://u:tok@h/x", Token: "tok"}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))

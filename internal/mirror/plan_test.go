@@ -174,3 +174,29 @@ func TestRefStatusDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestDescends checks the walk that spares git merge-base: only the
+// commits a conversion wrote are walked, so an answer it cannot give is
+// false ("not known": localAncestry asks git), never a wrong true.
+func TestDescends(t *testing.T) {
+	t.Parallel()
+	// Written by the conversion: b ← c ← e and d ← e (a merge); a, b's
+	// parent, and x were there before.
+	A, B, C, D, E, X := hh("a"), hh("b"), hh("c"), hh("d"), hh("e"), hh("x")
+	parents := map[git.Hash][]git.Hash{B: {A}, C: {B}, D: {A}, E: {C, D}}
+	for _, tc := range []struct {
+		old, new git.Hash
+		want     bool
+	}{
+		{A, B, true}, {B, C, true}, {A, E, true}, {D, E, true}, {C, C, true},
+		{E, C, false}, {X, E, false}, {C, D, false},
+		{hh("y"), A, false}, // a is not a written commit: git answers
+	} {
+		if got := descends(parents, tc.old, tc.new); got != tc.want {
+			t.Errorf("descends(%s, %s) = %v, want %v", tc.old.String()[:7], tc.new.String()[:7], got, tc.want)
+		}
+	}
+	if descends(nil, A, B) {
+		t.Error("descends with no parents = true")
+	}
+}

@@ -26,6 +26,23 @@ func (s *Syncer) CheckDestination(ctx context.Context, dest Destination) error {
 	return nil
 }
 
+// checkMirror makes m's local source and destination absolute, and
+// refuses what the Syncer does not allow before op ("sync", "adopt") takes
+// the mirror's cache.
+func (s *Syncer) checkMirror(op string, m *Mirror) error {
+	m.Source, m.Dest.URL = s.absLocal(m.Source), s.absLocal(m.Dest.URL)
+	if err := s.checkSource(*m); err != nil {
+		return err
+	}
+	if err := s.checkDest(m.Dest); err != nil {
+		return err
+	}
+	if s.CacheDir == "" {
+		return errorf(Internal, op, "no cache directory configured")
+	}
+	return nil
+}
+
 // checkSource refuses source URLs the Syncer does not allow.
 func (s *Syncer) checkSource(m Mirror) error {
 	scheme, err := s.scheme(m.Source)

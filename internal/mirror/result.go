@@ -142,6 +142,7 @@ type Result struct {
 	Refs        []RefStatus       // every ref the source has or the mirror pushed, sorted by Ref
 	Warnings    []convert.Warning // what could not be carried into Git (never silent)
 	Duration    time.Duration     // wall time of the sync
+	Steps       []Step            // wall time of each step (pull, convert, push), in order
 	// Source is the source's state after the pull (hg mirrors; nil for
 	// git mirrors, or when the cache's format is not readable natively).
 	Source *hg.SourceState `json:"-"`

@@ -37,7 +37,15 @@ type Syncer struct {
 	// Refs keeps leases and ref states (nil = a file in each mirror's
 	// cache directory).
 	Refs RefStore
+	// MaxSmallPacks is how many small packs (git.SmallPackSize) the git
+	// repository of an hg mirror's cache may hold before a sync, once it
+	// has pushed, combines them (0 = DefaultMaxSmallPacks): each
+	// conversion writes one.
+	MaxSmallPacks int
 }
+
+// DefaultMaxSmallPacks is Syncer.MaxSmallPacks's default.
+const DefaultMaxSmallPacks = 32
 
 // SyncOptions tune one sync.
 type SyncOptions struct {
@@ -49,6 +57,8 @@ type SyncOptions struct {
 	Converter Converter
 	// Settings are the hg-git options of the mirror's conversion.
 	Settings convert.Settings
+	// Transport talks to a Mercurial source ("" = TransportNative).
+	Transport Transport
 }
 
 // Sync brings m's destination up to date with its source: it pulls what is
@@ -58,29 +68,15 @@ type SyncOptions struct {
 // is refused unless m.Policy.Force. Errors are *Error values (see ClassOf).
 func (s *Syncer) Sync(ctx context.Context, m Mirror, opts SyncOptions) (*Result, error) {
 	start := time.Now()
-	log := opts.Logger
-	if log == nil {
-		log = s.Logger
-	}
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	log = log.With(slog.String("mirror", m.Name))
+	log := s.logger(opts.Logger, m.Name)
 	if opts.JobID != 0 {
 		log = log.With(slog.Int64("job", opts.JobID))
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	m.Source, m.Dest.URL = s.absLocal(m.Source), s.absLocal(m.Dest.URL)
-	if err := s.checkSource(m); err != nil {
+	if err := s.checkMirror("sync", &m); err != nil {
 		return nil, err
-	}
-	if err := s.checkDest(m.Dest); err != nil {
-		return nil, err
-	}
-	if s.CacheDir == "" {
-		return nil, errorf(Internal, "sync", "no cache directory configured")
 	}
 	dir := filepath.Join(s.CacheDir, m.Name)
 	unlock, err := Lock(ctx, dir)
@@ -109,6 +105,18 @@ func (s *Syncer) Sync(ctx context.Context, m Mirror, opts SyncOptions) (*Result,
 	return res, nil
 }
 
+// logger returns log, else s.Logger, else a logger that discards, with
+// the mirror's name.
+func (s *Syncer) logger(log *slog.Logger, mirror string) *slog.Logger {
+	if log == nil {
+		log = s.Logger
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return log.With(slog.String("mirror", mirror))
+}
+
 func (s *Syncer) hg() *hg.Runner {
 	if s.Hg != nil {
 		return s.Hg
@@ -131,16 +139,19 @@ func (s *Syncer) HgRoot(name string) string { return filepath.Join(s.CacheDir, n
 func (s *Syncer) GitCache(name string) string { return filepath.Join(s.CacheDir, name, "git") }
 
 func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOptions, log *slog.Logger) (*Result, error) {
+	clock := newStepClock()
 	root := filepath.Join(dir, "hg")
-	src, err := s.hgCache(ctx, m, dir, root, log)
+	src, err := s.hgSource(ctx, m, dir, root, opts.Transport, log)
 	if err != nil {
 		return nil, err
 	}
+	clock.done(StepPull)
 	conv := opts.Converter
 	if conv == nil {
 		conv = s.converter()
 	}
 	cres, err := conv.Convert(ctx, root, convert.Options{Progress: opts.Progress, Logger: log, Exclude: src.Excluded(), Settings: opts.Settings})
+	clock.done(StepConvert)
 	if err != nil {
 		var unsup *hg.UnsupportedError
 		switch {
@@ -152,5 +163,29 @@ func (s *Syncer) syncHg(ctx context.Context, m Mirror, dir string, opts SyncOpti
 		return nil, &Error{Op: "convert", Class: Internal, Err: err}
 	}
 	res := &Result{Changesets: cres.Converted, Source: src}
-	return s.pushHg(ctx, m, root, cres, src, res, log)
+	res, err = s.pushHg(ctx, m, root, cres, src, res, log)
+	clock.done(StepPush)
+	clock.record(res)
+	if err == nil && cres.Converted > 0 {
+		s.combinePacks(ctx, convert.GitDir(root), log)
+	}
+	return res, err
+}
+
+// combinePacks bounds the packs of gitDir (see Syncer.MaxSmallPacks),
+// after the push so that a sync waits for it only once in many. A failure
+// is only logged: every object stays in some pack.
+func (s *Syncer) combinePacks(ctx context.Context, gitDir string, log *slog.Logger) {
+	max := s.MaxSmallPacks
+	if max <= 0 {
+		max = DefaultMaxSmallPacks
+	}
+	start := time.Now()
+	n, err := s.gitRunner(Destination{}).CombinePacks(ctx, gitDir, max)
+	switch {
+	case err != nil:
+		log.WarnContext(ctx, "git cache: small packs not combined", slog.Any("err", err))
+	case n > 0:
+		log.DebugContext(ctx, "git cache: small packs combined", slog.Int("packs", n), slog.Duration("took", time.Since(start)))
+	}
 }

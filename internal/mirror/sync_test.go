@@ -5,16 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/gittest"
@@ -44,7 +45,7 @@ func TestSyncHgIncremental(t *testing.T) {
 		res.RefsUpdated[0].New.String() != refs["refs/heads/master"] {
 		t.Errorf("first sync: RefsUpdated = %+v, destination %v", res.RefsUpdated, refs)
 	}
-	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "second\nfirst\n" {
+	if got := subjects(t, dest, "master"); got != "second\nfirst\n" {
 		t.Errorf("destination log = %q", got)
 	}
 	// A file in the cache proves the next sync pulls rather than clones.
@@ -64,18 +65,19 @@ func TestSyncHgIncremental(t *testing.T) {
 	if res.Changesets != 1 {
 		t.Errorf("second sync: Changesets = %d, want 1", res.Changesets)
 	}
+	checkSteps(t, res, StepPull, StepConvert, StepPush)
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("hg cache was cloned again, not pulled: %v", err)
 	}
 	refs = gittest.Refs(t, dest)
-	want := []RefUpdate{{Ref: "refs/heads/master", Old: mustHash(t, first), New: mustHash(t, refs["refs/heads/master"])}}
+	want := []RefUpdate{{Ref: "refs/heads/master", Old: mustParse(t, git.ParseHash, first), New: mustParse(t, git.ParseHash, refs["refs/heads/master"])}}
 	if fmt.Sprint(res.RefsUpdated) != fmt.Sprint(want) {
 		t.Errorf("second sync: RefsUpdated = %+v, want %+v", res.RefsUpdated, want)
 	}
 	if len(progress) == 0 || progress[len(progress)-1][0] != progress[len(progress)-1][1] {
 		t.Errorf("progress = %v, want it to end at total", progress)
 	}
-	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "third\nsecond\nfirst\n" {
+	if got := subjects(t, dest, "master"); got != "third\nsecond\nfirst\n" {
 		t.Errorf("destination log = %q", got)
 	}
 	mapData, err := os.ReadFile(filepath.Join(root, ".hg", "git-mapfile"))
@@ -130,9 +132,7 @@ func TestSyncPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testCtx(t)
-			dest := gittest.Bare(t)
-			s := newSyncer(t)
+			ctx, dest, s := newSync(t)
 			m := hgMirror("policy", tt.src.root, dest)
 			m.Policy = tt.policy
 			res, err := s.Sync(ctx, m, SyncOptions{})
@@ -158,29 +158,23 @@ func TestSyncPolicy(t *testing.T) {
 
 func TestSyncBookmarkCommits(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
 	src := hgPolicyRepo(t)
-	dest := gittest.Bare(t)
-	s := newSyncer(t)
+	ctx, dest, s := newSync(t)
 	if _, err := s.Sync(ctx, hgMirror("bm", src.root, dest), SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// The bookmark's commit is the converted changeset it names.
-	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "feature"); !strings.HasPrefix(got, "on release") {
+	if got := subjects(t, dest, "-1", "feature"); !strings.HasPrefix(got, "on release") {
 		t.Errorf("feature = %q, want the release changeset", got)
 	}
-	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "stable"); got != "base\n" {
+	if got := subjects(t, dest, "-1", "stable"); got != "base\n" {
 		t.Errorf("stable = %q, want base", got)
 	}
 }
 
 func TestSyncDivergence(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	src := newHgRepo(t)
-	src.commit("a", "1\n", "base")
-	dest := gittest.Bare(t)
-	s := newSyncer(t)
+	ctx, src, dest, s := baseSync(t)
 	var logs bytes.Buffer
 	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := hgMirror("div", src.root, dest)
@@ -215,18 +209,14 @@ func TestSyncDivergence(t *testing.T) {
 	if len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Old.String() != other {
 		t.Errorf("forced sync: RefsUpdated = %+v, want master from %s", res.RefsUpdated, other)
 	}
-	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "-1", "--format=%s", "master"); got != "next\n" {
+	if got := subjects(t, dest, "-1", "master"); got != "next\n" {
 		t.Errorf("destination master after force = %q", got)
 	}
 }
 
 func TestSyncRecloneDamagedCache(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	src := newHgRepo(t)
-	src.commit("a", "1\n", "base")
-	dest := gittest.Bare(t)
-	s := newSyncer(t)
+	ctx, src, dest, s := baseSync(t)
 	// What an interrupted clone without the temporary name would leave.
 	root := s.HgRoot("damaged")
 	if err := os.MkdirAll(filepath.Join(root, ".hg"), 0o755); err != nil {
@@ -289,7 +279,7 @@ func TestSyncErrors(t *testing.T) {
 	src := newHgRepo(t)
 	src.commit("a", "1\n", "base")
 	notHg := t.TempDir()
-	closed := closedPort(t)
+	closed := hgtest.ClosedAddr(t)
 	sshKey, knownHosts := filepath.Join(notHg, "id_ed25519"), filepath.Join(notHg, "known_hosts")
 	writeFile(t, sshKey, "")
 	writeFile(t, knownHosts, "")
@@ -332,17 +322,6 @@ func TestSyncErrors(t *testing.T) {
 	}
 }
 
-// closedPort returns a 127.0.0.1 address nothing listens on.
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 func TestSyncHgServe(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
@@ -363,7 +342,7 @@ func TestSyncHgServe(t *testing.T) {
 	if res, err = s.Sync(ctx, m, SyncOptions{}); err != nil || res.Changesets != 1 {
 		t.Fatalf("second sync over http = %+v, %v; want 1 changeset", res, err)
 	}
-	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "again\nover http\n" {
+	if got := subjects(t, dest, "master"); got != "again\nover http\n" {
 		t.Errorf("destination log = %q", got)
 	}
 }
@@ -476,6 +455,7 @@ func TestSyncGitSource(t *testing.T) {
 	if res.Changesets != 1 || len(res.RefsUpdated) != 1 || res.RefsUpdated[0].Ref != "refs/heads/main" || res.RefsUpdated[0].New.String() != head {
 		t.Errorf("second sync = %+v, want 1 commit and main → %s", res, head)
 	}
+	checkSteps(t, res, StepPull, StepPush)
 	if got := gittest.Refs(t, dest); got["refs/heads/main"] != head || got["refs/tags/v1"] == "" {
 		t.Errorf("destination refs = %v", got)
 	}
@@ -581,11 +561,7 @@ func TestSyncCacheRepairs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testCtx(t)
-			src := newHgRepo(t)
-			src.commit("a", "1\n", "base")
-			dest := gittest.Bare(t)
-			s := newSyncer(t)
+			ctx, src, dest, s := baseSync(t)
 			m := hgMirror("repair", src.root, dest)
 			if _, err := s.Sync(ctx, m, SyncOptions{}); err != nil {
 				t.Fatal(err)
@@ -598,7 +574,7 @@ func TestSyncCacheRepairs(t *testing.T) {
 			if _, err := s.Sync(ctx, m, SyncOptions{}); err != nil {
 				t.Fatalf("sync over a damaged cache: %v", err)
 			}
-			if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "next\nbase\n" {
+			if got := subjects(t, dest, "master"); got != "next\nbase\n" {
 				t.Errorf("destination log = %q", got)
 			}
 			if _, err := os.Stat(marker); (err == nil) != tt.pulled {
@@ -637,7 +613,7 @@ func TestSyncSourceChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := gittest.Run(t, "", "--git-dir="+dest, "log", "--format=%s", "master"); got != "in b\n" || res.Changesets != 1 {
+	if got := subjects(t, dest, "master"); got != "in b\n" || res.Changesets != 1 {
 		t.Errorf("after the source changed: %d changesets, destination log %q", res.Changesets, got)
 	}
 }
@@ -671,11 +647,38 @@ func TestSyncUnsupportedFormat(t *testing.T) {
 	}
 }
 
-func mustHash(t *testing.T, s string) git.Hash {
-	t.Helper()
-	h, err := git.ParseHash(s)
-	if err != nil {
-		t.Fatal(err)
+// TestSyncCombinesPacks checks that the small packs one conversion each
+// writes into the cache are combined once there are more than
+// MaxSmallPacks, without losing an object or the incremental path.
+func TestSyncCombinesPacks(t *testing.T) {
+	t.Parallel()
+	src := newHgRepo(t)
+	ctx, dest, s := newSync(t)
+	s.MaxSmallPacks = 2
+	m := hgMirror("packs", src.root, dest)
+	gitDir := convert.GitDir(s.HgRoot("packs"))
+	var counts []int
+	for i := range 5 {
+		src.commit("a.txt", fmt.Sprintf("version %d\n", i), fmt.Sprintf("change %d", i))
+		res, err := s.Sync(ctx, m, SyncOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Changesets != 1 {
+			t.Fatalf("sync %d: Changesets = %d, want 1", i, res.Changesets)
+		}
+		packs, err := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "pack-*.pack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, len(packs))
 	}
-	return h
+	// One pack a sync; the third makes three, combined into one.
+	if want := []int{1, 2, 1, 2, 1}; !slices.Equal(counts, want) {
+		t.Errorf("packs in the cache after each sync: %v, want %v", counts, want)
+	}
+	gittest.Run(t, "", "--git-dir="+gitDir, "fsck", "--strict", "--no-dangling")
+	if got := gittest.Count(t, dest, "master"); got != 5 {
+		t.Errorf("destination master has %d commits, want 5", got)
+	}
 }

@@ -343,6 +343,12 @@ func (q *Queue) forgetEnded(now time.Time) {
 		}
 		return true
 	})
+	q.final.Range(func(k, v any) bool {
+		if now.Sub(v.(finalMark).at) > 10*q.cfg.TakeoverAfter {
+			q.final.Delete(k)
+		}
+		return true
+	})
 }
 
 // route moves waiting jobs to their mirror's home queue.

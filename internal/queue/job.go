@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -110,6 +111,7 @@ func (q *Queue) insert(ctx context.Context, mirror string, trigger Trigger, fini
 		if err != nil {
 			return nil, fmt.Errorf("queue: submit %s: %w", mirror, err)
 		}
+		q.inserted.fire()
 		if !res.UniqueSkippedAsDuplicate {
 			return &Submission{JobID: res.Job.ID}, nil
 		}
@@ -291,9 +293,21 @@ func (q *Queue) Wait(ctx context.Context, id int64) (*Job, error) {
 func (q *Queue) WaitSince(ctx context.Context, id int64, since time.Time) (*Job, error) {
 	poll := 20 * time.Millisecond
 	for {
+		ended := q.ends.wait()
+		// The mark first: Work records its run before marking, so the runs
+		// read after a mark are those of the end it marks. (Read the other
+		// way round, a mark set in between would pair "completed" with a
+		// run still shown running: a success answered as a failure.)
+		mark, marked := q.final.Load(id)
 		j, err := q.Job(ctx, id)
 		if err != nil {
 			return nil, err
+		}
+		if q.afterJobRead != nil {
+			q.afterJobRead(id)
+		}
+		if marked {
+			finalState(j, mark.(finalMark))
 		}
 		if j.Done() {
 			return j, nil
@@ -306,8 +320,57 @@ func (q *Queue) WaitSince(ctx context.Context, id int64, since time.Time) (*Job,
 		select {
 		case <-ctx.Done():
 			return j, ctx.Err()
+		case <-ended:
 		case <-time.After(poll):
 		}
 		poll = min(poll*2, 250*time.Millisecond)
+	}
+}
+
+// finalMark is how a job's Work in this process ended it for good.
+type finalMark struct {
+	state rivertype.JobState
+	at    time.Time
+}
+
+// markFinal records that Work ended job id for good with the state River
+// gives it, and wakes the waiters: River's completer records the state in
+// batches up to 250ms later, too late for a caller waiting on a webhook.
+func (q *Queue) markFinal(id int64, state rivertype.JobState) {
+	q.final.Store(id, finalMark{state: state, at: time.Now()})
+	q.ends.fire()
+}
+
+// finalState gives j, which River still shows running, the state m its
+// Work in this process ended it with.
+func finalState(j *Job, m finalMark) {
+	if j.State != StateRunning {
+		return
+	}
+	j.State, j.Finalized = string(m.state), m.at
+}
+
+// signal wakes every goroutine waiting on it when fired.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next fire.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -113,19 +112,13 @@ type pgPresence struct {
 	conn *pgx.Conn
 }
 
-func presenceKey(id string) int32 {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int32(h.Sum32())
-}
-
 func (p *pgPresence) lock(ctx context.Context) error {
 	conn, err := pgx.ConnectConfig(ctx, p.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return fmt.Errorf("queue: presence lock: %w", err)
 	}
 	var ok bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", presenceLockClass, presenceKey(p.id)).Scan(&ok); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", presenceLockClass, advisoryKey(p.id)).Scan(&ok); err != nil {
 		conn.Close(ctx)
 		return fmt.Errorf("queue: presence lock: %w", err)
 	}
@@ -146,7 +139,12 @@ func (p *pgPresence) hold(ctx context.Context, id string) (func(), error) {
 		if p.conn != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			p.conn.Close(ctx) //nolint:errcheck // ending the session frees the lock
+			// Unlocked in the session first: the server frees a closed
+			// session's locks only once its backend has exited, after
+			// Close returns, so a worker taking the id over at once
+			// could still find it held.
+			p.conn.Exec(ctx, "SELECT pg_advisory_unlock($1, $2)", presenceLockClass, advisoryKey(p.id)) //nolint:errcheck // closing frees it anyway
+			p.conn.Close(ctx)                                                                           //nolint:errcheck // ending the session frees the lock
 			p.conn = nil
 		}
 	}, nil
@@ -170,7 +168,7 @@ func (p *pgPresence) free(ctx context.Context, id string) (bool, error) {
 	}
 	defer conn.Release()
 	var got bool
-	key := presenceKey(id)
+	key := advisoryKey(id)
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", presenceLockClass, key).Scan(&got); err != nil {
 		return false, fmt.Errorf("queue: presence of %s: %w", id, err)
 	}

@@ -96,9 +96,11 @@ const migrationLockClass int32 = lockClass + 1
 // whole sync: if the worker dies, PostgreSQL ends the session and frees it.
 type pgLocker struct{ pool *pgxpool.Pool }
 
-func mirrorKey(mirror string) int32 {
+// advisoryKey is the second key of the advisory lock of a mirror or a
+// worker id.
+func advisoryKey(name string) int32 {
 	h := fnv.New32a()
-	h.Write([]byte(mirror))
+	h.Write([]byte(name))
 	return int32(h.Sum32())
 }
 
@@ -107,7 +109,7 @@ func (l *pgLocker) tryLock(ctx context.Context, mirror string) (func(), bool, er
 	if err != nil {
 		return nil, false, fmt.Errorf("queue: lock %s: %w", mirror, err)
 	}
-	key := mirrorKey(mirror)
+	key := advisoryKey(mirror)
 	var ok bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", lockClass, key).Scan(&ok); err != nil {
 		conn.Release()

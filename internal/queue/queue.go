@@ -19,7 +19,6 @@ package queue
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,11 +30,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
@@ -66,14 +63,7 @@ var Manual = Trigger{Kind: store.TriggerManual}
 
 // String returns "poll", "push github 1234", ...
 func (t Trigger) String() string {
-	s := t.Kind
-	if t.Provider != "" {
-		s += " " + t.Provider
-	}
-	if t.DeliveryID != "" {
-		s += " " + t.DeliveryID
-	}
-	return s
+	return (&store.Run{TriggerKind: t.Kind, Provider: t.Provider, DeliveryID: t.DeliveryID}).Trigger()
 }
 
 // RunResult is what a sync did.
@@ -81,7 +71,8 @@ type RunResult struct {
 	Changesets  int      // changesets converted
 	RefsUpdated []string // refs pushed
 	Warnings    []string
-	Lag         int // changesets in the source not in the destination; -1 unknown
+	Lag         int          // changesets in the source not in the destination; -1 unknown
+	Steps       []store.Step // wall time of each step (pull, convert, push)
 }
 
 // Syncer performs one sync of a mirror. It must be safe to run again after a
@@ -246,12 +237,17 @@ type Queue struct {
 	live            liveView
 	healthy         atomic.Int32 // maintenance passes in a row that reached the database
 	active          sync.Map     // job id → time.Time: jobs in Work in this process (zero) or when Work ended
+	final           sync.Map     // job id → finalMark: jobs whose Work here ended them for good
+	ends            signal       // fired when a job is added to final
+	inserted        signal       // fired when this process inserted a job (wakes the SQLite listener)
 	stopMaintain    context.CancelFunc
 	maintainDone    chan struct{}
 
 	// afterFinishCheck, set by tests, runs when a job has passed its final
 	// check and is about to complete.
 	afterFinishCheck func(jobID int64)
+	// afterJobRead, set by tests, runs in Wait after each read of the job.
+	afterJobRead func(jobID int64)
 }
 
 // engine hides River's transaction type parameter (*sql.Tx or pgx.Tx).
@@ -334,46 +330,48 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 
 	switch cfg.Store.Driver() {
 	case store.SQLite:
-		driver := riversqlite.New(cfg.Store.DB())
 		lockDir := filepath.Join(filepath.Dir(cfg.Store.Path()), "locks")
-		unlock, err := fileMigrationLock(ctx, lockDir)
+		engine, err := newEngine(ctx, newWakingDriver(cfg.Store.DB(), &q.inserted), rcfg, cfg.Logger,
+			func() (func(), error) { return fileMigrationLock(ctx, lockDir) })
 		if err != nil {
 			return nil, err
 		}
-		err = migrateRiver(ctx, driver, cfg.Logger)
-		unlock()
-		if err != nil {
-			return nil, err
-		}
-		client, err := river.NewClient(driver, rcfg)
-		if err != nil {
-			return nil, fmt.Errorf("queue: river client: %w", err)
-		}
-		q.engine = &riverEngine[*sql.Tx]{client: client}
+		q.engine = engine
 		q.locker = &fileLocker{dir: lockDir}
 		q.presence = &filePresence{dir: lockDir}
 	case store.Postgres:
-		driver := riverpgxv5.New(cfg.Store.Pool())
-		unlock, err := pgMigrationLock(ctx, cfg.Store)
+		engine, err := newEngine(ctx, riverpgxv5.New(cfg.Store.Pool()), rcfg, cfg.Logger,
+			func() (func(), error) { return pgMigrationLock(ctx, cfg.Store) })
 		if err != nil {
 			return nil, err
 		}
-		err = migrateRiver(ctx, driver, cfg.Logger)
-		unlock()
-		if err != nil {
-			return nil, err
-		}
-		client, err := river.NewClient(driver, rcfg)
-		if err != nil {
-			return nil, fmt.Errorf("queue: river client: %w", err)
-		}
-		q.engine = &riverEngine[pgx.Tx]{client: client}
+		q.engine = engine
 		q.locker = &pgLocker{pool: cfg.Store.Pool()}
 		q.presence = &pgPresence{pool: cfg.Store.Pool()}
 	default:
 		return nil, fmt.Errorf("queue: unsupported store driver %q", cfg.Store.Driver())
 	}
 	return q, nil
+}
+
+// newEngine brings River's schema up to date on driver while holding the
+// migration lock that lock takes, then makes the River client.
+func newEngine[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], rcfg *river.Config, logger *slog.Logger,
+	lock func() (func(), error)) (*riverEngine[TTx], error) {
+	unlock, err := lock()
+	if err != nil {
+		return nil, err
+	}
+	err = migrateRiver(ctx, driver, logger)
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(driver, rcfg)
+	if err != nil {
+		return nil, fmt.Errorf("queue: river client: %w", err)
+	}
+	return &riverEngine[TTx]{client: client}, nil
 }
 
 func migrateRiver[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], logger *slog.Logger) error {

@@ -112,31 +112,30 @@ func wait(t *testing.T, q *queue.Queue, id int64) *queue.Job {
 // TestQueue runs the same suite on every driver.
 func TestQueue(t *testing.T) {
 	t.Parallel()
-	for _, driver := range storetest.Drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range []struct {
-				name string
-				fn   func(t *testing.T, driver string)
-			}{
-				{"EnqueueSyncs", testEnqueueSyncs},
-				{"ReplayedDelivery", testReplayedDelivery},
-				{"PushDuringRun", testPushDuringRun},
-				{"PushAtFinish", testPushAtFinish},
-				{"Burst", testBurst},
-				{"RetryTransient", testRetryTransient},
-				{"NoRetryPermanent", testNoRetryPermanent},
-				{"Poll", testPoll},
-				{"ShutdownHandsBack", testShutdownHandsBack},
-				{"InsertOnly", testInsertOnly},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.fn(t, driver)
-				})
-			}
-		})
-	}
+	storetest.EachDriver(t, func(t *testing.T, driver string) {
+		for _, tc := range []struct {
+			name string
+			fn   func(t *testing.T, driver string)
+		}{
+			{"EnqueueSyncs", testEnqueueSyncs},
+			{"ReplayedDelivery", testReplayedDelivery},
+			{"PushDuringRun", testPushDuringRun},
+			{"PushAtFinish", testPushAtFinish},
+			{"Burst", testBurst},
+			{"RetryTransient", testRetryTransient},
+			{"NoRetryPermanent", testNoRetryPermanent},
+			{"Poll", testPoll},
+			{"ShutdownHandsBack", testShutdownHandsBack},
+			{"InsertOnly", testInsertOnly},
+			{"WaitAtWorkEnd", testWaitAtWorkEnd},
+			{"WaitEndBetweenReads", testWaitEndBetweenReads},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tc.fn(t, driver)
+			})
+		}
+	})
 }
 
 func testEnqueueSyncs(t *testing.T, driver string) {

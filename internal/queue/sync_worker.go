@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/synchroniser/synchroniser/internal/store"
 )
@@ -95,7 +96,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	defer cancel()
 	fin := store.Finish{Lag: -1}
 	if res != nil {
-		fin.Changesets, fin.RefsUpdated, fin.Warnings, fin.Lag = res.Changesets, res.RefsUpdated, res.Warnings, res.Lag
+		fin.Changesets, fin.RefsUpdated, fin.Warnings, fin.Lag, fin.Steps = res.Changesets, res.RefsUpdated, res.Warnings, res.Lag, res.Steps
 	}
 	if moved != "" {
 		fin.Warnings = append(fin.Warnings, fmt.Sprintf("mirror moved from worker %s to worker %s", moved, q.cfg.ID))
@@ -140,8 +141,10 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	if result != nil {
 		log.Error("sync failed; not retrying", "run", runID, "err", syncErr)
+		q.markFinal(job.ID, rivertype.JobStateCancelled)
 	} else {
 		log.Info("sync done", "run", runID, "changesets", fin.Changesets, "refs", len(fin.RefsUpdated))
+		q.markFinal(job.ID, rivertype.JobStateCompleted)
 	}
 	return result
 }

@@ -200,23 +200,30 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// hookSide opens a new PostgreSQL database and a queue on it as the hook
+// side has it: it queues, runs nothing, and is not even started.
+func hookSide(t *testing.T) (store.Config, *store.Store, *queue.Queue) {
+	t.Helper()
+	cfg := storetest.Config(t, store.Postgres)
+	st, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	q, err := queue.New(context.Background(), queue.Config{Store: st, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, st, q
+}
+
 // TestTwoWorkerProcesses runs two worker processes, each with its own cache,
 // against one PostgreSQL database, and pushes to 10 mirrors repeatedly:
 // every mirror ends up synced and no mirror is ever synced by both at once.
 func TestTwoWorkerProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := storetest.Config(t, store.Postgres)
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	// The hook side: queues, runs nothing, not even started.
-	q, err := queue.New(ctx, queue.Config{Store: st, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, st, q := hookSide(t)
 	root := t.TempDir()
 	var mirrors []string
 	srcs := map[string]*source{}
@@ -312,16 +319,7 @@ func TestTwoWorkerProcesses(t *testing.T) {
 func TestKillWorkerDuringSync(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := storetest.Config(t, store.Postgres)
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	q, err := queue.New(ctx, queue.Config{Store: st, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, _, q := hookSide(t)
 	root := t.TempDir()
 	dir := filepath.Join(root, "big")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -423,15 +421,9 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	for _, sha := range mapping {
 		shas.WriteString(sha + "\n")
 	}
-	check := exec.Command("git", "--git-dir="+filepath.Join(hgRoot, ".hg", "git"), "cat-file", "--batch-check")
-	check.Env = gittest.Env()
-	check.Stdin = &shas
-	out, err := check.Output()
-	if err != nil {
-		t.Fatalf("cat-file: %v", err)
-	}
-	if strings.Contains(string(out), "missing") {
-		t.Fatalf("map names commits missing from the cache:\n%s", tail(string(out), 5))
+	out := gittest.RunInput(t, "", shas.Bytes(), "--git-dir="+filepath.Join(hgRoot, ".hg", "git"), "cat-file", "--batch-check")
+	if strings.Contains(out, "missing") {
+		t.Fatalf("map names commits missing from the cache:\n%s", tail(out, 5))
 	}
 
 	// An uninterrupted conversion gives the same commits.

@@ -25,17 +25,9 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, deliveryID, mirror
 	if deliveryID == "" {
 		return true, nil
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO delivery (provider, delivery_id, mirror, received_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT (provider, delivery_id) DO NOTHING`),
+	return s.execOne(ctx, fmt.Sprintf("record delivery %s %s", provider, deliveryID), `INSERT INTO delivery (provider, delivery_id, mirror, received_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (provider, delivery_id) DO NOTHING`,
 		provider, deliveryID, mirror, toMicros(time.Now()))
-	if err != nil {
-		return false, fmt.Errorf("store: record delivery %s %s: %w", provider, deliveryID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: record delivery %s %s: %w", provider, deliveryID, err)
-	}
-	return n == 1, nil
 }
 
 // AttachJob records the job a delivery was queued as.

@@ -24,26 +24,18 @@ type RefLease struct {
 // RefLeases returns mirror's ref leases, sorted by ref (none for a mirror never
 // pushed).
 func (s *Store) RefLeases(ctx context.Context, mirror string) ([]RefLease, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT ref, value, pushed_at, rewritten_from, rewritten_at
-		FROM ref_lease WHERE mirror = ? ORDER BY ref`), mirror)
-	if err != nil {
-		return nil, fmt.Errorf("store: leases of %s: %w", mirror, err)
+	return queryAll(ctx, s, "leases of "+mirror, scanRefLease, `SELECT ref, value, pushed_at, rewritten_from, rewritten_at
+		FROM ref_lease WHERE mirror = ? ORDER BY ref`, mirror)
+}
+
+func scanRefLease(sc scanner) (RefLease, error) {
+	var l RefLease
+	var pushed, rewritten int64
+	if err := sc.Scan(&l.Ref, &l.Value, &pushed, &l.RewrittenFrom, &rewritten); err != nil {
+		return RefLease{}, err
 	}
-	defer rows.Close()
-	var out []RefLease
-	for rows.Next() {
-		var l RefLease
-		var pushed, rewritten int64
-		if err := rows.Scan(&l.Ref, &l.Value, &pushed, &l.RewrittenFrom, &rewritten); err != nil {
-			return nil, fmt.Errorf("store: leases of %s: %w", mirror, err)
-		}
-		l.PushedAt, l.RewrittenAt = fromMicros(pushed), fromMicros(rewritten)
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: leases of %s: %w", mirror, err)
-	}
-	return out, nil
+	l.PushedAt, l.RewrittenAt = fromMicros(pushed), fromMicros(rewritten)
+	return l, nil
 }
 
 // SaveRefs replaces mirror's leases with leases (writing only those that

@@ -66,14 +66,6 @@ func (s *Store) BeginSync(ctx context.Context, mirror string) (*Request, error) 
 // FinishIfUnchanged reports whether no sync was requested for mirror since
 // BeginSync returned seq; if so it marks jobID as finishing, atomically.
 func (s *Store) FinishIfUnchanged(ctx context.Context, mirror string, seq, jobID int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sync_request SET finishing_job = ? WHERE mirror = ? AND seq = ?`),
+	return s.execOne(ctx, "finish sync of "+mirror, `UPDATE sync_request SET finishing_job = ? WHERE mirror = ? AND seq = ?`,
 		jobID, mirror, seq)
-	if err != nil {
-		return false, fmt.Errorf("store: finish sync of %s: %w", mirror, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: finish sync of %s: %w", mirror, err)
-	}
-	return n == 1, nil
 }

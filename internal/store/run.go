@@ -45,7 +45,8 @@ type Run struct {
 	RefsUpdated []string // refs pushed, "refs/heads/master old..new" or as the syncer reports them
 	Warnings    []string
 	Error       string
-	Lag         int // changesets in the source not in the destination after the run; -1 unknown
+	Lag         int    // changesets in the source not in the destination after the run; -1 unknown
+	Steps       []Step // wall time of each step (pull, convert, push), in order; nil when none was recorded
 }
 
 // Trigger returns a short description: "poll", "push github 1234-abcd".
@@ -76,6 +77,7 @@ type Finish struct {
 	Warnings    []string
 	Error       string
 	Lag         int // -1 unknown
+	Steps       []Step
 }
 
 // StartRun records that a run begins (Started defaults to now) and returns
@@ -126,9 +128,13 @@ func (s *Store) FinishRun(ctx context.Context, id int64, f Finish) error {
 	if err != nil {
 		return fmt.Errorf("store: finish run %d: %w", id, err)
 	}
+	steps, err := encodeSteps(f.Steps)
+	if err != nil {
+		return fmt.Errorf("store: finish run %d: %w", id, err)
+	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sync_run SET finished_at = ?, outcome = ?, changesets = ?,
-		refs_updated = ?, warnings = ?, error = ?, lag = ? WHERE id = ?`),
-		toMicros(time.Now()), f.Outcome, f.Changesets, string(refs), string(warns), f.Error, f.Lag, id)
+		refs_updated = ?, warnings = ?, error = ?, lag = ?, steps = ? WHERE id = ?`),
+		toMicros(time.Now()), f.Outcome, f.Changesets, string(refs), string(warns), f.Error, f.Lag, steps, id)
 	if err != nil {
 		return fmt.Errorf("store: finish run %d: %w", id, err)
 	}
@@ -146,22 +152,20 @@ func nonNil(s []string) []string {
 }
 
 const runColumns = `id, mirror, job_id, attempt, trigger_kind, provider, delivery_id, worker,
-	started_at, finished_at, outcome, changesets, refs_updated, warnings, error, lag`
+	started_at, finished_at, outcome, changesets, refs_updated, warnings, error, lag, steps`
 
-type scanner interface{ Scan(dest ...any) error }
-
-func scanRun(sc scanner) (*Run, error) {
+func scanRun(sc scanner) (Run, error) {
 	var (
 		r                 Run
 		started           int64
 		finished          sql.NullInt64
 		outcome           string
-		refs, warns       string
+		refs, warns, sts  string
 		attempt, csets, l int64
 	)
 	if err := sc.Scan(&r.ID, &r.Mirror, &r.JobID, &attempt, &r.TriggerKind, &r.Provider, &r.DeliveryID, &r.Worker,
-		&started, &finished, &outcome, &csets, &refs, &warns, &r.Error, &l); err != nil {
-		return nil, err
+		&started, &finished, &outcome, &csets, &refs, &warns, &r.Error, &l, &sts); err != nil {
+		return Run{}, err
 	}
 	r.Attempt, r.Changesets, r.Lag = int(attempt), int(csets), int(l)
 	r.Started = fromMicros(started)
@@ -170,32 +174,21 @@ func scanRun(sc scanner) (*Run, error) {
 	}
 	r.Outcome = Outcome(outcome)
 	if err := json.Unmarshal([]byte(refs), &r.RefsUpdated); err != nil {
-		return nil, fmt.Errorf("run %d: refs_updated: %w", r.ID, err)
+		return Run{}, fmt.Errorf("run %d: refs_updated: %w", r.ID, err)
 	}
 	if err := json.Unmarshal([]byte(warns), &r.Warnings); err != nil {
-		return nil, fmt.Errorf("run %d: warnings: %w", r.ID, err)
+		return Run{}, fmt.Errorf("run %d: warnings: %w", r.ID, err)
 	}
-	return &r, nil
+	steps, err := decodeSteps(sts)
+	if err != nil {
+		return Run{}, fmt.Errorf("run %d: steps: %w", r.ID, err)
+	}
+	r.Steps = steps
+	return r, nil
 }
 
 func (s *Store) queryRuns(ctx context.Context, what, query string, args ...any) ([]Run, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
-	}
-	defer rows.Close()
-	var runs []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: %w", what, err)
-		}
-		runs = append(runs, *r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
-	}
-	return runs, nil
+	return queryAll(ctx, s, what, scanRun, query, args...)
 }
 
 // Run returns run id, or ErrNotFound.

@@ -11,12 +11,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +30,6 @@ const (
 
 // ErrNotFound is returned when a run or delivery does not exist.
 var ErrNotFound = errors.New("store: not found")
-
-//go:embed migrations
-var migrations embed.FS
 
 // Config says which database to open.
 type Config struct {
@@ -137,6 +130,45 @@ func (s *Store) Close() error {
 	return err
 }
 
+// execOne runs the statement query (with ? placeholders) and reports
+// whether it changed exactly one row; errors read "store: <what>: ...".
+func (s *Store) execOne(ctx context.Context, what, query string, args ...any) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return false, fmt.Errorf("store: %s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return n == 1, nil
+}
+
+// scanner is a row to scan: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// queryAll runs query (with ? placeholders) and returns its rows as scan
+// reads them; errors read "store: <what>: ...".
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}
+
 // q rewrites ? placeholders as $1, $2, ... for PostgreSQL.
 func (s *Store) q(query string) string {
 	if s.driver != Postgres {
@@ -154,81 +186,6 @@ func (s *Store) q(query string) string {
 		b.WriteByte(query[i])
 	}
 	return b.String()
-}
-
-// migrate applies the embedded migrations for the driver that are not yet
-// recorded in synchroniser_migration, in one transaction.
-func (s *Store) migrate(ctx context.Context) error {
-	dir := path.Join("migrations", s.driver)
-	entries, err := fs.ReadDir(migrations, dir)
-	if err != nil {
-		return fmt.Errorf("store: migrations: %w", err)
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: migrate: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if s.driver == Postgres {
-		// Several workers may start at once against one database.
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(1398362435, 0)"); err != nil {
-			return fmt.Errorf("store: migrate: lock: %w", err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS synchroniser_migration (
-		version INTEGER PRIMARY KEY,
-		name TEXT NOT NULL,
-		applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	applied := map[int]bool{}
-	rows, err := tx.QueryContext(ctx, "SELECT version FROM synchroniser_migration")
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-		applied[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	for _, name := range names {
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
-			return fmt.Errorf("store: migrate: bad migration file name %q", name)
-		}
-		if applied[v] {
-			continue
-		}
-		body, err := fs.ReadFile(migrations, path.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("store: migrate %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO synchroniser_migration (version, name, applied_at) VALUES (?, ?, ?)"),
-			v, name, toMicros(time.Now())); err != nil {
-			return fmt.Errorf("store: migrate %s: %w", name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migrate: commit: %w", err)
-	}
-	return nil
 }
 
 func toMicros(t time.Time) int64 {

@@ -19,80 +19,79 @@ import (
 // TestConformance runs the same suite against every driver.
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	for _, driver := range storetest.Drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			s := storetest.Open(t, driver)
-			if s.Driver() != driver {
-				t.Fatalf("Driver() = %q, want %q", s.Driver(), driver)
-			}
-			for _, tc := range []struct {
-				name string
-				fn   func(t *testing.T, s *store.Store)
-			}{
-				{"RunLifecycle", testRunLifecycle},
-				{"RunsOrderAndLimit", testRunsOrderAndLimit},
-				{"StartRunAbortsStale", testStartRunAbortsStale},
-				{"MirrorStats", testMirrorStats},
-				{"Delivery", testDelivery},
-				{"DeliveryConcurrent", testDeliveryConcurrent},
-				{"Requests", testRequests},
-				{"RequestsConcurrent", testRequestsConcurrent},
-				{"Errors", testErrors},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel() // tests use mirror names of their own
-					tc.fn(t, s)
-				})
-			}
-		})
-	}
+	storetest.EachDriver(t, func(t *testing.T, driver string) {
+		s := storetest.Open(t, driver)
+		if s.Driver() != driver {
+			t.Fatalf("Driver() = %q, want %q", s.Driver(), driver)
+		}
+		for _, tc := range []struct {
+			name string
+			fn   func(t *testing.T, s *store.Store)
+		}{
+			{"RunLifecycle", testRunLifecycle},
+			{"RunsOrderAndLimit", testRunsOrderAndLimit},
+			{"StartRunAbortsStale", testStartRunAbortsStale},
+			{"MirrorStats", testMirrorStats},
+			{"Delivery", testDelivery},
+			{"DeliveryConcurrent", testDeliveryConcurrent},
+			{"Requests", testRequests},
+			{"RequestsConcurrent", testRequestsConcurrent},
+			{"Errors", testErrors},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel() // tests use mirror names of their own
+				tc.fn(t, s)
+			})
+		}
+	})
 }
 
 // TestReopen checks that migrations are idempotent and data survives.
 func TestReopen(t *testing.T) {
 	t.Parallel()
-	for _, driver := range storetest.Drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			cfg := storetest.Config(t, driver)
-			s, err := store.Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
+	storetest.EachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		cfg := storetest.Config(t, driver)
+		s, err := store.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := s.StartRun(ctx, store.Run{Mirror: "m", TriggerKind: store.TriggerPoll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		// Two concurrent opens: migrations must serialise.
+		var wg sync.WaitGroup
+		stores := make([]*store.Store, 2)
+		errs := make([]error, 2)
+		for i := range stores {
+			wg.Go(func() { stores[i], errs[i] = store.Open(ctx, cfg) })
+		}
+		wg.Wait()
+		for i := range stores {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
 			}
-			id, err := s.StartRun(ctx, store.Run{Mirror: "m", TriggerKind: store.TriggerPoll})
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.Close()
-			// Two concurrent opens: migrations must serialise.
-			var wg sync.WaitGroup
-			stores := make([]*store.Store, 2)
-			errs := make([]error, 2)
-			for i := range stores {
-				wg.Go(func() { stores[i], errs[i] = store.Open(ctx, cfg) })
-			}
-			wg.Wait()
-			for i := range stores {
-				if errs[i] != nil {
-					t.Fatal(errs[i])
-				}
-				defer stores[i].Close()
-			}
-			r, err := stores[0].Run(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Mirror != "m" || r.Outcome != store.OutcomeRunning {
-				t.Fatalf("after reopen: %+v", r)
-			}
-		})
-	}
+			defer stores[i].Close()
+		}
+		r, err := stores[0].Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Mirror != "m" || r.Outcome != store.OutcomeRunning {
+			t.Fatalf("after reopen: %+v", r)
+		}
+	})
 }
 
 func testRunLifecycle(t *testing.T, s *store.Store) {
 	ctx := context.Background()
+	steps := []store.Step{
+		{Name: "pull", Duration: 1500 * time.Millisecond},
+		{Name: "convert", Duration: 42 * time.Microsecond},
+		{Name: "push", Duration: 3 * time.Second},
+	}
 	start := time.Now().Add(-time.Second).Truncate(time.Microsecond)
 	id, err := s.StartRun(ctx, store.Run{
 		Mirror: "life", JobID: 42, Attempt: 2, TriggerKind: store.TriggerPush,
@@ -115,6 +114,7 @@ func testRunLifecycle(t *testing.T, s *store.Store) {
 		Outcome: store.OutcomeSuccess, Changesets: 7,
 		RefsUpdated: []string{"refs/heads/master", "refs/tags/v1"},
 		Warnings:    []string{"rev 3: odd file"}, Lag: 0,
+		Steps: steps,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +128,7 @@ func testRunLifecycle(t *testing.T, s *store.Store) {
 		Provider: "github", DeliveryID: "d-1", Worker: "w1", Started: start, Finished: r.Finished,
 		Outcome: store.OutcomeSuccess, Changesets: 7, RefsUpdated: []string{"refs/heads/master", "refs/tags/v1"},
 		Warnings: []string{"rev 3: odd file"}, Lag: 0,
+		Steps: steps,
 	}
 	if fmt.Sprint(*r) != fmt.Sprint(want) {
 		t.Fatalf("finished run\n got %+v\nwant %+v", *r, want)
@@ -309,26 +310,14 @@ func testDelivery(t *testing.T, s *store.Store) {
 
 func testDeliveryConcurrent(t *testing.T, s *store.Store) {
 	ctx := context.Background()
-	var (
-		mu    sync.Mutex
-		fresh int
-		wg    sync.WaitGroup
-	)
-	for range 20 {
-		wg.Go(func() {
-			isNew, err := s.RecordDelivery(ctx, "github", "race", "dc")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if isNew {
-				mu.Lock()
-				fresh++
-				mu.Unlock()
-			}
-		})
+	fresh := 0
+	for _, isNew := range concurrently(t, 20, func(int) (bool, error) {
+		return s.RecordDelivery(ctx, "github", "race", "dc")
+	}) {
+		if isNew {
+			fresh++
+		}
 	}
-	wg.Wait()
 	if fresh != 1 {
 		t.Fatalf("%d of 20 concurrent identical deliveries were new, want 1", fresh)
 	}
@@ -391,30 +380,43 @@ func testRequests(t *testing.T, s *store.Store) {
 
 func testRequestsConcurrent(t *testing.T, s *store.Store) {
 	ctx := context.Background()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		seqs []int64
-	)
-	for i := range 50 {
-		wg.Go(func() {
-			r, err := s.RequestSync(ctx, "reqc", store.TriggerPush, "github", fmt.Sprint(i))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			seqs = append(seqs, r.Seq)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	seqs := concurrently(t, 50, func(i int) (int64, error) {
+		r, err := s.RequestSync(ctx, "reqc", store.TriggerPush, "github", fmt.Sprint(i))
+		if err != nil {
+			return 0, err
+		}
+		return r.Seq, nil
+	})
 	slices.Sort(seqs)
 	for i, v := range seqs {
 		if v != int64(i+1) {
 			t.Fatalf("sequence numbers not 1..50 without gaps: %v", seqs)
 		}
 	}
+}
+
+// concurrently calls fn(0) to fn(n-1) at once and returns, in no order,
+// the results of the calls that did not fail; each failure is a t.Error.
+func concurrently[T any](t *testing.T, n int, fn func(i int) (T, error)) []T {
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		out []T
+	)
+	for i := range n {
+		wg.Go(func() {
+			v, err := fn(i)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			out = append(out, v)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 func testErrors(t *testing.T, s *store.Store) {
@@ -457,66 +459,135 @@ func TestOpenErrors(t *testing.T) {
 // replaces them (a lease left out is dropped).
 func TestRefs(t *testing.T) {
 	t.Parallel()
-	for _, driver := range storetest.Drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			s := storetest.Open(t, driver)
-			if ls, err := s.RefLeases(ctx, "m"); err != nil || len(ls) != 0 {
-				t.Fatalf("Leases of a new mirror = %v, %v", ls, err)
-			}
-			if _, _, err := s.MirrorRefs(ctx, "m"); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("MirrorRefs of a new mirror: %v, want ErrNotFound", err)
-			}
-			at := time.UnixMicro(time.Now().UnixMicro()).UTC()
-			a := strings.Repeat("a", 40)
-			b := strings.Repeat("b", 40)
-			first := []store.RefLease{
-				{Ref: "refs/heads/main", Value: a, PushedAt: at},
-				{Ref: "refs/heads/topic/default/x", Value: b, PushedAt: at, RewrittenFrom: a, RewrittenAt: at},
-			}
-			if err := s.SaveRefs(ctx, "m", first, json.RawMessage(`[{"ref":"refs/heads/main"}]`)); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.SaveRefs(ctx, "other", []store.RefLease{{Ref: "refs/heads/main", Value: b}}, nil); err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.RefLeases(ctx, "m")
-			if err != nil || !reflect.DeepEqual(got, first) {
-				t.Fatalf("Leases = %+v, %v; want %+v", got, err, first)
-			}
-			refs, when, err := s.MirrorRefs(ctx, "m")
-			if err != nil || string(refs) != `[{"ref":"refs/heads/main"}]` || time.Since(when) > time.Minute {
-				t.Fatalf("MirrorRefs = %s, %v, %v", refs, when, err)
-			}
-			second := []store.RefLease{{Ref: "refs/heads/main", Value: b, PushedAt: at.Add(time.Second), RewrittenFrom: a, RewrittenAt: at}}
-			if err := s.SaveRefs(ctx, "m", second, json.RawMessage(`[]`)); err != nil {
-				t.Fatal(err)
-			}
-			if got, err := s.RefLeases(ctx, "m"); err != nil || !reflect.DeepEqual(got, second) {
-				t.Fatalf("Leases after the second save = %+v, %v; want %+v", got, err, second)
-			}
-			if got, err := s.RefLeases(ctx, "other"); err != nil || len(got) != 1 || got[0].Value != b {
-				t.Fatalf("another mirror's leases = %+v, %v", got, err)
-			}
-			if err := s.SaveRefs(ctx, "m", nil, json.RawMessage(`{bad`)); err == nil {
-				t.Fatal("SaveRefs took refs that are not JSON")
-			}
-			// 10,000 leases in one save, then one changed.
-			many := make([]store.RefLease, 10000)
-			for i := range many {
-				many[i] = store.RefLease{Ref: fmt.Sprintf("refs/heads/bm/%05d", i), Value: a, PushedAt: at}
-			}
-			if err := s.SaveRefs(ctx, "many", many, nil); err != nil {
-				t.Fatal(err)
-			}
-			many[5].Value = b
-			if err := s.SaveRefs(ctx, "many", many[:9000], nil); err != nil {
-				t.Fatal(err)
-			}
-			if got, err := s.RefLeases(ctx, "many"); err != nil || len(got) != 9000 || got[5].Value != b {
-				t.Fatalf("many leases: %d, %v", len(got), err)
-			}
-		})
-	}
+	storetest.EachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := storetest.Open(t, driver)
+		if ls, err := s.RefLeases(ctx, "m"); err != nil || len(ls) != 0 {
+			t.Fatalf("Leases of a new mirror = %v, %v", ls, err)
+		}
+		if _, _, err := s.MirrorRefs(ctx, "m"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("MirrorRefs of a new mirror: %v, want ErrNotFound", err)
+		}
+		at := time.UnixMicro(time.Now().UnixMicro()).UTC()
+		a := strings.Repeat("a", 40)
+		b := strings.Repeat("b", 40)
+		first := []store.RefLease{
+			{Ref: "refs/heads/main", Value: a, PushedAt: at},
+			{Ref: "refs/heads/topic/default/x", Value: b, PushedAt: at, RewrittenFrom: a, RewrittenAt: at},
+		}
+		if err := s.SaveRefs(ctx, "m", first, json.RawMessage(`[{"ref":"refs/heads/main"}]`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveRefs(ctx, "other", []store.RefLease{{Ref: "refs/heads/main", Value: b}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.RefLeases(ctx, "m")
+		if err != nil || !reflect.DeepEqual(got, first) {
+			t.Fatalf("Leases = %+v, %v; want %+v", got, err, first)
+		}
+		refs, when, err := s.MirrorRefs(ctx, "m")
+		if err != nil || string(refs) != `[{"ref":"refs/heads/main"}]` || time.Since(when) > time.Minute {
+			t.Fatalf("MirrorRefs = %s, %v, %v", refs, when, err)
+		}
+		second := []store.RefLease{{Ref: "refs/heads/main", Value: b, PushedAt: at.Add(time.Second), RewrittenFrom: a, RewrittenAt: at}}
+		if err := s.SaveRefs(ctx, "m", second, json.RawMessage(`[]`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.RefLeases(ctx, "m"); err != nil || !reflect.DeepEqual(got, second) {
+			t.Fatalf("Leases after the second save = %+v, %v; want %+v", got, err, second)
+		}
+		if got, err := s.RefLeases(ctx, "other"); err != nil || len(got) != 1 || got[0].Value != b {
+			t.Fatalf("another mirror's leases = %+v, %v", got, err)
+		}
+		if err := s.SaveRefs(ctx, "m", nil, json.RawMessage(`{bad`)); err == nil {
+			t.Fatal("SaveRefs took refs that are not JSON")
+		}
+		// 10,000 leases in one save, then one changed.
+		many := make([]store.RefLease, 10000)
+		for i := range many {
+			many[i] = store.RefLease{Ref: fmt.Sprintf("refs/heads/bm/%05d", i), Value: a, PushedAt: at}
+		}
+		if err := s.SaveRefs(ctx, "many", many, nil); err != nil {
+			t.Fatal(err)
+		}
+		many[5].Value = b
+		if err := s.SaveRefs(ctx, "many", many[:9000], nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.RefLeases(ctx, "many"); err != nil || len(got) != 9000 || got[5].Value != b {
+			t.Fatalf("many leases: %d, %v", len(got), err)
+		}
+	})
+}
+
+// TestLiveness checks the worker registry and the leases on every driver.
+func TestLiveness(t *testing.T) {
+	t.Parallel()
+	storetest.EachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := storetest.Open(t, driver)
+		if err := s.RegisterWorker(ctx, store.Worker{ID: "w1", Queue: "q1", Host: "h", PID: 7, CacheDir: "/c"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RegisterWorker(ctx, store.Worker{ID: "w2", Queue: "q2"}); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := s.Workers(ctx)
+		if err != nil || len(ws) != 2 || ws[0].ID != "w1" || ws[0].Queue != "q1" || ws[0].PID != 7 ||
+			ws[0].State != store.WorkerLive || time.Since(ws[0].Heartbeat) > time.Minute {
+			t.Fatalf("workers = %+v, %v", ws, err)
+		}
+		// A lease: taken, refused to another worker while fresh, taken
+		// over once stale, released only by its holder.
+		if ok, err := s.TakeLease(ctx, store.Lease{Mirror: "m", Worker: "w1", JobID: 3}, time.Now().Add(-time.Minute)); !ok || err != nil {
+			t.Fatalf("take lease: %v %v", ok, err)
+		}
+		if ok, err := s.TakeLease(ctx, store.Lease{Mirror: "m", Worker: "w2", JobID: 4}, time.Now().Add(-time.Minute)); ok || err != nil {
+			t.Fatalf("a fresh lease of w1 was taken by w2: %v %v", ok, err)
+		}
+		if err := s.SetLeaseRun(ctx, "m", "w1", 9); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := s.MirrorLease(ctx, "m"); err != nil || l.Worker != "w1" || l.JobID != 3 || l.RunID != 9 {
+			t.Fatalf("lease = %+v, %v", l, err)
+		}
+		if ok, err := s.HeartbeatWorker(ctx, "w1"); !ok || err != nil {
+			t.Fatalf("heartbeat: %v %v", ok, err)
+		}
+		if ok, err := s.TakeLease(ctx, store.Lease{Mirror: "m", Worker: "w2", JobID: 4}, time.Now().Add(time.Second)); !ok || err != nil {
+			t.Fatalf("a stale lease was not taken over: %v %v", ok, err)
+		}
+		if err := s.ReleaseLease(ctx, "m", "w1"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := s.MirrorLease(ctx, "m"); err != nil || l.Worker != "w2" {
+			t.Fatalf("w1 released w2's lease: %+v, %v", l, err)
+		}
+		if ls, err := s.Leases(ctx); err != nil || len(ls) != 1 {
+			t.Fatalf("leases = %+v, %v", ls, err)
+		}
+		if err := s.SetWorkerState(ctx, "w2", store.WorkerStopping); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RemoveWorker(ctx, "w2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.MirrorLease(ctx, "m"); !errors.Is(err, store.ErrNoLease) {
+			t.Fatalf("the removed worker's lease remains: %v", err)
+		}
+		if ok, err := s.HeartbeatWorker(ctx, "w2"); ok || err != nil {
+			t.Fatalf("heartbeat of a removed worker: %v %v", ok, err)
+		}
+		// Interrupted runs: only the named job's running runs by that worker.
+		id, err := s.StartRun(ctx, store.Run{Mirror: "m", JobID: 5, Worker: "w1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.InterruptRuns(ctx, 5, "w1", "interrupted: test"); n != 1 || err != nil {
+			t.Fatalf("interrupt: %d %v", n, err)
+		}
+		if r, err := s.Run(ctx, id); err != nil || r.Outcome != store.OutcomeAborted || r.Error != "interrupted: test" || r.Finished.IsZero() {
+			t.Fatalf("run = %+v, %v", r, err)
+		}
+	})
 }

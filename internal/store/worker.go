@@ -56,18 +56,14 @@ func (s *Store) RegisterWorker(ctx context.Context, w Worker) error {
 // judged it dead and removed it): the caller registers again.
 func (s *Store) HeartbeatWorker(ctx context.Context, id string) (bool, error) {
 	now := toMicros(time.Now())
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sync_worker SET heartbeat_at = ? WHERE id = ?`), now, id)
+	known, err := s.execOne(ctx, "heartbeat of worker "+id, `UPDATE sync_worker SET heartbeat_at = ? WHERE id = ?`, now, id)
 	if err != nil {
-		return false, fmt.Errorf("store: heartbeat of worker %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: heartbeat of worker %s: %w", id, err)
+		return false, err
 	}
 	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE sync_lease SET heartbeat_at = ? WHERE worker = ?`), now, id); err != nil {
 		return false, fmt.Errorf("store: heartbeat of worker %s: %w", id, err)
 	}
-	return n == 1, nil
+	return known, nil
 }
 
 // SetWorkerState sets the state of worker id (WorkerLive or WorkerStopping).
@@ -91,26 +87,18 @@ func (s *Store) RemoveWorker(ctx context.Context, id string) error {
 
 // Workers lists the registered workers, by id.
 func (s *Store) Workers(ctx context.Context) ([]Worker, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, queue, host, pid, cache_dir, state, started_at, heartbeat_at
+	return queryAll(ctx, s, "workers", scanWorker, `SELECT id, queue, host, pid, cache_dir, state, started_at, heartbeat_at
 		FROM sync_worker ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("store: workers: %w", err)
+}
+
+func scanWorker(sc scanner) (Worker, error) {
+	var w Worker
+	var pid, started, beat int64
+	if err := sc.Scan(&w.ID, &w.Queue, &w.Host, &pid, &w.CacheDir, &w.State, &started, &beat); err != nil {
+		return Worker{}, err
 	}
-	defer rows.Close()
-	var out []Worker
-	for rows.Next() {
-		var w Worker
-		var pid, started, beat int64
-		if err := rows.Scan(&w.ID, &w.Queue, &w.Host, &pid, &w.CacheDir, &w.State, &started, &beat); err != nil {
-			return nil, fmt.Errorf("store: workers: %w", err)
-		}
-		w.PID, w.Started, w.Heartbeat = int(pid), fromMicros(started), fromMicros(beat)
-		out = append(out, w)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: workers: %w", err)
-	}
-	return out, nil
+	w.PID, w.Started, w.Heartbeat = int(pid), fromMicros(started), fromMicros(beat)
+	return w, nil
 }
 
 // Lease says which worker is syncing a mirror now.
@@ -128,20 +116,12 @@ type Lease struct {
 // staleBefore: that worker may still be syncing it.
 func (s *Store) TakeLease(ctx context.Context, l Lease, staleBefore time.Time) (bool, error) {
 	now := toMicros(time.Now())
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sync_lease (mirror, worker, job_id, run_id, started_at, heartbeat_at)
+	return s.execOne(ctx, "lease "+l.Mirror, `INSERT INTO sync_lease (mirror, worker, job_id, run_id, started_at, heartbeat_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (mirror) DO UPDATE SET worker = excluded.worker, job_id = excluded.job_id, run_id = excluded.run_id,
 			started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at
-		WHERE sync_lease.worker = excluded.worker OR sync_lease.heartbeat_at < ?`),
+		WHERE sync_lease.worker = excluded.worker OR sync_lease.heartbeat_at < ?`,
 		l.Mirror, l.Worker, l.JobID, l.RunID, now, now, toMicros(staleBefore))
-	if err != nil {
-		return false, fmt.Errorf("store: lease %s: %w", l.Mirror, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: lease %s: %w", l.Mirror, err)
-	}
-	return n == 1, nil
 }
 
 // SetLeaseRun records the run of the lease of mirror held by worker.
@@ -163,25 +143,19 @@ func (s *Store) ReleaseLease(ctx context.Context, mirror, worker string) error {
 
 // Leases lists the leases held now.
 func (s *Store) Leases(ctx context.Context) ([]Lease, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT mirror, worker, job_id, run_id, started_at, heartbeat_at FROM sync_lease ORDER BY mirror`)
-	if err != nil {
-		return nil, fmt.Errorf("store: leases: %w", err)
+	return queryAll(ctx, s, "leases", scanLease, `SELECT `+leaseColumns+` FROM sync_lease ORDER BY mirror`)
+}
+
+const leaseColumns = `mirror, worker, job_id, run_id, started_at, heartbeat_at`
+
+func scanLease(sc scanner) (Lease, error) {
+	var l Lease
+	var started, beat int64
+	if err := sc.Scan(&l.Mirror, &l.Worker, &l.JobID, &l.RunID, &started, &beat); err != nil {
+		return Lease{}, err
 	}
-	defer rows.Close()
-	var out []Lease
-	for rows.Next() {
-		var l Lease
-		var started, beat int64
-		if err := rows.Scan(&l.Mirror, &l.Worker, &l.JobID, &l.RunID, &started, &beat); err != nil {
-			return nil, fmt.Errorf("store: leases: %w", err)
-		}
-		l.Started, l.Heartbeat = fromMicros(started), fromMicros(beat)
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: leases: %w", err)
-	}
-	return out, nil
+	l.Started, l.Heartbeat = fromMicros(started), fromMicros(beat)
+	return l, nil
 }
 
 // InterruptRuns marks the runs of job jobID by worker that are still
@@ -204,31 +178,17 @@ func (s *Store) InterruptRuns(ctx context.Context, jobID int64, worker, reason s
 // available again in queue, if it is still in that attempt (a job that
 // another worker has fetched since is left alone). It reports whether it did.
 func (s *Store) RequeueRunningJob(ctx context.Context, id int64, attempt int, queue string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE river_job SET state = 'available', queue = ?
-		WHERE id = ? AND state = 'running' AND attempt = ?`), queue, id, attempt)
-	if err != nil {
-		return false, fmt.Errorf("store: requeue job %d: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: requeue job %d: %w", id, err)
-	}
-	return n == 1, nil
+	return s.execOne(ctx, fmt.Sprintf("requeue job %d", id), `UPDATE river_job SET state = 'available', queue = ?
+		WHERE id = ? AND state = 'running' AND attempt = ?`,
+		queue, id, attempt)
 }
 
 // MoveJob moves River job id to queue if it is waiting (not running and
 // not finished). It reports whether it did.
 func (s *Store) MoveJob(ctx context.Context, id int64, queue string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE river_job SET queue = ?
-		WHERE id = ? AND queue <> ? AND state IN ('available', 'scheduled', 'retryable', 'pending')`), queue, id, queue)
-	if err != nil {
-		return false, fmt.Errorf("store: move job %d: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: move job %d: %w", id, err)
-	}
-	return n == 1, nil
+	return s.execOne(ctx, fmt.Sprintf("move job %d", id), `UPDATE river_job SET queue = ?
+		WHERE id = ? AND queue <> ? AND state IN ('available', 'scheduled', 'retryable', 'pending')`,
+		queue, id, queue)
 }
 
 // ErrNoLease is returned by MirrorLease for a mirror no worker syncs now.
@@ -236,16 +196,12 @@ var ErrNoLease = errors.New("store: no lease")
 
 // MirrorLease returns the lease on mirror, or ErrNoLease.
 func (s *Store) MirrorLease(ctx context.Context, mirror string) (*Lease, error) {
-	var l Lease
-	var started, beat int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT mirror, worker, job_id, run_id, started_at, heartbeat_at FROM sync_lease WHERE mirror = ?`),
-		mirror).Scan(&l.Mirror, &l.Worker, &l.JobID, &l.RunID, &started, &beat)
+	l, err := scanLease(s.db.QueryRowContext(ctx, s.q(`SELECT `+leaseColumns+` FROM sync_lease WHERE mirror = ?`), mirror))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoLease
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: lease %s: %w", mirror, err)
 	}
-	l.Started, l.Heartbeat = fromMicros(started), fromMicros(beat)
 	return &l, nil
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,14 +72,9 @@ func TestAPIAdopt(t *testing.T) {
 		t.Errorf("GET /api/mirrors/m conversion: %d %v", status, conv)
 	}
 
-	resp, err := e.client.Get(e.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, page := e.page(t, "/")
 	for _, want := range []string{`id="conversion-m"`, "<code>" + hgRepo + "</code>", "<code>_bm</code>", "(1 commits)"} {
-		if !strings.Contains(string(page), want) {
+		if !strings.Contains(page, want) {
 			t.Errorf("status page lacks %s", want)
 		}
 	}

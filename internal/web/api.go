@@ -71,6 +71,14 @@ type RunInfo struct {
 	Refs       []string   `json:"refs,omitempty"`
 	Warnings   []string   `json:"warnings,omitempty"`
 	Error      string     `json:"error,omitempty"`
+	Steps      []StepInfo `json:"steps,omitempty"` // pull, convert, push
+}
+
+// StepInfo is the wall time of one step of a run.
+type StepInfo struct {
+	Name     string  `json:"name"`
+	Seconds  float64 `json:"seconds"`
+	Duration string  `json:"duration"` // rounded to the millisecond: "1.234s"
 }
 
 func runInfo(r store.Run) RunInfo {
@@ -79,6 +87,9 @@ func runInfo(r store.Run) RunInfo {
 		Refs: r.RefsUpdated, Warnings: r.Warnings, Error: r.Error}
 	if r.Provider != "" {
 		ri.Trigger += " " + r.Provider
+	}
+	for _, st := range r.Steps {
+		ri.Steps = append(ri.Steps, StepInfo{Name: st.Name, Seconds: st.Duration.Seconds(), Duration: st.Duration.Round(time.Millisecond).String()})
 	}
 	if !r.Finished.IsZero() {
 		f := r.Finished

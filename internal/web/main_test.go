@@ -124,7 +124,20 @@ func get(t testing.TB, client *http.Client, u string) (int, map[string]any) {
 	return do(t, client, req)
 }
 
+// do sends req and returns the status and the decoded JSON object.
 func do(t testing.TB, client *http.Client, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, data := send(t, client, req)
+	var v map[string]any
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatalf("%s %s: %d, body is not a JSON object: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, data)
+	}
+	return resp.StatusCode, v
+}
+
+// send sends req and returns the response (its body read and closed) and
+// the body.
+func send(t testing.TB, client *http.Client, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -135,11 +148,7 @@ func do(t testing.TB, client *http.Client, req *http.Request) (int, map[string]a
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v map[string]any
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("%s %s: %d, body is not a JSON object: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, data)
-	}
-	return resp.StatusCode, v
+	return resp, data
 }
 
 // form encodes a legacy payload as Bitbucket sent it.

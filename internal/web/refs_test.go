@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -86,13 +85,7 @@ func TestRefsAPIAndPage(t *testing.T) {
 		t.Errorf("run refs = %v", r["refs"])
 	}
 
-	resp, err := e.client.Get(e.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(data)
+	_, page := e.page(t, "/")
 	for _, s := range []string{`id="refs-m"`, "refs/heads/topic/default/t", "topic", "aaaaaaaaaaaa", "refused: diverged", "no marker",
 		"rewritten at 2026-12-02T05:00:00Z from bbbbbbbbbbbb", "waiting: draft", "not exported: invalid name", "not exported: secret", "head 111111111111 on branch default is not exported"} {
 		if !strings.Contains(page, s) {

@@ -15,13 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/config"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
 	"github.com/synchroniser/synchroniser/internal/hook"
+	"github.com/synchroniser/synchroniser/internal/kitrun"
 	"github.com/synchroniser/synchroniser/internal/store"
 )
 
@@ -42,25 +42,7 @@ type env struct {
 	client *http.Client
 	store  *store.Store
 	gh     *forgetest.GitHub
-	logs   *syncBuffer
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *kitrun.Buffer
 }
 
 // baseTOML is the configuration tests start from: seed mapping onto the fake
@@ -117,7 +99,7 @@ func newEnv(t testing.TB, tweak func(c *config.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &syncBuffer{}
+	logs := &kitrun.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	q := newTestQueue(t, cfg, st, log)
 	srv, err := New(Options{
@@ -136,6 +118,27 @@ func newEnv(t testing.TB, tweak func(c *config.Config)) *env {
 }
 
 func (e *env) url(path string) string { return e.http.URL + path }
+
+// page gets path and returns the response (its body read and closed) and
+// the body.
+func (e *env) page(t testing.TB, path string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.url(path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, data := send(t, e.client, req)
+	return resp, string(data)
+}
+
+// wantGet gets path and checks the answer as wantJSON does; it returns
+// the body.
+func (e *env) wantGet(t *testing.T, what, path string, wantStatus int, key, want string) map[string]any {
+	t.Helper()
+	status, body := get(t, e.client, e.url(path))
+	wantJSON(t, what, status, body, wantStatus, key, want)
+	return body
+}
 
 // wantJSON checks status and that key's value contains want.
 func wantJSON(t *testing.T, what string, status int, body map[string]any, wantStatus int, key, want string) {
@@ -259,8 +262,7 @@ func TestLegacyDisabledAndNoMirror(t *testing.T) {
 func TestNotFoundAndMethod(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	status, body := get(t, e.client, e.url("/nothing/here"))
-	wantJSON(t, "unknown route", status, body, 404, "error", "not found")
+	e.wantGet(t, "unknown route", "/nothing/here", 404, "error", "not found")
 	req, _ := http.NewRequest(http.MethodDelete, e.url("/api/mirrors"), nil)
 	resp, err := e.client.Do(req)
 	if err != nil {
@@ -270,21 +272,17 @@ func TestNotFoundAndMethod(t *testing.T) {
 	if resp.StatusCode != 405 || !strings.Contains(resp.Header.Get("Allow"), "GET") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("DELETE /api/mirrors: %d Allow=%q type=%q", resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"))
 	}
-	status, body = get(t, e.client, e.url("/hooks/github"))
-	wantJSON(t, "GET hook", status, body, 405, "error", "method not allowed")
+	e.wantGet(t, "GET hook", "/hooks/github", 405, "error", "method not allowed")
 }
 
 func TestHealthAndReady(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	status, body := get(t, e.client, e.url("/healthz"))
-	wantJSON(t, "healthz", status, body, 200, "status", "ok")
-	status, body = get(t, e.client, e.url("/readyz"))
-	wantJSON(t, "readyz", status, body, 200, "status", "ready")
+	e.wantGet(t, "healthz", "/healthz", 200, "status", "ok")
+	e.wantGet(t, "readyz", "/readyz", 200, "status", "ready")
 
 	bad := newEnv(t, func(c *config.Config) { c.Tools.Hg = "/nonexistent/hg" })
-	status, body = get(t, bad.client, bad.url("/readyz"))
-	wantJSON(t, "readyz without hg", status, body, 503, "status", "not ready")
+	body := bad.wantGet(t, "readyz without hg", "/readyz", 503, "status", "not ready")
 	if checks, _ := body["checks"].(map[string]any); checks["database"] != "ok" || !strings.Contains(fmt.Sprint(checks["hg"]), "/nonexistent/hg") {
 		t.Errorf("checks = %v", body["checks"])
 	}
@@ -356,7 +354,8 @@ func TestAPIRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.FinishRun(ctx, id, store.Finish{Outcome: store.OutcomeFailed, Error: "push: refused", Lag: 3}); err != nil {
+	steps := []store.Step{{Name: "pull", Duration: 1500 * time.Millisecond}, {Name: "convert", Duration: 250 * time.Millisecond}, {Name: "push", Duration: 2 * time.Second}}
+	if err := e.store.FinishRun(ctx, id, store.Finish{Outcome: store.OutcomeFailed, Error: "push: refused", Lag: 3, Steps: steps}); err != nil {
 		t.Fatal(err)
 	}
 	// A seed mirror known only from the history (synced before a restart).
@@ -382,13 +381,15 @@ func TestAPIRead(t *testing.T) {
 	status, body = get(t, e.client, e.url("/api/mirrors/m"))
 	if runs, _ := body["runs"].([]any); status != 200 || len(runs) != 1 {
 		t.Errorf("GET /api/mirrors/m: %d %v", status, body)
+	} else if got := fmt.Sprint(runs[0].(map[string]any)["steps"]); got != "[map[duration:1.5s name:pull seconds:1.5] map[duration:250ms name:convert seconds:0.25] map[duration:2s name:push seconds:2]]" {
+		t.Errorf("run steps = %s", got)
 	}
-	status, body = get(t, e.client, e.url("/api/mirrors/nope"))
-	wantJSON(t, "unknown mirror", status, body, 404, "error", "no mirror")
-	status, body = get(t, e.client, e.url("/api/jobs/abc"))
-	wantJSON(t, "bad job id", status, body, 400, "error", "positive integer")
-	status, body = get(t, e.client, e.url("/api/jobs/999999"))
-	wantJSON(t, "unknown job", status, body, 404, "error", "no job 999999")
+	if _, page := e.page(t, "/"); !strings.Contains(page, `<span class="step">pull 1.5s</span> · <span class="step">convert 250ms</span> · <span class="step">push 2s</span>`) {
+		t.Errorf("status page lacks the run's steps:\n%s", page)
+	}
+	e.wantGet(t, "unknown mirror", "/api/mirrors/nope", 404, "error", "no mirror")
+	e.wantGet(t, "bad job id", "/api/jobs/abc", 400, "error", "positive integer")
+	e.wantGet(t, "unknown job", "/api/jobs/999999", 404, "error", "no job 999999")
 }
 
 func TestBodyLimitAndRate(t *testing.T) {
@@ -450,13 +451,8 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	scrape := func() string {
-		resp, err := e.client.Get(e.url("/metrics"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return string(data)
+		_, metrics := e.page(t, "/metrics")
+		return metrics
 	}
 	before := scrape()
 	if strings.Contains(before, `synchroniser_webhook_requests_total{provider="bitbucket-legacy",status="400"}`) {
@@ -485,14 +481,7 @@ func TestStatusPageRenders(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) {
 		c.Mirror = []config.MirrorConfig{{Name: "m", SCM: "hg", Source: "http://127.0.0.1:1/m<script>", Destination: config.DestinationConfig{URL: "/x.git"}}}
 	})
-	_ = e
-	resp, err := e.client.Get(e.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(data)
+	resp, page := e.page(t, "/")
 	if resp.StatusCode != 200 || !strings.Contains(page, "Synchroniser") || !strings.Contains(page, "Sign in") {
 		t.Errorf("status page: %d\n%s", resp.StatusCode, page)
 	}

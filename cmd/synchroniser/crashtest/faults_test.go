@@ -6,9 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,19 +29,15 @@ func TestFaultDestinationGone(t *testing.T) {
 	t.Parallel()
 	const n = 40
 	_, srv := newSource(t, n)
-	dest := gittest.Bare(t)
-	data := t.TempDir()
-	m := mirrorSpec{Name: "m", Source: srv.URL, Dest: dest}
-	cfg := writeConfig(t, settings{DataDir: data, Mirrors: []mirrorSpec{m}})
-	p := start(t, "serve", []string{pauseEnv + "push", "SYNCHRONISER_TEST_PAUSE_FOR=1s"}, "serve", "--config", cfg)
-	mustHook(t, p.addr, m, "d-1")
-	p.waitLog("TEST PAUSE at push", time.Minute)
+	o := newSingle(t, srv.URL, settings{})
+	dest, m := o.dest, o.m
+	p := o.startPaused(t, "push", "SYNCHRONISER_TEST_PAUSE_FOR=1s")
 	gone := dest + ".gone"
 	if err := os.Rename(dest, gone); err != nil {
 		t.Fatal(err)
 	}
 	p.waitLog(`msg="sync failed`, 30*time.Second)
-	runs := history(t, store.Config{Driver: store.SQLite, Path: filepath.Join(data, "synchroniser.db")}, "m")
+	runs := history(t, o.db(), "m")
 	if len(runs) == 0 || runs[0].Outcome == store.OutcomeSuccess || !strings.Contains(runs[0].Error, "push") {
 		t.Fatalf("runs = %+v, want a failed push", runs)
 	}
@@ -71,25 +64,17 @@ func TestFaultSourceDiesMidClone(t *testing.T) {
 	t.Parallel()
 	const n = 80
 	_, srv := newSource(t, n)
-	target, err := url.Parse(srv.Base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	var cut atomic.Int32
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	front := hgtest.Proxy(t, srv.Base, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.URL.Query().Get("cmd") == "getbundle" && cut.Add(1) == 1 {
 			// The source dies after 1 KiB of the bundle.
-			proxy.ServeHTTP(&cutWriter{ResponseWriter: w, left: 1024}, r)
+			next.ServeHTTP(&cutWriter{ResponseWriter: w, left: 1024}, r)
 			return
 		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	dest := gittest.Bare(t)
-	data := t.TempDir()
-	m := mirrorSpec{Name: "m", Source: front.URL + strings.TrimPrefix(srv.URL, srv.Base), Dest: dest}
-	cfg := writeConfig(t, settings{DataDir: data, Mirrors: []mirrorSpec{m}})
+		next.ServeHTTP(w, r)
+	})
+	o := newSingle(t, front+strings.TrimPrefix(srv.URL, srv.Base), settings{})
+	dest, data, m, cfg := o.dest, o.data, o.m, o.cfg
 	p := start(t, "serve", nil, "serve", "--config", cfg)
 	mustHook(t, p.addr, m, "d-1")
 	waitCommits(t, dest, n, 30*time.Second, p)
@@ -98,7 +83,7 @@ func TestFaultSourceDiesMidClone(t *testing.T) {
 	if cut.Load() < 2 {
 		t.Fatalf("the clone was not cut and retried (getbundle requests: %d)", cut.Load())
 	}
-	runs := history(t, store.Config{Driver: store.SQLite, Path: filepath.Join(data, "synchroniser.db")}, "m")
+	runs := history(t, o.db(), "m")
 	if len(runs) < 2 || runs[0].Outcome != store.OutcomeSuccess || runs[len(runs)-1].Outcome != store.OutcomeRetry {
 		t.Fatalf("runs = %+v, want a transient failure, retried to success", runs)
 	}
@@ -155,16 +140,14 @@ func TestFaultDiskFull(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() }) //nolint:errcheck // best effort
-	dest := gittest.Bare(t)
-	data := t.TempDir()
-	m := mirrorSpec{Name: "m", Source: srv.URL, Dest: dest}
-	cfg := writeConfig(t, settings{DataDir: data, Mirrors: []mirrorSpec{m}})
+	o := newSingle(t, srv.URL, settings{})
+	dest, m, cfg := o.dest, o.m, o.cfg
 	// The hook side keeps the database; the worker's cache is on the tmpfs.
 	web := start(t, "serve", nil, "serve", "--config", cfg, "--no-workers")
 	w := start(t, "worker", nil, "worker", "--config", cfg, "--id", "small-disk", "--data-dir", mnt)
 	mustHook(t, web.addr, m, "d-1")
 	w.waitLog(`msg="sync failed`, time.Minute)
-	runs := history(t, store.Config{Driver: store.SQLite, Path: filepath.Join(data, "synchroniser.db")}, "m")
+	runs := history(t, o.db(), "m")
 	if len(runs) == 0 || runs[len(runs)-1].Outcome == store.OutcomeSuccess {
 		t.Fatalf("runs = %+v, want a failure", runs)
 	}

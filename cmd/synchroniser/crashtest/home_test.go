@@ -3,8 +3,6 @@ package crashtest
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,7 +117,7 @@ func TestHomeWorkers(t *testing.T) {
 			t.Errorf("API: %s worker %q, its cache is at %q", mi.Name, mi.Worker, home[mi.Name])
 		}
 	}
-	page := getPage(t, web.addr+"/")
+	page := string(get(t, web.addr+"/"))
 	for m, w := range home {
 		if !strings.Contains(page, `title="home worker">`+w+`</span>`) || !strings.Contains(page, `id="mirror-`+m+`"`) {
 			t.Errorf("status page does not show %s's worker %s", m, w)
@@ -136,7 +134,7 @@ func TestHomeWorkers(t *testing.T) {
 	if perWorker[victim] == 0 {
 		t.Fatal("no worker has a mirror")
 	}
-	procs[victim].kill()
+	procs[victim].Kill()
 	delete(procs, victim)
 	killed := time.Now()
 	round(2)
@@ -228,19 +226,4 @@ func serveMany(t *testing.T, root string, names []string) map[string]string {
 		t.Fatal(err)
 	}
 	return urls
-}
-
-// getPage gets the HTML status page.
-func getPage(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %v %s", url, err, resp.Status)
-	}
-	return string(b)
 }

@@ -1,7 +1,6 @@
 package crashtest
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,10 +40,8 @@ func testKillServe(t *testing.T, phase string) {
 	const initial = 40
 	src, srv := newSource(t, initial)
 	n := initial // changesets in the source
-	dest := gittest.Bare(t)
-	data := t.TempDir()
-	m := mirrorSpec{Name: "m", Source: srv.URL, Dest: dest}
-	cfg := writeConfig(t, settings{DataDir: data, Mirrors: []mirrorSpec{m}})
+	o := newSingle(t, srv.URL, settings{})
+	dest, data, m, cfg := o.dest, o.data, o.m, o.cfg
 	prev := ""
 	if phase == "pull" {
 		// A first complete sync makes the cache the pull goes into.
@@ -65,7 +62,7 @@ func testKillServe(t *testing.T, phase string) {
 	doomed := start(t, "serve-doomed", []string{pauseEnv + phase}, "serve", "--config", cfg)
 	mustHook(t, doomed.addr, m, "doomed-1")
 	doomed.waitLog("TEST PAUSE at "+phase, time.Minute)
-	doomed.kill()
+	doomed.Kill()
 	killed := refs(dest)
 	// Never half-updated: as before the sync, or (killed after the push)
 	// with every ref of the sync.
@@ -103,23 +100,14 @@ func testKillServe(t *testing.T, phase string) {
 	if _, err := os.Stat(filepath.Join(data, "cache", "m", "hg", ".hg")); err != nil {
 		t.Errorf("no hg cache: %v", err)
 	}
-	checkInterrupted(t, store.Config{Driver: store.SQLite, Path: filepath.Join(data, "synchroniser.db")}, "m", "")
+	checkInterrupted(t, o.db(), "m", "")
 }
 
 // checkInterrupted checks that mirror's history has a run that says it was
 // interrupted (by worker, if not ""), and that the last run succeeded.
 func checkInterrupted(t *testing.T, sc store.Config, mirror, worker string) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runs, err := st.Runs(ctx, mirror, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runs := history(t, sc, mirror)
 	if len(runs) == 0 || runs[0].Outcome != store.OutcomeSuccess {
 		t.Fatalf("last run is not a success: %+v", runs)
 	}
@@ -154,9 +142,8 @@ func testKillWorker(t *testing.T, phase string) {
 	const initial = 40
 	src, srv := newSource(t, initial)
 	n := initial
-	dest := gittest.Bare(t)
-	m := mirrorSpec{Name: "m", Source: srv.URL, Dest: dest}
-	cfg := writeConfig(t, settings{DataDir: t.TempDir(), Database: db, Mirrors: []mirrorSpec{m}})
+	o := newSingle(t, srv.URL, settings{Database: db})
+	dest, m, cfg := o.dest, o.m, o.cfg
 	web := start(t, "serve", nil, "serve", "--config", cfg, "--no-workers")
 	cacheA, cacheB := t.TempDir(), t.TempDir()
 	// worker-a alone is up: it is the mirror's home.
@@ -164,7 +151,7 @@ func testKillWorker(t *testing.T, phase string) {
 	mustHook(t, web.addr, m, "d-1")
 	a.waitLog("TEST PAUSE at "+phase, time.Minute)
 	b := start(t, "worker-b", nil, "worker", "--config", cfg, "--id", "worker-b", "--data-dir", cacheB)
-	a.kill()
+	a.Kill()
 	took := waitCommits(t, dest, n, 30*time.Second, web, b) // within 30 s of the kill
 	t.Logf("worker-a killed at %s: worker-b synced %v after the kill", phase, took.Round(time.Millisecond))
 
@@ -183,4 +170,56 @@ func testKillWorker(t *testing.T, phase string) {
 		t.Errorf("worker-b has no cache of the mirror: %v", err)
 	}
 	checkInterrupted(t, store.Config{Driver: store.Postgres, URL: db}, "m", "worker-a")
+}
+
+// TestGracefulStop: SIGTERM during a sync. A sync that ends within
+// shutdown_grace finishes (the destination is synced, the run succeeded);
+// one that does not is cancelled and handed back, and the next start of
+// the service completes it.
+func TestGracefulStop(t *testing.T) {
+	t.Parallel()
+	t.Run("finishes", func(t *testing.T) {
+		t.Parallel()
+		const n = 30
+		_, srv := newSource(t, n)
+		o := newSingle(t, srv.URL, settings{Grace: "20s"})
+		p := o.startPaused(t, "push", "SYNCHRONISER_TEST_PAUSE_FOR=2s")
+		sent := time.Now()
+		p.term(40 * time.Second)
+		t.Logf("stopped %v after SIGTERM", time.Since(sent).Round(time.Millisecond))
+		if got := commits(o.dest); got != n {
+			t.Fatalf("after a graceful stop the destination has %d commits, want %d (the sync finished)", got, n)
+		}
+		runs := history(t, o.db(), "m")
+		if len(runs) != 1 || runs[0].Outcome != store.OutcomeSuccess {
+			t.Fatalf("runs = %+v, want one success", runs)
+		}
+	})
+	t.Run("handed back", func(t *testing.T) {
+		t.Parallel()
+		const n = 30
+		_, srv := newSource(t, n)
+		o := newSingle(t, srv.URL, settings{Grace: "1s"})
+		p := o.startPaused(t, "push")
+		sent := time.Now()
+		p.term(40 * time.Second)
+		if d := time.Since(sent); d > 15*time.Second {
+			t.Errorf("stop took %v with a grace of 1s", d)
+		}
+		if !strings.Contains(p.log.String(), "sync interrupted by shutdown; job handed back") {
+			t.Errorf("the running sync was not handed back")
+		}
+		if got := commits(o.dest); got != -1 {
+			t.Fatalf("the cancelled sync pushed: destination has %d commits", got)
+		}
+		again := start(t, "serve-again", nil, "serve", "--config", o.cfg)
+		waitCommits(t, o.dest, n, 30*time.Second, again)
+		again.waitLog("sync done", 30*time.Second)
+		again.term(30 * time.Second)
+		runs := history(t, o.db(), "m")
+		if len(runs) != 2 || runs[1].Outcome != store.OutcomeAborted || !strings.Contains(runs[1].Error, "shutting down") ||
+			runs[0].Outcome != store.OutcomeSuccess || runs[0].JobID != runs[1].JobID {
+			t.Fatalf("runs = %+v, want the aborted run then a success of the same job", runs)
+		}
+	})
 }

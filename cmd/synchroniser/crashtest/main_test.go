@@ -4,11 +4,11 @@
 package crashtest
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,13 +16,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
+	"github.com/synchroniser/synchroniser/internal/kitrun"
+	"github.com/synchroniser/synchroniser/internal/store"
 )
 
 // bin is the synchroniser binary, built once by TestMain.
@@ -69,6 +69,41 @@ type settings struct {
 	Grace    string // [queue] shutdown_grace, default "5s"
 }
 
+// single is the set-up most tests start from: mirror "m" of source into a
+// new bare destination, configured in a new data dir (SQLite there unless s
+// names a database).
+type single struct {
+	m    mirrorSpec
+	dest string // the destination's git dir
+	data string // the data dir
+	cfg  string // the configuration file
+}
+
+// newSingle writes s (its DataDir and Mirrors filled in) for one mirror of source.
+func newSingle(t *testing.T, source string, s settings) single {
+	t.Helper()
+	o := single{dest: gittest.Bare(t), data: t.TempDir()}
+	o.m = mirrorSpec{Name: "m", Source: source, Dest: o.dest}
+	s.DataDir, s.Mirrors = o.data, []mirrorSpec{o.m}
+	o.cfg = writeConfig(t, s)
+	return o
+}
+
+// db is the SQLite database in the data dir.
+func (o single) db() store.Config {
+	return store.Config{Driver: store.SQLite, Path: filepath.Join(o.data, "synchroniser.db")}
+}
+
+// startPaused starts `serve` (env added to its environment) and sends one
+// webhook; it returns once the sync stops at the test pause point at.
+func (o single) startPaused(t *testing.T, at string, env ...string) *proc {
+	t.Helper()
+	p := start(t, "serve", append([]string{pauseEnv + at}, env...), "serve", "--config", o.cfg)
+	mustHook(t, p.addr, o.m, "d-1")
+	p.waitLog("TEST PAUSE at "+at, time.Minute)
+	return p
+}
+
 func writeConfig(t *testing.T, s settings) string {
 	t.Helper()
 	var b strings.Builder
@@ -110,30 +145,10 @@ secret = %q
 
 // proc is a synchroniser process.
 type proc struct {
+	*kitrun.Process
 	t    *testing.T
-	name string
-	cmd  *exec.Cmd
-	log  *logBuffer
-	done chan struct{}
+	log  *kitrun.Buffer
 	addr string // serve: http://127.0.0.1:P
-}
-
-// logBuffer keeps a process's output for the test to watch.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var addrRE = regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
@@ -142,22 +157,17 @@ var addrRE = regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
 // up (serve: listening; worker: its queue started).
 func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, log: &logBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(append(hgtest.Env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0"), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	// Its own process group: kill takes hg and git children with it, as
-	// systemd's control group does.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(hgtest.Env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0"), env...)
+	log := &kitrun.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	kp, err := kitrun.Start(name, cmd, log.String)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		p.cmd.Wait() //nolint:errcheck // exit status read through ProcessState
-		close(p.done)
-	}()
+	p := &proc{Process: kp, t: t, log: log}
 	t.Cleanup(func() {
-		p.kill()
+		p.Kill()
 		if t.Failed() {
 			t.Logf("log of %s:\n%s", name, tail(p.log.String(), 80))
 		}
@@ -186,42 +196,19 @@ func tail(s string, n int) string {
 // waitLog waits until the log contains s.
 func (p *proc) waitLog(s string, d time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(d)
-	for !strings.Contains(p.log.String(), s) {
-		select {
-		case <-p.done:
-			p.t.Fatalf("%s exited (%v) before logging %q:\n%s", p.name, p.cmd.ProcessState, s, tail(p.log.String(), 40))
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s did not log %q within %v:\n%s", p.name, s, d, tail(p.log.String(), 40))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.WaitOutput(s, d); err != nil {
+		p.t.Fatalf("%v:\n%s", err, tail(p.log.String(), 40))
 	}
-}
-
-// kill sends SIGKILL to the process group and waits.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // our own child's group
-	<-p.done
 }
 
 // term sends SIGTERM and waits up to d for a clean exit.
 func (p *proc) term(d time.Duration) {
 	p.t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // may have exited
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		p.t.Fatalf("%s did not stop within %v of SIGTERM", p.name, d)
+	if err := p.Term(d); err != nil {
+		p.t.Fatal(err)
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		p.t.Errorf("%s exited %d after SIGTERM", p.name, code)
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		p.t.Errorf("%s exited %d after SIGTERM", p.Name, code)
 	}
 }
 
@@ -254,23 +241,48 @@ func mustHook(t *testing.T, addr string, m mirrorSpec, delivery string) {
 	}
 }
 
-// getJSON gets addr+path as JSON.
-func getJSON(t *testing.T, url string, v any) {
+// get gets url with the header's name, value pairs and returns the body of
+// the 200 response.
+func get(t *testing.T, url string, header ...string) []byte {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", url, resp.Status)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %v %s", url, err, resp.Status)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	return b
+}
+
+// getJSON gets url from the API, as the admin, into v.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(get(t, url, "Accept", "application/json", "Authorization", "Bearer "+adminToken), v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
+}
+
+// history returns mirror's runs, newest first.
+func history(t *testing.T, sc store.Config, mirror string) []store.Run {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(ctx, mirror, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
 }
 
 // refs returns the refs of gitDir ("" on error: not there yet).
@@ -308,13 +320,22 @@ func cleanMirror(t *testing.T, source string) string {
 // waitRefs waits until dest's refs are want and returns how long it took.
 func waitRefs(t *testing.T, dest, want string, d time.Duration, procs ...*proc) time.Duration {
 	t.Helper()
+	return waitDest(t, d, procs, func() bool { return refs(dest) == want }, func() string {
+		return fmt.Sprintf("destination %s not synced within %v:\ngot  %q\nwant %q", dest, d, refs(dest), want)
+	})
+}
+
+// waitDest polls done until it holds and returns how long that took; after
+// d it logs the tail of each process's log and fails with failure().
+func waitDest(t *testing.T, d time.Duration, procs []*proc, done func() bool, failure func() string) time.Duration {
+	t.Helper()
 	start := time.Now()
-	for refs(dest) != want {
+	for !done() {
 		if time.Since(start) > d {
 			for _, p := range procs {
-				t.Logf("log of %s:\n%s", p.name, tail(p.log.String(), 60))
+				t.Logf("log of %s:\n%s", p.Name, tail(p.log.String(), 60))
 			}
-			t.Fatalf("destination %s not synced within %v:\ngot  %q\nwant %q", dest, d, refs(dest), want)
+			t.Fatal(failure())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -337,17 +358,9 @@ func commits(gitDir string) int {
 // it took.
 func waitCommits(t *testing.T, dest string, n int, d time.Duration, procs ...*proc) time.Duration {
 	t.Helper()
-	start := time.Now()
-	for commits(dest) != n {
-		if time.Since(start) > d {
-			for _, p := range procs {
-				t.Logf("log of %s:\n%s", p.name, tail(p.log.String(), 60))
-			}
-			t.Fatalf("destination %s not synced within %v: master has %d commits, want %d", dest, d, commits(dest), n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Since(start)
+	return waitDest(t, d, procs, func() bool { return commits(dest) == n }, func() string {
+		return fmt.Sprintf("destination %s not synced within %v: master has %d commits, want %d", dest, d, commits(dest), n)
+	})
 }
 
 // newSource makes an hg repository of n changesets (files added, one

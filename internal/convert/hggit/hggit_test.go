@@ -3,27 +3,13 @@ package hggit_test
 import (
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/convert/hggit"
-	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
-
-func hgRun(t *testing.T, env []string, dir string, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "hg", args...)
-	cmd.Dir, cmd.Env = dir, env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("hg %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
 
 // TestConvert runs hg-git's gexport through the backend on a small
 // repository: the result names what hg-git wrote in .hg/git, and a second
@@ -33,17 +19,14 @@ func TestConvert(t *testing.T) {
 		t.Fatalf("hg-git (mercurial-git) is required: %v", err)
 	}
 	t.Parallel()
-	rc := filepath.Join(t.TempDir(), "hgrc")
-	os.WriteFile(rc, nil, 0o644)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "HGPLAIN=1", "HGRCPATH=" + rc, "HGUSER=T <t@example.com>"}
-	dir := filepath.Join(t.TempDir(), "r")
-	hgRun(t, env, "", "init", dir)
-	os.WriteFile(filepath.Join(dir, "f"), []byte("x\n"), 0o644)
-	hgRun(t, env, dir, "commit", "-A", "-m", "one", "-d", "1500000000 0")
-	hgRun(t, env, dir, "tag", "-d", "1500000001 0", "v 1")
-	hgRun(t, env, dir, "bookmark", "-r", "0", "main")
+	r := hgtest.NewRepo(t)
+	r.Write("f", "x\n")
+	r.Commit(hgtest.WithMessage("one"))
+	r.Tag("v 1")
+	r.Run("bookmark", "-r", "0", "main")
+	dir := r.Dir
 
-	c := &hggit.Converter{Runner: &hg.Runner{Timeout: 5 * time.Minute}}
+	c := &hggit.Converter{} // its hg runs are bounded by ctx
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var progress int

@@ -1,7 +1,6 @@
 package forgetest
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,12 +25,8 @@ type Gitea struct {
 	URL    string
 	Server *httptest.Server
 
-	state
+	world[gtUser]
 	version string
-	users   map[string]*gtUser
-	repos   map[string]*gtRepo
-	tokens  map[string]string
-	nextID  int64
 }
 
 type gtUser struct {
@@ -40,20 +35,15 @@ type gtUser struct {
 	org   bool
 }
 
-type gtRepo struct {
-	id       int64
-	owner    *gtUser
-	name     string
-	private  bool
-	archived bool
-	collabs  map[string]string // lower(login) → "read", "write", "admin"
-}
+// gtRepo's collaborators have "read", "write" or "admin".
+type gtRepo = repo[gtUser]
 
 // NewGitea starts a fake Gitea 1.24 on 127.0.0.1, closed when the test ends.
 func NewGitea(t testing.TB) *Gitea {
 	t.Helper()
-	g := &Gitea{state: newState(), version: "1.24.0", users: map[string]*gtUser{}, repos: map[string]*gtRepo{},
-		tokens: map[string]string{}, nextID: 10}
+	g := &Gitea{world: newWorld(10, func(id int64, login string, org bool) *gtUser {
+		return &gtUser{id: id, login: login, org: org}
+	}), version: "1.24.0"}
 	mux := http.NewServeMux()
 	g.route(mux, "GET /api/v1/version", g.getVersion)
 	authRoute(&g.state, mux, "GET /api/v1/user", g.auth, g.getCurrentUser)
@@ -83,17 +73,6 @@ func (g *Gitea) notFound(w http.ResponseWriter) {
 	writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{}, "message": "The target couldn't be found.", "url": g.URL + "api/swagger"})
 }
 
-func (g *Gitea) id() int64 { g.nextID++; return g.nextID }
-
-func (g *Gitea) user(login string, org bool) *gtUser {
-	u := g.users[lower(login)]
-	if u == nil {
-		u = &gtUser{id: g.id(), login: login, org: org}
-		g.users[lower(login)] = u
-	}
-	return u
-}
-
 // SetVersion sets what GET /version answers (default "1.24.0"; Forgejo
 // answers e.g. "11.0.1+gitea-1.22.0").
 func (g *Gitea) SetVersion(v string) {
@@ -102,67 +81,10 @@ func (g *Gitea) SetVersion(v string) {
 	g.mu.Unlock()
 }
 
-// AddUser adds a user.
-func (g *Gitea) AddUser(login string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.user(login, false)
-}
-
-// AddOrg adds an organisation.
-func (g *Gitea) AddOrg(login string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.user(login, true)
-}
-
-// AddRepo adds a public repository (its owner is added as a user if unknown).
-func (g *Gitea) AddRepo(owner, name string) { g.addRepo(owner, name, false) }
-
-// AddPrivateRepo adds a private repository.
-func (g *Gitea) AddPrivateRepo(owner, name string) { g.addRepo(owner, name, true) }
-
-func (g *Gitea) addRepo(owner, name string, private bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.repos[lower(owner+"/"+name)] = &gtRepo{id: g.id(), owner: g.user(owner, false), name: name, private: private, collabs: map[string]string{}}
-}
-
-// Archive marks owner/repo archived (read-only for everyone).
-func (g *Gitea) Archive(owner, repo string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if r := g.repos[lower(owner+"/"+repo)]; r != nil {
-		r.archived = true
-	}
-}
-
-// AddCollaborator gives login (added if unknown) "read", "write" or "admin"
-// on owner/repo.
-func (g *Gitea) AddCollaborator(owner, repo, login, permission string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	r := g.repos[lower(owner+"/"+repo)]
-	if r == nil {
-		panic(fmt.Sprintf("forgetest: AddCollaborator: no repository %s/%s", owner, repo))
-	}
-	g.user(login, false)
-	r.collabs[lower(login)] = permission
-}
-
-// AddToken registers an access token for login. Once any token is
-// registered, every request must carry a known one, else 401.
-func (g *Gitea) AddToken(token, login string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.user(login, false)
-	g.tokens[token] = login
-}
-
 func (g *Gitea) auth(w http.ResponseWriter, r *http.Request) (*gtUser, bool) {
 	tok := bearer(r)
 	if login, ok := g.tokens[tok]; ok && tok != "" {
-		return g.users[lower(login)], true
+		return g.accounts[lower(login)], true
 	}
 	if tok == "" && len(g.tokens) == 0 {
 		return nil, true
@@ -196,7 +118,7 @@ func (g *Gitea) getCurrentUser(w http.ResponseWriter, r *http.Request, u *gtUser
 }
 
 func (g *Gitea) getUser(w http.ResponseWriter, r *http.Request, _ *gtUser) {
-	u := g.users[lower(r.PathValue("username"))]
+	u := g.accounts[lower(r.PathValue("username"))]
 	if u == nil {
 		g.notFound(w)
 		return
@@ -205,7 +127,7 @@ func (g *Gitea) getUser(w http.ResponseWriter, r *http.Request, _ *gtUser) {
 }
 
 func (g *Gitea) getOrg(w http.ResponseWriter, r *http.Request, _ *gtUser) {
-	u := g.users[lower(r.PathValue("org"))]
+	u := g.accounts[lower(r.PathValue("org"))]
 	if u == nil || !u.org {
 		g.notFound(w)
 		return
@@ -216,8 +138,8 @@ func (g *Gitea) getOrg(w http.ResponseWriter, r *http.Request, _ *gtUser) {
 	})
 }
 
-// level is the caller's access on r: "owner", "admin", "write", "read" or "".
-func (r *gtRepo) level(u *gtUser) string {
+// gtLevel is u's access on r: "owner", "admin", "write", "read" or "".
+func gtLevel(r *gtRepo, u *gtUser) string {
 	switch {
 	case u == nil:
 		return ""
@@ -228,8 +150,8 @@ func (r *gtRepo) level(u *gtUser) string {
 }
 
 func (g *Gitea) visibleRepo(w http.ResponseWriter, r *http.Request, u *gtUser) *gtRepo {
-	repo := g.repos[lower(r.PathValue("owner")+"/"+r.PathValue("repo"))]
-	if repo == nil || (repo.private && repo.level(u) == "") {
+	repo := g.repos.of(r)
+	if repo == nil || (repo.private && gtLevel(repo, u) == "") {
 		g.notFound(w)
 		return nil
 	}
@@ -242,7 +164,7 @@ func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request, u *gtUser) {
 		return
 	}
 	full := repo.owner.login + "/" + repo.name
-	lvl := repo.level(u)
+	lvl := gtLevel(repo, u)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": repo.id, "owner": g.userJSON(repo.owner), "name": repo.name, "full_name": full, "description": "",
 		"empty": false, "private": repo.private, "fork": false, "template": false, "mirror": false, "size": 0,
@@ -277,16 +199,16 @@ func (g *Gitea) getPermission(w http.ResponseWriter, r *http.Request, u *gtUser)
 	name := r.PathValue("collaborator")
 	// As Gitea: repository admins may ask about anyone, others only about
 	// themselves.
-	if lvl := repo.level(u); u == nil || (lvl != "admin" && lvl != "owner" && !strings.EqualFold(u.login, name)) {
+	if lvl := gtLevel(repo, u); u == nil || (lvl != "admin" && lvl != "owner" && !strings.EqualFold(u.login, name)) {
 		writeJSON(w, http.StatusForbidden, g.errBody("Only admins can query all permissions, repo admins can query all repo permissions, collaborators can query only their own"))
 		return
 	}
-	c := g.users[lower(name)]
+	c := g.accounts[lower(name)]
 	if c == nil {
 		g.notFound(w)
 		return
 	}
-	perm := repo.level(c)
+	perm := gtLevel(repo, c)
 	switch {
 	case perm == "" && !repo.private:
 		perm = "read"

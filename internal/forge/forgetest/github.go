@@ -46,16 +46,12 @@ type GitHub struct {
 	URL    string
 	Server *httptest.Server
 
-	state
-	accounts      map[string]*ghAccount // lower(login)
-	repos         map[string]*ghRepo    // lower(owner/name)
-	tokens        map[string]string     // personal token → login
+	world[ghAccount]
 	apps          map[int64]*ghApp
 	installations map[int64]*ghInstallation
 	instTokens    map[string]*ghInstallation // minted token → installation
 	minted        int
 	tokenTTL      time.Duration
-	nextID        int64
 	now           func() time.Time
 	hidePerms     bool
 }
@@ -66,14 +62,7 @@ type ghAccount struct {
 	kind  string // "User", "Organization", "Bot"
 }
 
-type ghRepo struct {
-	id       int64
-	owner    *ghAccount
-	name     string
-	private  bool
-	archived bool
-	collabs  map[string]string // lower(login) → role
-}
+type ghRepo = repo[ghAccount]
 
 type ghApp struct {
 	id       int64
@@ -99,15 +88,11 @@ func NewGitHubEnterprise(t testing.TB) *GitHub { return newGitHub(t, "/api/v3") 
 func newGitHub(t testing.TB, prefix string) *GitHub {
 	t.Helper()
 	g := &GitHub{
-		state:         newState(),
-		accounts:      map[string]*ghAccount{},
-		repos:         map[string]*ghRepo{},
-		tokens:        map[string]string{},
+		world:         newWorld(1000, newGitHubAccount),
 		apps:          map[int64]*ghApp{},
 		installations: map[int64]*ghInstallation{},
 		instTokens:    map[string]*ghInstallation{},
 		tokenTTL:      time.Hour,
-		nextID:        1000,
 		now:           time.Now,
 	}
 	mux := http.NewServeMux()
@@ -152,80 +137,22 @@ func ghError(msg, doc string, status int) map[string]string {
 	return map[string]string{"message": msg, "documentation_url": doc, "status": strconv.Itoa(status)}
 }
 
-func (g *GitHub) id() int64 { g.nextID++; return g.nextID }
-
-func (g *GitHub) account(login, kind string) *ghAccount {
-	a := g.accounts[lower(login)]
-	if a == nil {
-		a = &ghAccount{id: g.id(), login: login, kind: kind}
-		g.accounts[lower(login)] = a
+func newGitHubAccount(id int64, login string, org bool) *ghAccount {
+	kind := "User"
+	if org {
+		kind = "Organization"
 	}
-	return a
-}
-
-// AddUser adds a user account.
-func (g *GitHub) AddUser(login string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.account(login, "User")
-}
-
-// AddOrg adds an organisation account.
-func (g *GitHub) AddOrg(login string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.account(login, "Organization")
-}
-
-// AddRepo adds a public repository; its owner is added as a user if unknown.
-func (g *GitHub) AddRepo(owner, name string) { g.addRepo(owner, name, false) }
-
-// AddPrivateRepo adds a private repository: only its owner, collaborators
-// and installations on its owner see it.
-func (g *GitHub) AddPrivateRepo(owner, name string) { g.addRepo(owner, name, true) }
-
-func (g *GitHub) addRepo(owner, name string, private bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.repos[lower(owner+"/"+name)] = &ghRepo{
-		id: g.id(), owner: g.account(owner, "User"), name: name, private: private, collabs: map[string]string{},
-	}
-}
-
-// Archive marks owner/repo archived (read-only for everyone).
-func (g *GitHub) Archive(owner, repo string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if r := g.repos[lower(owner+"/"+repo)]; r != nil {
-		r.archived = true
-	}
+	return &ghAccount{id: id, login: login, kind: kind}
 }
 
 // AddCollaborator gives login (added as a user if unknown) a role on
 // owner/repo: "read", "triage", "write", "maintain" or "admin". The
 // repository must exist.
 func (g *GitHub) AddCollaborator(owner, repo, login, role string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	r := g.repos[lower(owner+"/"+repo)]
-	if r == nil {
-		panic(fmt.Sprintf("forgetest: AddCollaborator: no repository %s/%s", owner, repo))
-	}
 	if githubRoleRank(role) == 0 {
 		panic(fmt.Sprintf("forgetest: AddCollaborator: unknown role %q", role))
 	}
-	g.account(login, "User")
-	r.collabs[lower(login)] = role
-}
-
-// AddToken registers a personal access token for login (added as a user if
-// unknown). Once any token is registered, every request must carry a known
-// token (or a minted installation token), else it gets 401 Bad credentials.
-func (g *GitHub) AddToken(token, login string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.account(login, "User")
-	g.tokens[token] = login
+	g.world.AddCollaborator(owner, repo, login, role)
 }
 
 // AddApp registers a GitHub App whose JWTs are signed with the private key
@@ -242,16 +169,13 @@ func (g *GitHub) AddApp(appID int64, clientID string, pub *rsa.PublicKey) {
 func (g *GitHub) AddInstallation(appID, installationID int64, account string, permissions map[string]string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	app := g.apps[appID]
-	if app == nil {
-		panic(fmt.Sprintf("forgetest: AddInstallation: no app %d", appID))
-	}
+	app := must(g.apps[appID], "AddInstallation", fmt.Sprintf("app %d", appID))
 	perms := map[string]string{}
 	for k, v := range permissions {
 		perms[k] = v
 	}
 	g.installations[installationID] = &ghInstallation{
-		id: installationID, app: app, account: g.account(account, "Organization"), permissions: perms,
+		id: installationID, app: app, account: g.account(account, true), permissions: perms,
 	}
 }
 
@@ -325,10 +249,8 @@ func (g *GitHub) auth(w http.ResponseWriter, r *http.Request) (ghCaller, bool) {
 // role is the caller's role on r ("" = none).
 func (c ghCaller) role(r *ghRepo) string {
 	switch {
-	case c.user != nil && c.user == r.owner:
-		return "admin"
 	case c.user != nil:
-		return r.collabs[lower(c.user.login)]
+		return roleOf(r, c.user)
 	case c.inst != nil && c.inst.account == r.owner:
 		switch c.inst.permissions["contents"] {
 		case "write":
@@ -338,6 +260,14 @@ func (c ghCaller) role(r *ghRepo) string {
 		}
 	}
 	return ""
+}
+
+// roleOf is a's role on r ("" = none): the owner administers it.
+func roleOf(r *ghRepo, a *ghAccount) string {
+	if a == r.owner {
+		return "admin"
+	}
+	return r.collabs[lower(a.login)]
 }
 
 func (g *GitHub) userJSON(a *ghAccount) map[string]any {
@@ -388,7 +318,7 @@ func (g *GitHub) getUser(w http.ResponseWriter, r *http.Request, _ ghCaller) {
 // visibleRepo finds the repository of the request as the caller sees it,
 // answering 404 itself when it does not exist or is hidden.
 func (g *GitHub) visibleRepo(w http.ResponseWriter, r *http.Request, c ghCaller, doc string) *ghRepo {
-	repo := g.repos[lower(r.PathValue("owner")+"/"+r.PathValue("repo"))]
+	repo := g.repos.of(r)
 	if repo == nil || (repo.private && c.role(repo) == "") {
 		writeJSON(w, http.StatusNotFound, ghError("Not Found", doc, 404))
 		return nil
@@ -405,6 +335,21 @@ func (g *GitHub) pushersRepo(w http.ResponseWriter, r *http.Request, c ghCaller,
 		return nil
 	}
 	return repo
+}
+
+// collaborator is pushersRepo for the collaborator endpoints, with the
+// account {username} names; it answers 404 itself for an unknown account.
+func (g *GitHub) collaborator(w http.ResponseWriter, r *http.Request, c ghCaller, doc, msg string) (*ghRepo, *ghAccount) {
+	repo := g.pushersRepo(w, r, c, doc, msg)
+	if repo == nil {
+		return nil, nil
+	}
+	a := g.accounts[lower(r.PathValue("username"))]
+	if a == nil {
+		writeJSON(w, http.StatusNotFound, ghError("Not Found", doc, 404))
+		return nil, nil
+	}
+	return repo, a
 }
 
 func (g *GitHub) getRepo(w http.ResponseWriter, r *http.Request, c ghCaller) {
@@ -470,21 +415,11 @@ func legacyPermission(role string) string {
 
 func (g *GitHub) getPermission(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	const doc = "https://docs.github.com/rest/collaborators/collaborators#get-repository-permissions-for-a-user"
-	repo := g.pushersRepo(w, r, c, doc, "Must have push access to view collaborator permission.")
+	repo, a := g.collaborator(w, r, c, doc, "Must have push access to view collaborator permission.")
 	if repo == nil {
 		return
 	}
-	a := g.accounts[lower(r.PathValue("username"))]
-	if a == nil {
-		writeJSON(w, http.StatusNotFound, ghError("Not Found", doc, 404))
-		return
-	}
-	role := ""
-	if a == repo.owner {
-		role = "admin"
-	} else {
-		role = repo.collabs[lower(a.login)]
-	}
+	role := roleOf(repo, a)
 	u := g.userJSON(a)
 	rank := githubRoleRank(role)
 	u["permissions"] = map[string]bool{
@@ -504,12 +439,11 @@ func (g *GitHub) getPermission(w http.ResponseWriter, r *http.Request, c ghCalle
 
 func (g *GitHub) checkCollaborator(w http.ResponseWriter, r *http.Request, c ghCaller) {
 	const doc = "https://docs.github.com/rest/collaborators/collaborators#check-if-a-user-is-a-repository-collaborator"
-	repo := g.pushersRepo(w, r, c, doc, "Must have push access to view repository collaborators.")
+	repo, a := g.collaborator(w, r, c, doc, "Must have push access to view repository collaborators.")
 	if repo == nil {
 		return
 	}
-	a := g.accounts[lower(r.PathValue("username"))]
-	if a != nil && (a == repo.owner || repo.collabs[lower(a.login)] != "") {
+	if roleOf(repo, a) != "" {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}

@@ -124,10 +124,7 @@ func (g *GitLab) AddGroup(path string) {
 func (g *GitLab) AddGroupMember(group, username string, level int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	gr := g.groups[lower(group)]
-	if gr == nil {
-		panic("forgetest: AddGroupMember: no group " + group)
-	}
+	gr := must(g.groups[lower(group)], "AddGroupMember", "group "+group)
 	gr.members[g.user(username).id] = level
 }
 
@@ -160,10 +157,7 @@ func (g *GitLab) Archive(project string) {
 func (g *GitLab) AddMember(project, username string, level int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	p := g.projects[lower(project)]
-	if p == nil {
-		panic("forgetest: AddMember: no project " + project)
-	}
+	p := must(g.projects[lower(project)], "AddMember", "project "+project)
 	p.members[g.user(username).id] = level
 }
 

@@ -23,6 +23,18 @@ import (
 // Drivers lists the drivers that every conformance test runs against.
 var Drivers = []string{store.SQLite, store.Postgres}
 
+// EachDriver runs test once for every driver, each as a parallel subtest
+// named for its driver.
+func EachDriver(t *testing.T, test func(t *testing.T, driver string)) {
+	t.Helper()
+	for _, driver := range Drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			test(t, driver)
+		})
+	}
+}
+
 // DefaultServer is the PostgreSQL server used when
 // $SYNCHRONISER_TEST_DATABASE_URL is unset.
 const DefaultServer = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"

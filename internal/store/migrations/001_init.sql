@@ -1,7 +1,7 @@
--- Sync history, webhook deliveries and per-mirror sync requests (SQLite).
+-- Sync history, webhook deliveries and per-mirror sync requests.
 -- Times are unix microseconds (UTC) in both dialects.
 CREATE TABLE sync_run (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           BIGSERIAL PRIMARY KEY,
     mirror       TEXT    NOT NULL,
     job_id       BIGINT  NOT NULL DEFAULT 0,
     attempt      INTEGER NOT NULL DEFAULT 0,

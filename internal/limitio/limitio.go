@@ -1,0 +1,30 @@
+// Package limitio reads a whole stream with an upper bound on its size:
+// the one place that gets the "limit + 1" read and the comparison right for
+// secret files, wire protocol answers and bundle parts.
+package limitio
+
+import (
+	"fmt"
+	"io"
+)
+
+// TooLargeError is ReadAll's error for a stream longer than its limit.
+type TooLargeError struct {
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string { return fmt.Sprintf("exceeds %d bytes", e.Limit) }
+
+// ReadAll reads r to its end, reading at most limit+1 bytes; a stream with
+// more than limit bytes is a *TooLargeError, and a read error is returned
+// as it is.
+func ReadAll(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, &TooLargeError{Limit: limit}
+	}
+	return b, nil
+}
