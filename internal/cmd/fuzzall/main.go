@@ -22,6 +22,7 @@ func main() {
 	// time runs out (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 	fuzztime := flag.String("fuzztime", "3000x", "-fuzztime for each fuzz target: executions (Nx) or a duration")
 	pkgs := flag.String("pkgs", "./...", "packages to search for fuzz targets")
+	bound = flag.Duration("bound", 10*time.Minute, "time allowed to each target, its build included")
 	flag.Parse()
 	ctx := context.Background()
 	if err := run(ctx, *pkgs, *fuzztime); err != nil {
@@ -29,6 +30,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// bound is the time one target may take, its build included (-bound).
+var bound *time.Duration
 
 type target struct{ pkg, name string }
 
@@ -42,15 +46,21 @@ func run(ctx context.Context, pkgs, fuzztime string) error {
 	}
 	for _, t := range targets {
 		fmt.Printf("fuzz %s %s (%s)\n", t.pkg, t.name, fuzztime)
-		// The outer bound guards against a target that never returns.
-		tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		// The outer bound guards against a target that never returns. It
+		// covers building the instrumented test binary, which on a loaded
+		// 2-core machine with a cold build cache took over three minutes.
+		tctx, cancel := context.WithTimeout(ctx, *bound)
 		// No minimisation of new inputs, which can take a minute each; a
 		// crash is still reported and its input saved.
 		cmd := exec.CommandContext(tctx, "go", "test", "-run=^$", "-fuzz=^"+t.name+"$",
 			"-fuzztime="+fuzztime, "-fuzzminimizetime=0s", "-parallel=2", t.pkg)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		err := cmd.Run()
+		timedOut := tctx.Err() != nil
 		cancel()
+		if timedOut {
+			return fmt.Errorf("%s %s: did not finish within %s (killed)", t.pkg, t.name, *bound)
+		}
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", t.pkg, t.name, err)
 		}
