@@ -14,6 +14,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 func init() {
@@ -111,7 +112,7 @@ func runAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if settings, err = sf.resolve(); err != nil {
 			return usageErr("%s", strings.TrimPrefix(err.Error(), "convert: "))
 		}
-		m = mirror.Mirror{Name: name, SCM: mirror.SCMHg, Source: localAbs(source), Dest: mirror.Destination{URL: localAbs(dest)}, Policy: mirror.DefaultPolicy()}
+		m = mirror.Mirror{Name: name, SCM: scm.Hg, Source: localAbs(source), Dest: mirror.Destination{URL: localAbs(dest)}, Policy: mirror.DefaultPolicy()}
 		s = &mirror.Syncer{Hg: &hg.Runner{}, Git: &git.Runner{}, Logger: logger, AllowFile: true, AllowHTTP: true}
 		if cache == "" {
 			if cache, err = userCacheDir(); err != nil {

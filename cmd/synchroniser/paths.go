@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/git"
-	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
@@ -56,9 +55,9 @@ func detectSCM(source string) (scm.Kind, error) {
 		path = strings.TrimPrefix(source, "file://")
 	} else if !isLocalPath(source) {
 		if strings.HasSuffix(strings.TrimRight(source, "/"), ".git") {
-			return mirror.SCMGit, nil
+			return scm.Git, nil
 		}
-		return mirror.SCMHg, nil
+		return scm.Hg, nil
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -68,10 +67,10 @@ func detectSCM(source string) (scm.Kind, error) {
 		return "", fmt.Errorf("source %s: not a directory", source)
 	}
 	if isDir(filepath.Join(path, ".hg")) {
-		return mirror.SCMHg, nil
+		return scm.Hg, nil
 	}
 	if git.IsRepository(path) {
-		return mirror.SCMGit, nil
+		return scm.Git, nil
 	}
 	return "", fmt.Errorf("source %s: not a Mercurial or Git repository", source)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // AdoptRequest says what to adopt into a mirror's cache: an hg-git working
@@ -56,7 +57,7 @@ func (s *Syncer) Adopt(ctx context.Context, m Mirror, req AdoptRequest) (*AdoptR
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	if m.SCM != SCMHg {
+	if m.SCM != scm.Hg {
 		return nil, refuse("mirror %s is a Git mirror: only Mercurial mirrors have an hg-git map", m.Name)
 	}
 	if (req.From == "") == (req.Map == "") {

@@ -17,6 +17,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // living is one end-to-end scenario: a repository served by a real
@@ -47,7 +48,7 @@ func newLiving(t *testing.T, publishing bool, policy RefPolicy) *living {
 	repo.Run("phase", "--public", "-r", ".")
 	srv := hgtest.Serve(t, repo, opts...)
 	l := &living{t: t, repo: repo, srv: srv, s: newSyncer(t), dest: gittest.Bare(t), seen: map[string]string{}}
-	l.m = Mirror{Name: "living", SCM: SCMHg, Source: srv.URL, Dest: Destination{URL: l.dest}, Policy: policy}
+	l.m = Mirror{Name: "living", SCM: scm.Hg, Source: srv.URL, Dest: Destination{URL: l.dest}, Policy: policy}
 	return l
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // hgRepo is an hgtest repository; root is its directory.
@@ -80,7 +81,7 @@ func subjects(t *testing.T, dest string, args ...string) string {
 
 // hgMirror is a mirror of an hg repository with the default policy.
 func hgMirror(name, source, dest string) Mirror {
-	return Mirror{Name: name, SCM: SCMHg, Source: source, Dest: Destination{URL: dest}, Policy: DefaultPolicy()}
+	return Mirror{Name: name, SCM: scm.Hg, Source: source, Dest: Destination{URL: dest}, Policy: DefaultPolicy()}
 }
 
 func testCtx(t testing.TB) context.Context {

@@ -137,12 +137,6 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// SCMs a mirror's source may use (short names for scm.Hg and scm.Git).
-const (
-	SCMHg  = scm.Hg
-	SCMGit = scm.Git
-)
-
 // maxNameLen bounds a mirror name (it is a directory name).
 const maxNameLen = 200
 
@@ -221,7 +215,7 @@ func (m *Mirror) Validate() error {
 		return errorf(BadRequest, "validate", "invalid mirror name %q: want 1-%d characters of [A-Za-z0-9._-]", m.Name, maxNameLen)
 	}
 	switch m.SCM {
-	case SCMHg, SCMGit:
+	case scm.Hg, scm.Git:
 	default:
 		return errorf(BadRequest, "validate", "mirror %s: unsupported scm %q (want hg or git)", m.Name, m.SCM)
 	}

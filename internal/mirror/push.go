@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/forge"
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
@@ -362,7 +363,7 @@ func (s *Syncer) gitRunner(d Destination) *git.Runner {
 		base = &git.Runner{}
 	}
 	c := git.Credentials{Token: d.Token, SSHKey: d.SSHKey, KnownHosts: d.KnownHosts}
-	if d.Forge == "gitlab" {
+	if d.Forge == forge.KindGitLab {
 		c.Username = "oauth2"
 	}
 	r := base.WithCredentials(c)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // CheckDestination checks that dest can be reached and is a Git repository
@@ -49,7 +50,7 @@ func (s *Syncer) checkSource(m Mirror) error {
 	if err != nil {
 		return &Error{Op: "source", Class: BadRequest, Err: err}
 	}
-	if scheme == "scp" && m.SCM == SCMHg {
+	if scheme == "scp" && m.SCM == scm.Hg {
 		return errorf(BadRequest, "source", "%s: not a Mercurial URL", Redact(m.Source))
 	}
 	return nil

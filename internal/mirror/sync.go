@@ -11,6 +11,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // Converter turns the Mercurial repository at hgRoot into Git objects in
@@ -87,7 +88,7 @@ func (s *Syncer) Sync(ctx context.Context, m Mirror, opts SyncOptions) (*Result,
 	log.InfoContext(ctx, "sync started", slog.String("scm", string(m.SCM)), slog.String("source", Redact(m.Source)), slog.Any("dest", m.Dest))
 
 	var res *Result
-	if m.SCM == SCMHg {
+	if m.SCM == scm.Hg {
 		res, err = s.syncHg(ctx, m, dir, opts, log)
 	} else {
 		res, err = s.syncGit(ctx, m, log)

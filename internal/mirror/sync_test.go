@@ -21,6 +21,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 func TestSyncHgIncremental(t *testing.T) {
@@ -291,7 +292,7 @@ func TestSyncErrors(t *testing.T) {
 		{"hg missing", func(s *Syncer, m *Mirror) { s.Hg = &hg.Runner{Path: "/nonexistent/hg"} }, Internal},
 		{"git missing", func(s *Syncer, m *Mirror) { s.Git = &git.Runner{Path: "/nonexistent/git"} }, Internal},
 		{"git missing from PATH", func(s *Syncer, m *Mirror) { s.Git = &git.Runner{Path: "no-such-git-program"} }, Internal},
-		{"git source missing", func(s *Syncer, m *Mirror) { m.SCM = SCMGit; m.Source = filepath.Join(notHg, "nope.git") }, BadRequest},
+		{"git source missing", func(s *Syncer, m *Mirror) { m.SCM = scm.Git; m.Source = filepath.Join(notHg, "nope.git") }, BadRequest},
 		{"unreachable source", func(s *Syncer, m *Mirror) { m.Source = "http://" + closed + "/repo" }, Transient},
 		{"source not a repository", func(s *Syncer, m *Mirror) { m.Source = notHg }, BadRequest},
 		{"source missing", func(s *Syncer, m *Mirror) { m.Source = filepath.Join(notHg, "nope") }, BadRequest},
@@ -438,7 +439,7 @@ func TestSyncGitSource(t *testing.T) {
 	gittest.Run(t, work, "tag", "v1")
 	dest := gittest.Bare(t)
 	s := newSyncer(t)
-	m := Mirror{Name: "gitsrc", SCM: SCMGit, Source: work, Dest: Destination{URL: dest}, Policy: DefaultPolicy()}
+	m := Mirror{Name: "gitsrc", SCM: scm.Git, Source: work, Dest: Destination{URL: dest}, Policy: DefaultPolicy()}
 	res, err := s.Sync(ctx, m, SyncOptions{})
 	if err != nil {
 		t.Fatal(err)

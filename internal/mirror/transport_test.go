@@ -22,6 +22,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // noHg is a Runner whose hg does not exist: a sync that succeeds with it
@@ -41,7 +42,7 @@ func newTransportPair(t *testing.T, source string, policy RefPolicy) *transportP
 	p := &transportPair{t: t, native: newSyncer(t), hgPath: newSyncer(t)}
 	p.native.Hg = noHg()
 	p.native.Logger = slog.New(slog.NewTextHandler(&p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p.nm = Mirror{Name: "pair", SCM: SCMHg, Source: source, Dest: Destination{URL: gittest.Bare(t)}, Policy: policy}
+	p.nm = Mirror{Name: "pair", SCM: scm.Hg, Source: source, Dest: Destination{URL: gittest.Bare(t)}, Policy: policy}
 	p.hm = p.nm
 	p.hm.Dest.URL = gittest.Bare(t)
 	return p

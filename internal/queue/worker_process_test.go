@@ -23,6 +23,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/queue"
+	"github.com/synchroniser/synchroniser/internal/scm"
 	"github.com/synchroniser/synchroniser/internal/store"
 	"github.com/synchroniser/synchroniser/internal/store/storetest"
 )
@@ -113,7 +114,7 @@ type hgSyncer struct {
 
 func (h *hgSyncer) Sync(ctx context.Context, name string, _ queue.Trigger) (*queue.RunResult, error) {
 	dir := filepath.Join(h.root, name)
-	m := mirror.Mirror{Name: name, SCM: mirror.SCMHg, Source: filepath.Join(dir, "src"),
+	m := mirror.Mirror{Name: name, SCM: scm.Hg, Source: filepath.Join(dir, "src"),
 		Dest: mirror.Destination{URL: filepath.Join(dir, "dest.git")}, Policy: mirror.DefaultPolicy()}
 	progress := filepath.Join(dir, "progress")
 	res, err := h.syncer.Sync(ctx, m, mirror.SyncOptions{Progress: func(done, total int) {
@@ -433,7 +434,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	mustGit(t, "", "init", "-q", "--bare", "--", refDest)
 	rctx, rcancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer rcancel()
-	if _, err := ref.Sync(rctx, mirror.Mirror{Name: "big", SCM: mirror.SCMHg, Source: src,
+	if _, err := ref.Sync(rctx, mirror.Mirror{Name: "big", SCM: scm.Hg, Source: src,
 		Dest: mirror.Destination{URL: refDest}, Policy: mirror.DefaultPolicy()}, mirror.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}

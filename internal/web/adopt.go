@@ -11,6 +11,7 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/convert"
 	"github.com/synchroniser/synchroniser/internal/mirror"
+	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
 // Adopter takes an existing hg-git conversion into a mirror's cache
@@ -104,7 +105,7 @@ type ConversionInfo struct {
 // conversionInfo returns the conversion settings of an hg mirror (nil for a
 // Git mirror).
 func (s *Server) conversionInfo(m mirror.Mirror) *ConversionInfo {
-	if m.SCM != mirror.SCMHg {
+	if m.SCM != scm.Hg {
 		return nil
 	}
 	cc := s.cfg.ConvertConfigOf(m.Name)
