@@ -82,6 +82,13 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	if !peer.b2.Has("changegroup", "02") {
 		return nil, nil, &UnsupportedError{What: "a server without changegroup 02"}
 	}
+	// hg serve says "lfs" when the repository has the lfs requirement
+	// (its extension's "lfs-serve" alone is no LFS data): said before
+	// anything is sent, rather than of the first file revision flagged
+	// as stored outside its revlog.
+	if peer.caps.Has("lfs") {
+		return nil, nil, &UnsupportedError{What: lfsReason}
+	}
 	if err := recoverSwap(cacheRoot); err != nil {
 		return nil, nil, fmt.Errorf("hgwire: recover store swap: %w", err)
 	}
@@ -251,6 +258,10 @@ func bookmarksFromKeys(keys map[string]string) (map[string]hg.Node, error) {
 	}
 	return out, nil
 }
+
+// lfsReason is why the native transport does not pull a source that
+// uses the lfs extension.
+const lfsReason = "lfs (the source stores file revisions as LFS pointers, the files outside its revlogs: capability lfs)"
 
 // draftRootsFromKeys returns the draft roots of the "phases" listkeys
 // namespace ("<hex node>\t1" each, beside "publishing\tTrue").
