@@ -51,13 +51,15 @@ var hgArgs = []string{"--config", "extensions.evolve=", "--config", "experimenta
 // follow serves src and pulls it before its first change and after each:
 // natively through every endpoint, and with hg into a reference cache, as
 // the hg transport does (cloning, then stripping first what the source
-// stripped; over the first server's HTTP URL). Each time the first native
-// cache passes hg verify and matches the source and the returned state
-// (sameAsSource), holds the markers hg pulled, and converting it and the
-// reference gives the same map, byte for byte; every other native cache is
-// that cache byte for byte, with the same state. At the end a native pull
-// is a no-op that writes nothing, and hg pulls into the native cache (which
-// must verify again if that changed its store).
+// stripped, and moving back to draft what the source did; over the first
+// server's HTTP URL). Each time the first native cache passes hg verify
+// and matches the source and the returned state (sameAsSource), holds the
+// markers and the changesets of the reference, hidden ones included, in
+// the same phases (sameHidden), and converting it and the reference gives
+// the same map, byte for byte; every other native cache is that cache byte
+// for byte, with the same state. At the end a native pull is a no-op that
+// writes nothing, and hg pulls into the native cache (which must verify
+// again if that changed its store).
 func follow(t *testing.T, src *hgtest.Repo, f following) {
 	t.Helper()
 	dir := t.TempDir()
@@ -101,6 +103,7 @@ func follow(t *testing.T, src *hgtest.Repo, f following) {
 			}
 			hgtest.Run(t, ref, append(hgArgs, "pull", "-q", "--", refURL)...)
 		}
+		demote(t, ref, refURL)
 		sameAsSource(t, src, native.cache, st)
 		sameMarkers(t, native.cache, ref)
 		sameHidden(t, native.cache, ref, st)
@@ -126,27 +129,32 @@ func follow(t *testing.T, src *hgtest.Repo, f following) {
 }
 
 // sameHidden requires the native cache to hold what hg keeps in ref,
-// hidden changesets included, and the state to list as hidden those hg
-// hides. (Phases are sameAsSource's: seen with --hidden, a native cache
-// can show as drafts changesets hg has public; not settled yet.)
+// hidden changesets included, each in the phase hg has it in (and the
+// same phaseroots file), and the state to list as hidden those hg hides.
 func sameHidden(t *testing.T, native, ref string, st *hg.SourceState) {
 	t.Helper()
-	all := func(dir string) string {
-		out := hgtest.Run(t, dir, append(hgArgs, "log", "--hidden", "-T", "{node}\n")...)
+	all := func(dir string) []string {
+		out := hgtest.Run(t, dir, append(hgArgs, "log", "--hidden", "-T", "{node} {phase}\n")...)
 		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 		sort.Strings(lines)
-		return strings.Join(lines, "\n")
+		return lines
 	}
-	if want, got := all(ref), all(native); want != got {
-		t.Fatalf("changesets, hidden ones included, differ:\nhg pull:\n%s\nnative:\n%s", want, got)
+	want := all(ref)
+	if got := all(native); !reflect.DeepEqual(want, got) {
+		t.Fatalf("changesets and phases, hidden ones included, differ:\nhg pull:\n%s\nnative:\n%s", strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
+	// The phases as hg stores them, byte for byte (a missing file is
+	// an empty one).
+	if want, got := readOptional(t, filepath.Join(ref, ".hg", "store", "phaseroots")), readOptional(t, filepath.Join(native, ".hg", "store", "phaseroots")); !bytes.Equal(want, got) {
+		t.Fatalf("phaseroots differ:\nhg pull: %q\nnative: %q", want, got)
 	}
 	visible := map[string]bool{}
 	for _, n := range strings.Fields(hgtest.Run(t, ref, append(hgArgs, "log", "-T", "{node}\n")...)) {
 		visible[n] = true
 	}
 	hidden := 0
-	for _, n := range strings.Fields(hgtest.Run(t, ref, append(hgArgs, "log", "--hidden", "-T", "{node}\n")...)) {
-		if !visible[n] {
+	for _, line := range want {
+		if n, _, _ := strings.Cut(line, " "); !visible[n] {
 			hidden++
 			if !st.Hidden[mustNode(t, n)] {
 				t.Fatalf("hg hides %s; the state does not", n)
@@ -156,6 +164,16 @@ func sameHidden(t *testing.T, native, ref string, st *hg.SourceState) {
 	if hidden != len(st.Hidden) {
 		t.Fatalf("hg hides %d changesets; the state %d", hidden, len(st.Hidden))
 	}
+}
+
+// readOptional reads path; a missing file reads as empty.
+func readOptional(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // sameMarkers requires the native cache to hold the obsolescence markers
@@ -332,7 +350,8 @@ func TestConformanceRepos(t *testing.T) {
 // drafts, so that the ssh server must get them from the kit. It grows,
 // then exchanges phases and markers (amends, a prune, drafts published, a
 // public changeset made draft again), then strips its tip and rewrites
-// what was below it.
+// what was below it, publishes that, and makes it draft again as it
+// rewrites it once more (hidden at the source, public in the cache).
 //
 // "files": split (non-inline) revlogs (the big file changes, a second one
 // starts over 128 KiB, an inline one grows past it), then renames and
@@ -389,6 +408,14 @@ func TestServerVariants(t *testing.T) {
 				src.Write("e", "e rewritten\n")
 				src.Amend()
 			},
+			func(src *hgtest.Repo) { src.Run("phase", "-p", "tip") },
+			func(src *hgtest.Repo) {
+				// Only the source's draft roots say that the changeset
+				// the cache has public, now hidden, is a draft.
+				src.Run("phase", "-q", "--force", "--draft", "-r", "tip")
+				src.Write("e", "e rewritten again\n")
+				src.Amend()
+			},
 		}},
 		{name: "files", source: evolve, endpoints: []endpoint{{serve: evolve, http: true}}, steps: []func(*hgtest.Repo){
 			func(src *hgtest.Repo) {
@@ -421,5 +448,25 @@ func TestServerVariants(t *testing.T) {
 			src.Update("tip")
 			follow(t, src, following{endpoints: v.endpoints, steps: v.steps})
 		})
+	}
+}
+
+// demote moves back to draft in the reference cache what the source has
+// as drafts and the cache as public, as the hg transport does after a pull
+// (a pull alone never makes a public changeset draft).
+func demote(t *testing.T, ref, url string) {
+	t.Helper()
+	var args []string
+	for _, line := range strings.Split(hgtest.Run(t, "", append(hgArgs, "debugpushkey", "--", url, "phases")...), "\n") {
+		k, v, _ := strings.Cut(line, "\t")
+		if v != "1" {
+			continue
+		}
+		if out, err := hgtest.RunErr(ref, append(hgArgs, "log", "--hidden", "-r", k, "-T", "{phase}")...); err == nil && out == "public" {
+			args = append(args, "-r", k)
+		}
+	}
+	if len(args) > 0 {
+		hgtest.Run(t, ref, append(append(hgArgs, "phase", "--force", "--draft"), args...)...)
 	}
 }

@@ -126,11 +126,18 @@ func (t *httpTransport) argBudget() int {
 	}
 }
 
+// maxHeaderLine is the longest header line hg serve reads (Python's
+// http.client._MAXLINE, CRLF included). It answers 431 to a longer one,
+// whatever its httpheader capability says (server.maxhttpheaderlen is not
+// checked against it), and closes the connection before it has read the
+// request, so that the client often sees only a broken pipe.
+const maxHeaderLine = 65536
+
 // headerLimit is the length of one X-Hg header the server takes (its
-// httpheader capability; 1024 when it names none).
+// httpheader capability, 1024 when it names none; at most maxHeaderLine).
 func (t *httpTransport) headerLimit() int {
 	if n, _ := strconv.Atoi(strings.SplitN(t.caps["httpheader"], ",", 2)[0]); n > 0 {
-		return n
+		return min(n, maxHeaderLine)
 	}
 	return 1024
 }

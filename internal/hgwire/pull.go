@@ -82,6 +82,13 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	if !peer.b2.Has("changegroup", "02") {
 		return nil, nil, &UnsupportedError{What: "a server without changegroup 02"}
 	}
+	// hg serve says "lfs" when the repository has the lfs requirement
+	// (its extension's "lfs-serve" alone is no LFS data): said before
+	// anything is sent, rather than of the first file revision flagged
+	// as stored outside its revlog.
+	if peer.caps.Has("lfs") {
+		return nil, nil, &UnsupportedError{What: lfsReason}
+	}
 	if err := recoverSwap(cacheRoot); err != nil {
 		return nil, nil, fmt.Errorf("hgwire: recover store swap: %w", err)
 	}
@@ -115,6 +122,12 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 		return nil, nil, err
 	}
 	publishing := phaseKeys["publishing"] == "True"
+	res := &pullResult{}
+	if !publishing {
+		if res.draftRoots, err = draftRootsFromKeys(phaseKeys); err != nil {
+			return nil, nil, err
+		}
+	}
 	var common []hg.Node
 	if len(localHeads) > 0 {
 		known := make([]bool, 0, len(localHeads))
@@ -149,7 +162,6 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	// up to every head the server has: the ones just listed, unless the
 	// source moved since (then the next pull sees it).
 	args = peer.fitGetBundle(args)
-	res := &pullResult{}
 	if len(remoteHeads) > 0 || args.Bookmarks || len(args.ListKeys) > 0 {
 		body, err := peer.GetBundle(ctx, args)
 		if err != nil {
@@ -243,6 +255,27 @@ func bookmarksFromKeys(keys map[string]string) (map[string]hg.Node, error) {
 			return nil, err
 		}
 		out[k] = n
+	}
+	return out, nil
+}
+
+// lfsReason is why the native transport does not pull a source that
+// uses the lfs extension.
+const lfsReason = "lfs (the source stores file revisions as LFS pointers, the files outside its revlogs: capability lfs)"
+
+// draftRootsFromKeys returns the draft roots of the "phases" listkeys
+// namespace ("<hex node>\t1" each, beside "publishing\tTrue").
+func draftRootsFromKeys(keys map[string]string) ([]hg.Node, error) {
+	var out []hg.Node
+	for k, v := range keys {
+		if k == "publishing" || v != "1" {
+			continue
+		}
+		n, err := hg.ParseNode(k)
+		if err != nil {
+			return nil, fmt.Errorf("hgwire: phases: %w", err)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

@@ -2,12 +2,15 @@ package hgwire
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +277,158 @@ func TestPullManyCacheHeads(t *testing.T) {
 		t.Fatalf("pull: %d changesets, %d heads", stats.Changesets, len(st.Heads))
 	}
 	sameAsSource(t, src, cache, st)
+}
+
+// argRequest is what a request carried in X-HgArg headers.
+type argRequest struct {
+	cmd     string
+	headers int  // X-HgArg-N headers
+	longest int  // bytes of the longest of their lines, CRLF included
+	gap     bool // they are not numbered 1 to headers
+}
+
+// argRecorder is a proxy in front of hg serve that records the X-HgArg
+// headers of every request on their way to it.
+type argRecorder struct {
+	url  string
+	mu   sync.Mutex
+	seen []argRequest
+}
+
+func recordArgs(t *testing.T, srv *hgtest.Server) *argRecorder {
+	rec := &argRecorder{}
+	rec.url = hgtest.Proxy(t, srv.Base, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		req := argRequest{cmd: r.URL.Query().Get("cmd")}
+		for name, vs := range r.Header {
+			if strings.HasPrefix(name, "X-Hgarg-") {
+				req.headers++
+				for _, v := range vs {
+					req.longest = max(req.longest, len(name+": "+v+"\r\n"))
+				}
+			}
+		}
+		for i := 1; i <= req.headers; i++ {
+			if r.Header.Get("X-HgArg-"+strconv.Itoa(i)) == "" {
+				req.gap = true
+			}
+		}
+		rec.mu.Lock()
+		rec.seen = append(rec.seen, req)
+		rec.mu.Unlock()
+		next.ServeHTTP(w, r)
+	}) + "/"
+	return rec
+}
+
+// take returns the requests recorded since the last take.
+func (rec *argRecorder) take() []argRequest {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	out := rec.seen
+	rec.seen = nil
+	return out
+}
+
+// checkArgHeaders requires every request of reqs to have at most argHeaders X-HgArg
+// headers, numbered without a gap, of lines at most limit bytes, and
+// returns how many had several, by command.
+func checkArgHeaders(t *testing.T, reqs []argRequest, limit int) map[string]int {
+	t.Helper()
+	several := map[string]int{}
+	for _, r := range reqs {
+		if r.headers > argHeaders || r.longest > limit || r.gap {
+			t.Errorf("%s request: %d X-HgArg headers (at most %d), longest line %d bytes (at most %d), gap %v", r.cmd, r.headers, argHeaders, r.longest, limit, r.gap)
+		}
+		if r.headers > 1 {
+			several[r.cmd]++
+		}
+	}
+	return several
+}
+
+// TestPullHeaderLength: at hg serve's default header length (httpheader
+// 1024) a cache of 3,000 heads asks known in batches of several X-HgArg
+// headers, more than one batch, and getbundle's common list is cut to
+// fit; every request stays within what hg serve takes (lines of at most
+// 1,024 bytes, numbered from 1, at most argHeaders of them), as a proxy in
+// front of it sees them. Arguments that cannot fit are refused before
+// anything is sent; a 431 ends a pull at once, the cache unchanged. A
+// server whose httpheader (70,000) is more than hg serve reads in one line
+// (65,536; it answers 431, or the client sees a broken pipe) gets lines it
+// reads.
+func TestPullHeaderLength(t *testing.T) {
+	t.Parallel()
+	src := hgtest.NewRepo(t)
+	src.Run("debugbuilddag", "+1:r"+strings.Repeat(" *r", 3000))
+	src.Run("phase", "--public", "-r", "all()")
+	srv := hgtest.Serve(t, src)
+	rec := recordArgs(t, srv)
+	cache := filepath.Join(t.TempDir(), "cache")
+	st, stats := pull(t, rec.url, cache, PullOptions{})
+	if stats.Changesets != 3001 || len(st.Heads) != 3000 {
+		t.Fatalf("clone: %d changesets, %d heads", stats.Changesets, len(st.Heads))
+	}
+	checkArgHeaders(t, rec.take(), 1024)
+	src.Write("a", "a\n")
+	src.Commit() // a new root: 3,001 heads, 3,000 of them common
+	src.Run("phase", "--public", "-r", "all()")
+	st, stats = pull(t, rec.url, cache, PullOptions{})
+	if stats.Changesets != 1 || len(st.Heads) != 3001 {
+		t.Fatalf("pull: %d changesets, %d heads", stats.Changesets, len(st.Heads))
+	}
+	sameAsSource(t, src, cache, st)
+	if several := checkArgHeaders(t, rec.take(), 1024); several["batch"] < 2 || several["getbundle"] != 1 {
+		t.Errorf("requests of several X-HgArg headers: %v; want 2 batch or more, 1 getbundle", several)
+	}
+
+	heads := make([]hg.Node, len(st.Heads))
+	for i, h := range st.Heads {
+		heads[i] = h.Node
+	}
+	ctx, peer := dialTest(t, rec.url)
+	rec.take()
+	if _, err := peer.Batch(ctx, []BatchCall{{Cmd: "known", Args: map[string]string{"nodes": joinNodes(heads)}}}); !errors.Is(err, ErrArgsTooLong) {
+		t.Errorf("one known call of %d nodes: %v, want ErrArgsTooLong", len(heads), err)
+	}
+	if _, err := peer.GetBundle(ctx, GetBundleArgs{Heads: heads, Common: heads}); !errors.Is(err, ErrArgsTooLong) {
+		t.Errorf("getbundle of %d heads and common nodes: %v, want ErrArgsTooLong", len(heads), err)
+	}
+	if reqs := rec.take(); len(reqs) > 0 {
+		t.Errorf("arguments too long were sent: %+v", reqs)
+	}
+
+	// A front that takes fewer header lines than hg serve (as a proxy
+	// may) refuses the known batch: the pull ends at once with its 431,
+	// the cache as it was.
+	src.Write("b", "b\n")
+	src.Commit()
+	src.Run("phase", "--public", "-r", "all()")
+	front := hgtest.Proxy(t, srv.Base, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Header.Get("X-HgArg-41") != "" {
+			http.Error(w, "too many headers", http.StatusRequestHeaderFieldsTooLarge)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}) + "/"
+	before := storeOf(t, cache)
+	pctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	_, _, err := Pull(pctx, front, cache, PullOptions{})
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusRequestHeaderFieldsTooLarge || time.Since(start) > 30*time.Second {
+		t.Errorf("pull through a front refusing 41 headers: %v after %v, want HTTP 431 at once", err, time.Since(start))
+	}
+	if storeOf(t, cache) != before {
+		t.Error("the refused pull changed the cache")
+	}
+
+	long := recordArgs(t, hgtest.Serve(t, src, hgtest.WithConfig("server.maxhttpheaderlen=70000")))
+	if st, stats = pull(t, long.url, cache, PullOptions{}); stats.Changesets != 1 || len(st.Heads) != 3001 {
+		t.Fatalf("pull: %d changesets, %d heads", stats.Changesets, len(st.Heads))
+	}
+	sameAsSource(t, src, cache, st)
+	if several := checkArgHeaders(t, long.take(), maxHeaderLine); several["batch"] < 1 {
+		t.Errorf("requests of several X-HgArg headers: %v; want a batch", several)
+	}
 }

@@ -306,6 +306,10 @@ type pullResult struct {
 	bookmarks     map[string]hg.Node
 	markers       []Obsmarker
 	gotMarkers    bool
+	// draftRoots are the roots of the source's drafts (listkeys
+	// phases), hidden ones included: the one word of the source on
+	// the phase of a changeset it hides.
+	draftRoots []hg.Node
 }
 
 // readStore reads the store file rel (relative to the store, or, with a
@@ -455,7 +459,8 @@ func (w *cacheWriter) markAncestors(marked []bool) {
 // draftSet computes the cache's non-public changesets after the pull.
 // What the source shows gets the source's phase exactly (public: the
 // ancestors of its public heads; a changeset the source moved back to
-// draft is draft again); the rest keeps its phase in the cache. Without
+// draft is draft again), and so do the source's draft roots, hidden or
+// not; the rest keeps its phase in the cache. Without
 // phase heads from a non-publishing source, phases only move towards
 // public and new changesets are drafts.
 func (w *cacheWriter) draftSet(res *pullResult, publishing bool, vis []bool) ([]bool, error) {
@@ -497,6 +502,15 @@ func (w *cacheWriter) draftSet(res *pullResult, publishing bool, vis []bool) ([]
 		case public[r]:
 			draft[r] = false
 		case exact && vis[r]:
+			draft[r] = true
+		}
+	}
+	// A changeset the source made draft again and then hid (amended,
+	// pruned) is no ancestor of its heads: only its draft roots say so.
+	// The hg transport moves them back as well (hg phase --force
+	// --draft), or hg would show them, public, in the cache.
+	for _, root := range res.draftRoots {
+		if r, ok := w.cl.Rev(root); ok && r >= 0 && !public[r] {
 			draft[r] = true
 		}
 	}

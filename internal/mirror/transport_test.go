@@ -242,6 +242,28 @@ func narrowSource(t *testing.T) *hgtest.Server {
 	return hgtest.Serve(t, repo, hgtest.WithConfig("extensions.narrow=", "narrowacl.default.includes=inc"))
 }
 
+// lfsSource is a served repository with the lfs requirement whose file
+// revisions are LFS pointers (revlog flag 0x2000, the contents in the
+// blob store), as hg serve gives them with its lfs extension (loaded for
+// the requirement); hg clones it (likewise), the native transport does
+// not.
+func lfsSource(t *testing.T) *hgtest.Server {
+	repo := hgtest.NewRepo(t)
+	repo.Write("blob.bin", lfsContent)
+	repo.Commit(hgtest.WithMessage("lfs"), hgtest.WithBookmark("main"),
+		hgtest.WithArgs("--config", "extensions.lfs=", "--config", "lfs.track=all()"))
+	if req := repo.Run("debugrequires"); !strings.Contains(req, "\nlfs\n") {
+		t.Fatalf("the source has no lfs requirement:\n%s", req)
+	}
+	if data := repo.Run("debugdata", "blob.bin", "0"); !strings.HasPrefix(data, "version https://git-lfs.github.com/spec/v1\n") {
+		t.Fatalf("the file revision is no LFS pointer: %q", data)
+	}
+	return hgtest.Serve(t, repo)
+}
+
+// lfsContent is the file lfsSource stores outside its revlog.
+const lfsContent = "stored as an LFS blob\n"
+
 // unknownPartSource is hg serve behind a proxy that answers the native
 // transport's getbundle (told apart by its User-Agent) with a bundle whose
 // only part is mandatory and of a type nobody knows, as a server extension
@@ -278,10 +300,11 @@ func unknownPartSource(t *testing.T) string {
 }
 
 // TestTransportFallback: a source with tree manifests, one that serves a
-// narrowed history and one that sends an unknown mandatory bundle2 part
-// are pulled with hg, with one log line naming the reason, every time; a
-// local path likewise; with no hg installed the sync fails (Internal) with
-// that reason.
+// narrowed history, one whose files are LFS pointers and one that sends an
+// unknown mandatory bundle2 part are pulled with hg, with one log line
+// naming the reason, every time; a local path likewise; with no hg
+// installed the sync fails (Internal) with that reason. hg's LFS cache
+// gives the file's contents (from the source's blob store).
 func TestTransportFallback(t *testing.T) {
 	t.Parallel()
 	srv := treeSource(t)
@@ -293,6 +316,7 @@ func TestTransportFallback(t *testing.T) {
 	}{
 		{"treemanifest", srv.URL, "treemanifest", "tree", nil},
 		{"narrow", narrowSource(t).URL, "narrow", "narrow", []string{"extensions.narrow="}},
+		{"lfs", lfsSource(t).URL, "capability lfs", "lfs", nil},
 		{"unknown-part", unknownPartSource(t), "mandatory bundle2 part Test:unknown", "unknown part", nil},
 		{"local", local.root, "a local repository", "local", nil},
 	} {
@@ -326,6 +350,11 @@ func TestTransportFallback(t *testing.T) {
 			}
 			if got := strings.TrimSpace(hgtest.Run(t, root, append(args, "log", "-r", "tip", "-T", "{desc}")...)); got != tc.tip {
 				t.Errorf("%s, sync %d: the cache's tip is %q, want %q", tc.name, i, got, tc.tip)
+			}
+			if tc.name == "lfs" {
+				if got := hgtest.Run(t, root, "cat", "-r", "tip", "blob.bin"); got != lfsContent {
+					t.Errorf("lfs, sync %d: hg cat of the cache gives %q, want %q", i, got, lfsContent)
+				}
 			}
 		}
 
