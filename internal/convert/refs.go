@@ -25,6 +25,18 @@ func (c *converter) refs(res *Result) error {
 	}
 	c.derived = d
 	c.warnings = append(c.warnings, warns...)
+	if c.excl != nil {
+		// The next run finds the secret roots without the node map.
+		roots, err := c.repo.PhaseRoots()
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		for _, root := range roots {
+			if rev, ok := c.repo.Rev(root.Node); ok && rev >= 0 && root.Phase >= hg.Secret {
+				d.known = append(d.known, nodeRev{root.Node, rev})
+			}
+		}
+	}
 	// Refs the last run left as they are now are not read again.
 	todo := refs
 	if known := c.prior.knownRefs(c.gitDir); known != nil {
@@ -155,6 +167,10 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 		res.Bookmarks[b.branch] = h.String()
 		refs["refs/heads/"+b.branch] = h
 	}
+	d, err := branchHeads(repo, byHg, res, known, excl, prior)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	exNodes, err := excludedNodes(repo, excl)
 	if err != nil {
 		return nil, nil, nil, err
@@ -169,7 +185,11 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 	for n, f := range tagFnodes {
 		fnodes.Old[n] = f
 	}
-	tags, err := repo.VisibleTagsCached(exNodes, fnodes)
+	heads := make([]hg.HeadRev, len(d.topo))
+	for i, h := range d.topo {
+		heads[i] = hg.HeadRev{Rev: h.Rev, Node: h.Node}
+	}
+	tags, err := repo.TagsAt(heads, exNodes, fnodes)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -186,10 +206,6 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 		}
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
-	}
-	d, err := branchHeads(repo, byHg, res, known, excl, prior)
-	if err != nil {
-		return nil, nil, nil, err
 	}
 	for n, f := range fnodes.New {
 		d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
@@ -260,10 +276,14 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 		}
 	}
 	heads := map[int]headState{}
+	topo := map[int]hg.Node{} // heads whatever the branch (see runState.TopoHeads)
 	from := scannedBefore(repo, excl, prior)
 	if from > 0 {
 		for _, h := range prior.Heads {
 			heads[h.Rev] = h
+		}
+		for _, h := range prior.TopoHeads {
+			topo[h.Rev] = h.Node
 		}
 	}
 	for rev := from; rev < n; rev++ {
@@ -287,9 +307,20 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 			if h, ok := heads[pr]; ok && pr >= 0 && h.Branch == info.branch {
 				delete(heads, pr)
 			}
+			delete(topo, pr)
 		}
 		heads[rev] = headState{Rev: rev, Branch: info.branch, Closed: info.closed}
+		node, err := cl.Node(rev)
+		if err != nil {
+			return nil, fmt.Errorf("convert: %w", err)
+		}
+		topo[rev] = node
 	}
+	d.topo = make([]nodeRev, 0, len(topo))
+	for rev, node := range topo {
+		d.topo = append(d.topo, nodeRev{node, rev})
+	}
+	sort.Slice(d.topo, func(i, j int) bool { return d.topo[i].Rev < d.topo[j].Rev })
 	d.heads = make([]headState, 0, len(heads))
 	for _, h := range heads {
 		d.heads = append(d.heads, h)
@@ -344,6 +375,7 @@ func scannedBefore(repo *hg.Repo, excl []bool, prior *runState) int {
 // derived is what describe computed that the next run can reuse.
 type derived struct {
 	heads     []headState         // branch heads of the whole changelog
+	topo      []nodeRev           // heads of the changesets not excluded, ascending
 	excluded  []int               // the revisions excluded, ascending
 	tagFnodes []tagFnode          // .hgtags revisions of the heads tags were read from
 	known     []nodeRev           // revisions of the nodes bookmarks and tags name

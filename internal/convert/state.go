@@ -25,10 +25,12 @@ import (
 const StateFile = "git-synchroniser-state"
 
 // stateVersion changes whenever the encoding or meaning of runState does.
-const stateVersion = 3
+// A state of another version is not read: the run rebuilds it (as for a
+// missing state) and writes the current one.
+const stateVersion = 4
 
 // stateMagic starts the file, before the runState (state_codec.go).
-const stateMagic = "synchroniser convert state 3\n"
+const stateMagic = "synchroniser convert state 4\n"
 
 // runState is the content of StateFile.
 type runState struct {
@@ -45,6 +47,9 @@ type runState struct {
 	ScannedTip hg.Node
 	Heads      []headState
 	Excluded   []int // revisions below Scanned never exported then
+	// The heads of the changesets of [0, Scanned) not excluded (those with
+	// no child but excluded ones), ascending: where tags are read from.
+	TopoHeads []nodeRev
 
 	// The .hgtags file revision of changesets (heads of earlier runs).
 	TagFnodes []tagFnode
@@ -169,6 +174,20 @@ func removeState(path string) error {
 		return fmt.Errorf("convert: remove state: %w", err)
 	}
 	return nil
+}
+
+// checkedRevs returns how many revisions of repo's changelog are those st
+// was made with: st.Scanned when revision st.Scanned-1 is still
+// st.ScannedTip (the changelog only grows at its end; a strip truncates
+// it), otherwise 0.
+func (st *runState) checkedRevs(repo *hg.Repo) int {
+	if st == nil || st.Scanned <= 0 || st.Scanned > repo.Len() {
+		return 0
+	}
+	if tip, err := repo.Changelog().Node(st.Scanned - 1); err != nil || tip != st.ScannedTip {
+		return 0
+	}
+	return st.Scanned
 }
 
 // knownRevs returns st.Known as hg.Repo.KnowRevs takes it (nil for a nil st).

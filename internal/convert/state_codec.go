@@ -131,6 +131,7 @@ func (st *runState) walk(c *stateCodec) {
 	c.fixed(st.ScannedTip[:])
 	list(c, &st.Heads, func(h *headState) { c.int(&h.Rev); c.str(&h.Branch); c.bool(&h.Closed) })
 	list(c, &st.Excluded, c.int)
+	list(c, &st.TopoHeads, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
 	list(c, &st.TagFnodes, func(f *tagFnode) { c.fixed(f.Changeset[:]); c.fixed(f.File[:]) })
 	list(c, &st.Known, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
 	c.bytes(&st.Mapped)
