@@ -285,7 +285,7 @@ func (c *converter) state() *runState {
 	if c.derived != nil {
 		st.Heads, st.Excluded, st.TagFnodes, st.Known = c.derived.heads, c.derived.excluded, c.derived.tagFnodes, c.derived.known
 		st.TopoHeads = c.derived.topo
-		st.setRefs(c.gitDir, c.derived.refs)
+		st.setRefs(c.gitDir, c.derived.refs, c.prior)
 	}
 	st.Mapped = make([]byte, 0, 40*len(c.m.hits))
 	for n, h := range c.m.hits {

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -275,17 +276,15 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 			d.excluded = append(d.excluded, rev)
 		}
 	}
-	heads := map[int]headState{}
-	topo := map[int]hg.Node{} // heads whatever the branch (see runState.TopoHeads)
+	// Both lists stay sorted by revision: the new revisions come after
+	// the prior ones. Entries that stop being heads are dropped at the end.
+	var heads []headState
+	var topo []nodeRev // heads whatever the branch (see runState.TopoHeads)
 	from := scannedBefore(repo, excl, prior)
 	if from > 0 {
-		for _, h := range prior.Heads {
-			heads[h.Rev] = h
-		}
-		for _, h := range prior.TopoHeads {
-			topo[h.Rev] = h.Node
-		}
+		heads, topo = slices.Clone(prior.Heads), slices.Clone(prior.TopoHeads)
 	}
+	goneHeads, goneTopo := map[int]bool{}, map[int]bool{} // by index
 	for rev := from; rev < n; rev++ {
 		if isExcluded(excl, rev) {
 			continue // never a head, and no parent's child
@@ -304,28 +303,25 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 		}
 		// A parent that is no head already has a child on its branch.
 		for _, pr := range []int{p1, p2} {
-			if h, ok := heads[pr]; ok && pr >= 0 && h.Branch == info.branch {
-				delete(heads, pr)
+			if pr < 0 {
+				continue
 			}
-			delete(topo, pr)
+			if i, ok := slices.BinarySearchFunc(heads, pr, func(h headState, r int) int { return cmp.Compare(h.Rev, r) }); ok && heads[i].Branch == info.branch {
+				goneHeads[i] = true
+			}
+			if i, ok := slices.BinarySearchFunc(topo, pr, func(h nodeRev, r int) int { return cmp.Compare(h.Rev, r) }); ok {
+				goneTopo[i] = true
+			}
 		}
-		heads[rev] = headState{Rev: rev, Branch: info.branch, Closed: info.closed}
 		node, err := cl.Node(rev)
 		if err != nil {
 			return nil, fmt.Errorf("convert: %w", err)
 		}
-		topo[rev] = node
+		heads = append(heads, headState{Rev: rev, Branch: info.branch, Closed: info.closed})
+		topo = append(topo, nodeRev{node, rev})
 	}
-	d.topo = make([]nodeRev, 0, len(topo))
-	for rev, node := range topo {
-		d.topo = append(d.topo, nodeRev{node, rev})
-	}
-	sort.Slice(d.topo, func(i, j int) bool { return d.topo[i].Rev < d.topo[j].Rev })
-	d.heads = make([]headState, 0, len(heads))
-	for _, h := range heads {
-		d.heads = append(d.heads, h)
-	}
-	sort.Slice(d.heads, func(i, j int) bool { return d.heads[i].Rev < d.heads[j].Rev })
+	d.heads = dropIndexes(heads, goneHeads)
+	d.topo = dropIndexes(topo, goneTopo)
 	open := map[string]int{}
 	any := map[string]int{}
 	for _, h := range d.heads {
@@ -349,6 +345,33 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 	return d, nil
 }
 
+// ascendingBelow reports whether the revisions of s are ascending, from 0
+// and below n.
+func ascendingBelow[T any](s []T, rev func(T) int, n int) bool {
+	last := -1
+	for _, x := range s {
+		if r := rev(x); r <= last || r >= n {
+			return false
+		}
+		last = rev(x)
+	}
+	return true
+}
+
+// dropIndexes returns s without the elements at the indexes in drop.
+func dropIndexes[T any](s []T, drop map[int]bool) []T {
+	if len(drop) == 0 {
+		return s
+	}
+	out := make([]T, 0, len(s)-len(drop))
+	for i, x := range s {
+		if !drop[i] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // scannedBefore returns the revisions an earlier run scanned (prior, may
 // be nil) that this one need not scan again: all of them when the
 // changelog still holds them and the same of them are excluded (excl, as
@@ -358,6 +381,11 @@ func scannedBefore(repo *hg.Repo, excl []bool, prior *runState) int {
 		return 0
 	}
 	if tip, err := repo.Changelog().Node(prior.Scanned - 1); err != nil || tip != prior.ScannedTip {
+		return 0
+	}
+	// Heads are kept ascending, below Scanned (a damaged state is not).
+	if !ascendingBelow(prior.Heads, func(h headState) int { return h.Rev }, prior.Scanned) ||
+		!ascendingBelow(prior.TopoHeads, func(h nodeRev) int { return h.Rev }, prior.Scanned) {
 		return 0
 	}
 	var excluded []int

@@ -257,13 +257,28 @@ func (c *converter) restoreExporter(st *runState, rd *reader, rev int) {
 }
 
 // setRefs records refs (see runState.RefNames) as they are in gitDir now.
-func (st *runState) setRefs(gitDir string, refs map[string]git.Hash) {
+// When they have the names of prior's (may be nil), as they mostly do,
+// prior's sorted names and directories are kept.
+func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runState) {
+	sameNames := prior != nil && len(prior.RefNames) == len(refs) && len(prior.RefCommits) == 20*len(refs)
+	for i := 0; sameNames && i < len(prior.RefNames); i++ {
+		_, sameNames = refs[prior.RefNames[i]]
+	}
+	st.RefCommits = make([]byte, 0, 20*len(refs))
+	if sameNames {
+		st.RefNames, st.RefDirs = prior.RefNames, prior.RefDirs
+		for _, name := range st.RefNames {
+			h := refs[name]
+			st.RefCommits = append(st.RefCommits, h[:]...)
+		}
+		st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
+		return
+	}
 	st.RefNames = make([]string, 0, len(refs))
 	for name := range refs {
 		st.RefNames = append(st.RefNames, name)
 	}
 	sort.Strings(st.RefNames)
-	st.RefCommits = make([]byte, 0, 20*len(refs))
 	dirs := map[string]bool{"packed-refs": true}
 	for _, name := range st.RefNames {
 		h := refs[name]
