@@ -282,6 +282,9 @@ type converter struct {
 // state returns what this run leaves for the next one.
 func (c *converter) state() *runState {
 	st := &runState{Version: stateVersion, MapLines: c.m.size(), MapLast: c.m.lastNode()}
+	if c.prior != nil {
+		st.encodedSize = c.prior.encodedSize
+	}
 	if c.derived != nil {
 		st.Heads, st.Excluded, st.TagFnodes, st.Known = c.derived.heads, c.derived.excluded, c.derived.tagFnodes, c.derived.known
 		st.TopoHeads = c.derived.topo

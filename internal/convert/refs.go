@@ -19,7 +19,11 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	c.m.hits = map[hg.Node]git.Hash{} // what the next run looks up again
+	hint := 16
+	if c.prior != nil {
+		hint += len(c.prior.Mapped) / 40
+	}
+	c.m.hits = make(map[hg.Node]git.Hash, hint) // what the next run looks up again
 	refs, warns, d, err := describe(c.repo, c.m.get, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior, c.tagFnodes)
 	if err != nil {
 		return err
@@ -136,9 +140,10 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
-	refs := map[string]git.Hash{}
+	res.Bookmarks = make(map[string]string, len(bms))
+	refs := make(map[string]git.Hash, len(bms)+16)
 	var revs []nodeRev // for the next run (hg.Repo.KnowRevs)
-	seen := map[hg.Node]bool{}
+	seen := make(map[hg.Node]bool, len(bms)+16)
 	remember := func(n hg.Node) {
 		if seen[n] {
 			return
@@ -242,7 +247,7 @@ func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark
 	}
 	sort.Strings(names)
 	var order []hg.Node
-	byNode := map[hg.Node][]exportedBookmark{}
+	byNode := make(map[hg.Node][]exportedBookmark, len(bms))
 	for _, name := range names {
 		node := bms[name]
 		branch := name

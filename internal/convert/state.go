@@ -88,6 +88,8 @@ type runState struct {
 	Links        []linkState
 	Manifest     []hg.ManifestEntry // Last's manifest (the reader's previous one)
 	Blobs        []blobState        // blobs of Manifest's file revisions
+
+	encodedSize int // bytes of the file it was read from (not encoded): a size hint for save
 }
 
 type tagFnode struct {
@@ -139,8 +141,9 @@ func loadState(path string) *runState {
 		return nil
 	}
 	var st runState
-	c := &stateCodec{dec: true, buf: b[len(stateMagic):]}
+	c := &stateCodec{dec: true, buf: b[len(stateMagic):], all: string(b[len(stateMagic):])}
 	st.walk(c)
+	st.encodedSize = len(b)
 	if c.bad || len(c.buf) != 0 || st.Version != stateVersion {
 		return nil
 	}
@@ -157,7 +160,7 @@ func (st *runState) matches(m *gitMap) bool {
 
 // save writes st atomically (temporary file, synced, renamed).
 func (st *runState) save(path string) error {
-	c := &stateCodec{buf: []byte(stateMagic)}
+	c := &stateCodec{buf: append(make([]byte, 0, st.encodedSize+st.encodedSize/8+4096), stateMagic...)}
 	st.walk(c)
 	// The directory is not synced: a state the rename of which a crash
 	// undoes is only a cache the next run rebuilds.

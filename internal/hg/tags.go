@@ -252,7 +252,7 @@ func (r *Repo) Bookmarks() (map[string]Node, error) {
 // ParseBookmarks parses a bookmarks file: lines "hex40 name". Malformed
 // lines are skipped, as hg skips them with a warning.
 func ParseBookmarks(b []byte) map[string]Node {
-	marks := map[string]Node{}
+	marks := make(map[string]Node, bytes.Count(b, []byte("\n"))+1)
 	for line := range lines(b) {
 		sha, name, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
