@@ -47,7 +47,14 @@ type Result struct {
 	// RevlogChunks counts the revlog chunks (full texts and deltas) this
 	// run decompressed for those texts: the delta chains it followed.
 	RevlogChunks int64
-	Record       Record // the settings the map's commits were made with
+	// IndexEntries counts the changelog, manifest and filelog index
+	// entries this run decoded (the changelog's and manifest's are read a
+	// page at a time, as revisions are used).
+	IndexEntries int64
+	// FullScans counts the computations over every changelog revision
+	// (phases, hidden changesets, heads) this run made.
+	FullScans int64
+	Record    Record // the settings the map's commits were made with
 	// Parents are the parents of the commits this run wrote, by commit,
 	// for runs of up to MaxParentsKept changesets (nil otherwise): a push
 	// tells a fast-forward from them without asking git.
@@ -168,7 +175,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	}
 	statePath := StatePath(hgRoot)
 	st := loadState(statePath)
-	repo.KnowRevs(st.knownRevs())
+	repo.KnowRevs(st.knownRevs(), st.checkedRevs(repo))
 	m, err := openMap(MapPath(hgRoot), st)
 	if err != nil {
 		return nil, err
@@ -227,6 +234,15 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	res.Warnings = c.warnings
 	res.RevlogReads = repo.RevisionReads()
 	res.RevlogChunks = repo.ChunkReads()
+	res.IndexEntries = repo.IndexEntries()
+	res.FullScans = repo.FullScans()
+	if err == nil {
+		if ierr := repo.Changelog().Err(); ierr != nil {
+			err = fmt.Errorf("convert: %w", ierr)
+		} else if ierr := repo.ManifestLog().Err(); ierr != nil {
+			err = fmt.Errorf("convert: %w", ierr)
+		}
+	}
 	c.logWarnings()
 	return res, err
 }
@@ -266,9 +282,13 @@ type converter struct {
 // state returns what this run leaves for the next one.
 func (c *converter) state() *runState {
 	st := &runState{Version: stateVersion, MapLines: c.m.size(), MapLast: c.m.lastNode()}
+	if c.prior != nil {
+		st.encodedSize = c.prior.encodedSize
+	}
 	if c.derived != nil {
 		st.Heads, st.Excluded, st.TagFnodes, st.Known = c.derived.heads, c.derived.excluded, c.derived.tagFnodes, c.derived.known
-		st.setRefs(c.gitDir, c.derived.refs)
+		st.TopoHeads = c.derived.topo
+		st.setRefs(c.gitDir, c.derived.refs, c.prior)
 	}
 	st.Mapped = make([]byte, 0, 40*len(c.m.hits))
 	for n, h := range c.m.hits {

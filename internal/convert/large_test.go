@@ -79,7 +79,7 @@ func spoilMapHead(t *testing.T, dir string) func() {
 func TestIncrementalBounded(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
-	reads, chunks := map[int]int64{}, map[int]int64{}
+	reads, chunks, entries := map[int]int64{}, map[int]int64{}, map[int]int64{}
 	for _, n := range []int{200, 2000} {
 		dir := buildDag(t, n)
 		if res := runNative(t, dir); res.Converted != n+1 {
@@ -97,8 +97,14 @@ func TestIncrementalBounded(t *testing.T) {
 		if res.Bookmarks["main"] == "" || res.Tip != res.Bookmarks["main"] {
 			t.Errorf("%d: bookmark main %q, tip %q", n, res.Bookmarks["main"], res.Tip)
 		}
-		reads[n], chunks[n] = res.RevlogReads, res.RevlogChunks
-		t.Logf("%d changesets: one-changeset increment read %d revlog entries, %d chunks", n, res.RevlogReads, res.RevlogChunks)
+		reads[n], chunks[n], entries[n] = res.RevlogReads, res.RevlogChunks, res.IndexEntries
+		t.Logf("%d changesets: one-changeset increment read %d revlog entries, %d chunks, decoded %d index entries, %d full scans",
+			n, res.RevlogReads, res.RevlogChunks, res.IndexEntries, res.FullScans)
+		// Phases, hidden changesets and heads come from the state and
+		// the new revisions, not from a pass over every revision.
+		if res.FullScans != 0 {
+			t.Errorf("%d: the increment made %d computations over every revision, want 0", n, res.FullScans)
+		}
 		if n != 200 {
 			continue
 		}
@@ -141,6 +147,12 @@ func TestIncrementalBounded(t *testing.T) {
 		runNative(t, full)
 		compareMaps(t, readMap(t, full), readMap(t, dir))
 	}
+	// At 2000 changesets the changelog and manifest indexes (2002 entries
+	// each) are read a page (256 entries) at a time: the increment
+	// decodes the pages of the newest revisions, not the whole indexes.
+	if entries[2000] > 4*256 {
+		t.Errorf("index entries decoded for one new changeset on 2000 changesets: %d, want at most %d (of %d)", entries[2000], 4*256, 2*2002)
+	}
 	if reads[2000] != reads[200] || reads[200] > 10 {
 		t.Errorf("revlog entries read for one new changeset: %d on 200 changesets, %d on 2000 (want equal, small)", reads[200], reads[2000])
 	}
@@ -149,4 +161,44 @@ func TestIncrementalBounded(t *testing.T) {
 	if chunks[2000] != chunks[200] || chunks[200] > 2*reads[200] {
 		t.Errorf("revlog chunks read for one new changeset: %d on 200 changesets, %d on 2000 (want equal, at most %d)", chunks[200], chunks[2000], 2*reads[200])
 	}
+}
+
+// TestIncrementalSecret checks that, without obsolescence markers, the
+// secret changesets an increment leaves out are found from the phase roots
+// alone (no computation over every revision), and that one made draft
+// later is converted, giving the map of a fresh conversion.
+func TestIncrementalSecret(t *testing.T) {
+	requireHg(t)
+	t.Parallel()
+	dir := buildDag(t, 300)
+	runNative(t, dir)
+	importFiles(t, dir, "secret", "s")
+	secret := strings.TrimSpace(hgtest.Run(t, dir, "log", "-r", "tip", "-T", "{node}"))
+	hgtest.Run(t, dir, "phase", "--force", "--secret", "-r", secret)
+	res := runNative(t, dir)
+	if res.Converted != 0 || res.FullScans != 0 {
+		t.Errorf("with a secret tip: converted %d with %d full scans, want 0 and 0", res.Converted, res.FullScans)
+	}
+	// A draft changeset beside the secret one.
+	hgtest.Run(t, dir, "update", "-q", "main")
+	importPatch(t, dir, "beside", map[string][2]string{"beside": {"", "beside\n"}}, "-q")
+	hgtest.Run(t, dir, "bookmark", "-f", "-r", "tip", "main")
+	res = runNative(t, dir)
+	if res.Converted != 1 || res.FullScans != 0 {
+		t.Errorf("beside a secret changeset: converted %d with %d full scans, want 1 and 0", res.Converted, res.FullScans)
+	}
+	if _, ok := readMap(t, dir)[secret]; ok {
+		t.Fatal("the secret changeset was converted")
+	}
+	hgtest.Run(t, dir, "phase", "--force", "--draft", "-r", secret)
+	if res := runNative(t, dir); res.Converted != 1 {
+		t.Errorf("once the secret changeset is draft: converted %d, want 1", res.Converted)
+	}
+	got := readMap(t, dir)
+	if _, ok := got[secret]; !ok {
+		t.Error("the changeset made draft was not converted")
+	}
+	full := freshCopy(t, dir, "full")
+	runNative(t, full)
+	compareMaps(t, readMap(t, full), got)
 }

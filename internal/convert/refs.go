@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,13 +19,29 @@ import (
 // refs/heads/<bookmark> and refs/tags/<tag> (a tag's spaces become "_").
 // Like hg-git, it never deletes a ref.
 func (c *converter) refs(res *Result) error {
-	c.m.hits = map[hg.Node]git.Hash{} // what the next run looks up again
+	hint := 16
+	if c.prior != nil {
+		hint += len(c.prior.Mapped) / 40
+	}
+	c.m.hits = make(map[hg.Node]git.Hash, hint) // what the next run looks up again
 	refs, warns, d, err := describe(c.repo, c.m.get, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior, c.tagFnodes)
 	if err != nil {
 		return err
 	}
 	c.derived = d
 	c.warnings = append(c.warnings, warns...)
+	if c.excl != nil {
+		// The next run finds the secret roots without the node map.
+		roots, err := c.repo.PhaseRoots()
+		if err != nil {
+			return fmt.Errorf("convert: %w", err)
+		}
+		for _, root := range roots {
+			if rev, ok := c.repo.Rev(root.Node); ok && rev >= 0 && root.Phase >= hg.Secret {
+				d.known = append(d.known, nodeRev{root.Node, rev})
+			}
+		}
+	}
 	// Refs the last run left as they are now are not read again.
 	todo := refs
 	if known := c.prior.knownRefs(c.gitDir); known != nil {
@@ -123,9 +140,10 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
-	refs := map[string]git.Hash{}
+	res.Bookmarks = make(map[string]string, len(bms))
+	refs := make(map[string]git.Hash, len(bms)+16)
 	var revs []nodeRev // for the next run (hg.Repo.KnowRevs)
-	seen := map[hg.Node]bool{}
+	seen := make(map[hg.Node]bool, len(bms)+16)
 	remember := func(n hg.Node) {
 		if seen[n] {
 			return
@@ -155,6 +173,10 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 		res.Bookmarks[b.branch] = h.String()
 		refs["refs/heads/"+b.branch] = h
 	}
+	d, err := branchHeads(repo, byHg, res, known, excl, prior)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	exNodes, err := excludedNodes(repo, excl)
 	if err != nil {
 		return nil, nil, nil, err
@@ -169,7 +191,11 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 	for n, f := range tagFnodes {
 		fnodes.Old[n] = f
 	}
-	tags, err := repo.VisibleTagsCached(exNodes, fnodes)
+	heads := make([]hg.HeadRev, len(d.topo))
+	for i, h := range d.topo {
+		heads[i] = hg.HeadRev{Rev: h.Rev, Node: h.Node}
+	}
+	tags, err := repo.TagsAt(heads, exNodes, fnodes)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}
@@ -186,10 +212,6 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 		}
 		res.Tags[name] = h.String()
 		refs["refs/tags/"+name] = h
-	}
-	d, err := branchHeads(repo, byHg, res, known, excl, prior)
-	if err != nil {
-		return nil, nil, nil, err
 	}
 	for n, f := range fnodes.New {
 		d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
@@ -225,7 +247,7 @@ func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark
 	}
 	sort.Strings(names)
 	var order []hg.Node
-	byNode := map[hg.Node][]exportedBookmark{}
+	byNode := make(map[hg.Node][]exportedBookmark, len(bms))
 	for _, name := range names {
 		node := bms[name]
 		branch := name
@@ -259,13 +281,15 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 			d.excluded = append(d.excluded, rev)
 		}
 	}
-	heads := map[int]headState{}
+	// Both lists stay sorted by revision: the new revisions come after
+	// the prior ones. Entries that stop being heads are dropped at the end.
+	var heads []headState
+	var topo []nodeRev // heads whatever the branch (see runState.TopoHeads)
 	from := scannedBefore(repo, excl, prior)
 	if from > 0 {
-		for _, h := range prior.Heads {
-			heads[h.Rev] = h
-		}
+		heads, topo = slices.Clone(prior.Heads), slices.Clone(prior.TopoHeads)
 	}
+	goneHeads, goneTopo := map[int]bool{}, map[int]bool{} // by index
 	for rev := from; rev < n; rev++ {
 		if isExcluded(excl, rev) {
 			continue // never a head, and no parent's child
@@ -284,17 +308,25 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 		}
 		// A parent that is no head already has a child on its branch.
 		for _, pr := range []int{p1, p2} {
-			if h, ok := heads[pr]; ok && pr >= 0 && h.Branch == info.branch {
-				delete(heads, pr)
+			if pr < 0 {
+				continue
+			}
+			if i, ok := slices.BinarySearchFunc(heads, pr, func(h headState, r int) int { return cmp.Compare(h.Rev, r) }); ok && heads[i].Branch == info.branch {
+				goneHeads[i] = true
+			}
+			if i, ok := slices.BinarySearchFunc(topo, pr, func(h nodeRev, r int) int { return cmp.Compare(h.Rev, r) }); ok {
+				goneTopo[i] = true
 			}
 		}
-		heads[rev] = headState{Rev: rev, Branch: info.branch, Closed: info.closed}
+		node, err := cl.Node(rev)
+		if err != nil {
+			return nil, fmt.Errorf("convert: %w", err)
+		}
+		heads = append(heads, headState{Rev: rev, Branch: info.branch, Closed: info.closed})
+		topo = append(topo, nodeRev{node, rev})
 	}
-	d.heads = make([]headState, 0, len(heads))
-	for _, h := range heads {
-		d.heads = append(d.heads, h)
-	}
-	sort.Slice(d.heads, func(i, j int) bool { return d.heads[i].Rev < d.heads[j].Rev })
+	d.heads = dropIndexes(heads, goneHeads)
+	d.topo = dropIndexes(topo, goneTopo)
 	open := map[string]int{}
 	any := map[string]int{}
 	for _, h := range d.heads {
@@ -318,6 +350,33 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 	return d, nil
 }
 
+// ascendingBelow reports whether the revisions of s are ascending, from 0
+// and below n.
+func ascendingBelow[T any](s []T, rev func(T) int, n int) bool {
+	last := -1
+	for _, x := range s {
+		if r := rev(x); r <= last || r >= n {
+			return false
+		}
+		last = rev(x)
+	}
+	return true
+}
+
+// dropIndexes returns s without the elements at the indexes in drop.
+func dropIndexes[T any](s []T, drop map[int]bool) []T {
+	if len(drop) == 0 {
+		return s
+	}
+	out := make([]T, 0, len(s)-len(drop))
+	for i, x := range s {
+		if !drop[i] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // scannedBefore returns the revisions an earlier run scanned (prior, may
 // be nil) that this one need not scan again: all of them when the
 // changelog still holds them and the same of them are excluded (excl, as
@@ -327,6 +386,11 @@ func scannedBefore(repo *hg.Repo, excl []bool, prior *runState) int {
 		return 0
 	}
 	if tip, err := repo.Changelog().Node(prior.Scanned - 1); err != nil || tip != prior.ScannedTip {
+		return 0
+	}
+	// Heads are kept ascending, below Scanned (a damaged state is not).
+	if !ascendingBelow(prior.Heads, func(h headState) int { return h.Rev }, prior.Scanned) ||
+		!ascendingBelow(prior.TopoHeads, func(h nodeRev) int { return h.Rev }, prior.Scanned) {
 		return 0
 	}
 	var excluded []int
@@ -344,6 +408,7 @@ func scannedBefore(repo *hg.Repo, excl []bool, prior *runState) int {
 // derived is what describe computed that the next run can reuse.
 type derived struct {
 	heads     []headState         // branch heads of the whole changelog
+	topo      []nodeRev           // heads of the changesets not excluded, ascending
 	excluded  []int               // the revisions excluded, ascending
 	tagFnodes []tagFnode          // .hgtags revisions of the heads tags were read from
 	known     []nodeRev           // revisions of the nodes bookmarks and tags name

@@ -25,10 +25,12 @@ import (
 const StateFile = "git-synchroniser-state"
 
 // stateVersion changes whenever the encoding or meaning of runState does.
-const stateVersion = 3
+// A state of another version is not read: the run rebuilds it (as for a
+// missing state) and writes the current one.
+const stateVersion = 4
 
 // stateMagic starts the file, before the runState (state_codec.go).
-const stateMagic = "synchroniser convert state 3\n"
+const stateMagic = "synchroniser convert state 4\n"
 
 // runState is the content of StateFile.
 type runState struct {
@@ -45,6 +47,9 @@ type runState struct {
 	ScannedTip hg.Node
 	Heads      []headState
 	Excluded   []int // revisions below Scanned never exported then
+	// The heads of the changesets of [0, Scanned) not excluded (those with
+	// no child but excluded ones), ascending: where tags are read from.
+	TopoHeads []nodeRev
 
 	// The .hgtags file revision of changesets (heads of earlier runs).
 	TagFnodes []tagFnode
@@ -83,6 +88,8 @@ type runState struct {
 	Links        []linkState
 	Manifest     []hg.ManifestEntry // Last's manifest (the reader's previous one)
 	Blobs        []blobState        // blobs of Manifest's file revisions
+
+	encodedSize int // bytes of the file it was read from (not encoded): a size hint for save
 }
 
 type tagFnode struct {
@@ -134,8 +141,9 @@ func loadState(path string) *runState {
 		return nil
 	}
 	var st runState
-	c := &stateCodec{dec: true, buf: b[len(stateMagic):]}
+	c := &stateCodec{dec: true, buf: b[len(stateMagic):], all: string(b[len(stateMagic):])}
 	st.walk(c)
+	st.encodedSize = len(b)
 	if c.bad || len(c.buf) != 0 || st.Version != stateVersion {
 		return nil
 	}
@@ -152,7 +160,7 @@ func (st *runState) matches(m *gitMap) bool {
 
 // save writes st atomically (temporary file, synced, renamed).
 func (st *runState) save(path string) error {
-	c := &stateCodec{buf: []byte(stateMagic)}
+	c := &stateCodec{buf: append(make([]byte, 0, st.encodedSize+st.encodedSize/8+4096), stateMagic...)}
 	st.walk(c)
 	// The directory is not synced: a state the rename of which a crash
 	// undoes is only a cache the next run rebuilds.
@@ -169,6 +177,20 @@ func removeState(path string) error {
 		return fmt.Errorf("convert: remove state: %w", err)
 	}
 	return nil
+}
+
+// checkedRevs returns how many revisions of repo's changelog are those st
+// was made with: st.Scanned when revision st.Scanned-1 is still
+// st.ScannedTip (the changelog only grows at its end; a strip truncates
+// it), otherwise 0.
+func (st *runState) checkedRevs(repo *hg.Repo) int {
+	if st == nil || st.Scanned <= 0 || st.Scanned > repo.Len() {
+		return 0
+	}
+	if tip, err := repo.Changelog().Node(st.Scanned - 1); err != nil || tip != st.ScannedTip {
+		return 0
+	}
+	return st.Scanned
 }
 
 // knownRevs returns st.Known as hg.Repo.KnowRevs takes it (nil for a nil st).
@@ -238,13 +260,28 @@ func (c *converter) restoreExporter(st *runState, rd *reader, rev int) {
 }
 
 // setRefs records refs (see runState.RefNames) as they are in gitDir now.
-func (st *runState) setRefs(gitDir string, refs map[string]git.Hash) {
+// When they have the names of prior's (may be nil), as they mostly do,
+// prior's sorted names and directories are kept.
+func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runState) {
+	sameNames := prior != nil && len(prior.RefNames) == len(refs) && len(prior.RefCommits) == 20*len(refs)
+	for i := 0; sameNames && i < len(prior.RefNames); i++ {
+		_, sameNames = refs[prior.RefNames[i]]
+	}
+	st.RefCommits = make([]byte, 0, 20*len(refs))
+	if sameNames {
+		st.RefNames, st.RefDirs = prior.RefNames, prior.RefDirs
+		for _, name := range st.RefNames {
+			h := refs[name]
+			st.RefCommits = append(st.RefCommits, h[:]...)
+		}
+		st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
+		return
+	}
 	st.RefNames = make([]string, 0, len(refs))
 	for name := range refs {
 		st.RefNames = append(st.RefNames, name)
 	}
 	sort.Strings(st.RefNames)
-	st.RefCommits = make([]byte, 0, 20*len(refs))
 	dirs := map[string]bool{"packed-refs": true}
 	for _, name := range st.RefNames {
 		h := refs[name]

@@ -15,6 +15,9 @@ type stateCodec struct {
 	dec bool
 	buf []byte // encoding: the output; decoding: the input not read yet
 	bad bool
+	// Decoding, strings are cut from one copy of the input (all, of which
+	// buf is the tail) rather than allocated one by one.
+	all string
 }
 
 func (c *stateCodec) fail() { c.bad, c.buf = true, nil }
@@ -103,7 +106,12 @@ func (c *stateCodec) str(v *string) {
 	if !c.dec {
 		c.buf = append(c.buf, *v...)
 	} else if !c.bad {
-		*v = string(c.buf[:n])
+		if c.all != "" {
+			at := len(c.all) - len(c.buf)
+			*v = c.all[at : at+n]
+		} else {
+			*v = string(c.buf[:n])
+		}
 		c.buf = c.buf[n:]
 	}
 }
@@ -131,6 +139,7 @@ func (st *runState) walk(c *stateCodec) {
 	c.fixed(st.ScannedTip[:])
 	list(c, &st.Heads, func(h *headState) { c.int(&h.Rev); c.str(&h.Branch); c.bool(&h.Closed) })
 	list(c, &st.Excluded, c.int)
+	list(c, &st.TopoHeads, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
 	list(c, &st.TagFnodes, func(f *tagFnode) { c.fixed(f.Changeset[:]); c.fixed(f.File[:]) })
 	list(c, &st.Known, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
 	c.bytes(&st.Mapped)

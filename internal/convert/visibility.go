@@ -10,12 +10,13 @@ import (
 // the repository itself hides or keeps secret (see Options.Exclude).
 func excludedOf(repo *hg.Repo, exclude map[hg.Node]bool) ([]bool, error) {
 	if exclude == nil {
-		// repo.Excluded, not repo.State: State reads every head.
-		ex, err := repo.Excluded()
+		// Not repo.State, which reads every head; without obsolescence
+		// markers, only the revisions from the oldest secret root on.
+		excl, err := repo.ExcludedRevs()
 		if err != nil {
 			return nil, fmt.Errorf("convert: %w", err)
 		}
-		exclude = ex
+		return excl, nil
 	}
 	return excludedRevs(repo, exclude)
 }

@@ -54,6 +54,12 @@ type Repo struct {
 
 	reads  atomic.Int64 // revision texts read from any of its revlogs
 	chunks atomic.Int64 // chunks decompressed for them
+	// indexEntries counts the revlog index entries decoded, at open and
+	// as lazily read pages are used.
+	indexEntries atomic.Int64
+	// fullScans counts the computations over every changelog revision
+	// (phases, hidden changesets, heads): see FullScans.
+	fullScans atomic.Int64
 }
 
 // Open opens the repository whose working directory (or bare root) is
@@ -142,17 +148,21 @@ func Open(root string) (*Repo, error) {
 	default:
 		r.enc = encodeDotHash
 	}
-	r.changelog, err = openRevlog(filepath.Join(storeDir, "00changelog.i"), filepath.Join(storeDir, "00changelog.d"), 4)
+	r.changelog, err = openRevlog(filepath.Join(storeDir, "00changelog.i"), filepath.Join(storeDir, "00changelog.d"), 4, true)
 	if err != nil {
 		return nil, err
 	}
-	r.manifests, err = openRevlog(filepath.Join(storeDir, "00manifest.i"), filepath.Join(storeDir, "00manifest.d"), 8)
+	r.manifests, err = openRevlog(filepath.Join(storeDir, "00manifest.i"), filepath.Join(storeDir, "00manifest.d"), 8, true)
 	if err != nil {
 		r.changelog.Close()
 		return nil, err
 	}
 	r.manifests.cacheMax, r.manifests.cacheBytes = maxManifestTexts, DefaultManifestCache
 	r.changelog.recycle, r.manifests.recycle = true, true
+	for _, rl := range []*Revlog{r.changelog, r.manifests} {
+		rl.idx.decoded = &r.indexEntries
+		r.indexEntries.Add(rl.idx.atOpen)
+	}
 	r.changelog.reads, r.manifests.reads = &r.reads, &r.reads
 	r.changelog.chunkReads, r.manifests.chunkReads = &r.chunks, &r.chunks
 	r.changelog.wholeMax, r.manifests.wholeMax = maxWholeData, maxWholeData
@@ -192,6 +202,17 @@ func (r *Repo) SetLimits(wholeData int64, filelogs int) {
 // opened: a measure of the work done, independent of timing.
 func (r *Repo) RevisionReads() int64 { return r.reads.Load() }
 
+// IndexEntries returns how many revlog index entries r has decoded since
+// it was opened: the changelog's and manifest log's are decoded a page at
+// a time as revisions are used, so a reader of the newest revisions
+// decodes a number independent of the history's length.
+func (r *Repo) IndexEntries() int64 { return r.indexEntries.Load() }
+
+// FullScans returns how many computations over every changelog revision
+// (PhaseRevs, HiddenRevs, Heads, State, VisibleTags with exclusions,
+// Excluded) r has made: work that grows with the history.
+func (r *Repo) FullScans() int64 { return r.fullScans.Load() }
+
 // ChunkReads returns how many revlog chunks (full texts and deltas) were
 // decompressed for the revisions RevisionReads counts: a text found in a
 // cache costs none, one at the end of a delta chain of n costs n.
@@ -200,11 +221,15 @@ func (r *Repo) ChunkReads() int64 { return r.chunks.Load() }
 // KnowRevs gives the changelog revisions of nodes a caller already knows
 // (from an earlier run): Rev returns them, once the index confirms each,
 // without building the node map of the whole changelog. A wrong or stale
-// entry is ignored.
-func (r *Repo) KnowRevs(revs map[Node]int) {
+// entry is ignored. Entries below checked are not confirmed (nor their
+// index page read): the caller checked that revisions [0, checked) are
+// those it knew, e.g. by the node of revision checked-1, as the changelog
+// only grows at its end and a strip truncates it.
+func (r *Repo) KnowRevs(revs map[Node]int, checked int) {
 	r.changelog.mu.Lock()
 	defer r.changelog.mu.Unlock()
 	r.changelog.hints = revs
+	r.changelog.trustHints = checked
 }
 
 // SeedManifest puts the text of manifest n, rebuilt from entries (as
@@ -222,7 +247,7 @@ func (r *Repo) SeedManifest(n Node, entries []ManifestEntry) bool {
 	text := EncodeManifest(entries)
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	e := &rl.entries[rev]
+	e := rl.ent(rev)
 	if HashRevision(rl.node(int(e.p1)), rl.node(int(e.p2)), text) != n {
 		return false
 	}
@@ -269,7 +294,7 @@ func (r *Repo) Changeset(rev int) (*Changeset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hg: changeset %d: %w", rev, err)
 	}
-	e := &r.changelog.entries[rev]
+	e := r.changelog.ent(rev)
 	c.Rev = rev
 	c.Node = e.node
 	c.P1 = r.changelog.node(int(e.p1))
@@ -283,10 +308,11 @@ func (r *Repo) VerifyChangeset(rev int) error { return r.changelog.Verify(rev) }
 // Heads returns the changelog revisions that have no children, ascending.
 // Obsolete (hidden) changesets are not filtered.
 func (r *Repo) Heads() []int {
+	r.fullScans.Add(1)
 	n := r.changelog.Len()
 	hasChild := make([]bool, n)
-	for i := range r.changelog.entries {
-		e := &r.changelog.entries[i]
+	for i := range n {
+		e := r.changelog.ent(i)
 		if e.p1 >= 0 {
 			hasChild[e.p1] = true
 		}
@@ -422,12 +448,13 @@ func (r *Repo) Filelog(path string) (*Revlog, error) {
 	}
 	idx := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".i", r.enc)))
 	dat := filepath.Join(r.storeDir, filepath.FromSlash(encodeStorePath("data/"+path+".d", r.enc)))
-	rl, err := openRevlog(idx, dat, filelogCacheTexts)
+	rl, err := openRevlog(idx, dat, filelogCacheTexts, false)
 	if err != nil {
 		return nil, err
 	}
 	rl.cacheBytes = filelogCacheBytes
 	rl.reads, rl.chunkReads = &r.reads, &r.chunks
+	r.indexEntries.Add(rl.idx.atOpen)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old := r.filelogs[path]; old != nil {

@@ -563,7 +563,7 @@ func TestSeedManifest(t *testing.T) {
 	n10, _ := ref.Changelog().Node(10)
 	n20, _ := ref.Changelog().Node(20)
 	hinted := open()
-	hinted.KnowRevs(map[Node]int{n10: 10, n20: 21})
+	hinted.KnowRevs(map[Node]int{n10: 10, n20: 21}, 0)
 	if rev, ok := hinted.Rev(n10); !ok || rev != 10 {
 		t.Errorf("Rev of revision 10 with a right hint: %d, %v", rev, ok)
 	}

@@ -49,7 +49,7 @@ type entry struct {
 // shared with its cache and must not be modified.
 type Revlog struct {
 	name         string // index path, for errors
-	entries      []entry
+	idx          revIndex
 	inline       bool
 	generalDelta bool
 	index        []byte // the whole .i file when inline (holds the data)
@@ -87,8 +87,10 @@ type Revlog struct {
 	// decompressed to build those texts: what a long delta chain costs.
 	chunkReads *atomic.Int64
 	// hints are revisions callers already know by node (see Repo.KnowRevs),
-	// checked against the index before Rev builds the node map.
-	hints map[Node]int
+	// checked against the index before Rev builds the node map, except
+	// those below trustHints, which the caller checked.
+	hints      map[Node]int
+	trustHints int
 }
 
 // wholeAfterChains is how many chains a revlog reads from its data file,
@@ -110,25 +112,29 @@ type cachedText struct {
 // ".i"); the data file, if any, is the same path ending in ".d". A missing
 // index is an empty revlog.
 func OpenRevlog(indexPath string) (*Revlog, error) {
-	return openRevlog(indexPath, strings.TrimSuffix(indexPath, ".i")+".d", defaultCacheTexts)
+	return openRevlog(indexPath, strings.TrimSuffix(indexPath, ".i")+".d", defaultCacheTexts, false)
 }
 
-func openRevlog(indexPath, dataPath string, cacheTexts int) (*Revlog, error) {
-	rl, err := readIndex(indexPath)
+// openRevlog is OpenRevlog with a cache of cacheTexts texts; lazy lets a
+// large index without inline data be read a page at a time (revIndex).
+func openRevlog(indexPath, dataPath string, cacheTexts int, lazy bool) (*Revlog, error) {
+	rl, err := readIndex(indexPath, lazy)
 	if err != nil {
 		return nil, err
 	}
 	rl.cacheMax = max(cacheTexts, 1)
-	if !rl.inline && len(rl.entries) > 0 {
+	if !rl.inline && rl.idx.n > 0 {
 		f, err := os.Open(dataPath)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
+				rl.closeIndex()
 				return nil, fmt.Errorf("hg: open %s: %w", dataPath, err)
 			}
 		} else {
 			st, err := f.Stat()
 			if err != nil {
 				f.Close()
+				rl.closeIndex()
 				return nil, fmt.Errorf("hg: stat %s: %w", dataPath, err)
 			}
 			rl.data, rl.closer, rl.dataName, rl.dataSize = f, f, dataPath, st.Size()
@@ -143,8 +149,9 @@ const indexChunk = 1024 * indexEntrySize
 
 // readIndex reads and decodes the index at path (a missing one is empty).
 // An index with inline data is read whole; another is read a chunk at a
-// time, as only its decoded entries are kept.
-func readIndex(path string) (*Revlog, error) {
+// time, as only its decoded entries are kept, or, when lazy and large, a
+// page at a time as its revisions are used (revIndex).
+func readIndex(path string, lazy bool) (*Revlog, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return parseRevlog(path, nil)
@@ -152,12 +159,21 @@ func readIndex(path string) (*Revlog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hg: read %s: %w", path, err)
 	}
-	defer f.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("hg: read %s: %w", path, err)
 	}
+	byPage := lazy && fi.Size() >= lazyMinPages*pageEntries*indexEntrySize
 	chunk := make([]byte, min(fi.Size(), indexChunk))
+	if byPage {
+		chunk = chunk[:indexEntrySize:indexEntrySize] // the header: the rest is read by page
+	}
 	n, err := io.ReadFull(f, chunk)
 	if err != nil && err != io.ErrUnexpectedEOF {
 		return nil, fmt.Errorf("hg: read %s: %w", path, err)
@@ -170,13 +186,22 @@ func readIndex(path string) (*Revlog, error) {
 		}
 		return parseRevlog(path, append(chunk, rest...))
 	}
-	rl, err := parseHeader(path, chunk, int(fi.Size()/indexEntrySize))
+	rl, err := parseHeader(path, chunk)
 	if err != nil {
 		return nil, err
 	}
-	rest := io.LimitReader(f, fi.Size()-int64(n)) // entries appended meanwhile are not seen
+	total := int(fi.Size() / indexEntrySize) // entries appended meanwhile are not seen
+	if byPage {
+		rl.idx.n = total
+		rl.idx.pages = make([]atomic.Pointer[[]entry], (total+pageMask)>>pageShift)
+		rl.idx.lazy = &lazyIndex{f: f, name: path}
+		keep = true
+		return rl, nil
+	}
+	all := make([]entry, 0, total)
+	rest := io.LimitReader(f, fi.Size()-int64(n))
 	for len(chunk) > 0 {
-		if err := rl.appendEntries(chunk); err != nil {
+		if all, err = appendEntries(path, false, all, chunk); err != nil {
 			return nil, err
 		}
 		n, err := io.ReadFull(rest, chunk[:cap(chunk)])
@@ -185,6 +210,7 @@ func readIndex(path string) (*Revlog, error) {
 		}
 		chunk = chunk[:n]
 	}
+	rl.idx.setEntries(all)
 	return rl, nil
 }
 
@@ -194,7 +220,7 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 	if len(b) == 0 {
 		return &Revlog{name: name, cacheMax: defaultCacheTexts, generalDelta: true}, nil
 	}
-	rl, err := parseHeader(name, b, len(b)/indexEntrySize) // n bounds the count in both layouts
+	rl, err := parseHeader(name, b)
 	if err != nil {
 		return nil, err
 	}
@@ -204,15 +230,17 @@ func parseRevlog(name string, b []byte) (*Revlog, error) {
 	if rl.inline {
 		rl.index = b
 	}
-	if err := rl.appendEntries(b); err != nil {
+	all, err := appendEntries(name, rl.inline, make([]entry, 0, len(b)/indexEntrySize), b) // bounds the count in both layouts
+	if err != nil {
 		return nil, err
 	}
+	rl.idx.setEntries(all)
 	return rl, nil
 }
 
 // parseHeader checks the version and flags in the first 4 bytes of b and
-// returns an empty revlog for up to n entries.
-func parseHeader(name string, b []byte, n int) (*Revlog, error) {
+// returns an empty revlog.
+func parseHeader(name string, b []byte) (*Revlog, error) {
 	rl := &Revlog{name: name, cacheMax: defaultCacheTexts}
 	if len(b) < 4 {
 		return nil, corruptf("hg: read %s: index truncated (%d bytes)", name, len(b))
@@ -226,61 +254,39 @@ func parseHeader(name string, b []byte, n int) (*Revlog, error) {
 	}
 	rl.inline = header&flagInlineData != 0
 	rl.generalDelta = header&flagGeneralDelta != 0
-	rl.entries = make([]entry, 0, n)
 	return rl, nil
 }
 
-// appendEntries decodes the entries in b, which follow those rl has: the
+// appendEntries decodes the entries in b, which follow those of all: the
 // whole index when inline, otherwise a whole number of entries.
-func (rl *Revlog) appendEntries(b []byte) error {
-	name := rl.name
+func appendEntries(name string, inline bool, all []entry, b []byte) ([]entry, error) {
 	pos := 0
 	for pos < len(b) {
-		rev := len(rl.entries)
+		rev := len(all)
 		if len(b)-pos < indexEntrySize {
-			return corruptf("hg: read %s: entry %d truncated at offset %d", name, rev, pos)
+			return nil, corruptf("hg: read %s: entry %d truncated at offset %d", name, rev, pos)
 		}
-		e := b[pos : pos+indexEntrySize]
-		offFlags := binary.BigEndian.Uint64(e)
-		ent := entry{
-			flags:   uint16(offFlags),
-			clen:    int32(binary.BigEndian.Uint32(e[8:])),
-			rawsize: int32(binary.BigEndian.Uint32(e[12:])),
-			base:    int32(binary.BigEndian.Uint32(e[16:])),
-			link:    int32(binary.BigEndian.Uint32(e[20:])),
-			p1:      int32(binary.BigEndian.Uint32(e[24:])),
-			p2:      int32(binary.BigEndian.Uint32(e[28:])),
+		ent, offFlags, err := decodeEntry(name, rev, b[pos:pos+indexEntrySize])
+		if err != nil {
+			return nil, err
 		}
-		copy(ent.node[:], e[32:52])
-		if rev == 0 {
-			offFlags &= 0xFFFF // the first 4 bytes hold the header, offset 0
-		}
-		if ent.clen < 0 {
-			return corruptf("hg: read %s: rev %d: negative chunk length", name, rev)
-		}
-		if ent.base < 0 || int(ent.base) > rev {
-			return corruptf("hg: read %s: rev %d: bad delta base %d", name, rev, ent.base)
-		}
-		if ent.p1 < -1 || int(ent.p1) >= rev || ent.p2 < -1 || int(ent.p2) >= rev {
-			return corruptf("hg: read %s: rev %d: bad parents %d, %d", name, rev, ent.p1, ent.p2)
-		}
-		if rl.inline {
+		if inline {
 			ent.pos = int64(pos + indexEntrySize)
 			if int64(len(b))-ent.pos < int64(ent.clen) {
-				return corruptf("hg: read %s: rev %d: inline data truncated", name, rev)
+				return nil, corruptf("hg: read %s: rev %d: inline data truncated", name, rev)
 			}
 			pos += indexEntrySize + int(ent.clen)
 		} else {
 			ent.pos = int64(offFlags >> 16)
 			pos += indexEntrySize
 		}
-		rl.entries = append(rl.entries, ent)
+		all = append(all, ent)
 	}
-	return nil
+	return all, nil
 }
 
 // Len returns the number of revisions.
-func (rl *Revlog) Len() int { return len(rl.entries) }
+func (rl *Revlog) Len() int { return rl.idx.n }
 
 // Inline reports whether the revision data is stored in the index file.
 func (rl *Revlog) Inline() bool { return rl.inline }
@@ -291,10 +297,14 @@ func (rl *Revlog) GeneralDelta() bool { return rl.generalDelta }
 // Node returns the node of rev: NullNode for -1 (the null revision), an
 // error wrapping ErrRevisionRange for a revision the revlog lacks.
 func (rl *Revlog) Node(rev int) (Node, error) {
-	if rev < -1 || rev >= len(rl.entries) {
-		return NullNode, rangeError(rl.name, rev, len(rl.entries))
+	if rev < -1 || rev >= rl.idx.n {
+		return NullNode, rangeError(rl.name, rev, rl.idx.n)
 	}
-	return rl.node(rev), nil
+	if rev < 0 {
+		return NullNode, nil
+	}
+	e, err := rl.entErr(rev)
+	return e.node, err
 }
 
 // node is Node for a revision known to be in [-1, Len()), such as a parent
@@ -303,33 +313,35 @@ func (rl *Revlog) node(rev int) Node {
 	if rev < 0 {
 		return NullNode
 	}
-	return rl.entries[rev].node
+	return rl.ent(rev).node
 }
 
 // Parents returns the parent revisions of rev (-1 for none).
 func (rl *Revlog) Parents(rev int) (p1, p2 int, err error) {
-	if rev < 0 || rev >= len(rl.entries) {
-		return -1, -1, rangeError(rl.name, rev, len(rl.entries))
+	if rev < 0 || rev >= rl.idx.n {
+		return -1, -1, rangeError(rl.name, rev, rl.idx.n)
 	}
-	e := &rl.entries[rev]
-	return int(e.p1), int(e.p2), nil
+	e, err := rl.entErr(rev)
+	return int(e.p1), int(e.p2), err
 }
 
 // LinkRev returns the changelog revision that introduced rev.
 func (rl *Revlog) LinkRev(rev int) (int, error) {
-	if rev < 0 || rev >= len(rl.entries) {
-		return -1, rangeError(rl.name, rev, len(rl.entries))
+	if rev < 0 || rev >= rl.idx.n {
+		return -1, rangeError(rl.name, rev, rl.idx.n)
 	}
-	return int(rl.entries[rev].link), nil
+	e, err := rl.entErr(rev)
+	return int(e.link), err
 }
 
 // RawSize returns the length of rev's full text, -1 when the index does not
 // record it.
 func (rl *Revlog) RawSize(rev int) (int, error) {
-	if rev < 0 || rev >= len(rl.entries) {
-		return -1, rangeError(rl.name, rev, len(rl.entries))
+	if rev < 0 || rev >= rl.idx.n {
+		return -1, rangeError(rl.name, rev, rl.idx.n)
 	}
-	return int(rl.entries[rev].rawsize), nil
+	e, err := rl.entErr(rev)
+	return int(e.rawsize), err
 }
 
 // Rev returns the revision holding node n. NullNode is revision -1.
@@ -339,20 +351,20 @@ func (rl *Revlog) Rev(n Node) (int, bool) {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	if r, ok := rl.hints[n]; ok && r >= 0 && r < len(rl.entries) && rl.entries[r].node == n {
+	if r, ok := rl.hints[n]; ok && r >= 0 && r < rl.idx.n && (r < rl.trustHints || rl.ent(r).node == n) {
 		return r, true
 	}
 	if rl.nodemap == nil {
 		// The newest revisions, which an increment reads, are found
 		// without building the node map of the whole revlog.
-		for rev := len(rl.entries) - 1; rev >= 0 && rev >= len(rl.entries)-tailSearch; rev-- {
-			if rl.entries[rev].node == n {
+		for rev := rl.idx.n - 1; rev >= 0 && rev >= rl.idx.n-tailSearch; rev-- {
+			if rl.ent(rev).node == n {
 				return rev, true
 			}
 		}
-		rl.nodemap = make(map[Node]int32, len(rl.entries))
-		for i := range rl.entries {
-			rl.nodemap[rl.entries[i].node] = int32(i)
+		rl.nodemap = make(map[Node]int32, rl.idx.n)
+		for i := range rl.idx.n {
+			rl.nodemap[rl.ent(i).node] = int32(i)
 		}
 	}
 	r, ok := rl.nodemap[n]
@@ -368,20 +380,20 @@ func (rl *Revlog) Close() error {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	rl.cache, rl.cacheIdx, rl.cachedBytes = nil, nil, 0
+	err := rl.closeIndex()
 	if rl.closer != nil {
-		err := rl.closer.Close()
+		err = errors.Join(err, rl.closer.Close())
 		rl.data, rl.closer = nil, nil
-		return err
 	}
-	return nil
+	return err
 }
 
 // Revision returns the full text of rev. The result is shared with the
 // revlog's cache (callers must not modify it), except for a Repo's
 // changelog and manifest log, which return a copy.
 func (rl *Revlog) Revision(rev int) ([]byte, error) {
-	if rev < 0 || rev >= len(rl.entries) {
-		return nil, rangeError(rl.name, rev, len(rl.entries))
+	if rev < 0 || rev >= rl.idx.n {
+		return nil, rangeError(rl.name, rev, rl.idx.n)
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
@@ -399,7 +411,7 @@ func (rl *Revlog) Verify(rev int) error {
 	if err != nil {
 		return err
 	}
-	e := &rl.entries[rev]
+	e := rl.ent(rev)
 	if got := HashRevision(rl.node(int(e.p1)), rl.node(int(e.p2)), text); got != e.node {
 		return corruptf("hg: verify %s: rev %d: node %s does not match content hash %s", rl.name, rev, e.node, got)
 	}
@@ -518,8 +530,8 @@ func (rl *Revlog) outputBuffer(size int) []byte {
 // withRevision calls fn with rev's text while holding the revlog's lock,
 // so that the text cannot be recycled meanwhile.
 func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
-	if rev < 0 || rev >= len(rl.entries) {
-		return rangeError(rl.name, rev, len(rl.entries))
+	if rev < 0 || rev >= rl.idx.n {
+		return rangeError(rl.name, rev, rl.idx.n)
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
@@ -537,7 +549,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 	if t := rl.cached(rev); t != nil {
 		return t, nil
 	}
-	e := &rl.entries[rev]
+	e := rl.ent(rev)
 	if e.flags&^knownRevFlags != 0 {
 		return nil, corruptf("hg: read %s: rev %d: unknown revision flags %#x", rl.name, rev, e.flags)
 	}
@@ -559,7 +571,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 			break
 		}
 		chain = append(chain, r)
-		b := int(rl.entries[r].base)
+		b := int(rl.ent(r).base)
 		if b == r {
 			full = true
 			break
@@ -569,6 +581,9 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 		} else {
 			r--
 		}
+	}
+	if err := rl.indexErr(); err != nil {
+		return nil, err
 	}
 
 	if rl.chunkReads != nil {
@@ -581,11 +596,11 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 	i := len(chain) - 1
 	if full {
 		base := chain[i]
-		t, err := rl.decompress(chunks[i], nil, rl.entries[base].rawsize, true)
+		t, err := rl.decompress(chunks[i], nil, rl.ent(base).rawsize, true)
 		if err != nil {
 			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, base, err)
 		}
-		if rs := rl.entries[base].rawsize; rs >= 0 && int(rs) != len(t) {
+		if rs := rl.ent(base).rawsize; rs >= 0 && int(rs) != len(t) {
 			return nil, corruptf("hg: read %s: rev %d: text is %d bytes, index says %d", rl.name, base, len(t), rs)
 		}
 		text = t
@@ -599,7 +614,7 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 	var scratch *[2][]byte
 	for ; i >= 0; i-- {
 		r := chain[i]
-		rs := rl.entries[r].rawsize
+		rs := rl.ent(r).rawsize
 		d, err := rl.decompress(chunks[i], rl.delta[:0], rs, false)
 		if err != nil {
 			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
@@ -661,7 +676,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 	out := make([][]byte, len(chain))
 	if rl.inline {
 		for i, r := range chain {
-			e := &rl.entries[r]
+			e := rl.ent(r)
 			out[i] = rl.index[e.pos : e.pos+int64(e.clen)]
 		}
 		return out, nil
@@ -681,7 +696,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 	}
 	if rl.whole != nil {
 		for i, r := range chain {
-			e := &rl.entries[r]
+			e := rl.ent(r)
 			end := e.pos + int64(e.clen)
 			if end > int64(len(rl.whole)) {
 				return nil, corruptf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, len(rl.whole))
@@ -692,7 +707,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 	}
 	lo, hi, sum := int64(-1), int64(0), int64(0)
 	for _, r := range chain {
-		e := &rl.entries[r]
+		e := rl.ent(r)
 		end := e.pos + int64(e.clen)
 		if e.clen > 0 && (end > rl.dataSize || rl.data == nil) {
 			return nil, corruptf("hg: read %s: rev %d: data [%d,%d) beyond end of data file (%d bytes)", rl.name, r, e.pos, end, rl.dataSize)
@@ -721,7 +736,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 			return nil, fmt.Errorf("hg: read %s: %w", rl.dataName, err)
 		}
 		for i, r := range chain {
-			e := &rl.entries[r]
+			e := rl.ent(r)
 			if e.clen == 0 {
 				out[i] = []byte{}
 				continue
@@ -736,7 +751,7 @@ func (rl *Revlog) chunks(chain []int) ([][]byte, error) {
 	buf := rl.span[:sum]
 	at := int64(0)
 	for i, r := range chain {
-		e := &rl.entries[r]
+		e := rl.ent(r)
 		c := buf[at : at+int64(e.clen)]
 		if _, err := rl.data.ReadAt(c, e.pos); err != nil {
 			return nil, fmt.Errorf("hg: read %s: %w", rl.dataName, err)

@@ -100,7 +100,7 @@ func (a *RevlogAppender) DropCache() {
 func OpenRevlogAppender(storeDir, name string) (*RevlogAppender, error) {
 	idx := filepath.Join(storeDir, filepath.FromSlash(name))
 	dat := strings.TrimSuffix(idx, ".i") + ".d"
-	rl, err := openRevlog(idx, dat, 4)
+	rl, err := openRevlog(idx, dat, 4, false)
 	if err != nil {
 		return nil, err
 	}
@@ -114,13 +114,13 @@ func OpenRevlogAppender(storeDir, name string) (*RevlogAppender, error) {
 		rl.Close()
 		return nil, fmt.Errorf("hg: stat %s: %w", idx, err)
 	}
-	if n := len(rl.entries); n > 0 {
+	if n := rl.Len(); n > 0 {
 		if rl.inline {
-			for i := range rl.entries {
-				a.dataEnd += int64(rl.entries[i].clen)
+			for i := range n {
+				a.dataEnd += int64(rl.ent(i).clen)
 			}
 		} else {
-			last := rl.entries[n-1]
+			last := rl.ent(n - 1)
 			a.dataEnd = last.pos + int64(last.clen)
 		}
 	}
@@ -161,7 +161,7 @@ func (a *RevlogAppender) Node(rev int) Node {
 // in [0, Len()).
 func (a *RevlogAppender) Parents(rev int) (int, int) {
 	if rev < a.oldLen {
-		e := &a.old.entries[rev]
+		e := a.old.ent(rev)
 		return int(e.p1), int(e.p2)
 	}
 	p := &a.pend[rev-a.oldLen]
@@ -172,7 +172,7 @@ func (a *RevlogAppender) Parents(rev int) (int, int) {
 // be in [0, Len()).
 func (a *RevlogAppender) LinkRev(rev int) int {
 	if rev < a.oldLen {
-		return int(a.old.entries[rev].link)
+		return int(a.old.ent(rev).link)
 	}
 	return int(a.pend[rev-a.oldLen].link)
 }
@@ -360,7 +360,7 @@ func (a *RevlogAppender) AddDelta(node, p1, p2, deltaBase Node, link int, delta 
 // generaldelta (the base field of the index).
 func (a *RevlogAppender) chainBase(rev int) int32 {
 	if rev < a.oldLen {
-		return a.old.entries[rev].base
+		return a.old.ent(rev).base
 	}
 	return a.pend[rev-a.oldLen].base
 }
@@ -374,7 +374,7 @@ func (a *RevlogAppender) chainInfo(rev int) (int, int64) {
 	}
 	n, sum := 0, int64(0)
 	for r := rev; ; n++ {
-		e := &a.old.entries[r]
+		e := a.old.ent(r)
 		sum += int64(e.clen)
 		if int(e.base) == r || n > maxChainLen {
 			break
@@ -491,8 +491,8 @@ func (a *RevlogAppender) Commit(j *Journal) error {
 	var dat []byte
 	if a.oldLen > 0 {
 		dat = make([]byte, 0, total)
-		for r := range a.old.entries {
-			e := &a.old.entries[r]
+		for r := range a.old.Len() {
+			e := a.old.ent(r)
 			dat = append(dat, a.old.index[e.pos:e.pos+int64(e.clen)]...)
 			b := bytes.Clone(a.old.index[e.pos-indexEntrySize : e.pos])
 			if r == 0 {

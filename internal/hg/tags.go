@@ -136,10 +136,30 @@ type TagFnodes struct {
 // tagsOf is Tags reading .hgtags from heads (ascending), leaving out tags
 // on excluded changesets, looking heads up in cache first (may be nil).
 func (r *Repo) tagsOf(heads []int, excluded map[Node]bool, cache *TagFnodes) ([]Tag, error) {
+	hs := make([]HeadRev, len(heads))
+	for i, h := range heads {
+		hs[i] = HeadRev{h, r.changelog.node(h)}
+	}
+	if err := r.changelog.indexErr(); err != nil {
+		return nil, err
+	}
+	return r.TagsAt(hs, excluded, cache)
+}
+
+// HeadRev is a changelog head by revision and node.
+type HeadRev struct {
+	Rev  int
+	Node Node
+}
+
+// TagsAt is VisibleTagsCached given the heads of the changesets not
+// excluded (ascending), as a caller that keeps them from run to run knows
+// them: the changelog is not scanned for them.
+func (r *Repo) TagsAt(heads []HeadRev, excluded map[Node]bool, cache *TagFnodes) ([]Tag, error) {
 	var fnodes []Node
 	seen := map[Node]bool{}
-	for _, h := range heads {
-		hn := r.changelog.node(h)
+	for _, head := range heads {
+		h, hn := head.Rev, head.Node
 		var fn Node
 		ok := false
 		if cache != nil {
@@ -232,7 +252,7 @@ func (r *Repo) Bookmarks() (map[string]Node, error) {
 // ParseBookmarks parses a bookmarks file: lines "hex40 name". Malformed
 // lines are skipped, as hg skips them with a warning.
 func ParseBookmarks(b []byte) map[string]Node {
-	marks := map[string]Node{}
+	marks := make(map[string]Node, bytes.Count(b, []byte("\n"))+1)
 	for line := range lines(b) {
 		sha, name, ok := bytes.Cut(line, []byte(" "))
 		if !ok {

@@ -13,13 +13,46 @@ import (
 // the roots it descends from (itself included). Roots naming unknown
 // changesets are ignored, as hg ignores them.
 func (r *Repo) PhaseRevs() ([]Phase, error) {
+	r.fullScans.Add(1)
 	n := r.changelog.Len()
 	phases := make([]Phase, n)
+	roots, err := r.PhaseRoots()
+	if err != nil {
+		return nil, err
+	}
+	for _, root := range roots {
+		if rev, ok := r.Rev(root.Node); ok && rev >= 0 && root.Phase > phases[rev] {
+			phases[rev] = root.Phase
+		}
+	}
+	for rev := 0; rev < n; rev++ {
+		p1, p2 := r.changelog.parentRevs(rev)
+		for _, pr := range []int{p1, p2} {
+			if pr >= 0 && pr < rev && phases[pr] > phases[rev] {
+				phases[rev] = phases[pr]
+			}
+		}
+	}
+	return phases, r.changelog.indexErr()
+}
+
+// PhaseRoot is a line of .hg/store/phaseroots: the changesets descending
+// from Node (itself included) are at least in Phase.
+type PhaseRoot struct {
+	Phase Phase
+	Node  Node
+}
+
+// PhaseRoots reads .hg/store/phaseroots ("<phase> <hex node>" lines; a
+// missing file means every changeset is public). Roots may name unknown
+// changesets, which hg ignores.
+func (r *Repo) PhaseRoots() ([]PhaseRoot, error) {
 	p := filepath.Join(r.storeDir, "phaseroots")
 	b, err := readOptional(p)
 	if err != nil {
 		return nil, err
 	}
+	var roots []PhaseRoot
 	for line := range lines(b) {
 		ph, hexNode, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
@@ -33,19 +66,9 @@ func (r *Repo) PhaseRevs() ([]Phase, error) {
 		if !decodeHex(node[:], hexNode) {
 			return nil, fmt.Errorf("hg: %s: bad node in line %q", p, truncate(string(line), 80))
 		}
-		if rev, ok := r.Rev(node); ok && Phase(v) > phases[rev] {
-			phases[rev] = Phase(v)
-		}
+		roots = append(roots, PhaseRoot{Phase(v), node})
 	}
-	for rev := 0; rev < n; rev++ {
-		p1, p2 := r.changelog.parentRevs(rev)
-		for _, pr := range []int{p1, p2} {
-			if pr >= 0 && pr < rev && phases[pr] > phases[rev] {
-				phases[rev] = phases[pr]
-			}
-		}
-	}
-	return phases, nil
+	return roots, nil
 }
 
 // visibility reads the phase of every revision, the obsolescence markers
@@ -69,6 +92,7 @@ func (r *Repo) visibility() (phases []Phase, markers []Marker, hidden []bool, er
 // pinned (bookmarked, a parent of the working directory, or locally
 // tagged) and the ancestors of any visible non-public revision.
 func (r *Repo) HiddenRevs(phases []Phase, markers []Marker) ([]bool, error) {
+	r.fullScans.Add(1)
 	n := r.changelog.Len()
 	if len(phases) != n {
 		return nil, fmt.Errorf("hg: hidden: %d phases for %d revisions", len(phases), n)
@@ -209,6 +233,7 @@ func (r *Repo) State() (*SourceState, error) {
 		Markers:   markers,
 		Hidden:    map[Node]bool{},
 	}
+	r.fullScans.Add(1)
 	cl := r.changelog
 	n := cl.Len()
 	hasChild := make([]bool, n)
@@ -260,6 +285,7 @@ func (r *Repo) VisibleTagsCached(excluded map[Node]bool, cache *TagFnodes) ([]Ta
 	if len(excluded) == 0 {
 		return r.tagsOf(r.Heads(), nil, cache)
 	}
+	r.fullScans.Add(1)
 	cl := r.changelog
 	n := cl.Len()
 	hasChild := make([]bool, n)
@@ -285,6 +311,6 @@ func (r *Repo) VisibleTagsCached(excluded map[Node]bool, cache *TagFnodes) ([]Ta
 
 // parentRevs is Parents for a revision known to be in [0, Len()).
 func (rl *Revlog) parentRevs(rev int) (p1, p2 int) {
-	e := &rl.entries[rev]
+	e := rl.ent(rev)
 	return int(e.p1), int(e.p2)
 }
