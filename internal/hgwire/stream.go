@@ -1,0 +1,707 @@
+package hgwire
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/synchroniser/synchroniser/internal/hg"
+)
+
+// A stream clone (bundle2 part stream2, streamclone.py) copies the
+// server's store files as they are: the server does no work beyond
+// reading them, where a changegroup of the whole history costs it a
+// second of CPU per few thousand changesets. The files are written to a
+// store of their own and checked as hg verify would before that store
+// replaces the (empty) cache's; then an ordinary pull brings bookmarks,
+// phases and whatever the source gained meanwhile.
+
+// streamRequires are the store formats a stream clone may carry: those
+// this package reads and appends to.
+var streamRequires = map[string]bool{
+	"revlogv1": true, "generaldelta": true, "sparserevlog": true, "revlog-compression-zstd": true,
+}
+
+// Bounds on what a stream2 part may declare.
+const (
+	maxStreamName  = 4096
+	maxStreamFiles = 10_000_000
+)
+
+// streamDeclined says why a stream clone was not used: the source does not
+// offer one this package can take (the pull then asks for a changegroup).
+type streamDeclined struct{ why string }
+
+func (e *streamDeclined) Error() string { return "hgwire: stream clone declined: " + e.why }
+
+// streamOffer returns the store requirements of the source's stream
+// clone, or why none can be taken.
+func (p *Peer) streamOffer() ([]string, string) {
+	if p.b2 == nil || !p.b2.Has("stream", "v2") {
+		return nil, "the source offers no stream clone (bundle2 stream=v2)"
+	}
+	reqs := p.caps.List("streamreqs")
+	if len(reqs) == 0 {
+		// "stream" alone means revlogv1 without generaldelta.
+		return nil, "the source's store has no generaldelta"
+	}
+	if err := checkStreamRequires(reqs); err != nil {
+		return nil, err.Error()
+	}
+	return reqs, ""
+}
+
+func checkStreamRequires(reqs []string) error {
+	have := map[string]bool{}
+	for _, r := range reqs {
+		if !streamRequires[r] {
+			return &streamDeclined{"store requirement " + strconv.Quote(truncate(r, 60))}
+		}
+		have[r] = true
+	}
+	if !have["revlogv1"] || !have["generaldelta"] {
+		return &streamDeclined{"a store without revlogv1 and generaldelta"}
+	}
+	return nil
+}
+
+// emptyCache reports whether the cache at root holds no changeset and
+// only requirements the store writer takes.
+func emptyCache(root string) bool {
+	repo, err := hg.Open(root)
+	if err != nil {
+		return false
+	}
+	defer repo.Close()
+	for _, r := range repo.Requirements() {
+		if !writableRequires[r] {
+			return false
+		}
+	}
+	return repo.Len() == 0 && repo.HasRequirement("share-safe")
+}
+
+// streamArgs are the getbundle arguments of a stream clone. The client
+// caps leave out obsmarkers: a source with markers then refuses the stream
+// (its store would bring the changesets they hide), and a changegroup
+// brings only what it shows, as for any other pull.
+func streamArgs() map[string]string {
+	caps := ClientBundle2Caps()
+	delete(caps, "obsmarkers")
+	caps["stream"] = []string{"v2"}
+	return map[string]string{
+		"bundlecaps": "HG20,bundle2=" + caps.Encode(),
+		"cg":         "0",
+		"stream":     "1",
+		"common":     hg.NullNode.String(),
+	}
+}
+
+// streamClone fills the empty cache at cacheRoot with the source's store
+// through a stream clone and returns the number of changesets it holds,
+// and whether it asked the source (which ends an ssh connection).
+// A *streamDeclined error (the source refused, or sent what this package
+// does not take) leaves the cache as it was, ready for a changegroup; any
+// other error is the source's fault, and leaves the cache as it was too.
+func streamClone(ctx context.Context, peer *Peer, cacheRoot string, opts PullOptions) (csets int, asked bool, err error) {
+	if _, why := peer.streamOffer(); why != "" {
+		return 0, false, &streamDeclined{why}
+	}
+	n, err := streamInto(ctx, peer, cacheRoot, opts)
+	return n, true, err
+}
+
+func streamInto(ctx context.Context, peer *Peer, cacheRoot string, opts PullOptions) (int, error) {
+	hgDir := filepath.Join(cacheRoot, ".hg")
+	tmp := filepath.Join(hgDir, "store.stream")
+	if err := os.RemoveAll(tmp); err != nil {
+		return 0, fmt.Errorf("hgwire: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	body, err := peer.t.stream(ctx, "getbundle", streamArgs())
+	if err != nil {
+		return 0, err
+	}
+	var r io.Reader = body
+	if opts.MaxBytes > 0 {
+		r = &boundedReader{r: body, left: opts.MaxBytes, max: opts.MaxBytes}
+	}
+	got, err := readStreamBundle(r, tmp)
+	body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := verifyStore(tmp, got.files)
+	if err != nil {
+		return 0, err
+	}
+	if err := swapStore(hgDir, tmp, got.requires); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// readStreamBundle reads the getbundle answer of a stream clone: one
+// stream2 part (and advisory parts, skipped), its files written under
+// store.
+func readStreamBundle(r io.Reader, store string) (*streamed, error) {
+	b, err := NewBundle2Reader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	var out *streamed
+	got := false
+	for {
+		p, err := b.NextPart()
+		if err == io.EOF {
+			break
+		}
+		var re *RemoteError
+		if errors.As(err, &re) && !got {
+			// hg serve aborts a stream it will not give (secret
+			// changesets, markers, server.uncompressed off).
+			return nil, &streamDeclined{"the source refused: " + re.Error()}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.Name() != "stream2" {
+			if p.Mandatory {
+				return nil, &streamDeclined{"mandatory bundle2 part " + p.Type}
+			}
+			continue
+		}
+		if got {
+			return nil, errors.New("hgwire: stream clone: a second stream2 part")
+		}
+		got = true
+		if err := p.CheckKnown(map[string][]string{"stream2": {"requirements", "filecount", "bytecount"}}); err != nil {
+			return nil, &streamDeclined{err.Error()}
+		}
+		if out, err = readStream2(p, store); err != nil {
+			return nil, err
+		}
+	}
+	if !got {
+		return nil, errors.New("hgwire: stream clone: the source sent no stream2 part")
+	}
+	return out, nil
+}
+
+// readStream2 writes the files of a stream2 part under store.
+func readStream2(p *Part, store string) (*streamed, error) {
+	rq, err := url.QueryUnescape(p.Params["requirements"])
+	if err != nil {
+		return nil, fmt.Errorf("hgwire: stream2 requirements %q: %w", truncate(p.Params["requirements"], 60), err)
+	}
+	var reqs []string
+	if rq != "" {
+		reqs = strings.Split(rq, ",")
+	}
+	if err := checkStreamRequires(reqs); err != nil {
+		return nil, err
+	}
+	filecount, err := strconv.ParseInt(p.Params["filecount"], 10, 64)
+	if err != nil || filecount < 0 || filecount > maxStreamFiles {
+		return nil, fmt.Errorf("hgwire: stream2 filecount %q", truncate(p.Params["filecount"], 30))
+	}
+	bytecount, err := strconv.ParseInt(p.Params["bytecount"], 10, 64)
+	if err != nil || bytecount < 0 {
+		return nil, fmt.Errorf("hgwire: stream2 bytecount %q", truncate(p.Params["bytecount"], 30))
+	}
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return nil, fmt.Errorf("hgwire: %w", err)
+	}
+	br := bufio.NewReaderSize(p, 64<<10)
+	seen := map[string]bool{}
+	var files []string
+	left := bytecount
+	buf := make([]byte, 256<<10)
+	for i := int64(0); i < filecount; i++ {
+		src, err := br.ReadByte()
+		if err != nil {
+			return nil, truncErr("stream2 entry", noEOF(err))
+		}
+		nameLen, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, truncErr("stream2 entry", noEOF(err))
+		}
+		size, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, truncErr("stream2 entry", noEOF(err))
+		}
+		if nameLen == 0 || nameLen > maxStreamName {
+			return nil, fmt.Errorf("hgwire: stream2 entry %d: name of %d bytes", i, nameLen)
+		}
+		if size > uint64(left) {
+			return nil, fmt.Errorf("hgwire: stream2 entry %d: %d bytes, beyond the %d declared", i, size, bytecount)
+		}
+		left -= int64(size)
+		nb := make([]byte, nameLen)
+		if _, err := io.ReadFull(br, nb); err != nil {
+			return nil, truncErr("stream2 entry name", noEOF(err))
+		}
+		name := string(nb)
+		var dst io.Writer = io.Discard
+		var f *os.File
+		switch src {
+		case 'c': // hg's caches (branch heads, tags): it remakes them
+		case 's':
+			keep, err := storeFileName(name)
+			if err != nil {
+				return nil, err
+			}
+			if seen[name] {
+				return nil, fmt.Errorf("hgwire: stream2: %q sent twice", name)
+			}
+			seen[name] = true
+			if !keep {
+				break
+			}
+			path := filepath.Join(store, filepath.FromSlash(hg.EncodeStorePath(name)))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, fmt.Errorf("hgwire: %w", err)
+			}
+			if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
+				return nil, fmt.Errorf("hgwire: %w", err)
+			}
+			dst = f
+			files = append(files, name)
+		default:
+			return nil, fmt.Errorf("hgwire: stream2 entry %d: unknown destination %q", i, src)
+		}
+		n, err := io.CopyBuffer(dst, io.LimitReader(br, int64(size)), buf)
+		if err == nil && n != int64(size) {
+			err = io.ErrUnexpectedEOF
+		}
+		if f != nil {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return nil, truncErr("stream2 file "+name, noEOF(err))
+		}
+	}
+	if left != 0 {
+		return nil, fmt.Errorf("hgwire: stream2: %d of the %d bytes declared not sent", left, bytecount)
+	}
+	// The part must end here.
+	if _, err := br.ReadByte(); err != io.EOF {
+		if err == nil {
+			return nil, errors.New("hgwire: stream2: data after the last file")
+		}
+		return nil, err
+	}
+	return &streamed{files: files, requires: reqs}, nil
+}
+
+// streamed is what a stream2 part held: the store files written
+// (unencoded names) and the store's requirements.
+type streamed struct {
+	files, requires []string
+}
+
+// noEOF turns an early end into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// storeFileName checks a store file's name in a stream: whether to keep
+// it, or an error for a name no store holds (or one this package does
+// not take: then the stream is declined).
+func storeFileName(name string) (keep bool, err error) {
+	switch name {
+	case "00changelog.i", "00changelog.d", "00manifest.i", "00manifest.d", "phaseroots":
+		return true, nil
+	case "obsstore":
+		return false, &streamDeclined{"obsolescence markers in the stream"}
+	}
+	base := name[strings.LastIndexByte(name, '/')+1:]
+	if strings.HasSuffix(base, ".n") || strings.HasSuffix(base, ".nd") {
+		// Persistent nodemaps: caches of the index.
+		if err := checkFileName(name); err != nil {
+			return false, fmt.Errorf("hgwire: stream2: store file name %q is invalid", truncate(name, 80))
+		}
+		return false, nil
+	}
+	if rest, ok := strings.CutPrefix(name, "data/"); ok {
+		path, ext := rest, ""
+		if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+			path, ext = rest[:i], rest[i:]
+		}
+		if (ext == ".i" || ext == ".d") && checkFileName(path) == nil {
+			return true, nil
+		}
+	}
+	if strings.HasPrefix(name, "meta/") {
+		return false, &streamDeclined{"tree manifests in the stream"}
+	}
+	return false, fmt.Errorf("hgwire: stream2: unexpected store file %q", truncate(name, 80))
+}
+
+// verifyStore checks the store at dir, made of the stream's files, as
+// hg verify does: every revision's node is the hash of its parents and
+// text; no node is twice in a revlog; each changeset links to itself and
+// names a manifest the manifest log has; each manifest and file revision
+// links to a changeset that introduces it; every file revision a manifest
+// names is in its filelog and every filelog revision is named by a
+// manifest. It writes the store's requires and fncache, and returns the
+// number of changesets.
+func verifyStore(dir string, files []string) (int, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("hgwire: stream clone: "+format, args...)
+	}
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f] = true
+	}
+	var datas []string // data/ paths with an index
+	for _, f := range files {
+		if strings.HasSuffix(f, ".d") && !have[strings.TrimSuffix(f, ".d")+".i"] {
+			return 0, bad("%s without its index", f)
+		}
+		if p, ok := strings.CutPrefix(f, "data/"); ok && strings.HasSuffix(p, ".i") {
+			datas = append(datas, strings.TrimSuffix(p, ".i"))
+		}
+	}
+	open := func(name string) (*hg.Revlog, error) {
+		enc := filepath.Join(dir, filepath.FromSlash(hg.EncodeStorePath(name)))
+		if err := checkDataSize(enc); err != nil {
+			return nil, bad("%s: %w", name, err)
+		}
+		return hg.OpenRevlog(enc)
+	}
+	// checkRevs verifies every revision of rl and calls fn with each.
+	checkRevs := func(rl *hg.Revlog, name string, fn func(r int, n hg.Node) error) error {
+		for r := 0; r < rl.Len(); r++ {
+			if err := rl.Verify(r); err != nil {
+				var unsup *hg.UnsupportedError
+				if errors.As(err, &unsup) {
+					return &streamDeclined{err.Error()}
+				}
+				return bad("%w", err)
+			}
+			n, _ := rl.Node(r)
+			if got, _ := rl.Rev(n); got != r {
+				return bad("%s: node %s is revision %d and %d", name, n, got, r)
+			}
+			if err := fn(r, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	cl, err := open("00changelog.i")
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	mfLinks := map[hg.Node][]int{}
+	fileLinks := map[string][]int{}
+	err = checkRevs(cl, "changelog", func(r int, n hg.Node) error {
+		if lr, _ := cl.LinkRev(r); lr != r {
+			return bad("changeset %s links to revision %d", n, lr)
+		}
+		text, err := cl.Revision(r)
+		if err != nil {
+			return bad("%w", err)
+		}
+		cs, err := hg.ParseChangeset(text)
+		if err != nil {
+			return bad("changeset %s: %w", n, err)
+		}
+		if cs.Manifest != hg.NullNode {
+			mfLinks[cs.Manifest] = append(mfLinks[cs.Manifest], r)
+		}
+		for _, f := range cs.Files {
+			if l := fileLinks[f]; len(l) == 0 || l[len(l)-1] != r {
+				fileLinks[f] = append(fileLinks[f], r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	csets := cl.Len()
+
+	ml, err := open("00manifest.i")
+	if err != nil {
+		return 0, err
+	}
+	defer ml.Close()
+	fileNodes := map[string]map[hg.Node]bool{}
+	err = checkRevs(ml, "manifest", func(r int, n hg.Node) error {
+		links, ok := mfLinks[n]
+		if !ok {
+			return bad("manifest %s is in no changeset", n)
+		}
+		delete(mfLinks, n)
+		if lr, _ := ml.LinkRev(r); !containsRev(links, lr) {
+			return bad("manifest %s links to changeset %d, not one naming it", n, lr)
+		}
+		text, err := ml.Revision(r)
+		if err != nil {
+			return bad("%w", err)
+		}
+		var base []byte
+		if p1, _, _ := ml.Parents(r); p1 >= 0 {
+			if base, err = ml.Revision(p1); err != nil {
+				return bad("%w", err)
+			}
+		}
+		return newManifestLines(text, base, func(path string, fn hg.Node) {
+			m := fileNodes[path]
+			if m == nil {
+				m = map[hg.Node]bool{}
+				fileNodes[path] = m
+			}
+			m[fn] = true
+		}, n)
+	})
+	if err != nil {
+		return 0, err
+	}
+	for n := range mfLinks {
+		return 0, bad("a changeset names manifest %s, which was not sent", n)
+	}
+
+	sort.Strings(datas)
+	for _, path := range datas {
+		fl, err := open("data/" + path + ".i")
+		if err != nil {
+			return 0, err
+		}
+		nodes := fileNodes[path]
+		links := fileLinks[path]
+		err = checkRevs(fl, path, func(r int, n hg.Node) error {
+			if !nodes[n] {
+				return bad("%s revision %s is in no manifest", path, n)
+			}
+			delete(nodes, n)
+			if lr, _ := fl.LinkRev(r); lr < 0 || lr >= csets || !containsRev(links, lr) {
+				return bad("%s revision %s links to changeset %d, which does not change it", path, n, lr)
+			}
+			return nil
+		})
+		fl.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
+	for path, nodes := range fileNodes {
+		for n := range nodes {
+			return 0, bad("a manifest names %s revision %s, which was not sent", path, n)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "phaseroots")); err == nil {
+		if err := checkPhaseRoots(b, cl); err != nil {
+			return 0, bad("%w", err)
+		}
+	}
+
+	var fnc bytes.Buffer
+	for _, f := range files {
+		if strings.HasPrefix(f, "data/") {
+			fnc.WriteString(f + "\n")
+		}
+	}
+	if fnc.Len() > 0 {
+		if err := hg.WriteFileAtomic(filepath.Join(dir, "fncache"), fnc.Bytes()); err != nil {
+			return 0, err
+		}
+	}
+	return csets, nil
+}
+
+func containsRev(revs []int, r int) bool {
+	i := sort.SearchInts(revs, r)
+	return i < len(revs) && revs[i] == r
+}
+
+// newManifestLines calls fn with each line of the manifest text that its
+// parent's text (base) lacks; both are sorted by path.
+func newManifestLines(text, base []byte, fn func(path string, node hg.Node), mn hg.Node) error {
+	for len(text) > 0 {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			return fmt.Errorf("hgwire: stream clone: manifest %s: last line unterminated", mn)
+		}
+		line := text[:i+1]
+		text = text[i+1:]
+		path, rest, ok := bytes.Cut(line, []byte{0})
+		if !ok || len(rest) < 41 || len(path) == 0 {
+			return fmt.Errorf("hgwire: stream clone: manifest %s: malformed line %q", mn, truncate(string(line), 80))
+		}
+		// Skip the base's lines before this path.
+		same := false
+		for len(base) > 0 {
+			j := bytes.IndexByte(base, '\n')
+			if j < 0 {
+				base = nil
+				break
+			}
+			bl := base[:j+1]
+			bp, _, _ := bytes.Cut(bl, []byte{0})
+			c := bytes.Compare(bp, path)
+			if c > 0 {
+				break
+			}
+			base = base[j+1:]
+			if c == 0 {
+				same = bytes.Equal(bl, line)
+				break
+			}
+		}
+		if same {
+			continue
+		}
+		node, err := hg.ParseNode(string(rest[:40]))
+		if err != nil {
+			return fmt.Errorf("hgwire: stream clone: manifest %s: %w", mn, err)
+		}
+		fn(string(path), node)
+	}
+	return nil
+}
+
+// checkDataSize checks that a split revlog's data file ends where its
+// last revision does (hg verify's "data length off").
+func checkDataSize(index string) error {
+	f, err := os.Open(index)
+	if err != nil {
+		return fmt.Errorf("hgwire: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("hgwire: %w", err)
+	}
+	var e [64]byte
+	if st.Size() < 64 {
+		return nil // empty or truncated: the reader says which
+	}
+	if _, err := f.ReadAt(e[:4], 0); err != nil {
+		return fmt.Errorf("hgwire: %w", err)
+	}
+	if binary.BigEndian.Uint32(e[:4])&(1<<16) != 0 {
+		return nil // inline: the reader checks the data
+	}
+	if st.Size()%64 != 0 {
+		return nil // the reader says it is corrupt
+	}
+	if _, err := f.ReadAt(e[:], st.Size()-64); err != nil {
+		return fmt.Errorf("hgwire: %w", err)
+	}
+	off := int64(binary.BigEndian.Uint64(e[:8]) >> 16)
+	if st.Size() == 64 {
+		off = 0
+	}
+	end := off + int64(binary.BigEndian.Uint32(e[8:12]))
+	data := strings.TrimSuffix(index, ".i") + ".d"
+	var size int64
+	if ds, err := os.Stat(data); err == nil {
+		size = ds.Size()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("hgwire: %w", err)
+	}
+	if size != end {
+		return fmt.Errorf("data file is %d bytes, the index ends at %d", size, end)
+	}
+	return nil
+}
+
+// checkPhaseRoots checks a phaseroots file: "<phase> <hex node>" lines
+// naming changesets of cl.
+func checkPhaseRoots(b []byte, cl *hg.Revlog) error {
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		ph, hx, ok := strings.Cut(line, " ")
+		p, err := strconv.Atoi(ph)
+		if !ok || err != nil || p < 1 || p > 2 {
+			return fmt.Errorf("phaseroots line %q", truncate(line, 80))
+		}
+		if hg.Phase(p) == hg.Secret {
+			return &streamDeclined{"secret changesets in the stream"}
+		}
+		n, err := hg.ParseNode(hx)
+		if err != nil {
+			return fmt.Errorf("phaseroots line %q: %w", truncate(line, 80), err)
+		}
+		if _, ok := cl.Rev(n); !ok {
+			return fmt.Errorf("phaseroots names %s, which is not in the changelog", n)
+		}
+	}
+	return nil
+}
+
+// swapStore makes the checked store at tmp the cache's, under the cache's
+// locks, as reclone swaps a re-made store in (recoverSwap finishes or
+// undoes an interrupted swap).
+// The store's requirements are the cache's and the stream's formats.
+func swapStore(hgDir, tmp string, streamReqs []string) error {
+	wlock, err := hg.AcquireLock(filepath.Join(hgDir, "wlock"), 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer wlock.Release()
+	oldStore := filepath.Join(hgDir, "store")
+	lock, err := hg.AcquireLock(filepath.Join(oldStore, "lock"), 30*time.Second)
+	if err != nil {
+		return err
+	}
+	old, err := os.ReadFile(filepath.Join(oldStore, "requires"))
+	if err != nil {
+		lock.Release()
+		return fmt.Errorf("hgwire: %w", err)
+	}
+	reqs := map[string]bool{}
+	for _, r := range append(strings.Fields(string(old)), streamReqs...) {
+		reqs[r] = true
+	}
+	list := make([]string, 0, len(reqs))
+	for r := range reqs {
+		list = append(list, r)
+	}
+	sort.Strings(list)
+	if err := hg.WriteFileAtomic(filepath.Join(tmp, "requires"), []byte(strings.Join(list, "\n")+"\n")); err != nil {
+		lock.Release()
+		return err
+	}
+	if err := os.Rename(oldStore, oldStore+strippedSuffix); err != nil {
+		lock.Release()
+		return fmt.Errorf("hgwire: swap store: %w", err)
+	}
+	if err := os.Rename(tmp, oldStore); err != nil {
+		os.Rename(oldStore+strippedSuffix, oldStore)
+		lock.Release()
+		return fmt.Errorf("hgwire: swap store: %w", err)
+	}
+	os.Remove(filepath.Join(oldStore+strippedSuffix, "lock")) // the lock was in the old store
+	if err := os.RemoveAll(oldStore + strippedSuffix); err != nil {
+		return fmt.Errorf("hgwire: swap store: %w", err)
+	}
+	return nil
+}
