@@ -53,8 +53,13 @@ func (p *Peer) streamOffer() ([]string, string) {
 	}
 	reqs := p.caps.List("streamreqs")
 	if len(reqs) == 0 {
-		// "stream" alone means revlogv1 without generaldelta.
-		return nil, "the source's store has no generaldelta"
+		if p.caps.Has("stream") {
+			// "stream" alone means revlogv1 without generaldelta.
+			return nil, "the source's store has no generaldelta"
+		}
+		// hg serve advertises neither when server.uncompressed is off
+		// or the repository has secret changesets.
+		return nil, "the source offers no stream clone (no streamreqs capability)"
 	}
 	if err := checkStreamRequires(reqs); err != nil {
 		return nil, err.Error()
@@ -589,6 +594,9 @@ func newManifestLines(text, base []byte, fn func(path string, node hg.Node), mn 
 // last revision does (hg verify's "data length off").
 func checkDataSize(index string) error {
 	f, err := os.Open(index)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // an empty revlog
+	}
 	if err != nil {
 		return fmt.Errorf("hgwire: %w", err)
 	}
