@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
@@ -142,15 +144,18 @@ func streamInto(ctx context.Context, peer *Peer, cacheRoot string, opts PullOpti
 	if opts.MaxBytes > 0 {
 		r = &boundedReader{r: body, left: opts.MaxBytes, max: opts.MaxBytes}
 	}
-	got, err := readStreamBundle(r, tmp)
+	// Revlogs are checked as they arrive, on other goroutines.
+	check := newStoreCheck(tmp)
+	got, err := readStreamBundle(r, tmp, check)
 	body.Close()
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
+		check.wait() // before the store is removed
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := verifyStore(tmp, got.files)
+	n, err := verifyStore(tmp, got.files, check)
 	if err != nil {
 		return 0, err
 	}
@@ -163,7 +168,7 @@ func streamInto(ctx context.Context, peer *Peer, cacheRoot string, opts PullOpti
 // readStreamBundle reads the getbundle answer of a stream clone: one
 // stream2 part (and advisory parts, skipped), its files written under
 // store.
-func readStreamBundle(r io.Reader, store string) (*streamed, error) {
+func readStreamBundle(r io.Reader, store string, check *storeCheck) (*streamed, error) {
 	b, err := NewBundle2Reader(r)
 	if err != nil {
 		return nil, err
@@ -198,7 +203,7 @@ func readStreamBundle(r io.Reader, store string) (*streamed, error) {
 		if err := p.CheckKnown(map[string][]string{"stream2": {"requirements", "filecount", "bytecount"}}); err != nil {
 			return nil, &streamDeclined{err.Error()}
 		}
-		if out, err = readStream2(p, store); err != nil {
+		if out, err = readStream2(p, store, check); err != nil {
 			return nil, err
 		}
 	}
@@ -208,8 +213,9 @@ func readStreamBundle(r io.Reader, store string) (*streamed, error) {
 	return out, nil
 }
 
-// readStream2 writes the files of a stream2 part under store.
-func readStream2(p *Part, store string) (*streamed, error) {
+// readStream2 writes the files of a stream2 part under store, telling
+// check (when not nil) of each.
+func readStream2(p *Part, store string, check *storeCheck) (*streamed, error) {
 	rq, err := url.QueryUnescape(p.Params["requirements"])
 	if err != nil {
 		return nil, fmt.Errorf("hgwire: stream2 requirements %q: %w", truncate(p.Params["requirements"], 60), err)
@@ -233,7 +239,7 @@ func readStream2(p *Part, store string) (*streamed, error) {
 		return nil, fmt.Errorf("hgwire: %w", err)
 	}
 	br := bufio.NewReaderSize(p, 64<<10)
-	seen := map[string]bool{}
+	seen, dirs := map[string]bool{}, map[string]bool{}
 	var files []string
 	left := bytecount
 	buf := make([]byte, 256<<10)
@@ -279,13 +285,16 @@ func readStream2(p *Part, store string) (*streamed, error) {
 				break
 			}
 			path := filepath.Join(store, filepath.FromSlash(hg.EncodeStorePath(name)))
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return nil, fmt.Errorf("hgwire: %w", err)
+			if d := filepath.Dir(path); !dirs[d] {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return nil, fmt.Errorf("hgwire: %w", err)
+				}
+				dirs[d] = true
 			}
 			if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err != nil {
 				return nil, fmt.Errorf("hgwire: %w", err)
 			}
-			dst = f
+			dst = &headWriter{w: f}
 			files = append(files, name)
 		default:
 			return nil, fmt.Errorf("hgwire: stream2 entry %d: unknown destination %q", i, src)
@@ -302,6 +311,9 @@ func readStream2(p *Part, store string) (*streamed, error) {
 		if err != nil {
 			return nil, truncErr("stream2 file "+name, noEOF(err))
 		}
+		if h, ok := dst.(*headWriter); ok && check != nil {
+			check.written(name, h.head[:h.n])
+		}
 	}
 	if left != 0 {
 		return nil, fmt.Errorf("hgwire: stream2: %d of the %d bytes declared not sent", left, bytecount)
@@ -314,6 +326,18 @@ func readStream2(p *Part, store string) (*streamed, error) {
 		return nil, err
 	}
 	return &streamed{files: files, requires: reqs}, nil
+}
+
+// headWriter writes to w, keeping the first 4 bytes (a revlog's header).
+type headWriter struct {
+	w    io.Writer
+	head [4]byte
+	n    int
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	h.n += copy(h.head[h.n:], p)
+	return h.w.Write(p)
 }
 
 // streamed is what a stream2 part held: the store files written
@@ -363,18 +387,116 @@ func storeFileName(name string) (keep bool, err error) {
 	return false, fmt.Errorf("hgwire: stream2: unexpected store file %q", truncate(name, 80))
 }
 
+// storeCheck reads the revlogs of a store being written, each once it is
+// complete, on as many goroutines as there are CPUs (see verifyStore).
+type storeCheck struct {
+	dir   string
+	tasks chan func() error
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	err   error // the first
+	cl    changelogSummary
+	mf    manifestSummary
+	fls   map[string]*filelogSummary
+	// split are the revlogs whose index came with no data file yet;
+	// started those read.
+	split, started map[string]bool
+	data           map[string]bool // data files written
+}
+
+func newStoreCheck(dir string) *storeCheck {
+	c := &storeCheck{dir: dir, tasks: make(chan func() error, 64), fls: map[string]*filelogSummary{},
+		split: map[string]bool{}, started: map[string]bool{}, data: map[string]bool{}}
+	tasks := c.tasks
+	for range runtime.GOMAXPROCS(0) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for task := range tasks {
+				c.mu.Lock()
+				failed := c.err != nil
+				c.mu.Unlock()
+				if failed {
+					continue
+				}
+				if err := task(); err != nil {
+					c.mu.Lock()
+					if c.err == nil {
+						c.err = err
+					}
+					c.mu.Unlock()
+				}
+			}
+		}()
+	}
+	return c
+}
+
+// written tells c that store file name is complete, head its first bytes:
+// a revlog is read once its index and (unless inline) its data are there.
+func (c *storeCheck) written(name string, head []byte) {
+	if base, ok := strings.CutSuffix(name, ".d"); ok {
+		c.data[base] = true
+		if c.split[base] {
+			delete(c.split, base)
+			c.start(base)
+		}
+		return
+	}
+	base, ok := strings.CutSuffix(name, ".i")
+	if !ok {
+		return
+	}
+	if len(head) == 4 && binary.BigEndian.Uint32(head)&(1<<16) == 0 && !c.data[base] {
+		c.split[base] = true // its data file should follow
+		return
+	}
+	c.start(base)
+}
+
+// start reads revlog base ("00changelog", "data/PATH", ...).
+func (c *storeCheck) start(base string) {
+	if c.started[base] {
+		return
+	}
+	c.started[base] = true
+	switch base {
+	case "00changelog":
+		c.tasks <- func() error { return c.cl.read(c.dir) }
+	case "00manifest":
+		c.tasks <- func() error { return c.mf.read(c.dir) }
+	default:
+		path := strings.TrimPrefix(base, "data/")
+		f := &filelogSummary{}
+		c.fls[path] = f
+		c.tasks <- func() error { return f.read(c.dir, path) }
+	}
+}
+
+// wait waits for the revlogs started and returns the first error.
+func (c *storeCheck) wait() error {
+	if c.tasks != nil {
+		close(c.tasks)
+		c.tasks = nil
+	}
+	c.wg.Wait()
+	return c.err
+}
+
 // verifyStore checks the store at dir, made of the stream's files, as
 // hg verify does: every revision's node is the hash of its parents and
 // text; no node is twice in a revlog; each changeset links to itself and
 // names a manifest the manifest log has; each manifest and file revision
 // links to a changeset that introduces it; every file revision a manifest
 // names is in its filelog and every filelog revision is named by a
-// manifest. It writes the store's requires and fncache, and returns the
-// number of changesets.
-func verifyStore(dir string, files []string) (int, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("hgwire: stream clone: "+format, args...)
+// manifest. The revlogs are read concurrently (check, when not nil, has
+// started some as they arrived), then checked against each other. It
+// writes the store's fncache and returns the number of changesets.
+func verifyStore(dir string, files []string, check *storeCheck) (int, error) {
+	if check == nil {
+		check = newStoreCheck(dir)
 	}
+	defer check.wait()
 	have := map[string]bool{}
 	for _, f := range files {
 		have[f] = true
@@ -382,146 +504,58 @@ func verifyStore(dir string, files []string) (int, error) {
 	var datas []string // data/ paths with an index
 	for _, f := range files {
 		if strings.HasSuffix(f, ".d") && !have[strings.TrimSuffix(f, ".d")+".i"] {
-			return 0, bad("%s without its index", f)
+			return 0, streamErrorf("%s without its index", f)
 		}
 		if p, ok := strings.CutPrefix(f, "data/"); ok && strings.HasSuffix(p, ".i") {
 			datas = append(datas, strings.TrimSuffix(p, ".i"))
 		}
 	}
-	open := func(name string) (*hg.Revlog, error) {
-		enc := filepath.Join(dir, filepath.FromSlash(hg.EncodeStorePath(name)))
-		if err := checkDataSize(enc); err != nil {
-			return nil, bad("%s: %w", name, err)
-		}
-		return hg.OpenRevlog(enc)
-	}
-	// checkRevs verifies every revision of rl and calls fn with each.
-	checkRevs := func(rl *hg.Revlog, name string, fn func(r int, n hg.Node) error) error {
-		for r := 0; r < rl.Len(); r++ {
-			if err := rl.Verify(r); err != nil {
-				var unsup *hg.UnsupportedError
-				if errors.As(err, &unsup) {
-					return &streamDeclined{err.Error()}
-				}
-				return bad("%w", err)
-			}
-			n, _ := rl.Node(r)
-			if got, _ := rl.Rev(n); got != r {
-				return bad("%s: node %s is revision %d and %d", name, n, got, r)
-			}
-			if err := fn(r, n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-
-	cl, err := open("00changelog.i")
-	if err != nil {
-		return 0, err
-	}
-	defer cl.Close()
-	mfLinks := map[hg.Node][]int{}
-	fileLinks := map[string][]int{}
-	err = checkRevs(cl, "changelog", func(r int, n hg.Node) error {
-		if lr, _ := cl.LinkRev(r); lr != r {
-			return bad("changeset %s links to revision %d", n, lr)
-		}
-		text, err := cl.Revision(r)
-		if err != nil {
-			return bad("%w", err)
-		}
-		cs, err := hg.ParseChangeset(text)
-		if err != nil {
-			return bad("changeset %s: %w", n, err)
-		}
-		if cs.Manifest != hg.NullNode {
-			mfLinks[cs.Manifest] = append(mfLinks[cs.Manifest], r)
-		}
-		for _, f := range cs.Files {
-			if l := fileLinks[f]; len(l) == 0 || l[len(l)-1] != r {
-				fileLinks[f] = append(fileLinks[f], r)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	csets := cl.Len()
-
-	ml, err := open("00manifest.i")
-	if err != nil {
-		return 0, err
-	}
-	defer ml.Close()
-	fileNodes := map[string]map[hg.Node]bool{}
-	err = checkRevs(ml, "manifest", func(r int, n hg.Node) error {
-		links, ok := mfLinks[n]
-		if !ok {
-			return bad("manifest %s is in no changeset", n)
-		}
-		delete(mfLinks, n)
-		if lr, _ := ml.LinkRev(r); !containsRev(links, lr) {
-			return bad("manifest %s links to changeset %d, not one naming it", n, lr)
-		}
-		text, err := ml.Revision(r)
-		if err != nil {
-			return bad("%w", err)
-		}
-		var base []byte
-		if p1, _, _ := ml.Parents(r); p1 >= 0 {
-			if base, err = ml.Revision(p1); err != nil {
-				return bad("%w", err)
-			}
-		}
-		return newManifestLines(text, base, func(path string, fn hg.Node) {
-			m := fileNodes[path]
-			if m == nil {
-				m = map[hg.Node]bool{}
-				fileNodes[path] = m
-			}
-			m[fn] = true
-		}, n)
-	})
-	if err != nil {
-		return 0, err
-	}
-	for n := range mfLinks {
-		return 0, bad("a changeset names manifest %s, which was not sent", n)
-	}
-
 	sort.Strings(datas)
-	for _, path := range datas {
-		fl, err := open("data/" + path + ".i")
-		if err != nil {
-			return 0, err
+	for _, base := range append([]string{"00changelog", "00manifest"}, datas...) {
+		if base != "00changelog" && base != "00manifest" {
+			base = "data/" + base
 		}
-		nodes := fileNodes[path]
-		links := fileLinks[path]
-		err = checkRevs(fl, path, func(r int, n hg.Node) error {
+		check.start(base) // those not started yet; a missing one reads as empty
+	}
+	if err := check.wait(); err != nil {
+		return 0, err
+	}
+	cl, mf := &check.cl, &check.mf
+
+	for r, n := range mf.nodes {
+		links, ok := cl.mfLinks[n]
+		if !ok {
+			return 0, streamErrorf("manifest %s is in no changeset", n)
+		}
+		delete(cl.mfLinks, n)
+		if !containsRev(links, mf.links[r]) {
+			return 0, streamErrorf("manifest %s links to changeset %d, not one naming it", n, mf.links[r])
+		}
+	}
+	for n := range cl.mfLinks {
+		return 0, streamErrorf("a changeset names manifest %s, which was not sent", n)
+	}
+	for _, path := range datas {
+		fl := check.fls[path]
+		nodes, links := mf.fileNodes[path], cl.fileLinks[path]
+		for r, n := range fl.nodes {
 			if !nodes[n] {
-				return bad("%s revision %s is in no manifest", path, n)
+				return 0, streamErrorf("%s revision %s is in no manifest", path, n)
 			}
 			delete(nodes, n)
-			if lr, _ := fl.LinkRev(r); lr < 0 || lr >= csets || !containsRev(links, lr) {
-				return bad("%s revision %s links to changeset %d, which does not change it", path, n, lr)
+			if lr := fl.links[r]; !containsRev(links, lr) {
+				return 0, streamErrorf("%s revision %s links to changeset %d, which does not change it", path, n, lr)
 			}
-			return nil
-		})
-		fl.Close()
-		if err != nil {
-			return 0, err
 		}
 	}
-	for path, nodes := range fileNodes {
+	for path, nodes := range mf.fileNodes {
 		for n := range nodes {
-			return 0, bad("a manifest names %s revision %s, which was not sent", path, n)
+			return 0, streamErrorf("a manifest names %s revision %s, which was not sent", path, n)
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "phaseroots")); err == nil {
-		if err := checkPhaseRoots(b, cl); err != nil {
-			return 0, bad("%w", err)
+		if err := checkPhaseRoots(b, cl.nodes); err != nil {
+			return 0, err
 		}
 	}
 
@@ -536,7 +570,143 @@ func verifyStore(dir string, files []string) (int, error) {
 			return 0, err
 		}
 	}
-	return csets, nil
+	return len(cl.nodes), nil
+}
+
+func streamErrorf(format string, args ...any) error {
+	return fmt.Errorf("hgwire: stream clone: "+format, args...)
+}
+
+// openStored opens the revlog of store file name in dir, checking first
+// that its data file is as long as its index says.
+func openStored(dir, name string) (*hg.Revlog, error) {
+	enc := filepath.Join(dir, filepath.FromSlash(hg.EncodeStorePath(name)))
+	if err := checkDataSize(enc); err != nil {
+		return nil, streamErrorf("%s: %w", name, err)
+	}
+	return hg.OpenRevlog(enc)
+}
+
+// eachRevision verifies every revision of rl (its node is the hash of
+// its parents and text; no node twice) and calls fn with each.
+func eachRevision(rl *hg.Revlog, name string, fn func(r int, n hg.Node) error) error {
+	for r := 0; r < rl.Len(); r++ {
+		if err := rl.Verify(r); err != nil {
+			var unsup *hg.UnsupportedError
+			if errors.As(err, &unsup) {
+				return &streamDeclined{err.Error()}
+			}
+			return streamErrorf("%w", err)
+		}
+		n, _ := rl.Node(r)
+		if got, _ := rl.Rev(n); got != r {
+			return streamErrorf("%s: node %s is revision %d and %d", name, n, got, r)
+		}
+		if err := fn(r, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changelogSummary is what the other checks need of the changelog.
+type changelogSummary struct {
+	nodes     map[hg.Node]int
+	mfLinks   map[hg.Node][]int // manifest → the changesets naming it
+	fileLinks map[string][]int  // path → the changesets changing it
+}
+
+func (c *changelogSummary) read(dir string) error {
+	rl, err := openStored(dir, "00changelog.i")
+	if err != nil {
+		return err
+	}
+	defer rl.Close()
+	c.nodes = make(map[hg.Node]int, rl.Len())
+	c.mfLinks, c.fileLinks = map[hg.Node][]int{}, map[string][]int{}
+	return eachRevision(rl, "changelog", func(r int, n hg.Node) error {
+		c.nodes[n] = r
+		if lr, _ := rl.LinkRev(r); lr != r {
+			return streamErrorf("changeset %s links to revision %d", n, lr)
+		}
+		text, err := rl.Revision(r)
+		if err != nil {
+			return streamErrorf("%w", err)
+		}
+		cs, err := hg.ParseChangeset(text)
+		if err != nil {
+			return streamErrorf("changeset %s: %w", n, err)
+		}
+		if cs.Manifest != hg.NullNode {
+			c.mfLinks[cs.Manifest] = append(c.mfLinks[cs.Manifest], r)
+		}
+		for _, f := range cs.Files {
+			if l := c.fileLinks[f]; len(l) == 0 || l[len(l)-1] != r {
+				c.fileLinks[f] = append(c.fileLinks[f], r)
+			}
+		}
+		return nil
+	})
+}
+
+// manifestSummary is what the other checks need of the manifest log.
+type manifestSummary struct {
+	nodes     []hg.Node
+	links     []int
+	fileNodes map[string]map[hg.Node]bool // every file revision named
+}
+
+func (m *manifestSummary) read(dir string) error {
+	rl, err := openStored(dir, "00manifest.i")
+	if err != nil {
+		return err
+	}
+	defer rl.Close()
+	rl.SetCache(1024, hg.DefaultManifestCache) // as a Repo's
+	m.fileNodes = map[string]map[hg.Node]bool{}
+	return eachRevision(rl, "manifest", func(r int, n hg.Node) error {
+		lr, _ := rl.LinkRev(r)
+		m.nodes, m.links = append(m.nodes, n), append(m.links, lr)
+		text, err := rl.Revision(r)
+		if err != nil {
+			return streamErrorf("%w", err)
+		}
+		var base []byte
+		if p1, _, _ := rl.Parents(r); p1 >= 0 {
+			if base, err = rl.Revision(p1); err != nil {
+				return streamErrorf("%w", err)
+			}
+		}
+		// Every line of every manifest is checked: those its parent
+		// has were, with the parent.
+		return newManifestLines(text, base, func(path string, fn hg.Node) {
+			f := m.fileNodes[path]
+			if f == nil {
+				f = map[hg.Node]bool{}
+				m.fileNodes[path] = f
+			}
+			f[fn] = true
+		}, n)
+	})
+}
+
+// filelogSummary is what the other checks need of a filelog.
+type filelogSummary struct {
+	nodes []hg.Node
+	links []int
+}
+
+func (f *filelogSummary) read(dir, path string) error {
+	rl, err := openStored(dir, "data/"+path+".i")
+	if err != nil {
+		return err
+	}
+	defer rl.Close()
+	return eachRevision(rl, path, func(r int, n hg.Node) error {
+		lr, _ := rl.LinkRev(r)
+		f.nodes, f.links = append(f.nodes, n), append(f.links, lr)
+		return nil
+	})
 }
 
 func containsRev(revs []int, r int) bool {
@@ -640,8 +810,8 @@ func checkDataSize(index string) error {
 }
 
 // checkPhaseRoots checks a phaseroots file: "<phase> <hex node>" lines
-// naming changesets of cl.
-func checkPhaseRoots(b []byte, cl *hg.Revlog) error {
+// naming changesets.
+func checkPhaseRoots(b []byte, csets map[hg.Node]int) error {
 	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 		if line == "" {
 			continue
@@ -649,17 +819,17 @@ func checkPhaseRoots(b []byte, cl *hg.Revlog) error {
 		ph, hx, ok := strings.Cut(line, " ")
 		p, err := strconv.Atoi(ph)
 		if !ok || err != nil || p < 1 || p > 2 {
-			return fmt.Errorf("phaseroots line %q", truncate(line, 80))
+			return streamErrorf("phaseroots line %q", truncate(line, 80))
 		}
 		if hg.Phase(p) == hg.Secret {
 			return &streamDeclined{"secret changesets in the stream"}
 		}
 		n, err := hg.ParseNode(hx)
 		if err != nil {
-			return fmt.Errorf("phaseroots line %q: %w", truncate(line, 80), err)
+			return streamErrorf("phaseroots line %q: %w", truncate(line, 80), err)
 		}
-		if _, ok := cl.Rev(n); !ok {
-			return fmt.Errorf("phaseroots names %s, which is not in the changelog", n)
+		if _, ok := csets[n]; !ok {
+			return streamErrorf("phaseroots names %s, which is not in the changelog", n)
 		}
 	}
 	return nil

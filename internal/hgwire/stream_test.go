@@ -438,10 +438,12 @@ func FuzzStreamClone(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := t.TempDir()
 		store := filepath.Join(dir, "store")
-		got, err := readStreamBundle(bytes.NewReader(b), store)
+		check := newStoreCheck(store)
+		got, err := readStreamBundle(bytes.NewReader(b), store, check)
 		if err == nil {
-			verifyStore(store, got.files)
+			verifyStore(store, got.files, check)
 		}
+		check.wait()
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
