@@ -53,6 +53,11 @@ func (p *Peer) streamOffer() ([]string, string) {
 	if p.b2 == nil || !p.b2.Has("stream", "v2") {
 		return nil, "the source offers no stream clone (bundle2 stream=v2)"
 	}
+	if p.caps.Has("exp-narrow-1") {
+		// A server with the narrow extension may narrow what it serves
+		// (narrowacl): a stream would bring the whole store regardless.
+		return nil, "narrow (the source may serve a narrowed history; a stream would bypass it)"
+	}
 	reqs := p.caps.List("streamreqs")
 	if len(reqs) == 0 {
 		if p.caps.Has("stream") {

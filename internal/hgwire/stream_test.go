@@ -475,3 +475,19 @@ func TestWriteStreamFuzzSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStreamOfferNarrow: a server with the narrow extension (which may
+// narrow what it serves by narrowacl) gets no stream request, whatever
+// it advertises.
+func TestStreamOfferNarrow(t *testing.T) {
+	t.Parallel()
+	src := streamSource(t)
+	srv := hgtest.Serve(t, src, hgtest.WithConfig("extensions.narrow=", "narrowacl.default.includes=Dir"))
+	_, peer := dialTest(t, srv.URL)
+	if !peer.Caps().Has("streamreqs") {
+		t.Fatalf("hg serve with narrow offers no stream: the case is not tested (caps %v)", peer.Caps())
+	}
+	if _, why := peer.streamOffer(); !strings.Contains(why, "narrow") {
+		t.Fatalf("stream offer of a narrow server: %q, want it declined for narrow", why)
+	}
+}
