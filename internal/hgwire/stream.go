@@ -58,6 +58,11 @@ func (p *Peer) streamOffer() ([]string, string) {
 		// (narrowacl): a stream would bring the whole store regardless.
 		return nil, "narrow (the source may serve a narrowed history; a stream would bypass it)"
 	}
+	if p.caps.Has("lfs-serve") {
+		// The source's repository requires lfs: its store holds
+		// revisions stored outside it.
+		return nil, "LFS (the source's store keeps file revisions outside it)"
+	}
 	reqs := p.caps.List("streamreqs")
 	if len(reqs) == 0 {
 		if p.caps.Has("stream") {

@@ -476,18 +476,45 @@ func TestWriteStreamFuzzSeeds(t *testing.T) {
 	}
 }
 
-// TestStreamOfferNarrow: a server with the narrow extension (which may
-// narrow what it serves by narrowacl) gets no stream request, whatever
-// it advertises.
-func TestStreamOfferNarrow(t *testing.T) {
+// TestStreamOfferDeclined: a server with the narrow extension (which may
+// narrow what it serves by narrowacl) or one whose repository requires
+// LFS gets no stream request, though it advertises streamreqs.
+func TestStreamOfferDeclined(t *testing.T) {
 	t.Parallel()
-	src := streamSource(t)
-	srv := hgtest.Serve(t, src, hgtest.WithConfig("extensions.narrow=", "narrowacl.default.includes=Dir"))
-	_, peer := dialTest(t, srv.URL)
-	if !peer.Caps().Has("streamreqs") {
-		t.Fatalf("hg serve with narrow offers no stream: the case is not tested (caps %v)", peer.Caps())
+	lfsSource := func(t *testing.T) *hgtest.Repo {
+		src := hgtest.NewRepo(t)
+		f, err := os.OpenFile(filepath.Join(src.Dir, ".hg", "hgrc"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(f, "[extensions]\nlfs =\n[lfs]\ntrack = all()\n")
+		f.Close()
+		src.Write("a", "in LFS\n")
+		src.Commit()
+		if req := hgtest.Run(t, src.Dir, "debugrequires"); !strings.Contains(req, "lfs") {
+			t.Fatalf("the source does not require lfs:\n%s", req)
+		}
+		return src
 	}
-	if _, why := peer.streamOffer(); !strings.Contains(why, "narrow") {
-		t.Fatalf("stream offer of a narrow server: %q, want it declined for narrow", why)
+	for _, tc := range []struct {
+		name, why string
+		source    func(t *testing.T) *hgtest.Repo
+		serve     []hgtest.Option
+	}{
+		{"narrow", "narrow", func(t *testing.T) *hgtest.Repo { return streamSource(t) },
+			[]hgtest.Option{hgtest.WithConfig("extensions.narrow=", "narrowacl.default.includes=Dir")}},
+		{"lfs", "LFS", lfsSource, []hgtest.Option{hgtest.WithConfig("extensions.lfs=")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := hgtest.Serve(t, tc.source(t), tc.serve...)
+			_, peer := dialTest(t, srv.URL)
+			if !peer.Caps().Has("streamreqs") {
+				t.Fatalf("hg serve offers no stream: the case is not tested (caps %v)", peer.Caps())
+			}
+			if _, why := peer.streamOffer(); !strings.Contains(why, tc.why) {
+				t.Fatalf("stream offer: %q, want it declined for %s", why, tc.why)
+			}
+		})
 	}
 }
