@@ -480,9 +480,13 @@ func (w *cacheWriter) gone(res *pullResult, remoteHeads []hg.Node) []hg.Node {
 // strippedSuffix names the old store while a re-made one is swapped in.
 const strippedSuffix = ".stripped"
 
-// recoverSwap finishes or undoes an interrupted store swap.
+// recoverSwap finishes or undoes an interrupted store swap, and removes
+// what an interrupted stream clone wrote.
 func recoverSwap(cacheRoot string) error {
 	hgDir := filepath.Join(cacheRoot, ".hg")
+	if err := os.RemoveAll(filepath.Join(hgDir, streamStore)); err != nil {
+		return err
+	}
 	old := filepath.Join(hgDir, "store"+strippedSuffix)
 	if _, err := os.Stat(old); err != nil {
 		return nil

@@ -35,6 +35,9 @@ var streamRequires = map[string]bool{
 	"revlogv1": true, "generaldelta": true, "sparserevlog": true, "revlog-compression-zstd": true,
 }
 
+// streamStore is where, in .hg, a stream clone writes the store it checks.
+const streamStore = "store.stream"
+
 // Bounds on what a stream2 part may declare.
 const (
 	maxStreamName  = 4096
@@ -141,7 +144,7 @@ func streamClone(ctx context.Context, peer *Peer, cacheRoot string, opts PullOpt
 
 func streamInto(ctx context.Context, peer *Peer, cacheRoot string, opts PullOptions) (int, error) {
 	hgDir := filepath.Join(cacheRoot, ".hg")
-	tmp := filepath.Join(hgDir, "store.stream")
+	tmp := filepath.Join(hgDir, streamStore)
 	if err := os.RemoveAll(tmp); err != nil {
 		return 0, fmt.Errorf("hgwire: %w", err)
 	}
@@ -214,6 +217,11 @@ func readStreamBundle(r io.Reader, store string, check *storeCheck) (*streamed, 
 			return nil, &streamDeclined{err.Error()}
 		}
 		if out, err = readStream2(p, store, check); err != nil {
+			if errors.As(err, &re) {
+				// An abort in the middle (a file changed as it was
+				// read): the cache is untouched, a changegroup may do.
+				return nil, &streamDeclined{"the source aborted: " + re.Error()}
+			}
 			return nil, err
 		}
 	}

@@ -100,8 +100,9 @@ func streamPart(reqs string, entries []streamEntry) part {
 }
 
 // streamServer is hostileServer offering a stream clone: getbundle with
-// stream=1 is answered by stream, any other by an empty bundle.
-func streamServer(t *testing.T, heads []hg.Node, reqs string, stream func(w io.Writer)) string {
+// stream=1 is answered by stream, any other by an error:abort part
+// "changegroup asked" when cgAbort, else by an empty bundle.
+func streamServer(t *testing.T, heads []hg.Node, reqs string, stream func(w io.Writer), cgAbort bool) string {
 	b2 := ClientBundle2Caps()
 	b2["stream"] = []string{"v2"}
 	caps := "batch getbundle known lookup httpheader=1024 httpmediatype=0.1rx,0.1tx,0.2tx compression=none bundle2=" +
@@ -135,6 +136,10 @@ func streamServer(t *testing.T, heads []hg.Node, reqs string, stream func(w io.W
 				stream(w)
 				return
 			}
+			if cgAbort {
+				w.Write(buildBundle(t, abortPart("changegroup asked")))
+				return
+			}
 			w.Write(buildBundle(t))
 		default:
 			w.Header().Set("Content-Type", "application/hg-error")
@@ -143,6 +148,10 @@ func streamServer(t *testing.T, heads []hg.Node, reqs string, stream func(w io.W
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/"
+}
+
+func abortPart(msg string) part {
+	return part{typ: "error:abort", mandatory: map[string]string{"message": msg}}
 }
 
 // replaced returns entries with the one named name changed by fn (nil
@@ -167,17 +176,46 @@ func replaced(entries []streamEntry, name string, fn func(e streamEntry) *stream
 // written); a good one passes hg verify.
 func TestStreamHostile(t *testing.T) {
 	reqs, entries, tip := smallStream(t)
+	// A declined stream is followed by a changegroup request, which these
+	// servers answer with an abort.
+	declined := func(err error) bool {
+		var e *RemoteError
+		return errors.As(err, &e) && e.Message == "changegroup asked"
+	}
 	cases := []struct {
-		name   string
-		stream func(w io.Writer)
-		opts   PullOptions
-		want   func(error) bool
+		name    string
+		stream  func(w io.Writer)
+		opts    PullOptions
+		want    func(error) bool
+		cgAbort bool
 	}{
-		{"good", func(w io.Writer) { w.Write(buildBundle(t, streamPart(reqs, entries))) }, PullOptions{}, nil},
+		{"good", func(w io.Writer) { w.Write(buildBundle(t, streamPart(reqs, entries))) }, PullOptions{}, nil, false},
+		{"abort before the stream", func(w io.Writer) {
+			w.Write(buildBundle(t, abortPart("stream data requested but server does not allow this feature")))
+		}, PullOptions{}, declined, true},
+		{"abort in the middle", func(w io.Writer) {
+			p := streamPart(reqs, entries)
+			var buf bytes.Buffer
+			buf.WriteString("HG20\x00\x00\x00\x00")
+			writePartHeader(&buf, p)
+			half := p.payload[:len(p.payload)/2]
+			binary.Write(&buf, binary.BigEndian, int32(len(half)))
+			buf.Write(half)
+			binary.Write(&buf, binary.BigEndian, int32(-1))
+			writePartHeader(&buf, abortPart("clone could only read 10 bytes from data/a.i"))
+			buf.Write([]byte{0, 0, 0, 0})
+			w.Write(buf.Bytes())
+		}, PullOptions{}, declined, true},
+		{"unknown requirement", func(w io.Writer) {
+			w.Write(buildBundle(t, streamPart(reqs+",treemanifest", entries)))
+		}, PullOptions{}, declined, true},
+		{"unknown mandatory part", func(w io.Writer) {
+			w.Write(buildBundle(t, part{typ: "Evil-Part", payload: []byte("x")}, streamPart(reqs, entries)))
+		}, PullOptions{}, declined, true},
 		{"truncated", func(w io.Writer) {
 			b := buildBundle(t, streamPart(reqs, entries))
 			w.Write(b[:len(b)*2/3])
-		}, PullOptions{}, func(err error) bool { return errors.Is(err, ErrTruncated) }},
+		}, PullOptions{}, func(err error) bool { return errors.Is(err, ErrTruncated) }, false},
 		{"wrong node hash", func(w io.Writer) {
 			bad := replaced(entries, "data/a.i", func(e streamEntry) *streamEntry {
 				e.data[40] ^= 1 // in the node of revision 0
@@ -186,33 +224,33 @@ func TestStreamHostile(t *testing.T) {
 			w.Write(buildBundle(t, streamPart(reqs, bad)))
 		}, PullOptions{}, func(err error) bool {
 			return errors.Is(err, hg.ErrCorrupt) && strings.Contains(err.Error(), "does not match")
-		}},
+		}, false},
 		{"file revisions missing", func(w io.Writer) {
 			bad := replaced(entries, "data/a.i", func(streamEntry) *streamEntry { return nil })
 			w.Write(buildBundle(t, streamPart(reqs, bad)))
-		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "which was not sent") }},
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "which was not sent") }, false},
 		{"manifest missing", func(w io.Writer) {
 			bad := replaced(entries, "00manifest.i", func(streamEntry) *streamEntry { return nil })
 			w.Write(buildBundle(t, streamPart(reqs, bad)))
-		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "which was not sent") }},
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "which was not sent") }, false},
 		{"file outside the store", func(w io.Writer) {
 			bad := append(append([]streamEntry{}, entries...), streamEntry{'s', "data/../../../escaped.i", []byte("x")})
 			w.Write(buildBundle(t, streamPart(reqs, bad)))
-		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "unexpected store file") }},
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "unexpected store file") }, false},
 		{"a file twice", func(w io.Writer) {
 			bad := append(append([]streamEntry{}, entries...), entries[0])
 			w.Write(buildBundle(t, streamPart(reqs, bad)))
-		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "sent twice") }},
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "sent twice") }, false},
 		{"more than declared", func(w io.Writer) {
 			p := streamPart(reqs, entries)
 			p.mandatory["bytecount"] = "10"
 			w.Write(buildBundle(t, p))
-		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "beyond the 10 declared") }},
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "beyond the 10 declared") }, false},
 		{"data after the last file", func(w io.Writer) {
 			p := streamPart(reqs, entries)
 			p.payload = append(p.payload, "more"...)
 			w.Write(buildBundle(t, p))
-		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "after the last file") }},
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "after the last file") }, false},
 		{"data file longer than its index says", func(w io.Writer) {
 			var bad []streamEntry
 			for _, e := range entries {
@@ -225,7 +263,7 @@ func TestStreamHostile(t *testing.T) {
 				bad = append(bad, e)
 			}
 			w.Write(buildBundle(t, streamPart(reqs, bad)))
-		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "the index ends at") }},
+		}, PullOptions{}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "the index ends at") }, false},
 		{"endless stream", func(w io.Writer) {
 			p := streamPart(reqs, nil)
 			p.mandatory["filecount"], p.mandatory["bytecount"] = "1", strconv.Itoa(1<<40)
@@ -244,12 +282,12 @@ func TestStreamHostile(t *testing.T) {
 					return
 				}
 			}
-		}, PullOptions{MaxBytes: 4 << 20}, func(err error) bool { return errors.Is(err, ErrTooLarge) }},
+		}, PullOptions{MaxBytes: 4 << 20}, func(err error) bool { return errors.Is(err, ErrTooLarge) }, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			url := streamServer(t, []hg.Node{tip}, reqs, c.stream)
+			url := streamServer(t, []hg.Node{tip}, reqs, c.stream, c.cgAbort)
 			dir := t.TempDir()
 			cache := filepath.Join(dir, "cache")
 			if err := initCache(cache); err != nil {
