@@ -24,6 +24,9 @@ type PullOptions struct {
 	// MaxBytes bounds the (decompressed) bundle a source may send
 	// (0: no bound but the context's deadline).
 	MaxBytes int64
+	// NoStream asks an empty cache's history as a changegroup even when
+	// the source offers a stream clone.
+	NoStream bool
 }
 
 // ErrTooLarge is wrapped by the error for a bundle larger than
@@ -56,6 +59,11 @@ type Stats struct {
 	// (which had stripped changesets the cache held): Changesets then
 	// counts the whole history.
 	Recloned bool
+	// Streamed says the empty cache was filled by a stream clone (the
+	// source's store files, checked, then a pull); StreamDeclined, when
+	// not empty, says why an empty cache was not.
+	Streamed       bool
+	StreamDeclined string
 }
 
 // Pull brings the cache at cacheRoot up to date with source (creating the
@@ -95,12 +103,35 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	if err := initCache(cacheRoot); err != nil {
 		return nil, nil, err
 	}
+	stats := &Stats{}
+	streamedCsets := 0
+	if !opts.NoStream && emptyCache(cacheRoot) {
+		n, asked, err := streamClone(ctx, peer, cacheRoot, opts)
+		var declined *streamDeclined
+		switch {
+		case err == nil:
+			stats.Streamed, streamedCsets = true, n
+		case errors.As(err, &declined):
+			stats.StreamDeclined = declined.why
+		default:
+			return nil, nil, err
+		}
+		if _, ssh := peer.t.(*sshTransport); asked && ssh {
+			// An ssh connection ends with its stream answer.
+			if peer.redial == nil {
+				return nil, nil, &UnsupportedError{What: "a pull after a stream clone on a connection that cannot be reopened"}
+			}
+			if peer, err = peer.redial(ctx); err != nil {
+				return nil, nil, err
+			}
+			defer peer.Close()
+		}
+	}
 	w, err := openCacheWriter(cacheRoot)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer w.close()
-	stats := &Stats{}
 
 	localHeads := localHeadNodes(w.cl)
 	calls := []BatchCall{{Cmd: "heads"}, {Cmd: "listkeys", Args: map[string]string{"namespace": "phases"}}}
@@ -218,7 +249,7 @@ func PullFrom(ctx context.Context, peer *Peer, cacheRoot string, opts PullOption
 	if err := w.commit(res, remoteHeads, publishing); err != nil {
 		return nil, nil, err
 	}
-	stats.Changesets = len(w.newCsets)
+	stats.Changesets = streamedCsets + len(w.newCsets)
 	st, err := w.sourceState(res, remoteHeads, publishing)
 	if err != nil {
 		return nil, nil, err
@@ -482,9 +513,13 @@ func (w *cacheWriter) gone(res *pullResult, remoteHeads []hg.Node) []hg.Node {
 // strippedSuffix names the old store while a re-made one is swapped in.
 const strippedSuffix = ".stripped"
 
-// recoverSwap finishes or undoes an interrupted store swap.
+// recoverSwap finishes or undoes an interrupted store swap, and removes
+// what an interrupted stream clone wrote.
 func recoverSwap(cacheRoot string) error {
 	hgDir := filepath.Join(cacheRoot, ".hg")
+	if err := os.RemoveAll(filepath.Join(hgDir, streamStore)); err != nil {
+		return err
+	}
 	old := filepath.Join(hgDir, "store"+strippedSuffix)
 	if _, err := os.Stat(old); err != nil {
 		return nil

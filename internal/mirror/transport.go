@@ -149,7 +149,12 @@ func (s *Syncer) nativeCache(ctx context.Context, m Mirror, dir, root string, lo
 	if err := installClone(dir, tmp, root, m.Source); err != nil {
 		return nil, err
 	}
-	log.InfoContext(ctx, "hg cache cloned", slog.String("cache", root), slog.String("transport", "native"), slog.Int("changesets", stats.Changesets))
+	attrs := []any{slog.String("cache", root), slog.String("transport", "native"), slog.Int("changesets", stats.Changesets),
+		slog.Bool("streamed", stats.Streamed)}
+	if stats.StreamDeclined != "" {
+		attrs = append(attrs, slog.String("stream_declined", stats.StreamDeclined))
+	}
+	log.InfoContext(ctx, "hg cache cloned", attrs...)
 	return nativeState(ctx, root, st, log)
 }
 

@@ -21,3 +21,14 @@ hg bundle -q --type 'none-v2;obsolescence=true;phases=true' --all "$out/small-no
 hg bundle -q --type 'zstd-v2;obsolescence=true;phases=true' --all "$out/small-zstd.hg"
 hg bundle -q --type 'gzip-v2' --all "$out/small-gzip.hg"
 hg bundle -q --type 'none-v2;cg.version=03' --all "$out/small-cg3.hg"
+# A stream clone bundle (stream2 part) of a repository without markers: a
+# file name the store encodes (Dir/B.TXT), a copy, drafts (phaseroots).
+s="$tmp/stream"
+hg init "$s"
+cd "$s"
+printf '[phases]\npublish=False\n' > .hg/hgrc
+echo a > a; hg add a; hg ci -qm a -d '1000000 0'
+mkdir Dir; echo b > Dir/B.TXT; hg add Dir/B.TXT; hg ci -qm b -d '1000001 -3600'
+hg cp a 'with space.txt'; echo c >> a; hg ci -qm c -d '1000002 0'
+hg phase -p 1
+hg bundle -q --type 'none-v2;stream=v2' --all "$out/small-stream.hg"
