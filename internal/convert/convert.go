@@ -450,7 +450,7 @@ func (c *converter) add(t git.ObjectType, data []byte, base git.Hash) (git.Hash,
 // convertOne writes the tree and commit of a prepared changeset, and
 // returns the commit and its parents.
 func (c *converter) convertOne(j *job) (git.Hash, []git.Hash, error) {
-	if err := c.update(j, c.add); err != nil {
+	if err := c.update(j, c.add, c.pw.SubmitDelta); err != nil {
 		return git.Hash{}, nil, err
 	}
 	var parents []git.Hash
@@ -515,7 +515,7 @@ func (c *converter) loadBase(ctx context.Context, rd *reader, firstRev int) erro
 	saved := c.warnings
 	err = c.update(j, func(t git.ObjectType, data []byte, _ git.Hash) (git.Hash, error) {
 		return git.HashObject(t, data), nil
-	})
+	}, nil)
 	c.warnings = saved
 	if err != nil {
 		return err
@@ -531,7 +531,8 @@ func mustRev(r *hg.Repo, n hg.Node) int {
 // update moves the exporter state to the changeset of j, in hg-git's order:
 // gitlinks that went away, removed files, gitlinks (when .hgsub or
 // .hgsubstate changed), added and modified files; then the dirty trees.
-func (c *converter) update(j *job, add objectSink) error {
+// addDelta, when set, stores the blobs the reader has a delta for.
+func (c *converter) update(j *job, add objectSink, addDelta deltaSink) error {
 	isSub := func(p string) bool { return p == ".hgsub" || p == ".hgsubstate" }
 	if j.clearBlobs {
 		clear(c.blobs)
@@ -584,7 +585,12 @@ func (c *converter) update(j *job, add objectSink) error {
 				return fmt.Errorf("file %s revision %s: contents not read", e.Path, e.Node)
 			}
 			var err error
-			if h, err = add(git.BlobObject, data, c.blobs[j.bases[k]]); err != nil {
+			if d := j.deltas[e.Node]; d != nil && addDelta != nil {
+				h, err = addDelta(git.BlobObject, data, c.blobs[j.bases[k]], d)
+			} else {
+				h, err = add(git.BlobObject, data, c.blobs[j.bases[k]])
+			}
+			if err != nil {
 				return err
 			}
 			c.blobs[e.Node] = h

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
@@ -23,6 +24,10 @@ type job struct {
 	changed, removed []hg.ManifestEntry
 	bases            []hg.Node          // per changed entry: the file revision it replaces, or NullNode
 	data             map[hg.Node][]byte // contents of changed files the writer has not seen
+	// deltas are Git deltas to some of those contents from the blob of
+	// the file revision they replace (bases), made from the filelog's
+	// own deltas: the writer stores them without comparing texts.
+	deltas map[hg.Node][]byte
 	clearBlobs       bool               // the writer must forget its blob cache first (bounded)
 	sub              *subInput          // set when .hgsub or .hgsubstate changed
 	renames          [][2]string
@@ -182,7 +187,7 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		clear(r.seen)
 		j.clearBlobs = true
 	}
-	for _, e := range j.changed {
+	for k, e := range j.changed {
 		if isSub(e.Path) || unsafePath(e.Path) {
 			continue
 		}
@@ -192,7 +197,7 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		if _, ok := j.data[e.Node]; ok {
 			continue
 		}
-		data, _, err := r.repo.File(e.Path, e.Node)
+		data, _, fd, ok, err := r.repo.FileWithDelta(e.Path, e.Node)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +206,18 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		}
 		j.data[e.Node] = data
 		j.size += int64(len(data))
+		// The filelog's delta is from the revision this one replaces
+		// in the tree: the writer has its blob (when it has not
+		// forgotten it) and can store the delta as Git's.
+		if ok && fd.Base == j.bases[k] && fd.Base != hg.NullNode {
+			if d := git.AppendPatchDelta(nil, fd.Patch, fd.BaseSize, len(data)); d != nil {
+				if j.deltas == nil {
+					j.deltas = make(map[hg.Node][]byte)
+				}
+				j.deltas[e.Node] = d
+				j.size += int64(len(d))
+			}
+		}
 	}
 	for n := range j.data {
 		r.seen[n] = struct{}{}

@@ -187,6 +187,10 @@ func (s *treeState) populate(dirty map[string]bool, add objectSink) (git.Hash, e
 // objectSink receives the tree objects computed.
 type objectSink func(t git.ObjectType, data []byte, base git.Hash) (git.Hash, error)
 
+// deltaSink receives an object with a Git delta from base to it
+// (git.PackWriter.SubmitDelta).
+type deltaSink func(t git.ObjectType, data []byte, base git.Hash, delta []byte) (git.Hash, error)
+
 func (t *tree) compute(add objectSink) (git.Hash, error) {
 	if t.valid {
 		return t.hash, nil

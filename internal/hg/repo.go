@@ -485,6 +485,43 @@ func (r *Repo) File(path string, n Node) (data []byte, meta map[string]string, e
 	return data, meta, nil
 }
 
+// FileDelta is a file revision's stored delta, as FileWithDelta returns
+// it: Patch (a Mercurial binary patch) turns the text of file revision
+// Base, of BaseSize bytes, into the revision's contents.
+type FileDelta struct {
+	Base     Node
+	BaseSize int
+	Patch    []byte
+}
+
+// FileWithDelta is File, also returning the delta the revision is stored
+// as when reading it applied one and its text has no metadata header (so
+// that the patch turns the base's text into data itself); ok is false
+// otherwise. A base whose own text has a header has a text longer than
+// its contents: BaseSize tells.
+func (r *Repo) FileWithDelta(path string, n Node) (data []byte, meta map[string]string, d FileDelta, ok bool, err error) {
+	rl, err := r.Filelog(path)
+	if err != nil {
+		return nil, nil, FileDelta{}, false, err
+	}
+	rev, found := rl.Rev(n)
+	if !found || rev < 0 {
+		return nil, nil, FileDelta{}, false, corruptf("hg: file %s: node %s not found", path, n)
+	}
+	text, rd, ok, err := rl.RevisionDelta(rev)
+	if err != nil {
+		return nil, nil, FileDelta{}, false, err
+	}
+	data, meta, err = ParseFileMeta(text)
+	if err != nil {
+		return nil, nil, FileDelta{}, false, fmt.Errorf("hg: file %s rev %d: %w", path, rev, err)
+	}
+	if !ok || len(data) != len(text) {
+		return data, meta, FileDelta{}, false, nil
+	}
+	return data, meta, FileDelta{Base: rl.node(rd.Base), BaseSize: rd.BaseSize, Patch: rd.Patch}, true, nil
+}
+
 // HasObsstore reports whether the repository has obsolescence markers
 // (a non-empty .hg/store/obsstore): some changesets may then be hidden
 // (see HiddenRevs).

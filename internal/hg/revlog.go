@@ -385,7 +385,7 @@ func (rl *Revlog) Revision(rev int) ([]byte, error) {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	text, err := rl.revision(rev)
+	text, err := rl.revision(rev, nil)
 	if err == nil && rl.recycle {
 		text = bytes.Clone(text)
 	}
@@ -523,14 +523,52 @@ func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	text, err := rl.revision(rev)
+	text, err := rl.revision(rev, nil)
 	if err != nil {
 		return err
 	}
 	return fn(text)
 }
 
-func (rl *Revlog) revision(rev int) ([]byte, error) {
+// Delta is a revision's stored delta: the Mercurial binary patch (hunks
+// of start, end, length and data over the base's text) that turns the full
+// text of revision Base, of BaseSize bytes, into the revision's text.
+type Delta struct {
+	Base     int
+	BaseSize int
+	Patch    []byte
+}
+
+// RevisionDelta is Revision, also returning the delta rev is stored as
+// when reading rev applied it (ok false when rev is stored whole, or its
+// text was cached). The patch is the caller's.
+func (rl *Revlog) RevisionDelta(rev int) (text []byte, d Delta, ok bool, err error) {
+	if rev < 0 || rev >= len(rl.entries) {
+		return nil, Delta{}, false, rangeError(rl.name, rev, len(rl.entries))
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	d.Base = -1
+	text, err = rl.revision(rev, &d)
+	if err == nil && rl.recycle {
+		text = bytes.Clone(text)
+	}
+	return text, d, err == nil && d.Base >= 0, err
+}
+
+// deltaParent returns the revision rev's stored delta applies to (rev
+// itself when it is stored whole).
+func (rl *Revlog) deltaParent(rev int) int {
+	b := int(rl.entries[rev].base)
+	if b == rev || rl.generalDelta {
+		return b
+	}
+	return rev - 1
+}
+
+// revision reconstructs rev's text; when last is set and rev's own delta
+// is applied, it is copied there.
+func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 	if rl.reads != nil {
 		rl.reads.Add(1)
 	}
@@ -634,6 +672,10 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 				*s = make([]byte, size)
 			}
 			dst = (*s)[:size]
+		}
+		if i == 0 && last != nil {
+			// text is the delta parent's (the chain's next link).
+			*last = Delta{Base: rl.deltaParent(r), BaseSize: len(text), Patch: bytes.Clone(d)}
 		}
 		applyDelta(dst, text, d)
 		text = dst
