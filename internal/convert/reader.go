@@ -57,6 +57,10 @@ type reader struct {
 	prev     []hg.ManifestEntry
 	prevOK   bool
 	prevRv   int
+	// prevMf is the manifest log revision whose text prevText is (-1
+	// when it is not one, or not known): a manifest stored as a delta
+	// from it is compared only where the delta changes it.
+	prevMf int
 	spare    []byte               // a buffer for the next manifest text
 	seen     map[hg.Node]struct{} // file revisions whose data was handed over
 	// maxSeen bounds seen (and the writer's blob cache, cleared with it);
@@ -69,7 +73,7 @@ type reader struct {
 }
 
 func newReader(repo *hg.Repo) *reader {
-	return &reader{repo: repo, seen: make(map[hg.Node]struct{}), maxSeen: 1 << 20, tagFnodes: map[hg.Node]hg.Node{}}
+	return &reader{repo: repo, seen: make(map[hg.Node]struct{}), maxSeen: 1 << 20, tagFnodes: map[hg.Node]hg.Node{}, prevMf: -1}
 }
 
 // visibleHeads returns the revisions not in excl with no child outside it.
@@ -115,11 +119,19 @@ func (r *reader) prevManifest() ([]hg.ManifestEntry, error) {
 // prepare) that differ from the previous manifest's, compared as texts.
 // It returns the text to keep as the previous manifest: text itself, or,
 // when text is not sorted, the sorted text of its parsed entries.
-func (r *reader) diff(text []byte) ([]hg.ManifestChange, []byte, []hg.ManifestEntry, error) {
+// patch, when not nil, is the delta that turns prevText into text.
+func (r *reader) diff(text, patch []byte) ([]hg.ManifestChange, []byte, []hg.ManifestEntry, error) {
 	if r.prevText == nil && len(r.prev) > 0 {
 		r.prevText = hg.EncodeManifest(r.prev)
 	}
-	changes, sorted, err := hg.DiffManifests(r.prevText, text)
+	var changes []hg.ManifestChange
+	var sorted bool
+	var err error
+	if patch != nil {
+		changes, sorted, err = hg.DiffManifestsPatched(r.prevText, text, patch)
+	} else {
+		changes, sorted, err = hg.DiffManifests(r.prevText, text)
+	}
 	if err != nil || sorted {
 		return changes, text, nil, err
 	}
@@ -159,11 +171,15 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		j.skip = true
 		return j, nil
 	}
-	raw, err := r.repo.ManifestText(cs.Manifest, r.spare)
+	raw, mfRev, d, ok, err := r.repo.ManifestTextDelta(cs.Manifest, r.spare)
 	if err != nil {
 		return nil, err
 	}
-	changes, text, mf, err := r.diff(raw)
+	var patch []byte
+	if ok && r.prevMf >= 0 && d.Base == r.prevMf {
+		patch = d.Patch
+	}
+	changes, text, mf, err := r.diff(raw, patch)
 	if err != nil {
 		return nil, fmt.Errorf("hg: manifest %s: %w", cs.Manifest, err)
 	}
@@ -251,6 +267,10 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		r.spare = r.prevText[:0]
 	}
 	r.prevText, r.prev, r.prevOK, r.prevRv = text, mf, true, cs.Rev
+	r.prevMf = -1
+	if len(raw) > 0 && len(text) > 0 && &raw[0] == &text[0] {
+		r.prevMf = mfRev
+	}
 	return j, nil
 }
 

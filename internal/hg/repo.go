@@ -354,6 +354,32 @@ func (r *Repo) ManifestText(n Node, dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// ManifestTextDelta is ManifestText, also returning the manifest's
+// revision in the manifest log and, when reading it applied the delta it
+// is stored as, that delta (ok false otherwise).
+func (r *Repo) ManifestTextDelta(n Node, dst []byte) (text []byte, rev int, d Delta, ok bool, err error) {
+	dst = dst[:0]
+	if n == NullNode {
+		return dst, -1, Delta{}, false, nil
+	}
+	rev, found := r.manifests.Rev(n)
+	if !found {
+		return nil, -1, Delta{}, false, corruptf("hg: manifest %s not found", n)
+	}
+	ml := r.manifests
+	ml.mu.Lock()
+	d.Base = -1
+	t, err := ml.revision(rev, &d)
+	if err == nil {
+		dst = append(dst, t...)
+	}
+	ml.mu.Unlock()
+	if err != nil {
+		return nil, -1, Delta{}, false, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
+	}
+	return dst, rev, d, d.Base >= 0, nil
+}
+
 // intern returns the shared string for a path; r.internMu must be held.
 // Consecutive manifests share most paths, so it first walks the previous
 // manifest's sorted paths (no hashing), then falls back to a map.
