@@ -27,12 +27,12 @@ type job struct {
 	// deltas are Git deltas to some of those contents from the blob of
 	// the file revision they replace (bases), made from the filelog's
 	// own deltas: the writer stores them without comparing texts.
-	deltas map[hg.Node][]byte
-	clearBlobs       bool               // the writer must forget its blob cache first (bounded)
-	sub              *subInput          // set when .hgsub or .hgsubstate changed
-	renames          [][2]string
-	parents          []hg.Node
-	size             int64 // bytes of data, for the memory budget
+	deltas     map[hg.Node][]byte
+	clearBlobs bool      // the writer must forget its blob cache first (bounded)
+	sub        *subInput // set when .hgsub or .hgsubstate changed
+	renames    [][2]string
+	parents    []hg.Node
+	size       int64 // bytes of data, for the memory budget
 }
 
 // subInput is the text of a changeset's .hgsub and .hgsubstate.
@@ -61,8 +61,8 @@ type reader struct {
 	// when it is not one, or not known): a manifest stored as a delta
 	// from it is compared only where the delta changes it.
 	prevMf int
-	spare    []byte               // a buffer for the next manifest text
-	seen     map[hg.Node]struct{} // file revisions whose data was handed over
+	spare  []byte               // a buffer for the next manifest text
+	seen   map[hg.Node]struct{} // file revisions whose data was handed over
 	// maxSeen bounds seen (and the writer's blob cache, cleared with it);
 	// past it both start afresh (a miss only costs reading a file again).
 	maxSeen int
