@@ -585,8 +585,8 @@ func (c *converter) update(j *job, add objectSink, addDelta deltaSink) error {
 				return fmt.Errorf("file %s revision %s: contents not read", e.Path, e.Node)
 			}
 			var err error
-			if d := j.deltas[e.Node]; d != nil && addDelta != nil {
-				h, err = addDelta(git.BlobObject, data, c.blobs[j.bases[k]], d)
+			if d, ok := j.deltas[e.Node]; ok && addDelta != nil && !c.blobs[d.base].IsZero() {
+				h, err = addDelta(git.BlobObject, data, c.blobs[d.base], d.delta)
 			} else {
 				h, err = add(git.BlobObject, data, c.blobs[j.bases[k]])
 			}

@@ -25,14 +25,22 @@ type job struct {
 	bases            []hg.Node          // per changed entry: the file revision it replaces, or NullNode
 	data             map[hg.Node][]byte // contents of changed files the writer has not seen
 	// deltas are Git deltas to some of those contents from the blob of
-	// the file revision they replace (bases), made from the filelog's
-	// own deltas: the writer stores them without comparing texts.
-	deltas     map[hg.Node][]byte
+	// another revision of the file, made from the filelog's own deltas:
+	// the writer stores them without comparing texts when it has that
+	// blob in its pack.
+	deltas     map[hg.Node]fileDelta
 	clearBlobs bool      // the writer must forget its blob cache first (bounded)
 	sub        *subInput // set when .hgsub or .hgsubstate changed
 	renames    [][2]string
 	parents    []hg.Node
 	size       int64 // bytes of data, for the memory budget
+}
+
+// fileDelta is a Git delta to a file's contents from the blob of the
+// filelog revision base.
+type fileDelta struct {
+	base  hg.Node
+	delta []byte
 }
 
 // subInput is the text of a changeset's .hgsub and .hgsubstate.
@@ -203,7 +211,7 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		clear(r.seen)
 		j.clearBlobs = true
 	}
-	for k, e := range j.changed {
+	for _, e := range j.changed {
 		if isSub(e.Path) || unsafePath(e.Path) {
 			continue
 		}
@@ -222,15 +230,15 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		}
 		j.data[e.Node] = data
 		j.size += int64(len(data))
-		// The filelog's delta is from the revision this one replaces
-		// in the tree: the writer has its blob (when it has not
-		// forgotten it) and can store the delta as Git's.
-		if ok && fd.Base == j.bases[k] && fd.Base != hg.NullNode {
+		// The filelog's delta is from an earlier revision of the file
+		// (most often the one this one replaces in the tree): when the
+		// writer has its blob it can store the delta as Git's.
+		if ok && fd.Base != hg.NullNode {
 			if d := git.AppendPatchDelta(nil, fd.Patch, fd.BaseSize, len(data)); d != nil {
 				if j.deltas == nil {
-					j.deltas = make(map[hg.Node][]byte)
+					j.deltas = make(map[hg.Node]fileDelta)
 				}
-				j.deltas[e.Node] = d
+				j.deltas[e.Node] = fileDelta{fd.Base, d}
 				j.size += int64(len(d))
 			}
 		}
