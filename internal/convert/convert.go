@@ -104,6 +104,7 @@ type budgets struct {
 	manifests   int64
 	wholeData   int64 // changelog or manifest data file read whole, at most
 	filelogs    int   // open at once
+	deltaChunks int64 // decompressed revlog deltas kept
 }
 
 // blobCacheEntryBytes is roughly what one filenode → blob entry costs in
@@ -122,6 +123,7 @@ func budgetsFor(memory int64) budgets {
 		manifests:   memory / 16,
 		wholeData:   memory / 16,
 		filelogs:    int(min(memory/(256<<10), 1024)),
+		deltaChunks: memory / 32,
 	}
 }
 
@@ -154,6 +156,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	b := budgetsFor(n.Memory)
 	repo.SetManifestCache(b.manifests)
 	repo.SetLimits(b.wholeData, b.filelogs)
+	repo.SetDeltaCache(b.deltaChunks)
 
 	gitDir := GitDir(hgRoot)
 	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {

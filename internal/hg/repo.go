@@ -54,6 +54,7 @@ type Repo struct {
 
 	reads  atomic.Int64 // revision texts read from any of its revlogs
 	chunks atomic.Int64 // chunks decompressed for them
+	deltas *deltaCache  // shared by its manifest log and filelogs (nil: none)
 }
 
 // Open opens the repository whose working directory (or bare root) is
@@ -184,6 +185,24 @@ func (r *Repo) SetLimits(wholeData int64, filelogs int) {
 	r.changelog.wholeMax, r.manifests.wholeMax = wholeData, wholeData
 	r.mu.Lock()
 	r.maxFilelogs = max(filelogs, 4)
+	r.mu.Unlock()
+}
+
+// SetDeltaCache lets r keep up to about bytes of decompressed deltas of
+// its manifest log and filelogs (0, the default, keeps none), for delta
+// chains read again. Call it before reading.
+func (r *Repo) SetDeltaCache(bytes int64) {
+	c := newDeltaCache(int(min(bytes, 1<<30)))
+	r.manifests.mu.Lock()
+	r.manifests.deltas = c
+	r.manifests.mu.Unlock()
+	r.mu.Lock()
+	r.deltas = c
+	for _, of := range r.filelogs {
+		of.rl.mu.Lock()
+		of.rl.deltas = c
+		of.rl.mu.Unlock()
+	}
 	r.mu.Unlock()
 }
 
@@ -456,6 +475,7 @@ func (r *Repo) Filelog(path string) (*Revlog, error) {
 	rl.reads, rl.chunkReads = &r.reads, &r.chunks
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	rl.deltas = r.deltas
 	if old := r.filelogs[path]; old != nil {
 		rl.Close()
 		return old.rl, nil
