@@ -24,6 +24,7 @@ type job struct {
 	changed, removed []hg.ManifestEntry
 	bases            []hg.Node          // per changed entry: the file revision it replaces, or NullNode
 	data             map[hg.Node][]byte // contents of changed files the writer has not seen
+	need             []hg.ManifestEntry // the file revisions data is to hold, until read
 	// deltas are Git deltas to some of those contents from the blob of
 	// another revision of the file, made from the filelog's own deltas:
 	// the writer stores them without comparing texts when it has that
@@ -173,7 +174,50 @@ func (r *reader) diff(text, patch []byte) ([]hg.ManifestChange, []byte, []hg.Man
 	return changes, hg.EncodeManifest(mf), mf, nil
 }
 
+// prepare returns the job of cs, with the contents of its files.
 func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
+	j, err := r.prepareMeta(cs)
+	if err != nil {
+		return nil, err
+	}
+	return j, readFiles(r.repo, j)
+}
+
+// readFiles reads the contents of the files j needs (j.need) into j.data,
+// with the Git deltas the filelogs give for them in j.deltas. It uses no
+// reader state, so that it runs beside the preparation of later jobs.
+func readFiles(repo *hg.Repo, j *job) error {
+	for _, e := range j.need {
+		data, _, fd, ok, err := repo.FileWithDelta(e.Path, e.Node)
+		if err != nil {
+			return err
+		}
+		if j.data == nil {
+			j.data = make(map[hg.Node][]byte, len(j.need))
+		}
+		j.data[e.Node] = data
+		j.size += int64(len(data))
+		// The filelog's delta is from an earlier revision of the file
+		// (most often the one this one replaces in the tree): when the
+		// writer has its blob it can store the delta as Git's.
+		if ok && fd.Base != hg.NullNode {
+			if d := git.AppendPatchDelta(nil, fd.Patch, fd.BaseSize, len(data)); d != nil {
+				if j.deltas == nil {
+					j.deltas = make(map[hg.Node]fileDelta)
+				}
+				j.deltas[e.Node] = fileDelta{fd.Base, d}
+				j.size += int64(len(d))
+			}
+		}
+	}
+	j.need = nil
+	return nil
+}
+
+// prepareMeta returns the job of cs without the contents of its files:
+// j.need lists the file revisions to read (each once per run, within the
+// bound of seen).
+func (r *reader) prepareMeta(cs *hg.Changeset) (*job, error) {
 	j := &job{cs: cs}
 	if cs.Extra["hg-git"] == "octopus" {
 		j.skip = true
@@ -218,33 +262,8 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		if _, ok := r.seen[e.Node]; ok {
 			continue
 		}
-		if _, ok := j.data[e.Node]; ok {
-			continue
-		}
-		data, _, fd, ok, err := r.repo.FileWithDelta(e.Path, e.Node)
-		if err != nil {
-			return nil, err
-		}
-		if j.data == nil {
-			j.data = make(map[hg.Node][]byte)
-		}
-		j.data[e.Node] = data
-		j.size += int64(len(data))
-		// The filelog's delta is from an earlier revision of the file
-		// (most often the one this one replaces in the tree): when the
-		// writer has its blob it can store the delta as Git's.
-		if ok && fd.Base != hg.NullNode {
-			if d := git.AppendPatchDelta(nil, fd.Patch, fd.BaseSize, len(data)); d != nil {
-				if j.deltas == nil {
-					j.deltas = make(map[hg.Node]fileDelta)
-				}
-				j.deltas[e.Node] = fileDelta{fd.Base, d}
-				j.size += int64(len(d))
-			}
-		}
-	}
-	for n := range j.data {
-		r.seen[n] = struct{}{}
+		r.seen[e.Node] = struct{}{}
+		j.need = append(j.need, e)
 	}
 	if subChanged {
 		if mf == nil {
@@ -501,14 +520,18 @@ func (b *budget) close() {
 // repository elsewhere.
 func (r *reader) readAhead(ctx context.Context, revs []int, limit int64) (<-chan *job, <-chan error, *budget, func()) {
 	jobs := make(chan *job, 64)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	b := newBudget(limit)
 	ctx, cancel := context.WithCancel(ctx)
+	// Two stages, each on its own goroutine, in order: changesets,
+	// manifests and the files' metadata, then the files' contents (most
+	// of the reading), so that both can keep a core busy.
+	metas := make(chan *job, 64)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		defer close(jobs)
+		defer close(metas)
 		for _, rev := range revs {
 			if ctx.Err() != nil {
 				return
@@ -516,13 +539,10 @@ func (r *reader) readAhead(ctx context.Context, revs []int, limit int64) (<-chan
 			cs, err := r.repo.Changeset(rev)
 			if err == nil {
 				var j *job
-				j, err = r.prepare(cs)
+				j, err = r.prepareMeta(cs)
 				if err == nil {
-					if !b.acquire(j.size) {
-						return
-					}
 					select {
-					case jobs <- j:
+					case metas <- j:
 						continue
 					case <-ctx.Done():
 						return
@@ -531,6 +551,25 @@ func (r *reader) readAhead(ctx context.Context, revs []int, limit int64) (<-chan
 			}
 			errc <- fmt.Errorf("convert: changeset %d: %w", rev, err)
 			return
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		for j := range metas {
+			if err := readFiles(r.repo, j); err != nil {
+				errc <- fmt.Errorf("convert: changeset %d: %w", j.cs.Rev, err)
+				cancel()
+				return
+			}
+			if !b.acquire(j.size) {
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	stop := func() {
