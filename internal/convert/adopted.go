@@ -95,7 +95,7 @@ func (c *converter) syncTree(ctx context.Context, g *git.Runner, d string, h git
 		}
 	}
 	t := c.trees.dirFor(d)
-	t.entries, t.hash, t.valid = entries, h, true
+	t.entries, t.hash, t.valid, t.ordered = entries, h, true, false
 	return nil
 }
 

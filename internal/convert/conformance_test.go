@@ -70,6 +70,9 @@ func TestClickConformance(t *testing.T) {
 	if len(got) != 3333 || res.Converted != 3333 || res.Total != 3333 {
 		t.Fatalf("native: %d in map, converted %d of %d; want 3333", len(got), res.Converted, res.Total)
 	}
+	// git re-hashes every object of the packs: blobs written as the Git
+	// form of their filelog deltas must come out as the files' contents.
+	fsck(t, native)
 	if testing.Short() {
 		t.Log("-short: hg-git's 30 s reference run on click skipped; checking determinism only")
 		again := copyRepo(t, src, "again")

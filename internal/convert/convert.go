@@ -111,6 +111,7 @@ type budgets struct {
 	manifests   int64
 	wholeData   int64 // changelog or manifest data file read whole, at most
 	filelogs    int   // open at once
+	deltaChunks int64 // decompressed revlog deltas kept
 }
 
 // blobCacheEntryBytes is roughly what one filenode → blob entry costs in
@@ -129,6 +130,7 @@ func budgetsFor(memory int64) budgets {
 		manifests:   memory / 16,
 		wholeData:   memory / 16,
 		filelogs:    int(min(memory/(256<<10), 1024)),
+		deltaChunks: memory / 32,
 	}
 }
 
@@ -161,6 +163,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	b := budgetsFor(n.Memory)
 	repo.SetManifestCache(b.manifests)
 	repo.SetLimits(b.wholeData, b.filelogs)
+	repo.SetDeltaCache(b.deltaChunks)
 
 	gitDir := GitDir(hgRoot)
 	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
@@ -470,7 +473,7 @@ func (c *converter) add(t git.ObjectType, data []byte, base git.Hash) (git.Hash,
 // convertOne writes the tree and commit of a prepared changeset, and
 // returns the commit and its parents.
 func (c *converter) convertOne(j *job) (git.Hash, []git.Hash, error) {
-	if err := c.update(j, c.add); err != nil {
+	if err := c.update(j, c.add, c.pw.SubmitDelta); err != nil {
 		return git.Hash{}, nil, err
 	}
 	var parents []git.Hash
@@ -535,7 +538,7 @@ func (c *converter) loadBase(ctx context.Context, rd *reader, firstRev int) erro
 	saved := c.warnings
 	err = c.update(j, func(t git.ObjectType, data []byte, _ git.Hash) (git.Hash, error) {
 		return git.HashObject(t, data), nil
-	})
+	}, nil)
 	c.warnings = saved
 	if err != nil {
 		return err
@@ -551,7 +554,8 @@ func mustRev(r *hg.Repo, n hg.Node) int {
 // update moves the exporter state to the changeset of j, in hg-git's order:
 // gitlinks that went away, removed files, gitlinks (when .hgsub or
 // .hgsubstate changed), added and modified files; then the dirty trees.
-func (c *converter) update(j *job, add objectSink) error {
+// addDelta, when set, stores the blobs the reader has a delta for.
+func (c *converter) update(j *job, add objectSink, addDelta deltaSink) error {
 	isSub := func(p string) bool { return p == ".hgsub" || p == ".hgsubstate" }
 	if j.clearBlobs {
 		clear(c.blobs)
@@ -604,7 +608,12 @@ func (c *converter) update(j *job, add objectSink) error {
 				return fmt.Errorf("file %s revision %s: contents not read", e.Path, e.Node)
 			}
 			var err error
-			if h, err = add(git.BlobObject, data, c.blobs[j.bases[k]]); err != nil {
+			if d, ok := j.deltas[e.Node]; ok && addDelta != nil && !c.blobs[d.base].IsZero() {
+				h, err = addDelta(git.BlobObject, data, c.blobs[d.base], d.delta)
+			} else {
+				h, err = add(git.BlobObject, data, c.blobs[j.bases[k]])
+			}
+			if err != nil {
 				return err
 			}
 			c.blobs[e.Node] = h

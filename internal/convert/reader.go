@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 )
 
@@ -23,11 +24,24 @@ type job struct {
 	changed, removed []hg.ManifestEntry
 	bases            []hg.Node          // per changed entry: the file revision it replaces, or NullNode
 	data             map[hg.Node][]byte // contents of changed files the writer has not seen
-	clearBlobs       bool               // the writer must forget its blob cache first (bounded)
-	sub              *subInput          // set when .hgsub or .hgsubstate changed
-	renames          [][2]string
-	parents          []hg.Node
-	size             int64 // bytes of data, for the memory budget
+	need             []hg.ManifestEntry // the file revisions data is to hold, until read
+	// deltas are Git deltas to some of those contents from the blob of
+	// another revision of the file, made from the filelog's own deltas:
+	// the writer stores them without comparing texts when it has that
+	// blob in its pack.
+	deltas     map[hg.Node]fileDelta
+	clearBlobs bool      // the writer must forget its blob cache first (bounded)
+	sub        *subInput // set when .hgsub or .hgsubstate changed
+	renames    [][2]string
+	parents    []hg.Node
+	size       int64 // bytes of data, for the memory budget
+}
+
+// fileDelta is a Git delta to a file's contents from the blob of the
+// filelog revision base.
+type fileDelta struct {
+	base  hg.Node
+	delta []byte
 }
 
 // subInput is the text of a changeset's .hgsub and .hgsubstate.
@@ -52,8 +66,12 @@ type reader struct {
 	prev     []hg.ManifestEntry
 	prevOK   bool
 	prevRv   int
-	spare    []byte               // a buffer for the next manifest text
-	seen     map[hg.Node]struct{} // file revisions whose data was handed over
+	// prevMf is the manifest log revision whose text prevText is (-1
+	// when it is not one, or not known): a manifest stored as a delta
+	// from it is compared only where the delta changes it.
+	prevMf int
+	spare  []byte               // a buffer for the next manifest text
+	seen   map[hg.Node]struct{} // file revisions whose data was handed over
 	// maxSeen bounds seen (and the writer's blob cache, cleared with it);
 	// past it both start afresh (a miss only costs reading a file again).
 	maxSeen int
@@ -64,7 +82,7 @@ type reader struct {
 }
 
 func newReader(repo *hg.Repo) *reader {
-	return &reader{repo: repo, seen: make(map[hg.Node]struct{}), maxSeen: 1 << 20, tagFnodes: map[hg.Node]hg.Node{}}
+	return &reader{repo: repo, seen: make(map[hg.Node]struct{}), maxSeen: 1 << 20, tagFnodes: map[hg.Node]hg.Node{}, prevMf: -1}
 }
 
 // visibleHeads returns the revisions not in excl with no child outside it.
@@ -110,11 +128,19 @@ func (r *reader) prevManifest() ([]hg.ManifestEntry, error) {
 // prepare) that differ from the previous manifest's, compared as texts.
 // It returns the text to keep as the previous manifest: text itself, or,
 // when text is not sorted, the sorted text of its parsed entries.
-func (r *reader) diff(text []byte) ([]hg.ManifestChange, []byte, []hg.ManifestEntry, error) {
+// patch, when not nil, is the delta that turns prevText into text.
+func (r *reader) diff(text, patch []byte) ([]hg.ManifestChange, []byte, []hg.ManifestEntry, error) {
 	if r.prevText == nil && len(r.prev) > 0 {
 		r.prevText = hg.EncodeManifest(r.prev)
 	}
-	changes, sorted, err := hg.DiffManifests(r.prevText, text)
+	var changes []hg.ManifestChange
+	var sorted bool
+	var err error
+	if patch != nil {
+		changes, sorted, err = hg.DiffManifestsPatched(r.prevText, text, patch)
+	} else {
+		changes, sorted, err = hg.DiffManifests(r.prevText, text)
+	}
 	if err != nil || sorted {
 		return changes, text, nil, err
 	}
@@ -148,17 +174,64 @@ func (r *reader) diff(text []byte) ([]hg.ManifestChange, []byte, []hg.ManifestEn
 	return changes, hg.EncodeManifest(mf), mf, nil
 }
 
+// prepare returns the job of cs, with the contents of its files.
 func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
+	j, err := r.prepareMeta(cs)
+	if err != nil {
+		return nil, err
+	}
+	return j, readFiles(r.repo, j)
+}
+
+// readFiles reads the contents of the files j needs (j.need) into j.data,
+// with the Git deltas the filelogs give for them in j.deltas. It uses no
+// reader state, so that it runs beside the preparation of later jobs.
+func readFiles(repo *hg.Repo, j *job) error {
+	for _, e := range j.need {
+		data, _, fd, ok, err := repo.FileWithDelta(e.Path, e.Node)
+		if err != nil {
+			return err
+		}
+		if j.data == nil {
+			j.data = make(map[hg.Node][]byte, len(j.need))
+		}
+		j.data[e.Node] = data
+		j.size += int64(len(data))
+		// The filelog's delta is from an earlier revision of the file
+		// (most often the one this one replaces in the tree): when the
+		// writer has its blob it can store the delta as Git's.
+		if ok && fd.Base != hg.NullNode {
+			if d := git.AppendPatchDelta(nil, fd.Patch, fd.BaseSize, len(data)); d != nil {
+				if j.deltas == nil {
+					j.deltas = make(map[hg.Node]fileDelta)
+				}
+				j.deltas[e.Node] = fileDelta{fd.Base, d}
+				j.size += int64(len(d))
+			}
+		}
+	}
+	j.need = nil
+	return nil
+}
+
+// prepareMeta returns the job of cs without the contents of its files:
+// j.need lists the file revisions to read (each once per run, within the
+// bound of seen).
+func (r *reader) prepareMeta(cs *hg.Changeset) (*job, error) {
 	j := &job{cs: cs}
 	if cs.Extra["hg-git"] == "octopus" {
 		j.skip = true
 		return j, nil
 	}
-	raw, err := r.repo.ManifestText(cs.Manifest, r.spare)
+	raw, mfRev, d, ok, err := r.repo.ManifestTextDelta(cs.Manifest, r.spare)
 	if err != nil {
 		return nil, err
 	}
-	changes, text, mf, err := r.diff(raw)
+	var patch []byte
+	if ok && r.prevMf >= 0 && d.Base == r.prevMf {
+		patch = d.Patch
+	}
+	changes, text, mf, err := r.diff(raw, patch)
 	if err != nil {
 		return nil, fmt.Errorf("hg: manifest %s: %w", cs.Manifest, err)
 	}
@@ -189,21 +262,8 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		if _, ok := r.seen[e.Node]; ok {
 			continue
 		}
-		if _, ok := j.data[e.Node]; ok {
-			continue
-		}
-		data, _, err := r.repo.File(e.Path, e.Node)
-		if err != nil {
-			return nil, err
-		}
-		if j.data == nil {
-			j.data = make(map[hg.Node][]byte)
-		}
-		j.data[e.Node] = data
-		j.size += int64(len(data))
-	}
-	for n := range j.data {
-		r.seen[n] = struct{}{}
+		r.seen[e.Node] = struct{}{}
+		j.need = append(j.need, e)
 	}
 	if subChanged {
 		if mf == nil {
@@ -234,6 +294,10 @@ func (r *reader) prepare(cs *hg.Changeset) (*job, error) {
 		r.spare = r.prevText[:0]
 	}
 	r.prevText, r.prev, r.prevOK, r.prevRv = text, mf, true, cs.Rev
+	r.prevMf = -1
+	if len(raw) > 0 && len(text) > 0 && &raw[0] == &text[0] {
+		r.prevMf = mfRev
+	}
 	return j, nil
 }
 
@@ -456,14 +520,18 @@ func (b *budget) close() {
 // repository elsewhere.
 func (r *reader) readAhead(ctx context.Context, revs []int, limit int64) (<-chan *job, <-chan error, *budget, func()) {
 	jobs := make(chan *job, 64)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	b := newBudget(limit)
 	ctx, cancel := context.WithCancel(ctx)
+	// Two stages, each on its own goroutine, in order: changesets,
+	// manifests and the files' metadata, then the files' contents (most
+	// of the reading), so that both can keep a core busy.
+	metas := make(chan *job, 64)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		defer close(jobs)
+		defer close(metas)
 		for _, rev := range revs {
 			if ctx.Err() != nil {
 				return
@@ -471,13 +539,10 @@ func (r *reader) readAhead(ctx context.Context, revs []int, limit int64) (<-chan
 			cs, err := r.repo.Changeset(rev)
 			if err == nil {
 				var j *job
-				j, err = r.prepare(cs)
+				j, err = r.prepareMeta(cs)
 				if err == nil {
-					if !b.acquire(j.size) {
-						return
-					}
 					select {
-					case jobs <- j:
+					case metas <- j:
 						continue
 					case <-ctx.Done():
 						return
@@ -486,6 +551,25 @@ func (r *reader) readAhead(ctx context.Context, revs []int, limit int64) (<-chan
 			}
 			errc <- fmt.Errorf("convert: changeset %d: %w", rev, err)
 			return
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		for j := range metas {
+			if err := readFiles(r.repo, j); err != nil {
+				errc <- fmt.Errorf("convert: changeset %d: %w", j.cs.Rev, err)
+				cancel()
+				return
+			}
+			if !b.acquire(j.size) {
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	stop := func() {

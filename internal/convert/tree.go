@@ -24,6 +24,29 @@ type tree struct {
 	entries map[string]treeEntry
 	hash    git.Hash
 	valid   bool
+	// order is entries' names in Git's order, when ordered: a change of
+	// an entry's hash (what most changesets do) keeps it, so that the
+	// tree is encoded again without sorting.
+	order   []string
+	ordered bool
+}
+
+// set sets the entry name.
+func (t *tree) set(name string, e treeEntry) {
+	if old, ok := t.entries[name]; !ok || (old.mode&0o170000 == git.ModeDir) != (e.mode&0o170000 == git.ModeDir) {
+		t.ordered = false // a new name, or one that sorts as a directory no more or now
+	}
+	t.entries[name] = e
+	t.valid = false
+}
+
+// del removes the entry name.
+func (t *tree) del(name string) {
+	if _, ok := t.entries[name]; ok {
+		delete(t.entries, name)
+		t.ordered = false
+	}
+	t.valid = false
 }
 
 type treeEntry struct {
@@ -67,8 +90,7 @@ func (s *treeState) add(path string, mode uint32, h git.Hash, dirty map[string]b
 	d := dirname(path)
 	t := s.dirFor(d)
 	dirty[d] = true
-	t.entries[basename(path)] = treeEntry{mode, h}
-	t.valid = false
+	t.set(basename(path), treeEntry{mode, h})
 }
 
 // removePath is hg-git's _remove_path.
@@ -78,8 +100,7 @@ func (s *treeState) removePath(path string, dirty map[string]bool) {
 	if t == nil {
 		t = newTree()
 	}
-	delete(t.entries, basename(path))
-	t.valid = false
+	t.del(basename(path))
 	dirty[d] = true
 	if len(t.entries) == 0 {
 		s.removeTree(d)
@@ -108,8 +129,7 @@ func (s *treeState) removeTree(path string) {
 		if _, ok := t.entries[base]; !ok {
 			return
 		}
-		delete(t.entries, base)
-		t.valid = false
+		t.del(base)
 		if len(t.entries) > 0 {
 			return
 		}
@@ -178,8 +198,7 @@ func (s *treeState) populate(dirty map[string]bool, add objectSink) (git.Hash, e
 		if parent == nil {
 			parent = s.dirFor(dirname(d))
 		}
-		parent.entries[basename(d)] = treeEntry{git.ModeDir, h}
-		parent.valid = false
+		parent.set(basename(d), treeEntry{git.ModeDir, h})
 	}
 	return s.dirs[""].compute(add)
 }
@@ -187,16 +206,38 @@ func (s *treeState) populate(dirty map[string]bool, add objectSink) (git.Hash, e
 // objectSink receives the tree objects computed.
 type objectSink func(t git.ObjectType, data []byte, base git.Hash) (git.Hash, error)
 
+// deltaSink receives an object with a Git delta from base to it
+// (git.PackWriter.SubmitDelta).
+type deltaSink func(t git.ObjectType, data []byte, base git.Hash, delta []byte) (git.Hash, error)
+
 func (t *tree) compute(add objectSink) (git.Hash, error) {
 	if t.valid {
 		return t.hash, nil
 	}
-	entries := make([]git.TreeEntry, 0, len(t.entries))
-	for name, e := range t.entries {
-		entries = append(entries, git.TreeEntry{Mode: e.mode, Name: name, Hash: e.hash})
+	if !t.ordered {
+		entries := make([]git.TreeEntry, 0, len(t.entries))
+		for name, e := range t.entries {
+			entries = append(entries, git.TreeEntry{Mode: e.mode, Name: name})
+		}
+		git.SortTreeEntries(entries)
+		t.order = t.order[:0]
+		for _, e := range entries {
+			t.order = append(t.order, e.Name)
+		}
+		t.ordered = true
+	}
+	n := 0
+	for _, name := range t.order {
+		n += git.TreeEntrySize(name)
+	}
+	// A new buffer each time: the pack writer keeps the last one.
+	b := make([]byte, 0, n)
+	for _, name := range t.order {
+		e := t.entries[name]
+		b = git.AppendTreeEntry(b, git.TreeEntry{Mode: e.mode, Name: name, Hash: e.hash})
 	}
 	// The previous version of this tree is the natural delta base.
-	h, err := add(git.TreeObject, git.EncodeTree(entries), t.hash)
+	h, err := add(git.TreeObject, b, t.hash)
 	if err != nil {
 		return git.Hash{}, err
 	}

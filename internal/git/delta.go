@@ -1,6 +1,9 @@
 package git
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+)
 
 // Git delta encoding (the payload of OFS_DELTA pack entries): two size
 // varints, then instructions that copy a range of the base or insert
@@ -55,6 +58,115 @@ func makeDelta(base, target []byte) []byte {
 		lit = lit[k:]
 	}
 	d = appendDeltaCopy(d, len(base)-suf, suf)
+	return d
+}
+
+// deltaFits reports whether delta is well formed for a base of baseSize
+// bytes and yields targetSize bytes: its header names both sizes, every
+// copy lies within the base, and nothing follows the last instruction.
+// It does not look at the bytes of either object.
+func deltaFits(delta []byte, baseSize int64, targetSize int) bool {
+	i := 0
+	header := func() (int64, bool) {
+		var v int64
+		for shift := uint(0); i < len(delta) && shift < 63; shift += 7 {
+			c := delta[i]
+			i++
+			v |= int64(c&0x7f) << shift
+			if c&0x80 == 0 {
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	src, ok1 := header()
+	dst, ok2 := header()
+	if !ok1 || !ok2 || src != baseSize || dst != int64(targetSize) {
+		return false
+	}
+	var out int64
+	for i < len(delta) {
+		cmd := delta[i]
+		i++
+		switch {
+		case cmd&0x80 != 0:
+			var off, size int64
+			for k := range 4 {
+				if cmd&(1<<k) != 0 {
+					if i >= len(delta) {
+						return false
+					}
+					off |= int64(delta[i]) << (8 * k)
+					i++
+				}
+			}
+			for k := range 3 {
+				if cmd&(0x10<<k) != 0 {
+					if i >= len(delta) {
+						return false
+					}
+					size |= int64(delta[i]) << (8 * k)
+					i++
+				}
+			}
+			if size == 0 {
+				size = 0x10000
+			}
+			if off+size > src {
+				return false
+			}
+			out += size
+		case cmd != 0:
+			if i+int(cmd) > len(delta) {
+				return false
+			}
+			i += int(cmd)
+			out += int64(cmd)
+		default:
+			return false
+		}
+		if out > dst {
+			return false
+		}
+	}
+	return out == dst
+}
+
+// AppendPatchDelta appends to d the Git delta equivalent to a Mercurial
+// binary patch (hunks of big-endian start, end and length, then length
+// bytes, replacing base[start:end]) over a base of baseSize bytes whose
+// result is targetSize bytes long. It returns nil when patch is not well
+// formed for those sizes.
+func AppendPatchDelta(d []byte, patch []byte, baseSize, targetSize int) []byte {
+	d = appendDeltaSize(d, uint64(baseSize))
+	d = appendDeltaSize(d, uint64(targetSize))
+	last, size := 0, 0
+	for p := 0; p < len(patch); {
+		if len(patch)-p < 12 {
+			return nil
+		}
+		start := int(binary.BigEndian.Uint32(patch[p:]))
+		end := int(binary.BigEndian.Uint32(patch[p+4:]))
+		n := int(binary.BigEndian.Uint32(patch[p+8:]))
+		p += 12
+		if start < last || end < start || end > baseSize || n > len(patch)-p {
+			return nil
+		}
+		d = appendDeltaCopy(d, last, start-last)
+		for lit := patch[p : p+n]; len(lit) > 0; {
+			k := min(len(lit), maxDeltaInsert)
+			d = append(d, byte(k))
+			d = append(d, lit[:k]...)
+			lit = lit[k:]
+		}
+		size += start - last + n
+		p += n
+		last = end
+	}
+	d = appendDeltaCopy(d, last, baseSize-last)
+	if size+baseSize-last != targetSize {
+		return nil
+	}
 	return d
 }
 

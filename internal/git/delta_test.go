@@ -2,7 +2,9 @@ package git
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/rand"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -175,6 +177,147 @@ func TestPackWriterDulwichReads(t *testing.T) {
 	if err := pw.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	var in bytes.Buffer
+	for _, o := range objs {
+		fmt.Fprintln(&in, o.hash)
+	}
+	cmd := exec.Command("/usr/bin/python3", "testdata/dulwich_read.py", dir)
+	cmd.Stdin = &in
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("dulwich: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(objs) {
+		t.Fatalf("dulwich printed %d lines for %d objects", len(lines), len(objs))
+	}
+	for i, o := range objs {
+		if want := fmt.Sprintf("%s %s %s", o.hash, o.kind, o.hash); lines[i] != want {
+			t.Errorf("dulwich read %q, want %q", lines[i], want)
+		}
+	}
+}
+
+// randomPatch returns a Mercurial binary patch of a few hunks over base
+// (replacing, inserting and deleting ranges, some long enough for copies
+// of more than 64 KiB between them and inserts of more than 127 bytes).
+func randomPatch(rng *rand.Rand, base []byte) []byte {
+	var patch []byte
+	at := 0
+	for at < len(base) && rng.Intn(6) != 0 {
+		start := at + rng.Intn(min(len(base)-at, 1+[]int{64, 4096, 0x18000}[rng.Intn(3)]))
+		end := start + rng.Intn(min(len(base)-start, 300)+1)
+		data := bytes.Repeat([]byte{byte('A' + rng.Intn(26))}, rng.Intn(400))
+		patch = binary.BigEndian.AppendUint32(patch, uint32(start))
+		patch = binary.BigEndian.AppendUint32(patch, uint32(end))
+		patch = binary.BigEndian.AppendUint32(patch, uint32(len(data)))
+		patch = append(patch, data...)
+		at = end
+	}
+	return patch
+}
+
+// hgPatch applies a Mercurial binary patch (the reference for
+// AppendPatchDelta).
+func hgPatch(base, patch []byte) []byte {
+	var out []byte
+	last := 0
+	for p := 0; p < len(patch); {
+		start := int(binary.BigEndian.Uint32(patch[p:]))
+		end := int(binary.BigEndian.Uint32(patch[p+4:]))
+		n := int(binary.BigEndian.Uint32(patch[p+8:]))
+		out = append(append(out, base[last:start]...), patch[p+12:p+12+n]...)
+		p += 12 + n
+		last = end
+	}
+	return append(out, base[last:]...)
+}
+
+func TestAppendPatchDelta(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(3))
+	for i := range 500 {
+		base := make([]byte, rng.Intn(200000))
+		for k := range base {
+			base[k] = byte('a' + k%23)
+		}
+		patch := randomPatch(rng, base)
+		want := hgPatch(base, patch)
+		d := AppendPatchDelta(nil, patch, len(base), len(want))
+		if d == nil {
+			t.Fatalf("case %d: no delta", i)
+		}
+		if !deltaFits(d, int64(len(base)), len(want)) {
+			t.Fatalf("case %d: deltaFits false for its own delta", i)
+		}
+		got, err := ApplyDelta(base, d)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("case %d: ApplyDelta: %v, equal %v", i, err, bytes.Equal(got, want))
+		}
+		// Wrong sizes are refused by both.
+		if AppendPatchDelta(nil, patch, len(base), len(want)+1) != nil {
+			t.Fatalf("case %d: delta for a wrong target size", i)
+		}
+		if deltaFits(d, int64(len(base))+1, len(want)) || deltaFits(d, int64(len(base)), len(want)+1) {
+			t.Fatalf("case %d: deltaFits true for wrong sizes", i)
+		}
+		if len(d) > 0 && deltaFits(d[:len(d)-1], int64(len(base)), len(want)) {
+			t.Fatalf("case %d: deltaFits true for a truncated delta", i)
+		}
+	}
+	// Malformed patches.
+	for _, p := range [][]byte{{0, 0, 0}, {0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 'x'}} {
+		if d := AppendPatchDelta(nil, p, 4, 4); d != nil {
+			t.Errorf("patch %q: delta %q, want none", p, d)
+		}
+	}
+}
+
+// TestPackWriterSubmitDelta stores versions of a file as deltas the caller
+// made (and some the writer must refuse: a wrong base size, a base not in
+// the pack), and has git and dulwich read them all.
+func TestPackWriterSubmitDelta(t *testing.T) {
+	t.Parallel()
+	dir := newBare(t)
+	pw := openPackWriter(t, dir)
+	rng := rand.New(rand.NewSource(4))
+	var objs []testObject
+	text := bytes.Repeat([]byte("a line of a file edited in many places\n"), 3000)
+	prev, err := pw.Submit(BlobObject, bytes.Clone(text), ZeroHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, testObject{BlobObject, bytes.Clone(text), prev})
+	for i := range 60 {
+		patch := randomPatch(rng, text)
+		next := hgPatch(text, patch)
+		d := AppendPatchDelta(nil, patch, len(text), len(next))
+		base := prev
+		switch i % 10 {
+		case 3:
+			d = AppendPatchDelta(nil, patch, len(text), len(next))
+			d[0] ^= 1 // the base's size, wrong: stored otherwise
+		case 7:
+			base = HashObject(BlobObject, []byte("not in the pack"))
+		}
+		h, err := pw.SubmitDelta(BlobObject, bytes.Clone(next), base, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, testObject{BlobObject, next, h})
+		text, prev = next, h
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	gitT(t, dir, nil, "fsck", "--strict")
+	names := packFiles(t, dir)
+	verify := string(gitT(t, dir, nil, "verify-pack", "-v", filepath.Join(dir, "objects", "pack", names[0])))
+	if !strings.Contains(verify, "chain length = 10:") {
+		t.Errorf("verify-pack -v shows no chains of the given deltas:\n%s", verify[max(0, len(verify)-500):])
+	}
+	checkCatFile(t, dir, objs)
 	var in bytes.Buffer
 	for _, o := range objs {
 		fmt.Fprintln(&in, o.hash)

@@ -30,20 +30,34 @@ type TreeEntry struct {
 // detected: that is the caller's responsibility (git fsck reports them).
 func EncodeTree(entries []TreeEntry) []byte {
 	sorted := slices.Clone(entries)
-	slices.SortFunc(sorted, compareTreeEntries)
+	SortTreeEntries(sorted)
 	n := 0
 	for _, e := range sorted {
-		n += 6 + 1 + len(e.Name) + 1 + len(e.Hash)
+		n += TreeEntrySize(e.Name)
 	}
 	b := make([]byte, 0, n)
 	for _, e := range sorted {
-		b = strconv.AppendUint(b, uint64(e.Mode), 8)
-		b = append(b, ' ')
-		b = append(b, e.Name...)
-		b = append(b, 0)
-		b = append(b, e.Hash[:]...)
+		b = AppendTreeEntry(b, e)
 	}
 	return b
+}
+
+// SortTreeEntries sorts entries in Git's order (see EncodeTree).
+func SortTreeEntries(entries []TreeEntry) { slices.SortFunc(entries, compareTreeEntries) }
+
+// TreeEntrySize bounds the bytes AppendTreeEntry writes for an entry
+// named name.
+func TreeEntrySize(name string) int { return 6 + 1 + len(name) + 1 + len(Hash{}) }
+
+// AppendTreeEntry appends one entry of a tree object's body to b, as
+// EncodeTree writes it; a body is its entries in Git's order
+// (SortTreeEntries).
+func AppendTreeEntry(b []byte, e TreeEntry) []byte {
+	b = strconv.AppendUint(b, uint64(e.Mode), 8)
+	b = append(b, ' ')
+	b = append(b, e.Name...)
+	b = append(b, 0)
+	return append(b, e.Hash[:]...)
 }
 
 // compareTreeEntries orders entries as Git's base_name_compare does: bytewise,

@@ -68,10 +68,11 @@ type PackWriter struct {
 
 // submission is an object handed to Submit, waiting to be written.
 type submission struct {
-	h    Hash
-	typ  byte
-	data []byte
-	base Hash
+	h     Hash
+	typ   byte
+	data  []byte
+	base  Hash
+	delta []byte // a delta from base to data the caller made, or nil
 }
 
 // storeBelow: Submit stores payloads shorter than this without compressing
@@ -85,6 +86,7 @@ const maxQueued = 8 << 20
 
 type packEntry struct {
 	offset  uint64
+	size    int64 // of the object (not of its delta)
 	crc     uint32
 	typ     byte // object type (never a delta type)
 	depth   byte // delta chain length
@@ -267,6 +269,7 @@ func (p *PackWriter) add(t ObjectType, data []byte, base Hash) (Hash, error) {
 	if err != nil {
 		return h, err
 	}
+	entry.size = int64(len(data))
 	p.objects[h] = entry
 	p.cache.put(h, data, false)
 	return h, nil
@@ -303,6 +306,17 @@ func (p *PackWriter) appendEntry(typ, hdrType byte, size int, base packEntry, co
 // modified afterwards. An error writing it is returned by a later Submit,
 // Add or Commit. Once Submit is used, Add and AddDelta queue behind it.
 func (p *PackWriter) Submit(t ObjectType, data []byte, base Hash) (Hash, error) {
+	return p.SubmitDelta(t, data, base, nil)
+}
+
+// SubmitDelta is Submit with a Git delta the caller already has from base
+// to data (as a Mercurial filelog stores one): the writer stores it as is,
+// without comparing the objects' bytes, when base is in this pack and
+// has the size the delta's header names, and the delta is well formed
+// and yields len(data) bytes; otherwise it does what Submit does. A delta
+// that is well formed but does not turn base into data corrupts the pack:
+// the caller must know base and data as the delta's two ends.
+func (p *PackWriter) SubmitDelta(t ObjectType, data []byte, base Hash, delta []byte) (Hash, error) {
 	if !t.Valid() {
 		return ZeroHash, fmt.Errorf("git: pack: unknown object type %d", t)
 	}
@@ -323,7 +337,7 @@ func (p *PackWriter) Submit(t ObjectType, data []byte, base Hash) (Hash, error) 
 	}
 	// Wait for room in bytes and in the channel, so that the send below
 	// never blocks.
-	for (p.queued > 0 && p.queued+len(data) > maxQueued || p.nqueued == cap(p.queue)) && p.usable() == nil && !p.queueClosed {
+	for (p.queued > 0 && p.queued+len(data)+len(delta) > maxQueued || p.nqueued == cap(p.queue)) && p.usable() == nil && !p.queueClosed {
 		p.room.Wait()
 	}
 	if err := p.usable(); err != nil {
@@ -336,9 +350,9 @@ func (p *PackWriter) Submit(t ObjectType, data []byte, base Hash) (Hash, error) 
 		return h, nil
 	}
 	p.objects[h] = packEntry{typ: byte(t), pending: true}
-	p.queued += len(data)
+	p.queued += len(data) + len(delta)
 	p.nqueued++
-	p.queue <- submission{h, byte(t), data, base}
+	p.queue <- submission{h, byte(t), data, base, delta}
 	return h, nil
 }
 
@@ -349,7 +363,7 @@ func (p *PackWriter) drain() {
 	for s := range p.queue {
 		p.writeSubmitted(s, zbuf)
 		p.mu.Lock()
-		p.queued -= len(s.data)
+		p.queued -= len(s.data) + len(s.delta)
 		p.nqueued--
 		p.mu.Unlock()
 		p.room.Broadcast()
@@ -364,13 +378,17 @@ func (p *PackWriter) writeSubmitted(s submission, zbuf *compressor) {
 	}
 	var baseData []byte
 	baseEntry, haveBase := p.objects[s.base]
-	if haveBase && !s.base.IsZero() && !baseEntry.pending && baseEntry.typ == s.typ && baseEntry.depth < maxDeltaDepth {
+	usable := haveBase && !s.base.IsZero() && !baseEntry.pending && baseEntry.typ == s.typ && baseEntry.depth < maxDeltaDepth
+	given := usable && s.delta != nil && deltaFits(s.delta, baseEntry.size, len(s.data))
+	if usable && !given {
 		baseData = p.cache.data[s.base]
 	}
 	p.mu.Unlock()
 
 	payload, hdrType := s.data, s.typ
-	if baseData != nil {
+	if given {
+		payload, hdrType = s.delta, typeOfsDelta
+	} else if baseData != nil {
 		if d := makeDelta(baseData, s.data); d != nil {
 			payload, hdrType = d, typeOfsDelta
 		}
@@ -395,6 +413,7 @@ func (p *PackWriter) writeSubmitted(s submission, zbuf *compressor) {
 	if err != nil {
 		return // p.err holds it
 	}
+	entry.size = int64(len(s.data))
 	p.objects[s.h] = entry
 	p.cache.put(s.h, s.data, true)
 }

@@ -2,6 +2,7 @@ package hg
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"sort"
 )
@@ -173,6 +174,83 @@ func DiffManifests(old, new []byte) (changes []ManifestChange, sorted bool, err 
 		if bytes.Compare(prevPath, next) >= 0 {
 			return nil, false, nil
 		}
+	}
+	return changes, true, nil
+}
+
+// DiffManifestsPatched is DiffManifests for a new text that is old with
+// patch (a Mercurial binary patch, as the manifest log stores a delta)
+// applied: only the lines around the patch's hunks are compared, so the
+// cost follows the size of the change even when it is spread over the
+// manifest. new must be old patched by patch (the caller has both from the
+// revlog read that applied it): only the hunks' structure and the sizes
+// are checked, and a patch that fails those checks is not used (the texts
+// are then compared whole).
+func DiffManifestsPatched(old, new, patch []byte) (changes []ManifestChange, sorted bool, err error) {
+	type hunk struct{ start, end, shift int } // shift: new offset minus old, after the hunk
+	var hunks []hunk
+	shift, last := 0, 0
+	for p := 0; p < len(patch); {
+		if len(patch)-p < 12 {
+			return DiffManifests(old, new)
+		}
+		start := int(binary.BigEndian.Uint32(patch[p:]))
+		end := int(binary.BigEndian.Uint32(patch[p+4:]))
+		n := int(binary.BigEndian.Uint32(patch[p+8:]))
+		p += 12
+		if start < last || end < start || end > len(old) || n > len(patch)-p {
+			return DiffManifests(old, new)
+		}
+		p += n
+		shift += n - (end - start)
+		hunks = append(hunks, hunk{start, end, shift})
+		last = end
+	}
+	if len(old)+shift != len(new) {
+		return DiffManifests(old, new)
+	}
+	// lineStart: the start of the line holding old[i] (of the one before i
+	// when context). lineEnd: just past the first newline at or after i.
+	lineStart := func(i int) int { return bytes.LastIndexByte(old[:i], '\n') + 1 }
+	lineEnd := func(i int) int {
+		if k := bytes.IndexByte(old[i:], '\n'); k >= 0 {
+			return i + k + 1
+		}
+		return len(old)
+	}
+	before := 0 // shift of the hunks before the current region
+	for k := 0; k < len(hunks); {
+		// One region: the hunk's lines, one unchanged line of context on
+		// either side (so that DiffManifests checks the order across the
+		// region's edges), merged with the following hunks that reach it.
+		lo := lineStart(hunks[k].start)
+		if lo > 0 {
+			lo = lineStart(lo - 1)
+		}
+		hi := lineEnd(hunks[k].end)
+		if hi < len(old) {
+			hi = lineEnd(hi)
+		}
+		for k+1 < len(hunks) && hunks[k+1].start < hi {
+			k++
+			if e := lineEnd(hunks[k].end); e < len(old) {
+				hi = max(hi, lineEnd(e))
+			} else {
+				hi = len(old)
+			}
+		}
+		after := hunks[k].shift
+		nlo, nhi := lo+before, hi+after
+		if nlo < 0 || nhi > len(new) || nlo > nhi {
+			return DiffManifests(old, new)
+		}
+		ch, ok, err := DiffManifests(old[lo:hi], new[nlo:nhi])
+		if err != nil || !ok {
+			return nil, ok, err
+		}
+		changes = append(changes, ch...)
+		before = after
+		k++
 	}
 	return changes, true, nil
 }

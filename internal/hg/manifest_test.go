@@ -1,6 +1,8 @@
 package hg
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -243,5 +245,122 @@ func TestFilelogsEvictedLeastRecentlyUsed(t *testing.T) {
 		if n := len(r.filelogs); n > 8 {
 			t.Fatalf("with SetLimits(_, 8): %d filelogs open", n)
 		}
+	}
+}
+
+// patchFor returns a Mercurial binary patch turning old into new: one hunk
+// per run of differing lines (found by a merge of the sorted lines), each
+// shrunk by bytes the two sides share at its edges (so hunks start and end
+// mid-line, as any delta may), or, when whole, one hunk replacing all.
+func patchFor(rng *rand.Rand, old, new []byte, whole bool) []byte {
+	var patch []byte
+	hunk := func(start, end int, data []byte) {
+		patch = binary.BigEndian.AppendUint32(patch, uint32(start))
+		patch = binary.BigEndian.AppendUint32(patch, uint32(end))
+		patch = binary.BigEndian.AppendUint32(patch, uint32(len(data)))
+		patch = append(patch, data...)
+	}
+	if whole {
+		hunk(0, len(old), new)
+		return patch
+	}
+	lines := func(b []byte) (out []int) { // line starts, and len(b)
+		for i := 0; i < len(b); {
+			out = append(out, i)
+			i += bytes.IndexByte(b[i:], '\n') + 1
+		}
+		return append(out, len(b))
+	}
+	ol, nl := lines(old), lines(new)
+	line := func(b []byte, at []int, i int) []byte { return b[at[i]:at[i+1]] }
+	i, k := 0, 0
+	for i < len(ol)-1 || k < len(nl)-1 {
+		if i < len(ol)-1 && k < len(nl)-1 && bytes.Equal(line(old, ol, i), line(new, nl, k)) {
+			i, k = i+1, k+1
+			continue
+		}
+		i0, k0 := i, k
+		for i < len(ol)-1 || k < len(nl)-1 {
+			if i < len(ol)-1 && k < len(nl)-1 && bytes.Equal(line(old, ol, i), line(new, nl, k)) {
+				break
+			}
+			path := func(l []byte) []byte { return l[:bytes.IndexByte(l, 0)] }
+			switch {
+			case k >= len(nl)-1:
+				i++
+			case i >= len(ol)-1:
+				k++
+			case bytes.Compare(path(line(old, ol, i)), path(line(new, nl, k))) < 0:
+				i++
+			case bytes.Compare(path(line(old, ol, i)), path(line(new, nl, k))) > 0:
+				k++
+			default:
+				i, k = i+1, k+1
+			}
+		}
+		os, oe, ns, ne := ol[i0], ol[i], nl[k0], nl[k]
+		for rng.Intn(2) == 0 && os < oe && ns < ne && old[os] == new[ns] {
+			os, ns = os+1, ns+1
+		}
+		for rng.Intn(2) == 0 && os < oe && ns < ne && old[oe-1] == new[ne-1] {
+			oe, ne = oe-1, ne-1
+		}
+		hunk(os, oe, new[ns:ne])
+	}
+	return patch
+}
+
+// TestDiffManifestsPatched compares DiffManifestsPatched with the parsed
+// diff on random edits, with patches of hunks that start and end mid-line,
+// patches of one hunk, and malformed patches (which must not change the
+// answer).
+func TestDiffManifestsPatched(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewSource(2))
+	m := map[string]string{}
+	randNode := func() string {
+		b := make([]byte, 40)
+		for i := range b {
+			b[i] = "0123456789abcdef"[rng.Intn(3)]
+		}
+		return string(b) + []string{"", "", "x", "l"}[rng.Intn(4)]
+	}
+	prev := manifestText(m)
+	for step := 0; step < 4000; step++ {
+		for n := rng.Intn(6); n >= 0; n-- {
+			p := fmt.Sprintf("d%d/f%d", rng.Intn(6), rng.Intn(50))
+			if rng.Intn(4) == 0 {
+				delete(m, p)
+			} else {
+				m[p] = randNode()
+			}
+		}
+		text := manifestText(m)
+		patch := patchFor(rng, prev, text, rng.Intn(10) == 0)
+		if got, err := Patch(prev, patch); err != nil || !bytes.Equal(got, text) {
+			t.Fatalf("step %d: test patch does not apply: %v", step, err)
+		}
+		want := diffParsed(t, prev, text)
+		got, sorted, err := DiffManifestsPatched(prev, text, patch)
+		if err != nil || !sorted {
+			t.Fatalf("step %d: sorted %v, err %v", step, sorted, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("step %d:\n got %+v\nwant %+v\npatch %q", step, got, want, patch)
+		}
+		// A patch that is not well formed, or names the wrong size, is
+		// not used.
+		for _, bad := range [][]byte{patch[:max(len(patch)-1, 0)], append(patch[:len(patch):len(patch)], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'x')} {
+			if got, _, err := DiffManifestsPatched(prev, text, bad); err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("step %d: with a patch that does not fit: got %+v, err %v", step, got, err)
+			}
+		}
+		prev = text
+	}
+	// A new text out of order is reported unsorted, as DiffManifests does.
+	old := []byte("a\x00" + node('1') + "\nc\x00" + node('2') + "\ne\x00" + node('3') + "\n")
+	bad := []byte("a\x00" + node('1') + "\nd\x00" + node('2') + "\nb\x00" + node('4') + "\ne\x00" + node('3') + "\n")
+	if _, sorted, err := DiffManifestsPatched(old, bad, patchFor(rng, old, bad, false)); err != nil || sorted {
+		t.Errorf("unsorted new text: sorted %v, err %v", sorted, err)
 	}
 }

@@ -60,6 +60,7 @@ type Repo struct {
 	// fullScans counts the computations over every changelog revision
 	// (phases, hidden changesets, heads): see FullScans.
 	fullScans atomic.Int64
+	deltas    *deltaCache // shared by its manifest log and filelogs (nil: none)
 }
 
 // Open opens the repository whose working directory (or bare root) is
@@ -194,6 +195,24 @@ func (r *Repo) SetLimits(wholeData int64, filelogs int) {
 	r.changelog.wholeMax, r.manifests.wholeMax = wholeData, wholeData
 	r.mu.Lock()
 	r.maxFilelogs = max(filelogs, 4)
+	r.mu.Unlock()
+}
+
+// SetDeltaCache lets r keep up to about bytes of decompressed deltas of
+// its manifest log and filelogs (0, the default, keeps none), for delta
+// chains read again. Call it before reading.
+func (r *Repo) SetDeltaCache(bytes int64) {
+	c := newDeltaCache(int(min(bytes, 1<<30)))
+	r.manifests.mu.Lock()
+	r.manifests.deltas = c
+	r.manifests.mu.Unlock()
+	r.mu.Lock()
+	r.deltas = c
+	for _, of := range r.filelogs {
+		of.rl.mu.Lock()
+		of.rl.deltas = c
+		of.rl.mu.Unlock()
+	}
 	r.mu.Unlock()
 }
 
@@ -380,6 +399,32 @@ func (r *Repo) ManifestText(n Node, dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// ManifestTextDelta is ManifestText, also returning the manifest's
+// revision in the manifest log and, when reading it applied the delta it
+// is stored as, that delta (ok false otherwise).
+func (r *Repo) ManifestTextDelta(n Node, dst []byte) (text []byte, rev int, d Delta, ok bool, err error) {
+	dst = dst[:0]
+	if n == NullNode {
+		return dst, -1, Delta{}, false, nil
+	}
+	rev, found := r.manifests.Rev(n)
+	if !found {
+		return nil, -1, Delta{}, false, corruptf("hg: manifest %s not found", n)
+	}
+	ml := r.manifests
+	ml.mu.Lock()
+	d.Base = -1
+	t, err := ml.revision(rev, &d)
+	if err == nil {
+		dst = append(dst, t...)
+	}
+	ml.mu.Unlock()
+	if err != nil {
+		return nil, -1, Delta{}, false, fmt.Errorf("hg: manifest rev %d (%s): %w", rev, n, err)
+	}
+	return dst, rev, d, d.Base >= 0, nil
+}
+
 // intern returns the shared string for a path; r.internMu must be held.
 // Consecutive manifests share most paths, so it first walks the previous
 // manifest's sorted paths (no hashing), then falls back to a map.
@@ -457,6 +502,7 @@ func (r *Repo) Filelog(path string) (*Revlog, error) {
 	r.indexEntries.Add(rl.idx.atOpen)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	rl.deltas = r.deltas
 	if old := r.filelogs[path]; old != nil {
 		rl.Close()
 		return old.rl, nil
@@ -510,6 +556,43 @@ func (r *Repo) File(path string, n Node) (data []byte, meta map[string]string, e
 		return nil, nil, fmt.Errorf("hg: file %s rev %d: %w", path, rev, err)
 	}
 	return data, meta, nil
+}
+
+// FileDelta is a file revision's stored delta, as FileWithDelta returns
+// it: Patch (a Mercurial binary patch) turns the text of file revision
+// Base, of BaseSize bytes, into the revision's contents.
+type FileDelta struct {
+	Base     Node
+	BaseSize int
+	Patch    []byte
+}
+
+// FileWithDelta is File, also returning the delta the revision is stored
+// as when reading it applied one and its text has no metadata header (so
+// that the patch turns the base's text into data itself); ok is false
+// otherwise. A base whose own text has a header has a text longer than
+// its contents: BaseSize tells.
+func (r *Repo) FileWithDelta(path string, n Node) (data []byte, meta map[string]string, d FileDelta, ok bool, err error) {
+	rl, err := r.Filelog(path)
+	if err != nil {
+		return nil, nil, FileDelta{}, false, err
+	}
+	rev, found := rl.Rev(n)
+	if !found || rev < 0 {
+		return nil, nil, FileDelta{}, false, corruptf("hg: file %s: node %s not found", path, n)
+	}
+	text, rd, ok, err := rl.RevisionDelta(rev)
+	if err != nil {
+		return nil, nil, FileDelta{}, false, err
+	}
+	data, meta, err = ParseFileMeta(text)
+	if err != nil {
+		return nil, nil, FileDelta{}, false, fmt.Errorf("hg: file %s rev %d: %w", path, rev, err)
+	}
+	if !ok || len(data) != len(text) {
+		return data, meta, FileDelta{}, false, nil
+	}
+	return data, meta, FileDelta{Base: rl.node(rd.Base), BaseSize: rd.BaseSize, Patch: rd.Patch}, true, nil
 }
 
 // HasObsstore reports whether the repository has obsolescence markers

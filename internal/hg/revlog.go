@@ -86,6 +86,8 @@ type Revlog struct {
 	// chunkReads, when set, counts the chunks (full texts and deltas)
 	// decompressed to build those texts: what a long delta chain costs.
 	chunkReads *atomic.Int64
+	// deltas, when set, keeps decompressed deltas for chains read again.
+	deltas *deltaCache
 	// hints are revisions callers already know by node (see Repo.KnowRevs),
 	// checked against the index before Rev builds the node map, except
 	// those below trustHints, which the caller checked.
@@ -397,7 +399,7 @@ func (rl *Revlog) Revision(rev int) ([]byte, error) {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	text, err := rl.revision(rev)
+	text, err := rl.revision(rev, nil)
 	if err == nil && rl.recycle {
 		text = bytes.Clone(text)
 	}
@@ -535,14 +537,52 @@ func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
-	text, err := rl.revision(rev)
+	text, err := rl.revision(rev, nil)
 	if err != nil {
 		return err
 	}
 	return fn(text)
 }
 
-func (rl *Revlog) revision(rev int) ([]byte, error) {
+// Delta is a revision's stored delta: the Mercurial binary patch (hunks
+// of start, end, length and data over the base's text) that turns the full
+// text of revision Base, of BaseSize bytes, into the revision's text.
+type Delta struct {
+	Base     int
+	BaseSize int
+	Patch    []byte
+}
+
+// RevisionDelta is Revision, also returning the delta rev is stored as
+// when reading rev applied it (ok false when rev is stored whole, or its
+// text was cached). The patch is the caller's.
+func (rl *Revlog) RevisionDelta(rev int) (text []byte, d Delta, ok bool, err error) {
+	if rev < 0 || rev >= rl.idx.n {
+		return nil, Delta{}, false, rangeError(rl.name, rev, rl.idx.n)
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	d.Base = -1
+	text, err = rl.revision(rev, &d)
+	if err == nil && rl.recycle {
+		text = bytes.Clone(text)
+	}
+	return text, d, err == nil && d.Base >= 0, err
+}
+
+// deltaParent returns the revision rev's stored delta applies to (rev
+// itself when it is stored whole).
+func (rl *Revlog) deltaParent(rev int) int {
+	b := int(rl.ent(rev).base)
+	if b == rev || rl.generalDelta {
+		return b
+	}
+	return rev - 1
+}
+
+// revision reconstructs rev's text; when last is set and rev's own delta
+// is applied, it is copied there.
+func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 	if rl.reads != nil {
 		rl.reads.Add(1)
 	}
@@ -615,14 +655,20 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 	for ; i >= 0; i-- {
 		r := chain[i]
 		rs := rl.ent(r).rawsize
-		d, err := rl.decompress(chunks[i], rl.delta[:0], rs, false)
-		if err != nil {
-			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
-		}
-		if c := chunks[i]; len(c) > 0 && (c[0] == 'x' || c[0] == '(') && cap(d) > cap(rl.delta) {
-			// Keep a larger decompression buffer (never a raw chunk, which
-			// lives in the read buffer).
-			rl.delta = d[:0]
+		d, hit := rl.deltas.get(rl.name, r)
+		if !hit {
+			d, err = rl.decompress(chunks[i], rl.delta[:0], rs, false)
+			if err != nil {
+				return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
+			}
+			if c := chunks[i]; len(c) > 0 && (c[0] == 'x' || c[0] == '(') {
+				rl.deltas.put(rl.name, r, d)
+				if cap(d) > cap(rl.delta) {
+					// Keep a larger decompression buffer (never a raw
+					// chunk, which lives in the read buffer).
+					rl.delta = d[:0]
+				}
+			}
 		}
 		size, err := patchedSize(len(text), d)
 		if err != nil {
@@ -650,12 +696,89 @@ func (rl *Revlog) revision(rev int) ([]byte, error) {
 			}
 			dst = (*s)[:size]
 		}
+		if i == 0 && last != nil {
+			// text is the delta parent's (the chain's next link).
+			*last = Delta{Base: rl.deltaParent(r), BaseSize: len(text), Patch: bytes.Clone(d)}
+		}
 		applyDelta(dst, text, d)
 		text = dst
 	}
 	rl.remember(rev, text, true)
 	return text, nil
 }
+
+// deltaCache keeps decompressed delta chunks of a Repo's revlogs, by
+// revlog name and revision, up to a budget in bytes, evicting the oldest
+// first. A delta chain of a sparse revlog is a hundred deltas long or more
+// and a conversion follows much of one again each time it needs a text its
+// revlog no longer caches (a filelog closed and opened again, a branch
+// revisited): decompressing a small zstd frame costs far more than keeping
+// it. The nil cache keeps nothing.
+type deltaCache struct {
+	mu    sync.Mutex
+	m     map[deltaKey][]byte
+	fifo  []deltaKey
+	head  int
+	bytes int
+	max   int
+}
+
+type deltaKey struct {
+	name string
+	rev  int
+}
+
+// deltaCacheMaxChunk is the largest delta kept: a larger one is rarely
+// part of a long chain, and would push many small ones out.
+const deltaCacheMaxChunk = 64 << 10
+
+func newDeltaCache(bytes int) *deltaCache {
+	if bytes <= 0 {
+		return nil
+	}
+	return &deltaCache{m: map[deltaKey][]byte{}, max: bytes}
+}
+
+func (c *deltaCache) get(name string, rev int) ([]byte, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	d, ok := c.m[deltaKey{name, rev}]
+	c.mu.Unlock()
+	return d, ok
+}
+
+// put keeps a copy of d as the delta of rev.
+func (c *deltaCache) put(name string, rev int, d []byte) {
+	if c == nil || len(d) > deltaCacheMaxChunk || len(d) > c.max/4 {
+		return
+	}
+	k := deltaKey{name, rev}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	c.m[k] = bytes.Clone(d)
+	c.fifo = append(c.fifo, k)
+	c.bytes += len(d) + deltaEntryOverhead
+	for c.bytes > c.max && c.head < len(c.fifo) {
+		old := c.fifo[c.head]
+		c.fifo[c.head] = deltaKey{}
+		c.head++
+		c.bytes -= len(c.m[old]) + deltaEntryOverhead
+		delete(c.m, old)
+	}
+	if c.head > len(c.fifo)/2 && c.head > 1024 {
+		c.fifo = append(c.fifo[:0], c.fifo[c.head:]...)
+		c.head = 0
+	}
+}
+
+// deltaEntryOverhead is roughly what one kept delta costs besides its
+// bytes (map entry, key, slice header, queue slot).
+const deltaEntryOverhead = 96
 
 // scratchPool holds the intermediate text buffers of filelogs' delta chains.
 var scratchPool = sync.Pool{New: func() any { return new([2][]byte) }}
