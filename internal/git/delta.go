@@ -86,50 +86,60 @@ func deltaFits(delta []byte, baseSize int64, targetSize int) bool {
 	}
 	var out int64
 	for i < len(delta) {
-		cmd := delta[i]
-		i++
-		switch {
-		case cmd&0x80 != 0:
-			var off, size int64
-			for k := range 4 {
-				if cmd&(1<<k) != 0 {
-					if i >= len(delta) {
-						return false
-					}
-					off |= int64(delta[i]) << (8 * k)
-					i++
-				}
-			}
-			for k := range 3 {
-				if cmd&(0x10<<k) != 0 {
-					if i >= len(delta) {
-						return false
-					}
-					size |= int64(delta[i]) << (8 * k)
-					i++
-				}
-			}
-			if size == 0 {
-				size = 0x10000
-			}
-			if off+size > src {
-				return false
-			}
-			out += size
-		case cmd != 0:
-			if i+int(cmd) > len(delta) {
-				return false
-			}
-			i += int(cmd)
-			out += int64(cmd)
-		default:
+		in, next, ok := deltaInstruction(delta, i)
+		if !ok || in.copy && in.off+in.size > src {
 			return false
 		}
-		if out > dst {
+		i = next
+		if out += in.size; out > dst {
 			return false
 		}
 	}
 	return out == dst
+}
+
+// deltaOp is one instruction of a Git delta: a copy of size bytes at off
+// in the base, or an insert of the size literal bytes at off in the delta.
+type deltaOp struct {
+	copy      bool
+	off, size int64
+}
+
+// deltaInstruction decodes the instruction that delta holds at i and
+// returns the index after it; ok is false for the reserved instruction 0
+// or when delta ends inside the instruction.
+func deltaInstruction(delta []byte, i int) (op deltaOp, next int, ok bool) {
+	cmd := delta[i]
+	i++
+	if cmd == 0 {
+		return op, i, false
+	}
+	if cmd&0x80 == 0 {
+		n := int(cmd)
+		if i+n > len(delta) {
+			return op, i, false
+		}
+		return deltaOp{off: int64(i), size: int64(n)}, i + n, true
+	}
+	op.copy = true
+	for k := range 7 {
+		if cmd&(1<<k) == 0 {
+			continue
+		}
+		if i >= len(delta) {
+			return op, i, false
+		}
+		if k < 4 {
+			op.off |= int64(delta[i]) << (8 * k)
+		} else {
+			op.size |= int64(delta[i]) << (8 * (k - 4))
+		}
+		i++
+	}
+	if op.size == 0 {
+		op.size = 0x10000
+	}
+	return op, i, true
 }
 
 // AppendPatchDelta appends to d the Git delta equivalent to a Mercurial
@@ -253,50 +263,24 @@ func ApplyDelta(base, delta []byte) ([]byte, error) {
 	}
 	out := make([]byte, 0, min(destSize, 1<<20))
 	for i < len(delta) {
-		cmd := delta[i]
-		i++
-		switch {
-		case cmd&0x80 != 0:
-			var off, size int64
-			for k := 0; k < 4; k++ {
-				if cmd&(1<<k) != 0 {
-					if i >= len(delta) {
-						return nil, ErrDelta
-					}
-					off |= int64(delta[i]) << (8 * k)
-					i++
-				}
-			}
-			for k := 0; k < 3; k++ {
-				if cmd&(1<<(4+k)) != 0 {
-					if i >= len(delta) {
-						return nil, ErrDelta
-					}
-					size |= int64(delta[i]) << (8 * k)
-					i++
-				}
-			}
-			if size == 0 {
-				size = 0x10000
-			}
-			if off+size > srcSize || size > destSize {
-				// dulwich stops reading here; what follows makes it fail.
-				if int64(len(out)) != destSize || i != len(delta) {
-					return nil, ErrDelta
-				}
-				return out, nil
-			}
-			out = append(out, base[off:off+size]...)
-		case cmd != 0:
-			n := int(cmd)
-			if i+n > len(delta) {
-				// Python slices short, then finds the delta not consumed.
+		in, next, ok := deltaInstruction(delta, i)
+		if !ok {
+			// A reserved instruction 0, or the delta ends inside one
+			// (Python slices a literal short, then finds the delta not
+			// consumed).
+			return nil, ErrDelta
+		}
+		i = next
+		if !in.copy {
+			out = append(out, delta[in.off:in.off+in.size]...)
+		} else if in.off+in.size > srcSize || in.size > destSize {
+			// dulwich stops reading here; what follows makes it fail.
+			if int64(len(out)) != destSize || i != len(delta) {
 				return nil, ErrDelta
 			}
-			out = append(out, delta[i:i+n]...)
-			i += n
-		default:
-			return nil, ErrDelta
+			return out, nil
+		} else {
+			out = append(out, base[in.off:in.off+in.size]...)
 		}
 		if int64(len(out)) > destSize {
 			return nil, ErrDelta

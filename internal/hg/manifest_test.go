@@ -128,26 +128,7 @@ func TestDiffManifests(t *testing.T) {
 func TestDiffManifestsRandom(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewSource(1))
-	m := map[string]string{}
-	hexes := "0123456789abcdef"
-	randNode := func() string {
-		b := make([]byte, 40)
-		for i := range b {
-			b[i] = hexes[rng.Intn(4)] // few digits: long common runs
-		}
-		return string(b) + []string{"", "", "x", "l"}[rng.Intn(4)]
-	}
-	prev := manifestText(m)
-	for step := 0; step < 3000; step++ {
-		for n := rng.Intn(4); n >= 0; n-- {
-			p := fmt.Sprintf("d%d/f%d", rng.Intn(5), rng.Intn(40))
-			if rng.Intn(4) == 0 {
-				delete(m, p)
-			} else {
-				m[p] = randNode()
-			}
-		}
-		text := manifestText(m)
+	randomEdits(rng, manifestEdits{steps: 3000, digits: 4, changes: 4, dirs: 5, files: 40}, func(step int, prev, text []byte) {
 		got, sorted, err := DiffManifests(prev, text)
 		if err != nil || !sorted {
 			t.Fatalf("step %d: sorted %v, err %v", step, sorted, err)
@@ -155,6 +136,37 @@ func TestDiffManifestsRandom(t *testing.T) {
 		if want := diffParsed(t, prev, text); !reflect.DeepEqual(got, want) {
 			t.Fatalf("step %d:\n got %+v\nwant %+v", step, got, want)
 		}
+	})
+}
+
+// manifestEdits describes randomEdits' manifests: steps texts, each with
+// 1 to changes paths dN/fM (N below dirs, M below files) set or deleted
+// (one in four), nodes of the first digits hex digits (few digits: long
+// common runs) and random flags.
+type manifestEdits struct{ steps, digits, changes, dirs, files int }
+
+// randomEdits calls fn with each step's previous and new manifest text.
+func randomEdits(rng *rand.Rand, e manifestEdits, fn func(step int, prev, text []byte)) {
+	m := map[string]string{}
+	randNode := func() string {
+		b := make([]byte, 40)
+		for i := range b {
+			b[i] = "0123456789abcdef"[rng.Intn(e.digits)]
+		}
+		return string(b) + []string{"", "", "x", "l"}[rng.Intn(4)]
+	}
+	prev := manifestText(m)
+	for step := 0; step < e.steps; step++ {
+		for n := rng.Intn(e.changes); n >= 0; n-- {
+			p := fmt.Sprintf("d%d/f%d", rng.Intn(e.dirs), rng.Intn(e.files))
+			if rng.Intn(4) == 0 {
+				delete(m, p)
+			} else {
+				m[p] = randNode()
+			}
+		}
+		text := manifestText(m)
+		fn(step, prev, text)
 		prev = text
 	}
 }
@@ -317,25 +329,7 @@ func patchFor(rng *rand.Rand, old, new []byte, whole bool) []byte {
 func TestDiffManifestsPatched(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewSource(2))
-	m := map[string]string{}
-	randNode := func() string {
-		b := make([]byte, 40)
-		for i := range b {
-			b[i] = "0123456789abcdef"[rng.Intn(3)]
-		}
-		return string(b) + []string{"", "", "x", "l"}[rng.Intn(4)]
-	}
-	prev := manifestText(m)
-	for step := 0; step < 4000; step++ {
-		for n := rng.Intn(6); n >= 0; n-- {
-			p := fmt.Sprintf("d%d/f%d", rng.Intn(6), rng.Intn(50))
-			if rng.Intn(4) == 0 {
-				delete(m, p)
-			} else {
-				m[p] = randNode()
-			}
-		}
-		text := manifestText(m)
+	randomEdits(rng, manifestEdits{steps: 4000, digits: 3, changes: 6, dirs: 6, files: 50}, func(step int, prev, text []byte) {
 		patch := patchFor(rng, prev, text, rng.Intn(10) == 0)
 		if got, err := Patch(prev, patch); err != nil || !bytes.Equal(got, text) {
 			t.Fatalf("step %d: test patch does not apply: %v", step, err)
@@ -355,8 +349,7 @@ func TestDiffManifestsPatched(t *testing.T) {
 				t.Fatalf("step %d: with a patch that does not fit: got %+v, err %v", step, got, err)
 			}
 		}
-		prev = text
-	}
+	})
 	// A new text out of order is reported unsorted, as DiffManifests does.
 	old := []byte("a\x00" + node('1') + "\nc\x00" + node('2') + "\ne\x00" + node('3') + "\n")
 	bad := []byte("a\x00" + node('1') + "\nd\x00" + node('2') + "\nb\x00" + node('4') + "\ne\x00" + node('3') + "\n")

@@ -26,21 +26,29 @@ import (
 func hostileServer(t *testing.T, heads []hg.Node, bundle func(w io.Writer)) string {
 	caps := "batch getbundle known lookup httpheader=1024 httpmediatype=0.1rx,0.1tx,0.2tx compression=none bundle2=" +
 		ClientBundle2Caps().Encode()
+	return protocolServer(t, caps, heads, func(w io.Writer, _ string) { bundle(w) })
+}
+
+// protocolServer answers capabilities with caps, a batch of heads,
+// listkeys phases and known (every node known), and getbundle (in the
+// 0.2 envelope without compression) with what getbundle writes, given the
+// request's arguments (X-HgArg headers joined).
+func protocolServer(t *testing.T, caps string, heads []hg.Node, getbundle func(w io.Writer, args string)) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var args string
+		for i := 1; ; i++ {
+			v := r.Header.Get(fmt.Sprintf("X-HgArg-%d", i))
+			if v == "" {
+				break
+			}
+			args += v
+		}
 		switch r.URL.Query().Get("cmd") {
 		case "capabilities":
 			w.Header().Set("Content-Type", "application/mercurial-0.1")
 			io.WriteString(w, caps)
 		case "batch":
 			w.Header().Set("Content-Type", "application/mercurial-0.1")
-			var args string
-			for i := 1; ; i++ {
-				v := r.Header.Get(fmt.Sprintf("X-HgArg-%d", i))
-				if v == "" {
-					break
-				}
-				args += v
-			}
 			n := strings.Count(args, "%3B") + strings.Count(args, ";") + 1
 			answers := []string{joinNodes(heads) + "\n", "publishing\tTrue\n"}
 			if n > 2 {
@@ -50,7 +58,7 @@ func hostileServer(t *testing.T, heads []hg.Node, bundle func(w io.Writer)) stri
 		case "getbundle":
 			w.Header().Set("Content-Type", "application/mercurial-0.2")
 			io.WriteString(w, "\x04none")
-			bundle(w)
+			getbundle(w, args)
 		default:
 			w.Header().Set("Content-Type", "application/hg-error")
 			io.WriteString(w, "unknown command")
@@ -187,15 +195,7 @@ func TestHostileServers(t *testing.T) {
 			return errors.As(err, &e) && e.Message == "repository is locked"
 		}},
 		{"endless stream", func(w io.Writer) {
-			b := buildBundle(t, cgPart(cg[:0]))
-			w.Write(b[:len(b)-8]) // open changegroup part, no end
-			chunk := make([]byte, 4+32<<10)
-			binary.BigEndian.PutUint32(chunk, 32<<10)
-			for {
-				if _, err := w.Write(chunk); err != nil {
-					return
-				}
-			}
+			writeEndless(w, buildBundle(t, cgPart(cg[:0]))) // an open changegroup part
 		}, PullOptions{MaxBytes: 4 << 20}, func(err error) bool { return errors.Is(err, ErrTooLarge) }},
 	}
 	for _, c := range cases {
@@ -206,25 +206,47 @@ func TestHostileServers(t *testing.T) {
 			if err := initCache(cache); err != nil {
 				t.Fatal(err)
 			}
-			before := snapshot(t, cache)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, _, err := Pull(ctx, url, cache, c.opts)
-			if c.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				verify(t, cache)
-				return
-			}
-			if !c.want(err) {
-				t.Fatalf("error %v (%T) is not the one expected", err, err)
-			}
-			t.Logf("error: %v", err)
-			after := snapshot(t, cache)
-			if fmt.Sprint(before) != fmt.Sprint(after) {
-				t.Fatalf("cache changed:\nbefore %v\nafter  %v", before, after)
-			}
+			pullHostile(t, url, cache, cache, c.opts, c.want)
 		})
 	}
+}
+
+// writeEndless writes bundle but its end (its last part left open), then
+// payload chunks of 32 KiB until the reader goes away.
+func writeEndless(w io.Writer, bundle []byte) {
+	w.Write(bundle[:len(bundle)-8])
+	chunk := make([]byte, 4+32<<10)
+	binary.BigEndian.PutUint32(chunk, 32<<10)
+	for {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// pullHostile pulls url into cache. With want nil the pull must succeed
+// and hg verify pass on the cache, and its Stats are returned; otherwise
+// want must accept the error and nothing below snapDir (the cache or a
+// directory holding it) may have changed.
+func pullHostile(t *testing.T, url, cache, snapDir string, opts PullOptions, want func(error) bool) *Stats {
+	t.Helper()
+	before := snapshot(t, snapDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, stats, err := Pull(ctx, url, cache, opts)
+	if want == nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		verify(t, cache)
+		return stats
+	}
+	if !want(err) {
+		t.Fatalf("error %v (%T) is not the one expected", err, err)
+	}
+	t.Logf("error: %v", err)
+	if after := snapshot(t, snapDir); fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Fatalf("cache changed:\nbefore %v\nafter  %v", before, after)
+	}
+	return nil
 }

@@ -96,16 +96,23 @@ func sameAsSource(t testing.TB, src *hgtest.Repo, cache string, st *hg.SourceSta
 	}
 }
 
-// smallSource makes a non-publishing evolve repository with branches,
-// bookmarks, a copy, a rename, a large file, drafts and an amend.
-func smallSource(t testing.TB) *hgtest.Repo {
-	src := hgtest.NewRepo(t, hgtest.WithEvolve(), hgtest.NonPublishing())
+// firstSteps commits what the test sources begin with: a file, a second
+// one under bookmark bm1, then a copy and a rename pending in the working
+// directory.
+func firstSteps(src *hgtest.Repo) {
 	src.Write("a", "a\n")
 	src.Commit()
 	src.Write("b", "b\n")
 	src.Commit(hgtest.WithBookmark("bm1"))
 	src.Run("cp", "a", "with space.txt")
 	src.Run("mv", "b", "Dir/B.TXT")
+}
+
+// smallSource makes a non-publishing evolve repository with branches,
+// bookmarks, a copy, a rename, a large file, drafts and an amend.
+func smallSource(t testing.TB) *hgtest.Repo {
+	src := hgtest.NewRepo(t, hgtest.WithEvolve(), hgtest.NonPublishing())
+	firstSteps(src)
 	src.Write("big.bin", strings.Repeat("0123456789abcdef", 12<<10)) // 192 KiB: a split revlog
 	src.Commit()
 	src.Run("phase", "-p", ".")

@@ -1,52 +1,20 @@
 package hgwire
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
-// counter is a reverse proxy in front of a real hg serve that records the
-// command of every request.
-type counter struct {
-	mu   sync.Mutex
-	cmds []string
-	URL  string
-}
-
-func newCounter(t testing.TB, target string) *counter {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
+// commands lists the command of each of reqs.
+func commands(reqs []argRequest) []string {
+	out := make([]string, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.cmd
 	}
-	c := &counter{}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.mu.Lock()
-		c.cmds = append(c.cmds, r.URL.Query().Get("cmd"))
-		c.mu.Unlock()
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c.URL = srv.URL + "/"
-	return c
-}
-
-// take returns the commands recorded since the last take.
-func (c *counter) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.cmds
-	c.cmds = nil
 	return out
 }
 
@@ -57,17 +25,17 @@ func TestPullRoundtrips(t *testing.T) {
 	t.Parallel()
 	src := smallSource(t)
 	srv := hgtest.Serve(t, src, hgtest.WithEvolve(), hgtest.NonPublishing())
-	c := newCounter(t, srv.URL)
+	c := recordArgs(t, srv)
 	dir := t.TempDir()
 	native, hgClone := filepath.Join(dir, "native"), filepath.Join(dir, "hg")
-	pull(t, c.URL, native, PullOptions{})
-	hgtest.Run(t, "", "clone", "-q", "-U", "--config", "extensions.evolve=", "--", c.URL, hgClone)
+	pull(t, c.url, native, PullOptions{})
+	hgtest.Run(t, "", "clone", "-q", "-U", "--config", "extensions.evolve=", "--", c.url, hgClone)
 	c.take()
 
-	pullOne(t, src, c.URL, native)
-	nat := c.take()
-	hgtest.Run(t, hgClone, "pull", "-q", "--config", "extensions.evolve=", "--", c.URL)
-	ref := c.take()
+	pullOne(t, src, c.url, native)
+	nat := commands(c.take())
+	hgtest.Run(t, hgClone, "pull", "-q", "--config", "extensions.evolve=", "--", c.url)
+	ref := commands(c.take())
 	t.Logf("native: %d requests %v; hg pull: %d requests %v", len(nat), nat, len(ref), ref)
 	if len(nat) > len(ref) {
 		t.Fatalf("native pull made %d requests (%s), hg pull %d (%s)", len(nat), strings.Join(nat, " "), len(ref), strings.Join(ref, " "))
@@ -75,10 +43,10 @@ func TestPullRoundtrips(t *testing.T) {
 
 	// Nothing new: no bundle of changesets is needed, but bookmarks and
 	// phases still come.
-	pull(t, c.URL, native, PullOptions{})
-	nat = c.take()
-	hgtest.Run(t, hgClone, "pull", "-q", "--config", "extensions.evolve=", "--", c.URL)
-	ref = c.take()
+	pull(t, c.url, native, PullOptions{})
+	nat = commands(c.take())
+	hgtest.Run(t, hgClone, "pull", "-q", "--config", "extensions.evolve=", "--", c.url)
+	ref = commands(c.take())
 	t.Logf("up to date: native %v; hg pull %v", nat, ref)
 	if len(nat) > len(ref) {
 		t.Fatalf("up-to-date native pull made %d requests (%s), hg pull %d (%s)", len(nat), strings.Join(nat, " "), len(ref), strings.Join(ref, " "))

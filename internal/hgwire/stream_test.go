@@ -2,21 +2,17 @@ package hgwire
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
@@ -107,47 +103,18 @@ func streamServer(t *testing.T, heads []hg.Node, reqs string, stream func(w io.W
 	b2["stream"] = []string{"v2"}
 	caps := "batch getbundle known lookup httpheader=1024 httpmediatype=0.1rx,0.1tx,0.2tx compression=none bundle2=" +
 		b2.Encode() + " streamreqs=" + reqs
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var args string
-		for i := 1; ; i++ {
-			v := r.Header.Get(fmt.Sprintf("X-HgArg-%d", i))
-			if v == "" {
-				break
-			}
-			args += v
+	return protocolServer(t, caps, heads, func(w io.Writer, args string) {
+		q, _ := url.ParseQuery(args)
+		if q.Get("stream") == "1" {
+			stream(w)
+			return
 		}
-		switch r.URL.Query().Get("cmd") {
-		case "capabilities":
-			w.Header().Set("Content-Type", "application/mercurial-0.1")
-			io.WriteString(w, caps)
-		case "batch":
-			w.Header().Set("Content-Type", "application/mercurial-0.1")
-			n := strings.Count(args, "%3B") + strings.Count(args, ";") + 1
-			answers := []string{joinNodes(heads) + "\n", "publishing\tTrue\n"}
-			if n > 2 {
-				answers = append(answers, strings.Repeat("1", strings.Count(args, "nodes")))
-			}
-			io.WriteString(w, strings.Join(answers[:n], ";"))
-		case "getbundle":
-			w.Header().Set("Content-Type", "application/mercurial-0.2")
-			io.WriteString(w, "\x04none")
-			q, _ := url.ParseQuery(args)
-			if q.Get("stream") == "1" {
-				stream(w)
-				return
-			}
-			if cgAbort {
-				w.Write(buildBundle(t, abortPart("changegroup asked")))
-				return
-			}
-			w.Write(buildBundle(t))
-		default:
-			w.Header().Set("Content-Type", "application/hg-error")
-			io.WriteString(w, "unknown command")
+		if cgAbort {
+			w.Write(buildBundle(t, abortPart("changegroup asked")))
+			return
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/"
+		w.Write(buildBundle(t))
+	})
 }
 
 func abortPart(msg string) part {
@@ -273,15 +240,7 @@ func TestStreamHostile(t *testing.T) {
 			head.Write(binary.AppendUvarint(nil, 1<<40))
 			head.WriteString("data/a.i")
 			p.payload = head.Bytes()
-			b := buildBundle(t, p)
-			w.Write(b[:len(b)-8]) // the part open, no end
-			chunk := make([]byte, 4+32<<10)
-			binary.BigEndian.PutUint32(chunk, 32<<10)
-			for {
-				if _, err := w.Write(chunk); err != nil {
-					return
-				}
-			}
+			writeEndless(w, buildBundle(t, p))
 		}, PullOptions{MaxBytes: 4 << 20}, func(err error) bool { return errors.Is(err, ErrTooLarge) }, false},
 	}
 	for _, c := range cases {
@@ -293,26 +252,8 @@ func TestStreamHostile(t *testing.T) {
 			if err := initCache(cache); err != nil {
 				t.Fatal(err)
 			}
-			before := snapshot(t, dir)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_, stats, err := Pull(ctx, url, cache, c.opts)
-			if c.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !stats.Streamed || stats.Changesets != 3 {
-					t.Fatalf("stats %+v: want a stream clone of 3 changesets", stats)
-				}
-				verify(t, cache)
-				return
-			}
-			if !c.want(err) {
-				t.Fatalf("error %v (%T) is not the one expected", err, err)
-			}
-			t.Logf("error: %v", err)
-			if after := snapshot(t, dir); fmt.Sprint(before) != fmt.Sprint(after) {
-				t.Fatalf("cache changed:\nbefore %v\nafter  %v", before, after)
+			if stats := pullHostile(t, url, cache, dir, c.opts, c.want); c.want == nil && (!stats.Streamed || stats.Changesets != 3) {
+				t.Fatalf("stats %+v: want a stream clone of 3 changesets", stats)
 			}
 		})
 	}
@@ -342,12 +283,7 @@ func splitInline(t *testing.T, b []byte) (idx, data []byte) {
 // revlog) and a tag.
 func streamSource(t testing.TB, opts ...hgtest.Option) *hgtest.Repo {
 	src := hgtest.NewRepo(t, opts...)
-	src.Write("a", "a\n")
-	src.Commit()
-	src.Write("b", "b\n")
-	src.Commit(hgtest.WithBookmark("bm1"))
-	src.Run("cp", "a", "with space.txt")
-	src.Run("mv", "b", "Dir/B.TXT")
+	firstSteps(src)
 	rnd := rand.New(rand.NewSource(1))
 	big := make([]byte, 200<<10)
 	rnd.Read(big)
