@@ -13,10 +13,8 @@ import (
 // those of the index read whole, and a damaged page is an error of the
 // calls that use it, not of the others.
 func TestIndexByPage(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "repo")
-	runHg(t, "", "init", "--", dir)
+	dir := initRepo(t, "repo")
 	const n = 2000 // a changelog above 128 KiB, not inline
 	runHg(t, dir, "debugbuilddag", "--new-file", "+"+strconv.Itoa(n))
 	index := filepath.Join(dir, ".hg", "store", "00changelog.i")

@@ -21,6 +21,16 @@ func requireHg(t testing.TB) {
 }
 
 // runHg runs hg with args in dir (may be "") in hgtest's environment and returns stdout.
+// initRepo makes an empty repository in a directory name of a new
+// temporary directory (hg required).
+func initRepo(t testing.TB, name string) string {
+	t.Helper()
+	requireHg(t)
+	dir := filepath.Join(t.TempDir(), name)
+	runHg(t, "", "init", "--", dir)
+	return dir
+}
+
 func runHg(t testing.TB, dir string, args ...string) []byte {
 	t.Helper()
 	return []byte(hgtest.Run(t, dir, args...))

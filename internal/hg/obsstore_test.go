@@ -25,8 +25,7 @@ type hgMarker struct {
 // with a timezone) in obsstore format version, with real hg.
 func makeMarkers(t *testing.T, version string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "r")
-	runHg(t, "", "init", "--", dir)
+	dir := initRepo(t, "r")
 	cfg := []string{"--config", "experimental.evolution=createmarkers", "--config", "format.obsstore-version=" + version}
 	for i, c := range []string{"a", "b", "c"} {
 		writeFile(t, filepath.Join(dir, "f"), c)

@@ -71,8 +71,7 @@ func newBuilder(t testing.TB, dir string) *repoBuilder {
 func initBuilder(t testing.TB, name string) (string, *repoBuilder) {
 	t.Helper()
 	requireHg(t)
-	dir := filepath.Join(t.TempDir(), name)
-	runHg(t, "", "init", "--", dir)
+	dir := initRepo(t, name)
 	return dir, newBuilder(t, dir)
 }
 
@@ -511,10 +510,8 @@ func TestReadRepositoryFormats(t *testing.T) {
 // of the next manifest (fewer chunks read, the same entries), and that
 // entries which do not hash to the node seed nothing.
 func TestSeedManifest(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "repo")
-	runHg(t, "", "init", "--", dir)
+	dir := initRepo(t, "repo")
 	runHg(t, dir, "debugbuilddag", "--new-file", "+300")
 	open := func() *Repo {
 		t.Helper()

@@ -8,10 +8,8 @@ import (
 )
 
 func TestOpenRefusesUnsupportedRequirements(t *testing.T) {
-	requireHg(t)
 	t.Parallel()
-	base := filepath.Join(t.TempDir(), "base")
-	runHg(t, "", "init", "--", base)
+	base := initRepo(t, "base")
 	storeReq, err := os.ReadFile(filepath.Join(base, ".hg", "store", "requires"))
 	if err != nil {
 		t.Fatal(err)

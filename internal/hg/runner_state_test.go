@@ -49,8 +49,7 @@ func TestStateCommandsRefuseOptionSources(t *testing.T) {
 // ClearBookmarks against real repositories.
 func TestStateCommands(t *testing.T) {
 	requireHg(t)
-	src := filepath.Join(t.TempDir(), "src")
-	runHg(t, "", "init", "--", src)
+	src := initRepo(t, "src")
 	writeFile(t, filepath.Join(src, "f"), "1")
 	runHg(t, src, "commit", "-A", "-m", "one", "-d", "0 0")
 	clone := filepath.Join(t.TempDir(), "clone")

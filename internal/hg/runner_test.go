@@ -26,8 +26,7 @@ func TestRunnerCloneAndPull(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
 	ctx := testContext(t)
-	src := filepath.Join(t.TempDir(), "src")
-	runHg(t, "", "init", "--", src)
+	src := initRepo(t, "src")
 	b := newBuilder(t, src)
 	b.Write("a", "1\n")
 	b.commit("first")
@@ -104,8 +103,7 @@ func TestRunnerErrors(t *testing.T) {
 	t.Run("credentials redacted", func(t *testing.T) {
 		t.Parallel()
 		ctx := testContext(t)
-		src := filepath.Join(t.TempDir(), "src")
-		runHg(t, "", "init", "--", src)
+		src := initRepo(t, "src")
 		url := serveHg(t, src)
 		bad := strings.Replace(url, "http://", "http://alice:s3cr3t-token@", 1) + "no/such/repo"
 		var r Runner

@@ -18,8 +18,7 @@ var evolveConfig = []string{"--config", "extensions.evolve=", "--config", "exten
 // set, phases, heads (branch, topic, phase, closed) and bookmarks.
 func TestStateMatchesHg(t *testing.T) {
 	requireHg(t)
-	dir := filepath.Join(t.TempDir(), "r")
-	runHg(t, "", "init", "--", dir)
+	dir := initRepo(t, "r")
 	hg := func(args ...string) string {
 		t.Helper()
 		return string(runHg(t, dir, append(append([]string{}, evolveConfig...), args...)...))
