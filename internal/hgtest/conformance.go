@@ -114,8 +114,7 @@ var ConformanceRepos = []Conformance{
 			"a@b <c@d>",
 		}
 		for i, u := range users {
-			r.Write("f", strconv.Itoa(i))
-			r.Step("by "+u, WithUser(u))
+			r.Step("by "+u, WithUser(u), WithFile("f", strconv.Itoa(i)))
 		}
 	}},
 	{Name: "timezones", Build: func(r *Script) {
@@ -125,15 +124,11 @@ var ConformanceRepos = []Conformance{
 			"1500000000 -45", "1500000000 45", "1500000000 -3601", "1500000000 3599",
 			"0 0", "2147483647 -3600", "1 -34200",
 		} {
-			r.Write("f", strconv.Itoa(i))
-			r.Step("tz "+d, WithDate(d))
+			r.Step("tz "+d, WithDate(d), WithFile("f", strconv.Itoa(i)))
 		}
 	}},
 	{Name: "renames-copies", Build: func(r *Script) {
-		r.Write("a.txt", "alpha\n")
-		r.Write("dir/b.txt", "beta\n")
-		r.Write("dir/sub/c.txt", "gamma\n")
-		r.Step("base")
+		r.Step("base", WithFile("a.txt", "alpha\n"), WithFile("dir/b.txt", "beta\n"), WithFile("dir/sub/c.txt", "gamma\n"))
 		r.Run("mv", "a.txt", "renamed.txt")
 		r.Step("rename")
 		r.Run("cp", "dir/b.txt", "copy of b.txt")
@@ -153,8 +148,7 @@ var ConformanceRepos = []Conformance{
 		r.Write("plain", "text\n")
 		r.Symlink("plain", "link")
 		r.Symlink("../outside/target", "dir/dangling")
-		r.Write("bin.dat", "\x00\x01\x02\xff\xfe binary \x00 data")
-		r.Step("exec, symlinks, binary")
+		r.Step("exec, symlinks, binary", WithFile("bin.dat", "\x00\x01\x02\xff\xfe binary \x00 data"))
 		r.Chmod("script.sh", 0o644)
 		r.Chmod("plain", 0o755)
 		r.Step("flip exec bits")
@@ -176,40 +170,30 @@ var ConformanceRepos = []Conformance{
 			r.Write(p, "content "+strconv.Itoa(i)+"\n")
 		}
 		r.Step("awkward store paths")
-		r.Write(long, "changed\n")
-		r.Write("UPPER/Case/File.TXT", "changed\n")
-		r.Step("modify some")
+		r.Step("modify some", WithFile(long, "changed\n"), WithFile("UPPER/Case/File.TXT", "changed\n"))
 		r.Run("rm", "aux", "prn/nul.c")
 		r.Step("remove some")
 	}},
 	{Name: "branches-closed", Build: func(r *Script) {
-		r.Write("f", "0\n")
-		r.Step("root")
+		r.Step("root", WithFile("f", "0\n"))
 		r.Run("branch", "feature")
-		r.Write("g", "feature\n")
-		r.Step("on feature")
-		r.Write("g", "feature 2\n")
-		r.Step("feature 2")
+		r.Step("on feature", WithFile("g", "feature\n"))
+		r.Step("feature 2", WithFile("g", "feature 2\n"))
 		r.Run("update", "default")
-		r.Write("f", "1\n")
-		r.Step("default moves")
+		r.Step("default moves", WithFile("f", "1\n"))
 		r.Run("branch", "-f", "branché ünicode")
-		r.Write("h", "x\n")
-		r.Step("non-ASCII branch")
+		r.Step("non-ASCII branch", WithFile("h", "x\n"))
 		r.Step("close it", WithCloseBranch())
 		r.Run("update", "feature")
 		r.Step("close feature", WithCloseBranch())
 		r.Run("update", "default")
 		r.Run("branch", "-f", "other")
-		r.Write("o", "o\n")
-		r.Step("other branch")
+		r.Step("other branch", WithFile("o", "o\n"))
 	}},
 	{Name: "bookmarks", Build: func(r *Script) {
-		r.Write("f", "0\n")
-		r.Step("root")
+		r.Step("root", WithFile("f", "0\n"))
 		r.Run("bookmark", "main")
-		r.Write("f", "1\n")
-		r.Step("main moves")
+		r.Step("main moves", WithFile("f", "1\n"))
 		r.Run("bookmark", "-r", "0", "old")
 		r.Run("bookmark", "-r", "0", "feature/x")
 		r.Run("bookmark", "-r", "0", "bad name")
@@ -218,11 +202,9 @@ var ConformanceRepos = []Conformance{
 		r.Run("bookmark", "-r", "1", "ünïcode")
 	}},
 	{Name: "tags", Build: func(r *Script) {
-		r.Write("f", "0\n")
-		r.Step("root")
+		r.Step("root", WithFile("f", "0\n"))
 		r.Run("tag", "-d", "1500100000 0", "v1.0")
-		r.Write("f", "1\n")
-		r.Step("more")
+		r.Step("more", WithFile("f", "1\n"))
 		r.Run("tag", "-d", "1500100001 0", "v2.0")
 		r.Run("tag", "-d", "1500100002 0", "-r", "0", "release 1")
 		r.Run("tag", "-d", "1500100003 0", "--remove", "v1.0")
@@ -231,31 +213,24 @@ var ConformanceRepos = []Conformance{
 		r.Run("tag", "-d", "1500100005 0", "-r", "1", "bad~name")
 	}},
 	{Name: "merges", Build: func(r *Script) {
-		r.Write("a", "a\n")
-		r.Write("b", "b\n")
-		r.Step("root")
+		r.Step("root", WithFile("a", "a\n"), WithFile("b", "b\n"))
 		r.Write("a", "a1\n")
 		r.Run("mv", "b", "b-renamed")
 		r.Step("left")
 		r.Run("update", "0")
-		r.Write("c", "c\n")
-		r.Write("b", "b changed\n")
-		r.Step("right")
+		r.Step("right", WithFile("c", "c\n"), WithFile("b", "b changed\n"))
 		r.Run("merge", "--tool", "internal:local", "1")
 		r.Step("merge right with left")
 		r.Run("update", "1")
-		r.Write("d", "d\n")
-		r.Step("left again")
+		r.Step("left again", WithFile("d", "d\n"))
 		r.Run("merge", "--tool", "internal:other", "3")
 		r.Step("merge the merge (p2 higher)")
 		r.Run("update", "1")
 		r.Run("merge", "--tool", "internal:local", "2")
-		r.Write("a", "resolved\n")
-		r.Step("criss-cross")
+		r.Step("criss-cross", WithFile("a", "resolved\n"))
 	}},
 	{Name: "empty-commits", Build: func(r *Script) {
-		r.Write("f", "0\n")
-		r.Step("root")
+		r.Step("root", WithFile("f", "0\n"))
 		r.Step("empty", WithArgs("--config", "ui.allowemptycommit=1"))
 		r.Run("branch", "newbranch")
 		r.Step("branch change only")
@@ -263,78 +238,57 @@ var ConformanceRepos = []Conformance{
 	}},
 	{Name: "empty-first", Build: func(r *Script) {
 		r.Step("empty root", WithArgs("--config", "ui.allowemptycommit=1"))
-		r.Write("f", "x\n")
-		r.Step("then a file")
+		r.Step("then a file", WithFile("f", "x\n"))
 		r.Run("rm", "f")
 		r.Step("and nothing again")
 	}},
 	{Name: "graft-amend-extras", Build: func(r *Script) {
-		r.Write("f", "0\n")
-		r.Step("root")
+		r.Step("root", WithFile("f", "0\n"))
 		r.Write("g", "feature\n")
 		r.Run("cp", "f", "f-copy")
 		r.Step("to graft")
 		r.Run("update", "0")
-		r.Write("h", "h\n")
-		r.Step("other head")
+		r.Step("other head", WithFile("h", "h\n"))
 		r.Run("graft", "-D", "1")
 		r.Write("h", "amended\n")
 		r.Run("commit", "--amend", "-m", "amended", "-d", "1600000000 0", "--config", "experimental.evolution=")
 	}},
 	{Name: "custom-extras", Build: func(r *Script) {
 		x := []string{"--config", "extensions.testextra=" + r.testExtra()}
-		r.Write("f", "0\n")
-		r.Step("plain extras", WithArgs(append(x, "--config", "testextra.zeta=last", "--config", "testextra.alpha=first value/with:odd chars%")...))
-		r.Write("f", "1\n")
-		r.Step("binary extra", WithArgs(append(x, "--config", `testextra.bin=\x00\xff\xe9`)...))
-		r.Write("f", "2\n")
-		r.Step("committer extra", WithArgs(append(x, "--config", "testextra.committer=Other Person <other@example.com> 1500000123 -7200")...))
-		r.Write("f", "3\n")
-		r.Step("committer git tz", WithArgs(append(x, "--config", "testextra.committer=Git Style <g@example.com> 1500000123 +0130")...))
-		r.Write("f", "4\n")
-		r.Step("committer +0300 quirk", WithArgs(append(x, "--config", "testextra.committer=Q <q@example.com> 1500000123 +0300")...))
-		r.Write("f", "5\n")
-		r.Step("committer broken", WithArgs(append(x, "--config", "testextra.committer=nonsense")...))
+		r.Step("plain extras", WithArgs(append(x, "--config", "testextra.zeta=last", "--config", "testextra.alpha=first value/with:odd chars%")...), WithFile("f", "0\n"))
+		r.Step("binary extra", WithArgs(append(x, "--config", `testextra.bin=\x00\xff\xe9`)...), WithFile("f", "1\n"))
+		r.Step("committer extra", WithArgs(append(x, "--config", "testextra.committer=Other Person <other@example.com> 1500000123 -7200")...), WithFile("f", "2\n"))
+		r.Step("committer git tz", WithArgs(append(x, "--config", "testextra.committer=Git Style <g@example.com> 1500000123 +0130")...), WithFile("f", "3\n"))
+		r.Step("committer +0300 quirk", WithArgs(append(x, "--config", "testextra.committer=Q <q@example.com> 1500000123 +0300")...), WithFile("f", "4\n"))
+		r.Step("committer broken", WithArgs(append(x, "--config", "testextra.committer=nonsense")...), WithFile("f", "5\n"))
 		// GIT<n>-<field> extras make hg-git 1.0.1 crash ("dictionary changed
 		// size during iteration"); TestGitExtras covers them natively.
-		r.Write("f", "7\n")
-		r.Step("rename source git", WithArgs(append(x, "--config", "testextra.hg-git-rename-source=git")...))
+		r.Step("rename source git", WithArgs(append(x, "--config", "testextra.hg-git-rename-source=git")...), WithFile("f", "7\n"))
 		r.Run("cp", "f", "g")
 		r.Step("rename source git with copy", WithArgs(append(x, "--config", "testextra.hg-git-rename-source=git")...))
-		r.Write("f", "8\n")
-		r.Step("ignored keys", WithArgs(append(x, "--config", "testextra.encoding=latin1", "--config", "testextra.hg-git=whatever")...))
-		r.Write("f", "9\n")
-		r.Step("author delta garbage", WithArgs(append(x, "--config", `testextra.author=\x05\x05\x90\x01`)...))
+		r.Step("ignored keys", WithArgs(append(x, "--config", "testextra.encoding=latin1", "--config", "testextra.hg-git=whatever")...), WithFile("f", "8\n"))
+		r.Step("author delta garbage", WithArgs(append(x, "--config", `testextra.author=\x05\x05\x90\x01`)...), WithFile("f", "9\n"))
 	}},
 	{Name: "non-utf8", Build: func(r *Script) {
 		x := []string{"--config", "extensions.testextra=" + r.testExtra()}
-		r.Write("f", "0\n")
-		r.Step("latin-1", WithArgs(append(x, "--config", `testextra-raw.user=J\xf6rg M\xfcller <j@example.de>`, "--config", `testextra-raw.desc=caf\xe9 cr\xe8me`)...))
-		r.Write("f", "1\n")
-		r.Step("broken utf-8", WithArgs(append(x, "--config", `testextra-raw.user=\xc3 no mail`, "--config", `testextra-raw.desc=half \xe2\x82 euro`)...))
+		r.Step("latin-1", WithArgs(append(x, "--config", `testextra-raw.user=J\xf6rg M\xfcller <j@example.de>`, "--config", `testextra-raw.desc=caf\xe9 cr\xe8me`)...), WithFile("f", "0\n"))
+		r.Step("broken utf-8", WithArgs(append(x, "--config", `testextra-raw.user=\xc3 no mail`, "--config", `testextra-raw.desc=half \xe2\x82 euro`)...), WithFile("f", "1\n"))
 		r.Run("branch", "caf\u00e9")
-		r.Write("f", "2\n")
-		r.Step("utf-8 branch", WithArgs(append(x, "--config", `testextra-raw.desc=surrogate \xed\xa0\x80 and \xf4\x90\x80\x80`)...))
+		r.Step("utf-8 branch", WithArgs(append(x, "--config", `testextra-raw.desc=surrogate \xed\xa0\x80 and \xf4\x90\x80\x80`)...), WithFile("f", "2\n"))
 	}},
 	{Name: "subrepo-hg", Build: func(r *Script) {
 		sub := filepath.Join(r.Dir, "nested")
 		Run(r.t, "", "init", sub)
 		os.WriteFile(filepath.Join(sub, "inner"), []byte("inner\n"), 0o644)
 		Run(r.t, sub, "commit", "-A", "-m", "inner", "-d", "1500000000 0")
-		r.Write(".hgsub", "nested = nested\n")
-		r.Write("top", "top\n")
-		r.Step("add hg subrepo")
-		r.Write("top", "top 2\n")
-		r.Step("more")
+		r.Step("add hg subrepo", WithFile(".hgsub", "nested = nested\n"), WithFile("top", "top\n"))
+		r.Step("more", WithFile("top", "top 2\n"))
 	}},
 	{Name: "subrepo-git", Build: func(r *Script) {
 		r.GitSub("themes")
-		r.Write(".hgsub", "themes = [git]https://example.com/themes.git\n")
-		r.Write("top", "top\n")
-		r.Step("add git subrepo", WithArgs("--config", "subrepos.git:allowed=true"))
+		r.Step("add git subrepo", WithArgs("--config", "subrepos.git:allowed=true"), WithFile(".hgsub", "themes = [git]https://example.com/themes.git\n"), WithFile("top", "top\n"))
 		r.GitCommit("themes", "second")
-		r.Write("top", "top 2\n")
-		r.Step("move subrepo", WithArgs("--config", "subrepos.git:allowed=true"))
+		r.Step("move subrepo", WithArgs("--config", "subrepos.git:allowed=true"), WithFile("top", "top 2\n"))
 		r.Run("rm", ".hgsub")
 		r.Step("drop subrepo", WithArgs("--config", "subrepos.git:allowed=true"))
 	}},
@@ -350,32 +304,19 @@ var ConformanceRepos = []Conformance{
 		buildSmallHistory(r)
 	}},
 	{Name: "dir-file-swaps", Build: func(r *Script) {
-		r.Write("a/b/c", "c\n")
-		r.Write("a/d", "d\n")
-		r.Write("x", "x\n")
-		r.Step("root")
+		r.Step("root", WithFile("a/b/c", "c\n"), WithFile("a/d", "d\n"), WithFile("x", "x\n"))
 		r.Run("rm", "a/b/c")
-		r.Write("a/b", "now a file\n")
-		r.Step("dir becomes file")
+		r.Step("dir becomes file", WithFile("a/b", "now a file\n"))
 		r.Run("rm", "x")
-		r.Write("x/inside", "x is a dir\n")
-		r.Step("file becomes dir")
+		r.Step("file becomes dir", WithFile("x/inside", "x is a dir\n"))
 		r.Run("rm", "a/b", "a/d")
 		r.Step("a disappears")
 		r.Run("rm", "x/inside")
-		r.Write("keep", "k\n")
-		r.Step("only keep")
+		r.Step("only keep", WithFile("keep", "k\n"))
 	}},
 	{Name: "git-paths", Build: func(r *Script) {
-		r.Write("ok", "ok\n")
-		r.Write("sub/.git/config", "[core]\n")
-		r.Write("GIT~1/x", "short name\n")
-		r.Write("deep/.g\u200cit/hfs", "ignorable\n")
-		r.Write("deep/.GIT/upper", "kept: not .git exactly\n")
-		r.Step("dangerous paths")
-		r.Write("sub/.git/config", "changed\n")
-		r.Write("ok", "ok 2\n")
-		r.Step("modify them")
+		r.Step("dangerous paths", WithFile("ok", "ok\n"), WithFile("sub/.git/config", "[core]\n"), WithFile("GIT~1/x", "short name\n"), WithFile("deep/.g\u200cit/hfs", "ignorable\n"), WithFile("deep/.GIT/upper", "kept: not .git exactly\n"))
+		r.Step("modify them", WithFile("sub/.git/config", "changed\n"), WithFile("ok", "ok 2\n"))
 	}},
 	{Name: "many-files", Build: func(r *Script) {
 		for c := 0; c < 4; c++ {
@@ -388,30 +329,22 @@ var ConformanceRepos = []Conformance{
 		r.Step("remove a package")
 	}},
 	{Name: "reverts-same-content", Build: func(r *Script) {
-		r.Write("f", "A\n")
-		r.Step("A")
-		r.Write("f", "B\n")
-		r.Step("B")
-		r.Write("f", "A\n")
-		r.Step("back to A")
+		r.Step("A", WithFile("f", "A\n"))
+		r.Step("B", WithFile("f", "B\n"))
+		r.Step("back to A", WithFile("f", "A\n"))
 		r.Run("cp", "f", "g")
 		r.Step("copy identical")
 		r.Run("backout", "--merge", "-r", "2", "-m", "backout", "-d", "1600000000 0", "--tool", "internal:other")
 	}},
 	{Name: "description-edge", Build: func(r *Script) {
-		r.Write("f", "0\n")
-		r.Step("line one\n\nbody with trailing spaces   \n\n\n")
-		r.Write("f", "1\n")
-		r.Step("--HG--\nbranch : fake")
-		r.Write("f", "2\n")
-		r.Step("tab\tand\r\ncrlf")
+		r.Step("line one\n\nbody with trailing spaces   \n\n\n", WithFile("f", "0\n"))
+		r.Step("--HG--\nbranch : fake", WithFile("f", "1\n"))
+		r.Step("tab\tand\r\ncrlf", WithFile("f", "2\n"))
 	}},
 }
 
 func buildSmallHistory(r *Script) {
-	r.Write("README", strings.Repeat("some text that compresses well\n", 50))
-	r.Write("src/main.c", "int main() { return 0; }\n")
-	r.Step("first")
+	r.Step("first", WithFile("README", strings.Repeat("some text that compresses well\n", 50)), WithFile("src/main.c", "int main() { return 0; }\n"))
 	r.Write("README", strings.Repeat("some text that compresses well, changed\n", 60))
 	r.Run("mv", "src/main.c", "src/prog.c")
 	r.Step("second")

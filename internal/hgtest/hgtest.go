@@ -314,6 +314,7 @@ type CommitOption func(*commit)
 type commit struct {
 	message, date, user, branch, topic, parent, rev string
 	bookmarks, args                                 []string
+	files                                           [][2]string // path, content
 	closeBranch                                     bool
 }
 
@@ -352,6 +353,12 @@ func WithArgs(args ...string) CommitOption {
 	return func(c *commit) { c.args = append(c.args, args...) }
 }
 
+// WithFile writes content to path (as Write does) before committing, after
+// the update WithParent asks for.
+func WithFile(path, content string) CommitOption {
+	return func(c *commit) { c.files = append(c.files, [2]string{path, content}) }
+}
+
 // WithRev names the revision Tag tags (default ".").
 func WithRev(rev string) CommitOption { return func(c *commit) { c.rev = rev } }
 
@@ -376,6 +383,9 @@ func (r *Repo) prepare(opts []CommitOption) *commit {
 	}
 	if c.topic != "" {
 		r.Run("topic", "-q", "--", c.topic)
+	}
+	for _, f := range c.files {
+		r.Write(f[0], f[1])
 	}
 	return c
 }

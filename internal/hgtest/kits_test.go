@@ -48,10 +48,12 @@ func TestCommitOptions(t *testing.T) {
 	if r.Node(".") != tag {
 		t.Errorf("working directory is not at the tagging changeset")
 	}
-	r.Write("c", "x")
-	closed := r.Commit(WithCloseBranch())
+	closed := r.Commit(WithCloseBranch(), WithFile("c", "x"))
 	if got := r.Run("log", "-r", "closed()", "-T", "{node}"); got != closed {
 		t.Errorf("closed() = %q, want %q", got, closed)
+	}
+	if got := r.Run("cat", "-r", closed, "c"); got != "x" {
+		t.Errorf("WithFile: c at the closing commit = %q, want %q", got, "x")
 	}
 }
 
