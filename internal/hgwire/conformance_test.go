@@ -379,15 +379,12 @@ func TestServerVariants(t *testing.T) {
 			{serve: served("experimental.changegroup3=true"), http: true, ssh: true},
 		}, steps: []func(*hgtest.Repo){
 			func(src *hgtest.Repo) {
-				src.Write("c", "c\n")
-				src.Commit(hgtest.WithBookmark("bm2"))
+				src.Commit(hgtest.WithBookmark("bm2"), hgtest.WithFile("c", "c\n"))
 				src.Run("bookmark", "-d", "bm1")
 			},
 			func(src *hgtest.Repo) {
-				src.Write("a", "a4\n")
-				src.Amend()
-				src.Write("d", "d\n")
-				src.Commit()
+				src.Amend(hgtest.WithFile("a", "a4\n"))
+				src.Commit(hgtest.WithFile("d", "d\n"))
 			},
 			func(src *hgtest.Repo) {
 				src.Prune(".")
@@ -395,38 +392,30 @@ func TestServerVariants(t *testing.T) {
 			},
 			func(src *hgtest.Repo) { src.Run("phase", "-q", "--force", "--draft", "-r", "1") },
 			func(src *hgtest.Repo) {
-				src.Write("e", "e\n")
-				src.Commit()
-				src.Write("f", "f\n")
-				src.Commit()
+				src.Commit(hgtest.WithFile("e", "e\n"))
+				src.Commit(hgtest.WithFile("f", "f\n"))
 			},
 			func(src *hgtest.Repo) {
 				src.Run(append(hgArgs, "strip", "-q", "--no-backup", "-r", "tip")...)
 			},
 			func(src *hgtest.Repo) {
 				src.Update("tip")
-				src.Write("e", "e rewritten\n")
-				src.Amend()
+				src.Amend(hgtest.WithFile("e", "e rewritten\n"))
 			},
 			func(src *hgtest.Repo) { src.Run("phase", "-p", "tip") },
 			func(src *hgtest.Repo) {
 				// Only the source's draft roots say that the changeset
 				// the cache has public, now hidden, is a draft.
 				src.Run("phase", "-q", "--force", "--draft", "-r", "tip")
-				src.Write("e", "e rewritten again\n")
-				src.Amend()
+				src.Amend(hgtest.WithFile("e", "e rewritten again\n"))
 			},
 		}},
 		{name: "files", source: evolve, endpoints: []endpoint{{serve: evolve, http: true}}, steps: []func(*hgtest.Repo){
 			func(src *hgtest.Repo) {
-				src.Write("big.bin", strings.Repeat("fedcba9876543210", 12<<10))
-				src.Write("big2.bin", strings.Repeat("0123456789", 20<<10))
-				src.Commit()
+				src.Commit(hgtest.WithFile("big.bin", strings.Repeat("fedcba9876543210", 12<<10)), hgtest.WithFile("big2.bin", strings.Repeat("0123456789", 20<<10)))
 			},
 			func(src *hgtest.Repo) {
-				src.Write("a", strings.Repeat("line of a\n", 20<<10))
-				src.Write("big.bin", strings.Repeat("x", 300<<10))
-				src.Commit()
+				src.Commit(hgtest.WithFile("a", strings.Repeat("line of a\n", 20<<10)), hgtest.WithFile("big.bin", strings.Repeat("x", 300<<10)))
 			},
 			func(src *hgtest.Repo) {
 				src.Run("mv", "Dir/B.TXT", "moved/b again.txt")

@@ -43,8 +43,7 @@ func newLiving(t *testing.T, publishing bool, policy RefPolicy) *living {
 		opts = append(opts, hgtest.NonPublishing())
 	}
 	repo := hgtest.NewRepo(t, opts...)
-	repo.Write("README", "base\n")
-	repo.Commit(hgtest.WithMessage("base"))
+	repo.Commit(hgtest.WithMessage("base"), hgtest.WithFile("README", "base\n"))
 	repo.Run("phase", "--public", "-r", ".")
 	srv := hgtest.Serve(t, repo, opts...)
 	l := &living{t: t, repo: repo, srv: srv, s: newSyncer(t), dest: gittest.Bare(t), seen: map[string]string{}}
@@ -130,8 +129,7 @@ func TestLivingBookmarkRewrites(t *testing.T) {
 	t.Parallel()
 	l := newLiving(t, false, DefaultPolicy())
 	r := l.repo
-	r.Write("a", "1\n")
-	d1 := r.Commit(hgtest.WithMessage("d1"), hgtest.WithBookmark("main"))
+	d1 := r.Commit(hgtest.WithMessage("d1"), hgtest.WithBookmark("main"), hgtest.WithFile("a", "1\n"))
 	r.Run("bookmark", "-q", "-r", d1, "--", "feature")
 	res := l.sync()
 	if state(res, "refs/heads/main") != RefCreated {
@@ -141,8 +139,7 @@ func TestLivingBookmarkRewrites(t *testing.T) {
 
 	// amend
 	r.Update("main")
-	r.Write("a", "1 amended\n")
-	d1a := r.Amend()
+	d1a := r.Amend(hgtest.WithFile("a", "1 amended\n"))
 	l.hide(d1)
 	res = l.sync()
 	if state(res, "refs/heads/main") != RefRewritten || !res.RefsUpdated[0].Rewritten {
@@ -151,8 +148,7 @@ func TestLivingBookmarkRewrites(t *testing.T) {
 	l.expect("amend", map[string]string{"refs/heads/main": d1a, "refs/heads/feature": d1a})
 
 	// prune: main moves back to the parent of what was pruned
-	r.Write("b", "1\n")
-	d2 := r.Commit(hgtest.WithMessage("d2"))
+	d2 := r.Commit(hgtest.WithMessage("d2"), hgtest.WithFile("b", "1\n"))
 	r.Run("bookmark", "-q", "--force", "-r", d2, "--", "main")
 	l.sync()
 	l.expect("d2", map[string]string{"refs/heads/main": d2, "refs/heads/feature": d1a})
@@ -167,10 +163,8 @@ func TestLivingBookmarkRewrites(t *testing.T) {
 
 	// fold two drafts into one
 	r.Update("main")
-	r.Write("c", "1\n")
-	d3 := r.Commit(hgtest.WithMessage("d3"))
-	r.Write("c", "2\n")
-	d4 := r.Commit(hgtest.WithMessage("d4"))
+	d3 := r.Commit(hgtest.WithMessage("d3"), hgtest.WithFile("c", "1\n"))
+	d4 := r.Commit(hgtest.WithMessage("d4"), hgtest.WithFile("c", "2\n"))
 	r.Run("bookmark", "-q", "--force", "-r", d4, "--", "main")
 	l.sync()
 	r.Run("fold", "-q", "--exact", "-r", d3+"+"+d4, "-m", "d3 and d4", "-d", "1700000000 0")
@@ -185,8 +179,7 @@ func TestLivingBookmarkRewrites(t *testing.T) {
 
 	// rebase the drafts onto a new public changeset
 	r.Update(r.Node("0"))
-	r.Write("p", "1\n")
-	p := r.Commit(hgtest.WithMessage("public base"))
+	p := r.Commit(hgtest.WithMessage("public base"), hgtest.WithFile("p", "1\n"))
 	r.Run("phase", "--public", "-r", p)
 	r.Run("rebase", "-q", "-s", d1a, "-d", p, "--config", "extensions.rebase=")
 	l.hide(d1a)
@@ -242,16 +235,14 @@ func TestLivingTopics(t *testing.T) {
 	l.sync()
 	l.expect("base", map[string]string{"refs/heads/branch/default": base})
 
-	r.Write("t", "1\n")
-	t1 := r.Commit(hgtest.WithMessage("topic work"), hgtest.WithTopic("feat"))
+	t1 := r.Commit(hgtest.WithMessage("topic work"), hgtest.WithTopic("feat"), hgtest.WithFile("t", "1\n"))
 	res := l.sync()
 	if state(res, "refs/heads/topic/default/feat") != RefCreated {
 		t.Errorf("topic: %+v", res.Refs)
 	}
 	l.expect("topic created", map[string]string{"refs/heads/branch/default": base, "refs/heads/topic/default/feat": t1})
 
-	r.Write("t", "1 amended\n")
-	t1a := r.Amend()
+	t1a := r.Amend(hgtest.WithFile("t", "1 amended\n"))
 	l.hide(t1)
 	res = l.sync()
 	if state(res, "refs/heads/topic/default/feat") != RefRewritten {
@@ -268,8 +259,7 @@ func TestLivingTopics(t *testing.T) {
 
 	// another topic, merged into default and published
 	r.Update(base)
-	r.Write("u", "1\n")
-	u1 := r.Commit(hgtest.WithMessage("other topic"), hgtest.WithTopic("other"))
+	u1 := r.Commit(hgtest.WithMessage("other topic"), hgtest.WithTopic("other"), hgtest.WithFile("u", "1\n"))
 	l.sync()
 	l.expect("second topic", map[string]string{"refs/heads/branch/default": t1a, "refs/heads/topic/default/other": u1})
 	r.Update(t1a)
@@ -291,21 +281,17 @@ func TestLivingStripRefused(t *testing.T) {
 	t.Parallel()
 	l := newLiving(t, true, DefaultPolicy())
 	r := l.repo
-	r.Write("a", "1\n")
-	a := r.Commit(hgtest.WithMessage("a"), hgtest.WithBookmark("main"))
-	r.Write("b", "1\n")
-	b := r.Commit(hgtest.WithMessage("b"), hgtest.WithBookmark("other"))
+	a := r.Commit(hgtest.WithMessage("a"), hgtest.WithBookmark("main"), hgtest.WithFile("a", "1\n"))
+	b := r.Commit(hgtest.WithMessage("b"), hgtest.WithBookmark("other"), hgtest.WithFile("b", "1\n"))
 	r.Run("bookmark", "-q", "--force", "-r", b, "--", "main")
 	l.sync()
 	l.expect("before strip", map[string]string{"refs/heads/main": b, "refs/heads/other": b})
 	r.Run("--config", "extensions.strip=", "strip", "-q", "--no-backup", "-r", b)
 	r.Update(a)
-	r.Write("c", "1\n")
-	c := r.Commit(hgtest.WithMessage("c"))
+	c := r.Commit(hgtest.WithMessage("c"), hgtest.WithFile("c", "1\n"))
 	r.Run("bookmark", "-q", "--force", "-r", c, "--", "main")
 	r.Run("bookmark", "-q", "--force", "-r", a, "--", "other")
-	r.Write("n", "1\n")
-	n := r.Commit(hgtest.WithMessage("n"), hgtest.WithBookmark("new"))
+	n := r.Commit(hgtest.WithMessage("n"), hgtest.WithBookmark("new"), hgtest.WithFile("n", "1\n"))
 
 	res, err := l.s.Sync(testCtx(t), l.m, SyncOptions{})
 	if !errors.Is(err, ErrDiverged) || ClassOf(err) != BadRequest || res == nil {
@@ -340,8 +326,7 @@ func TestLivingPublicPhases(t *testing.T) {
 	r := l.repo
 	base := r.Node(".")
 	r.Run("bookmark", "-q", "-r", base, "--", "main")
-	r.Write("d", "1\n")
-	d := r.Commit(hgtest.WithMessage("draft"))
+	d := r.Commit(hgtest.WithMessage("draft"), hgtest.WithFile("d", "1\n"))
 	r.Run("bookmark", "-q", "--force", "-r", d, "--", "main")
 	res := l.sync()
 	l.expect("draft", map[string]string{})
@@ -357,8 +342,7 @@ func TestLivingPublicPhases(t *testing.T) {
 	// A secret changeset is not even pulled; with phases = "all" its
 	// draft parent goes, it never does.
 	l.m.Policy.Phases = PhasesAll
-	r.Write("s", "1\n")
-	s := r.Commit(hgtest.WithMessage("secret"))
+	s := r.Commit(hgtest.WithMessage("secret"), hgtest.WithFile("s", "1\n"))
 	r.Run("phase", "--force", "--secret", "-r", s)
 	r.Run("bookmark", "-q", "--force", "-r", s, "--", "secret")
 	l.sync()
@@ -435,13 +419,10 @@ func TestLivingHostile(t *testing.T) {
 	l := newLiving(t, false, RefPolicy{Layout: LayoutHeptapod})
 	r := l.repo
 	base := r.Node(".")
-	r.Write("x", "1\n")
-	x := r.Commit(hgtest.WithMessage("x"), hgtest.WithTopic("bad..topic"))
+	x := r.Commit(hgtest.WithMessage("x"), hgtest.WithTopic("bad..topic"), hgtest.WithFile("x", "1\n"))
 	r.Update(base)
-	r.Write("y", "1\n")
-	y := r.Commit(hgtest.WithMessage("y"))
-	r.Write("z", "1\n")
-	z := r.Commit(hgtest.WithMessage("z"))
+	y := r.Commit(hgtest.WithMessage("y"), hgtest.WithFile("y", "1\n"))
+	z := r.Commit(hgtest.WithMessage("z"), hgtest.WithFile("z", "1\n"))
 	// hg lists no bookmark with an "@" but at its end (a divergent one):
 	// x@{y@ is listed, and Git refuses its "@{".
 	r.Run("bookmark", "-q", "-r", base, "--", "a", "HEAD", "-dash", "--omg-optimized-2", "sp ace", "x..y", "x@{y@", "ctl\x01x")
@@ -511,8 +492,7 @@ func TestLivingHostile(t *testing.T) {
 	// One of the 10,000 bookmarks moves to a new changeset (in a topic
 	// Git cannot name, so no other exported ref moves).
 	r.Update(x)
-	r.Write("x", "2\n")
-	x2 := r.Commit(hgtest.WithMessage("x2"), hgtest.WithTopic("bad..topic"))
+	x2 := r.Commit(hgtest.WithMessage("x2"), hgtest.WithTopic("bad..topic"), hgtest.WithFile("x", "2\n"))
 	r.Run("bookmark", "-q", "-f", "-r", x2, "--", "many/01234")
 	before := gittest.Refs(t, l.dest)
 	logs.Reset()
