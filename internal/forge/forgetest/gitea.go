@@ -49,9 +49,9 @@ func NewGitea(t testing.TB) *Gitea {
 	authRoute(&g.state, mux, "GET /api/v1/user", g.auth, g.getCurrentUser)
 	authRoute(&g.state, mux, "GET /api/v1/users/{username}", g.auth, g.getUser)
 	authRoute(&g.state, mux, "GET /api/v1/orgs/{org}", g.auth, g.getOrg)
-	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}", g.auth, g.getRepo)
-	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}", g.auth, g.isCollaborator)
-	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}/permission", g.auth, g.getPermission)
+	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}", g.auth, g.inRepo(g.getRepo))
+	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}", g.auth, g.inRepo(g.isCollaborator))
+	authRoute(&g.state, mux, "GET /api/v1/repos/{owner}/{repo}/collaborators/{collaborator}/permission", g.auth, g.inRepo(g.getPermission))
 	g.unknown(mux, func() any { return g.errBody("not found") })
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.front(w, r, func(status int) any { return g.errBody(http.StatusText(status)) }) {
@@ -149,20 +149,20 @@ func gtLevel(r *gtRepo, u *gtUser) string {
 	return r.collabs[lower(u.login)]
 }
 
-func (g *Gitea) visibleRepo(w http.ResponseWriter, r *http.Request, u *gtUser) *gtRepo {
-	repo := g.repos.of(r)
-	if repo == nil || (repo.private && gtLevel(repo, u) == "") {
-		g.notFound(w)
-		return nil
+// inRepo runs h with the repository of the request as u sees it, and
+// answers 404 itself when it does not exist or is hidden from u.
+func (g *Gitea) inRepo(h func(http.ResponseWriter, *http.Request, *gtUser, *gtRepo)) func(http.ResponseWriter, *http.Request, *gtUser) {
+	return func(w http.ResponseWriter, r *http.Request, u *gtUser) {
+		repo := g.repos.of(r)
+		if repo == nil || (repo.private && gtLevel(repo, u) == "") {
+			g.notFound(w)
+			return
+		}
+		h(w, r, u, repo)
 	}
-	return repo
 }
 
-func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request, u *gtUser) {
-	repo := g.visibleRepo(w, r, u)
-	if repo == nil {
-		return
-	}
+func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request, u *gtUser, repo *gtRepo) {
 	full := repo.owner.login + "/" + repo.name
 	lvl := gtLevel(repo, u)
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -179,11 +179,7 @@ func (g *Gitea) getRepo(w http.ResponseWriter, r *http.Request, u *gtUser) {
 	})
 }
 
-func (g *Gitea) isCollaborator(w http.ResponseWriter, r *http.Request, u *gtUser) {
-	repo := g.visibleRepo(w, r, u)
-	if repo == nil {
-		return
-	}
+func (g *Gitea) isCollaborator(w http.ResponseWriter, r *http.Request, u *gtUser, repo *gtRepo) {
 	if repo.collabs[lower(r.PathValue("collaborator"))] != "" {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -191,11 +187,7 @@ func (g *Gitea) isCollaborator(w http.ResponseWriter, r *http.Request, u *gtUser
 	g.notFound(w)
 }
 
-func (g *Gitea) getPermission(w http.ResponseWriter, r *http.Request, u *gtUser) {
-	repo := g.visibleRepo(w, r, u)
-	if repo == nil {
-		return
-	}
+func (g *Gitea) getPermission(w http.ResponseWriter, r *http.Request, u *gtUser, repo *gtRepo) {
 	name := r.PathValue("collaborator")
 	// As Gitea: repository admins may ask about anyone, others only about
 	// themselves.

@@ -75,8 +75,8 @@ func NewGitLab(t testing.TB) *GitLab {
 	authRoute(&g.state, mux, "GET /api/v4/user", g.auth, g.getCurrentUser)
 	authRoute(&g.state, mux, "GET /api/v4/users", g.auth, g.listUsers)
 	authRoute(&g.state, mux, "GET /api/v4/groups/{id}", g.auth, g.getGroup)
-	authRoute(&g.state, mux, "GET /api/v4/projects/{id}", g.auth, g.getProject)
-	authRoute(&g.state, mux, "GET /api/v4/projects/{id}/members/all/{user_id}", g.auth, g.getMember)
+	authRoute(&g.state, mux, "GET /api/v4/projects/{id}", g.auth, g.inProject(g.getProject))
+	authRoute(&g.state, mux, "GET /api/v4/projects/{id}/members/all/{user_id}", g.auth, g.inProject(g.getMember))
 	g.unknown(mux, func() any { return map[string]string{"error": "404 Not Found"} })
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.front(w, r, func(status int) any {
@@ -265,22 +265,20 @@ func (g *GitLab) access(p *glProject, u *glUser) int {
 	return level
 }
 
-// project finds the project of the request as the caller sees it, or
-// answers 404 itself.
-func (g *GitLab) project(w http.ResponseWriter, r *http.Request, u *glUser) *glProject {
-	p := lookup(g.projects, r.PathValue("id"), func(p *glProject) int64 { return p.id })
-	if p == nil || (p.visibility == "private" && g.access(p, u) == 0) || (p.visibility == "internal" && u == nil) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
-		return nil
+// inProject runs h with the project of the request as u sees it, and
+// answers 404 itself when it does not exist or is hidden from u.
+func (g *GitLab) inProject(h func(http.ResponseWriter, *http.Request, *glUser, *glProject)) func(http.ResponseWriter, *http.Request, *glUser) {
+	return func(w http.ResponseWriter, r *http.Request, u *glUser) {
+		p := lookup(g.projects, r.PathValue("id"), func(p *glProject) int64 { return p.id })
+		if p == nil || (p.visibility == "private" && g.access(p, u) == 0) || (p.visibility == "internal" && u == nil) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "404 Project Not Found"})
+			return
+		}
+		h(w, r, u, p)
 	}
-	return p
 }
 
-func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request, u *glUser) {
-	p := g.project(w, r, u)
-	if p == nil {
-		return
-	}
+func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request, u *glUser, p *glProject) {
 	full := p.namespace + "/" + p.path
 	web := strings.TrimSuffix(g.URL, "/") + "/" + full
 	kind := "user"
@@ -312,11 +310,7 @@ func (g *GitLab) getProject(w http.ResponseWriter, r *http.Request, u *glUser) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (g *GitLab) getMember(w http.ResponseWriter, r *http.Request, u *glUser) {
-	p := g.project(w, r, u)
-	if p == nil {
-		return
-	}
+func (g *GitLab) getMember(w http.ResponseWriter, r *http.Request, u *glUser, p *glProject) {
 	uid, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
 	var m *glUser
 	for _, c := range g.users {
