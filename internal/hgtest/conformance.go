@@ -90,6 +90,9 @@ func (r *Script) testExtra() string {
 	return r.extension
 }
 
+// allowEmpty lets a commit record no change.
+var allowEmpty = WithArgs("--config", "ui.allowemptycommit=1")
+
 // ConformanceRepos are the conformance repositories.
 var ConformanceRepos = []Conformance{
 	{Name: "authors", Build: func(r *Script) {
@@ -231,13 +234,13 @@ var ConformanceRepos = []Conformance{
 	}},
 	{Name: "empty-commits", Build: func(r *Script) {
 		r.Step("root", WithFile("f", "0\n"))
-		r.Step("empty", WithArgs("--config", "ui.allowemptycommit=1"))
+		r.Step("empty", allowEmpty)
 		r.Run("branch", "newbranch")
 		r.Step("branch change only")
-		r.Step("empty on branch", WithArgs("--config", "ui.allowemptycommit=1"))
+		r.Step("empty on branch", allowEmpty)
 	}},
 	{Name: "empty-first", Build: func(r *Script) {
-		r.Step("empty root", WithArgs("--config", "ui.allowemptycommit=1"))
+		r.Step("empty root", allowEmpty)
 		r.Step("then a file", WithFile("f", "x\n"))
 		r.Run("rm", "f")
 		r.Step("and nothing again")
