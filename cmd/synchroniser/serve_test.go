@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/config"
+	"github.com/synchroniser/synchroniser/internal/config/configtest"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
@@ -133,16 +134,7 @@ git_host = %q
 forge = %q
 api_url = %q
 `, t.TempDir(), e2eAdmin, e2eBot, e2eToken, allowFile, e.hgURL, gitHost, forgeKind, e.gh.URL)
-	cfg, err := config.Parse([]byte(toml), "e2e.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tweak != nil {
-		tweak(cfg)
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cfg := configtest.Parse(t, toml, "e2e.toml", tweak)
 	e.cfg = cfg
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc, err := newService(context.Background(), cfg, log, workers)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/synchroniser/synchroniser/internal/config"
+	"github.com/synchroniser/synchroniser/internal/config/configtest"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/store"
 )
@@ -156,9 +157,5 @@ func form(payload []byte) []byte { return []byte(url.Values{"payload": {string(p
 
 func mustConfig(t testing.TB, toml string) *config.Config {
 	t.Helper()
-	c, err := config.Parse([]byte(toml), "test.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return configtest.Parse(t, toml, "test.toml", nil)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/config"
+	"github.com/synchroniser/synchroniser/internal/config/configtest"
 	"github.com/synchroniser/synchroniser/internal/forge/forgetest"
 	"github.com/synchroniser/synchroniser/internal/hook"
 	"github.com/synchroniser/synchroniser/internal/kitrun"
@@ -83,16 +84,7 @@ func newEnv(t testing.TB, tweak func(c *config.Config)) *env {
 	gh.AddRepo("elevenbits", "hub")
 	gh.AddCollaborator("elevenbits", "hub", botLogin, "write")
 	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(baseTOML(gh, dir)), "test.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tweak != nil {
-		tweak(cfg)
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cfg := configtest.Parse(t, baseTOML(gh, dir), "test.toml", tweak)
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Config{Driver: store.SQLite, Path: migratedDB(t)})
 	if err != nil {
