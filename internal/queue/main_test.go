@@ -1,12 +1,10 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,21 +28,6 @@ func TestMain(m *testing.M) {
 // testEnv is the environment of the worker processes and the git and hg
 // they run: the test's own, then the kits' fixed git and hg environments.
 func testEnv() []string { return append(append(os.Environ(), gittest.Env()...), hgtest.Env()...) }
-
-// runGit runs git with a deadline and returns its stdout.
-func runGit(ctx context.Context, dir string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = gittest.Env()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
-}
 
 func mustGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
@@ -153,13 +136,13 @@ func (g *gitSyncer) Sync(ctx context.Context, mirror string, _ queue.Trigger) (*
 	if _, err := os.Stat(cache); err != nil {
 		tmp := cache + ".tmp"
 		os.RemoveAll(tmp)
-		if _, err := runGit(ctx, g.cache, "clone", "-q", "--mirror", "--", g.sources(mirror), tmp); err != nil {
+		if _, err := gittest.RunContext(ctx, g.cache, nil, "clone", "-q", "--mirror", "--", g.sources(mirror), tmp); err != nil {
 			return nil, &transientError{err}
 		}
 		if err := os.Rename(tmp, cache); err != nil {
 			return nil, err
 		}
-	} else if _, err := runGit(ctx, cache, "fetch", "-q", "--prune", "origin"); err != nil {
+	} else if _, err := gittest.RunContext(ctx, cache, nil, "fetch", "-q", "--prune", "origin"); err != nil {
 		return nil, &transientError{err}
 	}
 	if g.gate != nil {
@@ -176,7 +159,7 @@ func (g *gitSyncer) Sync(ctx context.Context, mirror string, _ queue.Trigger) (*
 			return nil, ctx.Err()
 		}
 	}
-	out, err := runGit(ctx, cache, "push", "--porcelain", "--", g.dests(mirror), "+refs/heads/*:refs/heads/*")
+	out, err := gittest.RunContext(ctx, cache, nil, "push", "--porcelain", "--", g.dests(mirror), "+refs/heads/*:refs/heads/*")
 	if err != nil {
 		if strings.Contains(err.Error(), "returned error: 5") {
 			return nil, &transientError{err}

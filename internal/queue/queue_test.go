@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/store"
 	"github.com/synchroniser/synchroniser/internal/store/storetest"
@@ -91,7 +92,7 @@ func (f *fixture) start(cfg queue.Config) *queue.Queue {
 }
 
 func (f *fixture) destTip(m string) string {
-	out, err := runGit(context.Background(), f.dests[m], "rev-parse", "--verify", "-q", "refs/heads/master")
+	out, err := gittest.RunContext(context.Background(), f.dests[m], nil, "rev-parse", "--verify", "-q", "refs/heads/master")
 	if err != nil {
 		return ""
 	}
