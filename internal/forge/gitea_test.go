@@ -25,11 +25,7 @@ func newGiteaWorld(t *testing.T) *forgetest.Gitea {
 func TestGiteaPreflight(t *testing.T) {
 	t.Parallel()
 	fake := newGiteaWorld(t)
-	configs := []preflightConfig{
-		{name: "token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: gtBotToken}},
-		{name: "bot named, API URL", cfg: forge.Config{BaseURL: fake.URL + "api/v1/", Token: gtBotToken, Bot: "bot"}},
-		{name: "bot named, admin token", cfg: forge.Config{BaseURL: strings.TrimSuffix(fake.URL, "/"), Token: gtAdminToken, Bot: "bot"}, admin: true},
-	}
+	configs := botConfigs(fake.URL, fake.URL+"api/v1/", strings.TrimSuffix(fake.URL, "/"), gtBotToken, gtAdminToken)
 	cases := []preflightCase{
 		{owner: "nobody", project: "x", want: forge.ErrUserNotFound, msg: "gitea: nobody/x: user or organisation not found"},
 		{owner: "alice", project: "missing", want: forge.ErrRepoNotFound, msg: "gitea: alice/missing: repository not found"},

@@ -34,11 +34,7 @@ func newGitHubWorld(t *testing.T, fake *forgetest.GitHub) *forgetest.GitHub {
 func TestGitHubPreflight(t *testing.T) {
 	t.Parallel()
 	fake := newGitHubWorld(t, nil)
-	configs := []preflightConfig{
-		{name: "token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: botToken}},
-		{name: "bot named, token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: botToken, Bot: "bot"}},
-		{name: "bot named, admin token", cfg: forge.Config{BaseURL: fake.URL, Token: adminToken, Bot: "bot"}, admin: true},
-	}
+	configs := botConfigs(fake.URL, fake.URL, fake.URL, botToken, adminToken)
 	// want is the answer when the token is the bot's; wantAdmin, when set,
 	// the answer when the token is alice's (who sees her own private
 	// repositories and may read collaborators' permissions).

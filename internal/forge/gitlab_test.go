@@ -45,11 +45,7 @@ func newGitLabWorld(t *testing.T) *forgetest.GitLab {
 func TestGitLabPreflight(t *testing.T) {
 	t.Parallel()
 	fake := newGitLabWorld(t)
-	configs := []preflightConfig{
-		{name: "token is bot", cfg: forge.Config{BaseURL: fake.URL, Token: glBotToken}},
-		{name: "bot named, API URL", cfg: forge.Config{BaseURL: fake.APIURL, Token: glBotToken, Bot: "bot"}},
-		{name: "bot named, admin token", cfg: forge.Config{BaseURL: fake.URL, Token: glAdminToken, Bot: "bot"}, admin: true},
-	}
+	configs := botConfigs(fake.URL, fake.APIURL, fake.URL, glBotToken, glAdminToken)
 	// wantAdmin ErrRepoNotFound: the admin token cannot see it.
 	cases := []preflightCase{
 		{owner: "nobody", project: "x", want: forge.ErrUserNotFound, msg: "gitlab: nobody/x: user or organisation not found"},

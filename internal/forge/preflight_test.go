@@ -19,6 +19,18 @@ type preflightConfig struct {
 	admin bool // the token is alice's: cases answer wantAdmin where it is set
 }
 
+// botConfigs are the three ways a preflight matrix configures a checker at
+// the fake: the bot's token alone (at url), the bot's token with the bot
+// named (at namedURL, e.g. the API's own URL), and alice's token with the
+// bot named (at adminURL).
+func botConfigs(url, namedURL, adminURL, botToken, adminToken string) []preflightConfig {
+	return []preflightConfig{
+		{name: "token is bot", cfg: forge.Config{BaseURL: url, Token: botToken}},
+		{name: "bot named, token is bot", cfg: forge.Config{BaseURL: namedURL, Token: botToken, Bot: "bot"}},
+		{name: "bot named, admin token", cfg: forge.Config{BaseURL: adminURL, Token: adminToken, Bot: "bot"}, admin: true},
+	}
+}
+
 // preflightCase is one destination and the answer the checker must give.
 type preflightCase struct {
 	owner, project  string
