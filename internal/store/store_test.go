@@ -26,7 +26,7 @@ func TestConformance(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			name string
-			fn   func(t *testing.T, s *store.Store)
+			fn   func(ctx context.Context, t *testing.T, s *store.Store)
 		}{
 			{"RunLifecycle", testRunLifecycle},
 			{"RunsOrderAndLimit", testRunsOrderAndLimit},
@@ -40,7 +40,7 @@ func TestConformance(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel() // tests use mirror names of their own
-				tc.fn(t, s)
+				tc.fn(context.Background(), t, s)
 			})
 		}
 	})
@@ -85,8 +85,7 @@ func TestReopen(t *testing.T) {
 	})
 }
 
-func testRunLifecycle(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testRunLifecycle(ctx context.Context, t *testing.T, s *store.Store) {
 	steps := []store.Step{
 		{Name: "pull", Duration: 1500 * time.Millisecond},
 		{Name: "convert", Duration: 42 * time.Microsecond},
@@ -145,8 +144,7 @@ func testRunLifecycle(t *testing.T, s *store.Store) {
 	}
 }
 
-func testRunsOrderAndLimit(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testRunsOrderAndLimit(ctx context.Context, t *testing.T, s *store.Store) {
 	var ids []int64
 	for i := range 5 {
 		id, err := s.StartRun(ctx, store.Run{Mirror: "order", TriggerKind: store.TriggerPoll, JobID: 100})
@@ -198,8 +196,7 @@ func testRunsOrderAndLimit(t *testing.T, s *store.Store) {
 	}
 }
 
-func testStartRunAbortsStale(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testStartRunAbortsStale(ctx context.Context, t *testing.T, s *store.Store) {
 	dead, err := s.StartRun(ctx, store.Run{Mirror: "stale", TriggerKind: store.TriggerPoll})
 	if err != nil {
 		t.Fatal(err)
@@ -227,8 +224,7 @@ func testStartRunAbortsStale(t *testing.T, s *store.Store) {
 	}
 }
 
-func testMirrorStats(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testMirrorStats(ctx context.Context, t *testing.T, s *store.Store) {
 	st, err := s.MirrorStats(ctx, "stats")
 	if err != nil {
 		t.Fatal(err)
@@ -273,8 +269,7 @@ func testMirrorStats(t *testing.T, s *store.Store) {
 	}
 }
 
-func testDelivery(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testDelivery(ctx context.Context, t *testing.T, s *store.Store) {
 	isNew, err := s.RecordDelivery(ctx, "github", "del-1", "dmirror")
 	if err != nil || !isNew {
 		t.Fatalf("first RecordDelivery = %v, %v", isNew, err)
@@ -308,8 +303,7 @@ func testDelivery(t *testing.T, s *store.Store) {
 	}
 }
 
-func testDeliveryConcurrent(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testDeliveryConcurrent(ctx context.Context, t *testing.T, s *store.Store) {
 	fresh := 0
 	for _, isNew := range concurrently(t, 20, func(int) (bool, error) {
 		return s.RecordDelivery(ctx, "github", "race", "dc")
@@ -323,8 +317,7 @@ func testDeliveryConcurrent(t *testing.T, s *store.Store) {
 	}
 }
 
-func testRequests(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testRequests(ctx context.Context, t *testing.T, s *store.Store) {
 	b, err := s.BeginSync(ctx, "req")
 	if err != nil {
 		t.Fatal(err)
@@ -378,8 +371,7 @@ func testRequests(t *testing.T, s *store.Store) {
 	}
 }
 
-func testRequestsConcurrent(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testRequestsConcurrent(ctx context.Context, t *testing.T, s *store.Store) {
 	seqs := concurrently(t, 50, func(i int) (int64, error) {
 		r, err := s.RequestSync(ctx, "reqc", store.TriggerPush, "github", fmt.Sprint(i))
 		if err != nil {
@@ -419,8 +411,7 @@ func concurrently[T any](t *testing.T, n int, fn func(i int) (T, error)) []T {
 	return out
 }
 
-func testErrors(t *testing.T, s *store.Store) {
-	ctx := context.Background()
+func testErrors(ctx context.Context, t *testing.T, s *store.Store) {
 	if _, err := s.LastRun(ctx, "never"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("LastRun(never) err = %v, want ErrNotFound", err)
 	}
