@@ -100,10 +100,8 @@ func sameAsSource(t testing.TB, src *hgtest.Repo, cache string, st *hg.SourceSta
 // one under bookmark bm1, then a copy and a rename pending in the working
 // directory.
 func firstSteps(src *hgtest.Repo) {
-	src.Write("a", "a\n")
-	src.Commit()
-	src.Write("b", "b\n")
-	src.Commit(hgtest.WithBookmark("bm1"))
+	src.Commit(hgtest.WithFile("a", "a\n"))
+	src.Commit(hgtest.WithBookmark("bm1"), hgtest.WithFile("b", "b\n"))
 	src.Run("cp", "a", "with space.txt")
 	src.Run("mv", "b", "Dir/B.TXT")
 }
@@ -116,10 +114,8 @@ func smallSource(t testing.TB) *hgtest.Repo {
 	src.Write("big.bin", strings.Repeat("0123456789abcdef", 12<<10)) // 192 KiB: a split revlog
 	src.Commit()
 	src.Run("phase", "-p", ".")
-	src.Write("a", "a2\n")
-	src.Commit(hgtest.WithBranch("stable"))
-	src.Write("a", "a3\n")
-	src.Amend()
+	src.Commit(hgtest.WithBranch("stable"), hgtest.WithFile("a", "a2\n"))
+	src.Amend(hgtest.WithFile("a", "a3\n"))
 	return src
 }
 
@@ -138,8 +134,7 @@ func TestPullInterop(t *testing.T) {
 // cache, which must then agree with src.
 func pullOne(t testing.TB, src *hgtest.Repo, url, cache string) {
 	t.Helper()
-	src.Write("pulled-one", "one new changeset\n")
-	src.Commit()
+	src.Commit(hgtest.WithFile("pulled-one", "one new changeset\n"))
 	st, stats := pull(t, url, cache, PullOptions{})
 	if stats.Changesets != 1 {
 		t.Fatalf("pull into %s: %d changesets, want 1", filepath.Base(cache), stats.Changesets)
@@ -173,8 +168,7 @@ func TestPullEmpty(t *testing.T) {
 	if stats.Changesets != 0 || len(st.Heads) != 0 {
 		t.Fatalf("empty source: %d changesets, heads %v", stats.Changesets, st.Heads)
 	}
-	src.Write("a", "a\n")
-	src.Commit()
+	src.Commit(hgtest.WithFile("a", "a\n"))
 	// Through a redirect that drops the query: the client follows the
 	// new base URL.
 	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -407,8 +401,7 @@ func TestPullHeaderLength(t *testing.T) {
 	// A front that takes fewer header lines than hg serve (as a proxy
 	// may) refuses the known batch: the pull ends at once with its 431,
 	// the cache as it was.
-	src.Write("b", "b\n")
-	src.Commit()
+	src.Commit(hgtest.WithFile("b", "b\n"))
 	src.Run("phase", "--public", "-r", "all()")
 	front := hgtest.Proxy(t, srv.Base, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.Header.Get("X-HgArg-41") != "" {

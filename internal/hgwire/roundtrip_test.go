@@ -62,8 +62,7 @@ func TestKeptAliveAnswers(t *testing.T) {
 	}
 	t.Parallel()
 	src := hgtest.NewRepo(t)
-	src.Write("a", "a\n")
-	src.Commit()
+	src.Commit(hgtest.WithFile("a", "a\n"))
 	srv := hgtest.Serve(t, src)
 	ctx, peer := dialTest(t, srv.URL)
 	// The fastest of 20: on a loaded machine one answer may be slow for

@@ -28,10 +28,8 @@ func TestPullSSH(t *testing.T) {
 	}
 	sameAsSource(t, src, cache, st)
 
-	src.Write("c", "c\n")
-	c := src.Commit()
-	src.Write("d", "d\n")
-	tip := src.Commit()
+	c := src.Commit(hgtest.WithFile("c", "c\n"))
+	tip := src.Commit(hgtest.WithFile("d", "d\n"))
 	st, stats = pull(t, srv.SSHURL, cache, opts)
 	if stats.Changesets != 2 {
 		t.Fatalf("second pull: %d changesets", stats.Changesets)
@@ -52,8 +50,7 @@ func TestPullSSH(t *testing.T) {
 
 	// The source amends its tip: the old one is hidden, not stripped.
 	src.Update(c)
-	src.Write("c", "c amended\n")
-	src.Amend()
+	src.Amend(hgtest.WithFile("c", "c amended\n"))
 	st, stats = pull(t, srv.SSHURL, cache, opts)
 	if stats.Changesets != 1 || len(st.Stripped) != 0 {
 		t.Fatalf("after amend: %d changesets, stripped %v", stats.Changesets, st.Stripped)

@@ -289,10 +289,8 @@ func streamSource(t testing.TB, opts ...hgtest.Option) *hgtest.Repo {
 	rnd.Read(big)
 	src.Write("big.bin", string(big))
 	long := strings.Repeat("a-long-directory-name/", 8) + "File With A Long Name.TXT"
-	src.Write(long, "long\n")
-	src.Commit()
-	src.Write("a", "a2\n")
-	src.Commit(hgtest.WithBranch("stable"))
+	src.Commit(hgtest.WithFile(long, "long\n"))
+	src.Commit(hgtest.WithBranch("stable"), hgtest.WithFile("a", "a2\n"))
 	src.Tag("v1")
 	return src
 }
@@ -343,8 +341,7 @@ func TestStreamClone(t *testing.T) {
 			}
 			sameMaps(t, streamed, cg)
 			src.Update("default")
-			src.Write("after-the-stream", "new\n")
-			src.Commit()
+			src.Commit(hgtest.WithFile("after-the-stream", "new\n"))
 			publish()
 			for _, cache := range []string{streamed, cg} {
 				st, stats := pull(t, srv.URL, cache, PullOptions{})
@@ -370,12 +367,10 @@ func TestStreamDeclined(t *testing.T) {
 		why   string
 	}{
 		{"markers", []hgtest.Option{hgtest.WithEvolve(), hgtest.NonPublishing()}, func(src *hgtest.Repo) {
-			src.Write("a", "amended\n")
-			src.Amend()
+			src.Amend(hgtest.WithFile("a", "amended\n"))
 		}, "refused"},
 		{"secret changeset", []hgtest.Option{hgtest.NonPublishing()}, func(src *hgtest.Repo) {
-			src.Write("a", "secret\n")
-			src.Commit()
+			src.Commit(hgtest.WithFile("a", "secret\n"))
 			src.Run("phase", "--force", "--secret", "-r", ".")
 		}, "offers no stream"},
 		{"stream off", []hgtest.Option{hgtest.NonPublishing(), hgtest.WithConfig("server.uncompressed=false")}, func(*hgtest.Repo) {}, "offers no stream"},
@@ -463,8 +458,7 @@ func TestStreamOfferDeclined(t *testing.T) {
 		}
 		fmt.Fprint(f, "[extensions]\nlfs =\n[lfs]\ntrack = all()\n")
 		f.Close()
-		src.Write("a", "in LFS\n")
-		src.Commit()
+		src.Commit(hgtest.WithFile("a", "in LFS\n"))
 		if req := hgtest.Run(t, src.Dir, "debugrequires"); !strings.Contains(req, "lfs") {
 			t.Fatalf("the source does not require lfs:\n%s", req)
 		}

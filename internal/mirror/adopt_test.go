@@ -104,8 +104,7 @@ func TestAdoptFromGitImport(t *testing.T) {
 	src := hgtest.Open(t, hgRepo)
 	src.Run("update", "-q", "master")
 	for i := range 3 {
-		src.Write("new", strings.Repeat("n", i+1)+"\n")
-		src.Commit()
+		src.Commit(hgtest.WithFile("new", strings.Repeat("n", i+1)+"\n"))
 	}
 	sres, err := s.Sync(ctx, m, SyncOptions{})
 	if err != nil {
@@ -179,8 +178,7 @@ func TestAdoptRefused(t *testing.T) {
 	t.Parallel()
 	hgRepo, dest := fromGit(t)
 	other := hgtest.NewRepo(t)
-	other.Write("x", "x\n")
-	other.Commit()
+	other.Commit(hgtest.WithFile("x", "x\n"))
 	otherDir := filepath.Join(t.TempDir(), "other")
 	hgtest.Run(t, "", "clone", "-q", "-U", "--", other.Dir, otherDir)
 	if _, err := (&convert.Native{}).Convert(context.Background(), otherDir, convert.Options{}); err != nil {

@@ -184,12 +184,10 @@ func TestSyncLivingSource(t *testing.T) {
 	src.Update(e2)
 	src.Histedit(e1, "pick "+e2[:12], "pick "+e1[:12])
 	src.Update(f)
-	src.Write("feat", "amended\n")
-	f2 := src.Amend()
+	f2 := src.Amend(hgtest.WithFile("feat", "amended\n"))
 	// A changeset hidden before the cache ever saw it is never exported.
 	never := commit(hgtest.WithParent(a2), hgtest.WithBookmark("never"))
-	src.Write("never", "amended\n")
-	src.Amend()
+	src.Amend(hgtest.WithFile("never", "amended\n"))
 	src.Update("null")
 	res = syncOK(t, s, m, "rewrites")
 	checkCacheState(t, "rewrites", s, m, src, res)
@@ -294,10 +292,8 @@ func TestSyncStrippedSource(t *testing.T) {
 	s := newSyncer(t)
 	m := hgMirror("stripped", srv.URL, gittest.Bare(t))
 	m.Policy.Force = true
-	src.Write("a", "1\n")
-	src.Commit(hgtest.WithBookmark("main"))
-	src.Write("a", "2\n")
-	gone := src.Commit(hgtest.WithBookmark("main"))
+	src.Commit(hgtest.WithBookmark("main"), hgtest.WithFile("a", "1\n"))
+	gone := src.Commit(hgtest.WithBookmark("main"), hgtest.WithFile("a", "2\n"))
 	res := syncOK(t, s, m, "first sync")
 	checkCacheState(t, "first sync", s, m, src, res)
 	if !res.Source.Publishing || len(res.Source.Phases) != 0 {
@@ -305,8 +301,7 @@ func TestSyncStrippedSource(t *testing.T) {
 	}
 
 	src.Run("--config", "extensions.strip=", "strip", "-q", "--no-backup", "-r", gone)
-	src.Write("a", "3\n")
-	src.Commit(hgtest.WithBookmark("main"))
+	src.Commit(hgtest.WithBookmark("main"), hgtest.WithFile("a", "3\n"))
 	res = syncOK(t, s, m, "after strip")
 	checkCacheState(t, "after strip", s, m, src, res)
 	if len(res.Source.Stripped) != 1 || res.Source.Stripped[0].String() != gone {

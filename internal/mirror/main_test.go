@@ -29,8 +29,7 @@ func newHgRepo(t testing.TB) *hgRepo {
 // commit writes content to file and commits it with the kit's next date.
 func (r *hgRepo) commit(file, content, msg string) {
 	r.t.Helper()
-	r.Write(file, content)
-	r.Commit(hgtest.WithMessage(msg))
+	r.Commit(hgtest.WithMessage(msg), hgtest.WithFile(file, content))
 }
 
 // mustParse parses s with parse (hg.ParseNode, git.ParseHash), failing

@@ -17,8 +17,7 @@ import (
 // privateRepo is a repository with one bookmarked changeset.
 func privateRepo(t *testing.T) *hgtest.Repo {
 	r := hgtest.NewRepo(t)
-	r.Write("a", "secret project\n")
-	r.Commit(hgtest.WithMessage("private"), hgtest.WithBookmark("main"))
+	r.Commit(hgtest.WithMessage("private"), hgtest.WithBookmark("main"), hgtest.WithFile("a", "secret project\n"))
 	return r
 }
 

@@ -140,11 +140,9 @@ func TestTransportsAgree(t *testing.T) {
 	// non-descendant, proven by the marker), the topic amended, a draft
 	// pruned.
 	src.Update("main")
-	src.Write("a", "amended\n")
-	src.Amend()
+	src.Amend(hgtest.WithFile("a", "amended\n"))
 	src.Update(src.Node("topic(feat)"))
-	src.Write("feat", "amended\n")
-	src.Amend()
+	src.Amend(hgtest.WithFile("feat", "amended\n"))
 	pruned := commit(hgtest.WithParent(base))
 	src.Update("null")
 	p.sync("before the prune", src)
@@ -225,8 +223,7 @@ func TestTransportNativePrivate(t *testing.T) {
 // transport does not write (hg can).
 func treeSource(t *testing.T) *hgtest.Server {
 	repo := hgtest.InitAt(t, filepath.Join(t.TempDir(), "tree"), hgtest.WithConfig("experimental.treemanifest=1"))
-	repo.Write("dir/a", "1\n")
-	repo.Commit(hgtest.WithMessage("tree"), hgtest.WithBookmark("main"))
+	repo.Commit(hgtest.WithMessage("tree"), hgtest.WithBookmark("main"), hgtest.WithFile("dir/a", "1\n"))
 	return hgtest.Serve(t, repo)
 }
 
@@ -236,9 +233,7 @@ func treeSource(t *testing.T) *hgtest.Server {
 // repository), the native transport does not.
 func narrowSource(t *testing.T) *hgtest.Server {
 	repo := hgtest.NewRepo(t)
-	repo.Write("inc/a", "1\n")
-	repo.Write("exc/b", "1\n")
-	repo.Commit(hgtest.WithMessage("narrow"), hgtest.WithBookmark("main"))
+	repo.Commit(hgtest.WithMessage("narrow"), hgtest.WithBookmark("main"), hgtest.WithFile("inc/a", "1\n"), hgtest.WithFile("exc/b", "1\n"))
 	return hgtest.Serve(t, repo, hgtest.WithConfig("extensions.narrow=", "narrowacl.default.includes=inc"))
 }
 
@@ -270,8 +265,7 @@ const lfsContent = "stored as an LFS blob\n"
 // would send to clients with that extension; hg's requests pass through.
 func unknownPartSource(t *testing.T) string {
 	repo := hgtest.NewRepo(t)
-	repo.Write("a", "1\n")
-	repo.Commit(hgtest.WithMessage("unknown part"), hgtest.WithBookmark("main"))
+	repo.Commit(hgtest.WithMessage("unknown part"), hgtest.WithBookmark("main"), hgtest.WithFile("a", "1\n"))
 	srv := hgtest.Serve(t, repo)
 	target, err := url.Parse(srv.URL)
 	if err != nil {
