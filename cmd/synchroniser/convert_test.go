@@ -26,8 +26,7 @@ func convRepo(t testing.TB, n int) string {
 	t.Helper()
 	r := hgtest.NewRepo(t)
 	for i := range n {
-		r.Write(fmt.Sprintf("f%d.txt", i%3), fmt.Sprintf("%d\n", i))
-		r.Commit(hgtest.WithMessage(fmt.Sprintf("change %d", i)), hgtest.WithDate(fmt.Sprintf("%d 0", 1600000000+i*60)))
+		r.Commit(hgtest.WithMessage(fmt.Sprintf("change %d", i)), hgtest.WithDate(fmt.Sprintf("%d 0", 1600000000+i*60)), hgtest.WithFile(fmt.Sprintf("f%d.txt", i%3), fmt.Sprintf("%d\n", i)))
 	}
 	r.Tag("v1", hgtest.WithRev("0"), hgtest.WithDate("1700000000 0"))
 	r.Run("bookmark", "--", "main")

@@ -21,8 +21,7 @@ func TestServePrivateSource(t *testing.T) {
 	t.Parallel()
 	const right, wrong = "RIGHT-source-T0KEN-4242", "WRONG-source-T0KEN-1313"
 	repo := hgtest.NewRepo(t)
-	repo.Write("a", "private\n")
-	repo.Commit(hgtest.WithMessage("private"), hgtest.WithBookmark("main"))
+	repo.Commit(hgtest.WithMessage("private"), hgtest.WithBookmark("main"), hgtest.WithFile("a", "private\n"))
 	srv := hgtest.Serve(t, repo, hgtest.WithBasicAuth("alice", right))
 	var destRoot string
 	e := newE2E(t, "file", func(c *config.Config) {

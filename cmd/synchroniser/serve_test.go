@@ -44,8 +44,7 @@ func e2eCommit(t testing.TB, dir string, i int) {
 	t.Helper()
 	r := hgtest.Open(t, dir)
 	old, _ := os.ReadFile(r.Path("README.md"))
-	r.Write("README.md", string(old)+fmt.Sprintf("line %d\n", i))
-	r.Commit(hgtest.WithMessage(fmt.Sprintf("change %d", i)), hgtest.WithDate(fmt.Sprintf("%d 0", 1404939864+60*i)))
+	r.Commit(hgtest.WithMessage(fmt.Sprintf("change %d", i)), hgtest.WithDate(fmt.Sprintf("%d 0", 1404939864+60*i)), hgtest.WithFile("README.md", string(old)+fmt.Sprintf("line %d\n", i)))
 }
 
 // e2e is the whole service (store, queue with workers, web) on an
@@ -676,8 +675,7 @@ func TestWorkerCommand(t *testing.T) {
 func testWorkerCommand(t *testing.T, driver string) {
 	dir := t.TempDir()
 	r := hgtest.InitAt(t, filepath.Join(dir, "src"))
-	r.Write("a.txt", "a\n")
-	r.Commit(hgtest.WithMessage("first"), hgtest.WithDate("1600000000 0"))
+	r.Commit(hgtest.WithMessage("first"), hgtest.WithDate("1600000000 0"), hgtest.WithFile("a.txt", "a\n"))
 	src := r.Dir
 	dest := filepath.Join(dir, "dest.git")
 	gittest.Run(t, "", "init", "-q", "--bare", "--", dest)

@@ -118,8 +118,7 @@ var subrepoRepos = []struct {
 	build func(r *repo)
 }{
 	{name: "lifecycle", build: func(r *repo) {
-		r.Write("a", "a\n")
-		r.Step("plain start")
+		r.Step("plain start", hgtest.WithFile("a", "a\n"))
 		r.GitSub("lib")
 		r.Write(".hgsub", "lib = [git]https://example.com/lib.git\n")
 		r.Run("add", ".hgsub")

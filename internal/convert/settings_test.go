@@ -51,8 +51,7 @@ func settingsRepo(r *repo) {
 		"untranslated <u@example.com>", "mallory", "alice ", "Alice", "mail.only@example.com",
 	}
 	for i, u := range users {
-		r.Write("f", strings.Repeat("x", i+1)+"\n")
-		r.Step("by "+u, hgtest.WithUser(u))
+		r.Step("by "+u, hgtest.WithUser(u), hgtest.WithFile("f", strings.Repeat("x", i+1)+"\n"))
 	}
 	for _, b := range [][2]string{
 		{"0", "main_bm"}, {"1", "feature_bm"}, {"2", "plain"}, {"3", "dup"}, {"4", "dup_bm"}, {"6", "_bm"}, {"5", "a_bm_bm"},
@@ -151,16 +150,14 @@ func TestAuthorsChangeRefused(t *testing.T) {
 	t.Parallel()
 	requireHg(t)
 	r := newRepo(t)
-	r.Write("f", "1\n")
-	r.Step("one", hgtest.WithUser("alice"))
+	r.Step("one", hgtest.WithUser("alice"), hgtest.WithFile("f", "1\n"))
 	a1 := loadAuthors(t, "alice = Alice <alice@example.com>\n")
 	a2 := loadAuthors(t, "alice = Alice <alice@example.org>\n")
 	conv := func(s convert.Settings) (*convert.Result, error) { return tryConvert(&convert.Native{}, r.dir, s) }
 	if _, err := conv(convert.Settings{Authors: a1}); err != nil {
 		t.Fatal(err)
 	}
-	r.Write("f", "2\n")
-	r.Step("two", hgtest.WithUser("alice"))
+	r.Step("two", hgtest.WithUser("alice"), hgtest.WithFile("f", "2\n"))
 	before := readMap(t, r.dir)
 	for _, s := range []convert.Settings{{Authors: a2}, {}} {
 		_, err := conv(s)

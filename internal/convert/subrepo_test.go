@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // importFiles commits files as importPatch does, on top of the working
@@ -27,8 +28,7 @@ func TestSubrepoWarnings(t *testing.T) {
 	requireHg(t)
 	t.Parallel()
 	r := newRepo(t)
-	r.Write("README", "hello\n")
-	r.Step("plain start")
+	r.Step("plain start", hgtest.WithFile("README", "hello\n"))
 	const sha1 = "11cb6b51c9ea3bc8f94afa3d7411b617f9db2570"
 	const sha2 = "3d964b660442e23faedf801caed6e3c7bd42d5c9"
 	sub := "themes = [git]https://example.com/themes.git\nsv = [svn]https://svn.example.com/x\nnested = nested\n"

@@ -23,13 +23,10 @@ func TestHiddenAndSecretNotExported(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := hgtest.NewRepo(t, hgtest.WithEvolve(), hgtest.NonPublishing())
-	r.Write("f", "0\n")
-	base := r.Commit()
+	base := r.Commit(hgtest.WithFile("f", "0\n"))
 	r.Run("phase", "--public", "-r", base)
-	r.Write("f", "1\n")
-	old := r.Commit(hgtest.WithBookmark("bm"))
-	r.Write("f", "1 amended\n")
-	amended := r.Amend()
+	old := r.Commit(hgtest.WithBookmark("bm"), hgtest.WithFile("f", "1\n"))
+	amended := r.Amend(hgtest.WithFile("f", "1 amended\n"))
 	tagging := r.Tag("v1", hgtest.WithRev(amended))
 	r.Prune(tagging) // the tag goes with it
 	r.Write("s", "secret\n")

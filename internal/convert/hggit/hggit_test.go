@@ -20,8 +20,7 @@ func TestConvert(t *testing.T) {
 	}
 	t.Parallel()
 	r := hgtest.NewRepo(t)
-	r.Write("f", "x\n")
-	r.Commit(hgtest.WithMessage("one"))
+	r.Commit(hgtest.WithMessage("one"), hgtest.WithFile("f", "x\n"))
 	r.Tag("v 1")
 	r.Run("bookmark", "-r", "0", "main")
 	dir := r.Dir
