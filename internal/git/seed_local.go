@@ -79,8 +79,11 @@ func (r *Runner) SeedLocal(ctx context.Context, gitDir, remote string, refs map[
 	if err != nil {
 		return err
 	}
-	if _, err := ParseHash(strings.TrimSpace(string(out))); err != nil {
-		return fmt.Errorf("git: seed %s: pack-objects printed %q", redactURL(remote), clip(string(out), 100))
+	// One pack's name a line (pack.packSizeLimit may make several).
+	for _, name := range strings.Fields(string(out)) {
+		if _, err := ParseHash(name); err != nil {
+			return fmt.Errorf("git: seed %s: pack-objects printed %q", redactURL(remote), clip(string(out), 100))
+		}
 	}
 	changes := make([]RefChange, 0, len(names))
 	for _, name := range names {

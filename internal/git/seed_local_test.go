@@ -2,6 +2,7 @@ package git
 
 import (
 	"errors"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,8 +30,30 @@ func TestSeedLocal(t *testing.T) {
 	base := commitChain(t, src, ZeroHash, 3, "base")
 	tip := commitChain(t, src, base[2], 4, "more")[3] // a second pack
 	unreached := commitChain(t, src, base[1], 2, "unreached")[1]
-	if packCount(t, src) != 3 {
-		t.Fatalf("source packs: %d, want 3", packCount(t, src))
+	// Two incompressible blobs of 700 KiB on top.
+	pw := openPackWriter(t, src)
+	rnd := rand.New(rand.NewSource(1))
+	var entries []TreeEntry
+	for _, name := range []string{"big1", "big2"} {
+		data := make([]byte, 700<<10)
+		rnd.Read(data)
+		h, err := pw.Add(BlobObject, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, TreeEntry{ModeFile, name, h})
+	}
+	tree, _ := pw.Add(TreeObject, EncodeTree(entries))
+	tip, err := pw.Add(CommitObject, EncodeCommit(&Commit{Tree: tree, Parents: []Hash{tip}, Author: "A <a@example.com> 1700000000 +0000",
+		Committer: "A <a@example.com> 1700000000 +0000", Message: "big\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if packCount(t, src) != 4 {
+		t.Fatalf("source packs: %d, want 4", packCount(t, src))
 	}
 	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/master": tip}); err != nil {
 		t.Fatal(err)
@@ -51,11 +74,19 @@ func TestSeedLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := objectNames(t, pushed)
-	for _, remote := range []func(string) string{
+	for i, remote := range []func(string) string{
 		func(p string) string { return p },
 		func(p string) string { return "file://" + p },
+		func(p string) string { return p },
 	} {
 		dest := newBare(t)
+		packs := 1
+		if i == 2 {
+			// The destination's own pack settings apply: packs of at
+			// most 1 MiB, one per big blob.
+			gitT(t, "", nil, "--git-dir="+dest, "config", "pack.packSizeLimit", "1")
+			packs = 2
+		}
 		if err := r.SeedLocal(ctx, src, remote(dest), refs); err != nil {
 			t.Fatalf("SeedLocal(%s): %v", remote(dest), err)
 		}
@@ -74,8 +105,8 @@ func TestSeedLocal(t *testing.T) {
 		if ok, err := ObjectExists(dest, unreached); ok || err != nil {
 			t.Errorf("an object no ref reaches was copied (%v)", err)
 		}
-		if n := packCount(t, dest); n != 1 {
-			t.Errorf("%d packs, want 1", n)
+		if n := packCount(t, dest); n != packs {
+			t.Errorf("%d packs, want %d", n, packs)
 		}
 		if _, err := os.Stat(filepath.Join(dest, "objects", "info", "alternates")); err == nil {
 			t.Error("the destination borrows the source's objects")
