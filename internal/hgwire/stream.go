@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -406,7 +407,8 @@ func storeFileName(name string) (keep bool, err error) {
 }
 
 // storeCheck reads the revlogs of a store being written, each once it is
-// complete, on as many goroutines as there are CPUs (see verifyStore).
+// complete, on as many goroutines as there are CPUs (the manifest log on
+// more, see manifestSummary.read; and see verifyStore).
 type storeCheck struct {
 	dir   string
 	tasks chan func() error
@@ -608,7 +610,12 @@ func openStored(dir, name string) (*hg.Revlog, error) {
 // eachRevision verifies every revision of rl (its node is the hash of
 // its parents and text; no node twice) and calls fn with each.
 func eachRevision(rl *hg.Revlog, name string, fn func(r int, n hg.Node) error) error {
-	for r := 0; r < rl.Len(); r++ {
+	return eachRevisionIn(rl, name, 0, rl.Len(), fn)
+}
+
+// eachRevisionIn is eachRevision for revisions lo to hi (excluded).
+func eachRevisionIn(rl *hg.Revlog, name string, lo, hi int, fn func(r int, n hg.Node) error) error {
+	for r := lo; r < hi; r++ {
 		if err := rl.Verify(r); err != nil {
 			var unsup *hg.UnsupportedError
 			if errors.As(err, &unsup) {
@@ -674,7 +681,59 @@ type manifestSummary struct {
 	fileNodes map[string]map[hg.Node]bool // every file revision named
 }
 
+// manifestSpan is the fewest manifest revisions read on a goroutine of
+// their own (see manifestSummary.read).
+const manifestSpan = 512
+
+// read reads the manifest log of the store at dir. The manifest log
+// comes last in a stream, with the changelog: alone, its check would be
+// what the clone waits for once every file is written, so a long one is
+// read in spans, one per CPU (each span follows its first revision's
+// delta chain once), and the spans' summaries joined in order.
 func (m *manifestSummary) read(dir string) error {
+	rl, err := openStored(dir, "00manifest.i")
+	if err != nil {
+		return err
+	}
+	n := rl.Len()
+	rl.Close()
+	return m.readSpans(dir, n, min(runtime.GOMAXPROCS(0), max(n/manifestSpan, 1)))
+}
+
+// readSpans reads the n revisions of the manifest log in spans spans.
+func (m *manifestSummary) readSpans(dir string, n, spans int) error {
+	parts := make([]manifestSummary, spans)
+	errs := make([]error, spans)
+	var wg sync.WaitGroup
+	for i := range spans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = parts[i].readSpan(dir, n*i/spans, n*(i+1)/spans)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	*m = parts[0]
+	for _, p := range parts[1:] {
+		m.nodes, m.links = append(m.nodes, p.nodes...), append(m.links, p.links...)
+		for path, nodes := range p.fileNodes {
+			if have := m.fileNodes[path]; have == nil {
+				m.fileNodes[path] = nodes
+			} else {
+				maps.Copy(have, nodes)
+			}
+		}
+	}
+	return nil
+}
+
+// readSpan summarises manifest revisions lo to hi (excluded): the lines
+// of each that its first parent lacks (which, read with the parent, are
+// all named once every span is read).
+func (m *manifestSummary) readSpan(dir string, lo, hi int) error {
 	rl, err := openStored(dir, "00manifest.i")
 	if err != nil {
 		return err
@@ -682,7 +741,8 @@ func (m *manifestSummary) read(dir string) error {
 	defer rl.Close()
 	rl.SetCache(1024, hg.DefaultManifestCache) // as a Repo's
 	m.fileNodes = map[string]map[hg.Node]bool{}
-	return eachRevision(rl, "manifest", func(r int, n hg.Node) error {
+	m.nodes, m.links = make([]hg.Node, 0, hi-lo), make([]int, 0, hi-lo)
+	return eachRevisionIn(rl, "manifest", lo, hi, func(r int, n hg.Node) error {
 		lr, _ := rl.LinkRev(r)
 		m.nodes, m.links = append(m.nodes, n), append(m.links, lr)
 		text, err := rl.Revision(r)

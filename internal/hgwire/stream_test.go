@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -484,5 +485,36 @@ func TestStreamOfferDeclined(t *testing.T) {
 				t.Fatalf("stream offer: %q, want it declined for %s", why, tc.why)
 			}
 		})
+	}
+}
+
+// TestManifestSpans: the manifest log read in spans (one per CPU for a
+// long one) sums up as it does read whole: click's manifests in 2, 3 and
+// 7 spans against 1.
+func TestManifestSpans(t *testing.T) {
+	t.Parallel()
+	click := hgtest.Unbundle(t, "click.hg")
+	store := filepath.Join(click.Dir, ".hg", "store")
+	rl, err := openStored(store, "00manifest.i")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := rl.Len()
+	rl.Close()
+	var whole manifestSummary
+	if err := whole.readSpans(store, n, 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(whole.nodes) != n || len(whole.links) != n || n < 3*manifestSpan || len(whole.fileNodes) == 0 {
+		t.Fatalf("%d manifests: %d nodes, %d links, %d paths", n, len(whole.nodes), len(whole.links), len(whole.fileNodes))
+	}
+	for _, spans := range []int{2, 3, 7} {
+		var parts manifestSummary
+		if err := parts.readSpans(store, n, spans); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(parts, whole) {
+			t.Errorf("%d spans: %d nodes, %d paths; whole: %d nodes, %d paths", spans, len(parts.nodes), len(parts.fileNodes), len(whole.nodes), len(whole.fileNodes))
+		}
 	}
 }

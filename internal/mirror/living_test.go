@@ -394,6 +394,22 @@ func TestLivingFlaskHeads(t *testing.T) {
 	if len(heads) != 3 || !slices.Equal(unexported, want) {
 		t.Fatalf("heads %v (tip %s): head-unexported warnings for %v, want %v", heads, tip, unexported, want)
 	}
+	// The first push seeded the empty destination: what the refs reach,
+	// not the commits of the heads left out.
+	byHg, err := convert.ReadMap(convert.MapPath(s.HgRoot("flask")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range want {
+		n, err := hg.ParseNode(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := git.ObjectExists(dest, byHg[n]); ok || err != nil || byHg[n].IsZero() {
+			t.Errorf("unexported head %s: commit %s in the destination (%v)", h[:12], byHg[n], err)
+		}
+	}
+	gittest.Run(t, "", "--git-dir="+dest, "fsck", "--strict", "--no-dangling")
 	m.Policy.WildHeads = true
 	res, err = s.Sync(ctx, m, SyncOptions{})
 	if err != nil {

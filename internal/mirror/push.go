@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -276,8 +277,18 @@ const stageAbove = 64
 // history, whose deltas the converter (or the fetch) chose, and git's
 // search between the converter's checkpoint packs costs more time than
 // its bytes save on a first push (flask: 2 CPU seconds for 15 MB sent
-// instead of 22).
+// instead of 22). An empty local bare destination is not pushed to but
+// seeded (seedLocal).
 func (s *Syncer) pushUpdates(ctx context.Context, g *git.Runner, m Mirror, gitDir string, updates []planned, empty bool) error {
+	if empty {
+		err := seedLocal(ctx, g, m, gitDir, updates)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, git.ErrNotSeedable) {
+			return classify("push", destSide, err)
+		}
+	}
 	var refspecs []string
 	lease := map[string]git.Hash{}
 	var plain []planned
@@ -328,6 +339,23 @@ func (s *Syncer) pushUpdates(ctx context.Context, g *git.Runner, m Mirror, gitDi
 		return classify("push", destSide, err)
 	}
 	return nil
+}
+
+// seedLocal makes the first push to an empty local bare destination
+// (git.Runner.SeedLocal): git's pack-objects writes the pack and its index
+// there, where a push would have receive-pack index everything it is sent
+// again (flask: 0.3 s instead of 0.8). git.ErrNotSeedable, having done
+// nothing, for any other destination, or updates that are not all
+// creations.
+func seedLocal(ctx context.Context, g *git.Runner, m Mirror, gitDir string, updates []planned) error {
+	refs := make(map[string]git.Hash, len(updates))
+	for _, u := range updates {
+		if u.New.IsZero() || !u.Old.IsZero() || u.Rewritten {
+			return git.ErrNotSeedable
+		}
+		refs[u.Ref] = u.New
+	}
+	return g.SeedLocal(ctx, gitDir, m.Dest.URL, refs)
 }
 
 // unstage deletes the refs pushUpdates staged in gitDir.

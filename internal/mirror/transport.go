@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -276,8 +277,14 @@ func classifyNative(op string, err error) error {
 	if strings.Contains(msg, "does not look like a mercurial repository") {
 		return &Error{Op: op, Class: BadRequest, Err: err}
 	}
+	// A connection that broke (reset, a broken pipe, closed before an
+	// answer came: io.EOF from the HTTP client) is hg's "connection
+	// reset", "broken pipe", "remote end closed connection without
+	// response", all network failures; hg serve breaks the connection
+	// that way on a header line over 64 KiB as often as it answers 431.
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, hgwire.ErrTruncated) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return &Error{Op: op, Class: Transient, Err: err}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,6 +17,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -359,6 +361,73 @@ func TestTransportFallback(t *testing.T) {
 			t.Errorf("%s without hg: %v (class %v), want an Internal error naming %q and hg.ErrNotInstalled", tc.name, err, ClassOf(err), tc.reason)
 		}
 	}
+}
+
+// TestNativeBrokenConnection: a front that breaks the connection on a
+// request with arguments instead of answering it, as hg serve does a
+// header line over 64 KiB as often as it answers 431 (closed before an
+// answer: the HTTP client's EOF; reset; Python's http.server closes
+// without reading the rest, the client then sees a broken pipe or a
+// reset), fails the sync with a Transient error, as the hg transport
+// classes "connection reset", "broken pipe" and a socket error; the 431
+// itself is no network failure (Internal, as hg's "HTTP Error 431").
+// Neither falls back to hg.
+func TestNativeBrokenConnection(t *testing.T) {
+	t.Parallel()
+	repo := hgtest.NewRepo(t)
+	repo.Write("a", "1\n")
+	repo.Commit(hgtest.WithMessage("one"), hgtest.WithBookmark("main"))
+	srv := hgtest.Serve(t, repo)
+	for _, tc := range []struct {
+		name  string
+		front func(w http.ResponseWriter)
+		want  Class
+	}{
+		{"closed", func(w http.ResponseWriter) { hijack(t, w).Close() }, Transient},
+		{"reset", func(w http.ResponseWriter) {
+			c := hijack(t, w)
+			if tcp, ok := c.(*net.TCPConn); ok {
+				tcp.SetLinger(0) // close with a RST
+			}
+			c.Close()
+		}, Transient},
+		{"431", func(w http.ResponseWriter) {
+			http.Error(w, "Line too long", http.StatusRequestHeaderFieldsTooLarge)
+		}, Internal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var broken atomic.Int32
+			front := hgtest.Proxy(t, srv.Base, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+				if r.Header.Get("X-HgArg-1") != "" {
+					broken.Add(1)
+					tc.front(w)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+			s := newSyncer(t)
+			s.Hg = noHg()
+			m := hgMirror("broken", front+"/", gittest.Bare(t))
+			_, err := s.nativeCache(testCtx(t), m, filepath.Join(s.CacheDir, "broken"), s.HgRoot("broken"), slog.New(slog.DiscardHandler))
+			if broken.Load() == 0 {
+				t.Fatalf("no request with arguments reached the front (%v)", err)
+			}
+			if _, ok := needsHg(err); ok || ClassOf(err) != tc.want {
+				t.Errorf("%v: class %v, needsHg %v; want %v, no fallback", err, ClassOf(err), ok, tc.want)
+			}
+		})
+	}
+}
+
+// hijack takes the connection of w from the HTTP server.
+func hijack(t *testing.T, w http.ResponseWriter) net.Conn {
+	c, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	return c
 }
 
 // TestNeedsHg: the decision on a real error of each kind.
