@@ -634,9 +634,41 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		return nil, err
 	}
 	i := len(chain) - 1
+	// Intermediate texts of the chain go to two scratch buffers, used in
+	// turn (the chain's base is in slot i&1, its first patched text in the
+	// other): a chain rebuilds texts of about the same size every time.
+	var scratch *[2][]byte
+	getScratch := func() *[2][]byte {
+		if scratch == nil {
+			scratch = &rl.scratch
+			if !rl.recycle {
+				// A filelog is read a few times: its buffers come
+				// from a pool shared by all of them.
+				scratch = scratchPool.Get().(*[2][]byte)
+			}
+		}
+		return scratch
+	}
+	defer func() {
+		if scratch != nil && scratch != &rl.scratch {
+			scratchPool.Put(scratch)
+		}
+	}()
 	if full {
 		base := chain[i]
-		t, err := rl.decompress(chunks[i], nil, rl.ent(base).rawsize, true)
+		var dst []byte // the base's own buffer: it is rev's text
+		if i > 0 {
+			// An intermediate text, patched by the deltas above it.
+			s := &getScratch()[i&1]
+			if *s == nil {
+				*s = []byte{}
+			}
+			dst = *s
+		}
+		t, err := rl.decompress(chunks[i], dst, rl.ent(base).rawsize, true)
+		if c := chunks[i]; i > 0 && err == nil && cap(t) > cap(dst) && len(c) > 0 && (c[0] == 'x' || c[0] == '(') {
+			getScratch()[i&1] = t[:0] // grown (a raw chunk is a view of the read buffer)
+		}
 		if err != nil {
 			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, base, err)
 		}
@@ -651,7 +683,6 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		}
 		i--
 	}
-	var scratch *[2][]byte
 	for ; i >= 0; i-- {
 		r := chain[i]
 		rs := rl.ent(r).rawsize
@@ -681,18 +712,9 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		if i == 0 {
 			dst = rl.outputBuffer(size)
 		} else {
-			if scratch == nil {
-				scratch = &rl.scratch
-				if !rl.recycle {
-					// A filelog is read a few times: its buffers
-					// come from a pool shared by all of them.
-					scratch = scratchPool.Get().(*[2][]byte)
-					defer scratchPool.Put(scratch)
-				}
-			}
-			s := &scratch[i&1]
+			s := &getScratch()[i&1]
 			if cap(*s) < size {
-				*s = make([]byte, size)
+				*s = make([]byte, size, size+size/8)
 			}
 			dst = (*s)[:size]
 		}
