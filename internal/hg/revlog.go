@@ -69,6 +69,7 @@ type Revlog struct {
 	span        []byte      // reusable read buffer for chains read from the .d file
 	delta       []byte      // reusable buffer for decompressed deltas
 	scratch     [2][]byte
+	foldArena   []byte // reusable buffer for the deltas of a chain folded (foldChain)
 	zlib        zlibReader
 	// recycle lets evicted cache texts be reused as output buffers. Only
 	// the Repo sets it, for revlogs whose texts it never hands out;
@@ -683,23 +684,15 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		}
 		i--
 	}
+	if i+1 >= foldMinDeltas || i+1 >= 2 && len(text) >= foldMinText {
+		return rl.foldChain(rev, chain[:i+1], chunks[:i+1], text, last)
+	}
 	for ; i >= 0; i-- {
 		r := chain[i]
 		rs := rl.ent(r).rawsize
-		d, hit := rl.deltas.get(rl.name, r)
-		if !hit {
-			d, err = rl.decompress(chunks[i], rl.delta[:0], rs, false)
-			if err != nil {
-				return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
-			}
-			if c := chunks[i]; len(c) > 0 && (c[0] == 'x' || c[0] == '(') {
-				rl.deltas.put(rl.name, r, d)
-				if cap(d) > cap(rl.delta) {
-					// Keep a larger decompression buffer (never a raw
-					// chunk, which lives in the read buffer).
-					rl.delta = d[:0]
-				}
-			}
+		d, err := rl.deltaAt(r, chunks[i])
+		if err != nil {
+			return nil, err
 		}
 		size, err := patchedSize(len(text), d)
 		if err != nil {
@@ -727,6 +720,92 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 	}
 	rl.remember(rev, text, true)
 	return text, nil
+}
+
+// deltaAt returns the delta rev r is stored as, from its chunk or the
+// delta cache; it is valid until the next call.
+func (rl *Revlog) deltaAt(r int, chunk []byte) ([]byte, error) {
+	if d, hit := rl.deltas.get(rl.name, r); hit {
+		return d, nil
+	}
+	d, err := rl.decompress(chunk, rl.delta[:0], rl.ent(r).rawsize, false)
+	if err != nil {
+		return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
+	}
+	if len(chunk) > 0 && (chunk[0] == 'x' || chunk[0] == '(') {
+		rl.deltas.put(rl.name, r, d)
+		if cap(d) > cap(rl.delta) {
+			// Keep a larger decompression buffer (never a raw chunk,
+			// which lives in the read buffer).
+			rl.delta = d[:0]
+		}
+	}
+	return d, nil
+}
+
+// revision folds a chain of deltas into one before applying it (see
+// foldChain) when it has foldMinDeltas deltas, or two over a text of
+// foldMinText bytes; a shorter chain is applied a delta at a time.
+const foldMinDeltas = 4
+
+const foldMinText = 16 << 10
+
+// foldChain is the end of revision for a chain of deltas (chain and
+// chunks, the first applied last) over base: it folds the deltas into
+// one (see foldSegments) and applies that, copying the text once instead
+// of once per delta: a manifest's chain is hundreds of deltas of a few
+// hundred bytes each over a text of a hundred kilobytes.
+func (rl *Revlog) foldChain(rev int, chain []int, chunks [][]byte, base []byte, last *Delta) ([]byte, error) {
+	n := len(chain)
+	// All the deltas at once, in the order applied.
+	arena := rl.foldArena[:0]
+	ends := make([]int, n)
+	for k := range n {
+		d, err := rl.deltaAt(chain[n-1-k], chunks[n-1-k])
+		if err != nil {
+			return nil, err
+		}
+		arena = append(arena, d...)
+		ends[k] = len(arena)
+	}
+	if rl.recycle && cap(arena) <= foldArenaKept {
+		// The changelog's or manifest log's (a filelog is read a few
+		// times, and a Repo keeps many open).
+		rl.foldArena = arena[:0]
+	}
+	lists := make([][]segment, n)
+	size := len(base)
+	for k := range n {
+		r := chain[n-1-k]
+		d := arena[startOf(ends, k):ends[k]]
+		next, err := patchedSize(size, d)
+		if err != nil {
+			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
+		}
+		if rs := rl.ent(r).rawsize; rs >= 0 && int(rs) != next {
+			return nil, corruptf("hg: read %s: rev %d: text would be %d bytes, index says %d", rl.name, r, next, rs)
+		}
+		if k == n-1 && last != nil {
+			*last = Delta{Base: rl.deltaParent(r), BaseSize: size, Patch: bytes.Clone(d)}
+		}
+		lists[k] = appendSegments(nil, size, d)
+		size = next
+	}
+	dst := rl.outputBuffer(size)
+	applySegments(dst, base, foldSegments(lists))
+	rl.remember(rev, dst, true)
+	return dst, nil
+}
+
+// foldArenaKept is the largest buffer of a chain's deltas foldChain keeps
+// for the next chain of the changelog or manifest log.
+const foldArenaKept = 1 << 20
+
+func startOf(ends []int, k int) int {
+	if k == 0 {
+		return 0
+	}
+	return ends[k-1]
 }
 
 // deltaCache keeps decompressed delta chunks of a Repo's revlogs, by
