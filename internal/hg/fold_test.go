@@ -39,26 +39,29 @@ func TestFoldSegments(t *testing.T) {
 		base := bytes.Repeat([]byte("0123456789\n"), rng.Intn(200))
 		text := base
 		n := 1 + rng.Intn(40)
-		lists := make([][]segment, n)
+		f := new(folder)
 		for k := range n {
 			d := randomDelta(rng, text)
 			next, err := Patch(text, d)
 			if err != nil {
 				t.Fatalf("iteration %d: delta %d: %v", iter, k, err)
 			}
-			lists[k] = appendSegments(nil, len(text), d)
+			at := len(f.arena)
+			f.arena = append(f.arena, d...)
+			f.segs[0] = appendSegments(f.segs[0], len(text), d, at)
+			f.ends[0] = append(f.ends[0], len(f.segs[0]))
 			text = next
 		}
-		segs := foldSegments(lists)
+		segs := f.fold()
 		size := 0
 		for _, s := range segs {
-			size += s.len()
+			size += int(s.n)
 		}
 		if size != len(text) {
 			t.Fatalf("iteration %d: folded %d deltas make %d bytes, want %d", iter, n, size, len(text))
 		}
 		got := make([]byte, size)
-		applySegments(got, base, segs)
+		applySegments(got, base, f.arena, segs)
 		if !bytes.Equal(got, text) {
 			t.Fatalf("iteration %d: folded %d deltas make\n%q\nwant\n%q", iter, n, got, text)
 		}

@@ -69,7 +69,6 @@ type Revlog struct {
 	span        []byte      // reusable read buffer for chains read from the .d file
 	delta       []byte      // reusable buffer for decompressed deltas
 	scratch     [2][]byte
-	foldArena   []byte // reusable buffer for the deltas of a chain folded (foldChain)
 	zlib        zlibReader
 	// recycle lets evicted cache texts be reused as output buffers. Only
 	// the Repo sets it, for revlogs whose texts it never hands out;
@@ -684,7 +683,7 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		}
 		i--
 	}
-	if i+1 >= foldMinDeltas || i+1 >= 2 && len(text) >= foldMinText {
+	if i >= 1 && rl.foldPays(chain[:i+1], len(text)) {
 		return rl.foldChain(rev, chain[:i+1], chunks[:i+1], text, last)
 	}
 	for ; i >= 0; i-- {
@@ -743,12 +742,26 @@ func (rl *Revlog) deltaAt(r int, chunk []byte) ([]byte, error) {
 	return d, nil
 }
 
-// revision folds a chain of deltas into one before applying it (see
-// foldChain) when it has foldMinDeltas deltas, or two over a text of
-// foldMinText bytes; a shorter chain is applied a delta at a time.
-const foldMinDeltas = 4
+// foldPays reports whether folding the deltas of chain (see foldChain)
+// over a base of baseLen bytes costs less than applying them one at a
+// time: when the text is not small and the deltas are smaller (a
+// manifest's edits), as folding costs about a segment per hunk and level
+// where applying copies the whole text per delta.
+func (rl *Revlog) foldPays(chain []int, baseLen int) bool {
+	size := max(baseLen, int(rl.ent(chain[0]).rawsize))
+	if size < foldMinText {
+		return false
+	}
+	stored := 0
+	for _, r := range chain {
+		stored += int(rl.ent(r).clen)
+	}
+	return stored*foldRatio < len(chain)*size
+}
 
-const foldMinText = 16 << 10
+// foldMinText is the smallest text whose chain foldPays folds; foldRatio
+// is how much smaller than the texts the chain's stored deltas must be.
+const foldMinText, foldRatio = 4 << 10, 4
 
 // foldChain is the end of revision for a chain of deltas (chain and
 // chunks, the first applied last) over base: it folds the deltas into
@@ -757,27 +770,27 @@ const foldMinText = 16 << 10
 // hundred bytes each over a text of a hundred kilobytes.
 func (rl *Revlog) foldChain(rev int, chain []int, chunks [][]byte, base []byte, last *Delta) ([]byte, error) {
 	n := len(chain)
+	f := folderPool.Get().(*folder)
+	defer f.release()
 	// All the deltas at once, in the order applied.
-	arena := rl.foldArena[:0]
-	ends := make([]int, n)
+	arena, ends := f.arena[:0], f.ends[1][:0]
 	for k := range n {
 		d, err := rl.deltaAt(chain[n-1-k], chunks[n-1-k])
 		if err != nil {
 			return nil, err
 		}
 		arena = append(arena, d...)
-		ends[k] = len(arena)
+		ends = append(ends, len(arena))
 	}
-	if rl.recycle && cap(arena) <= foldArenaKept {
-		// The changelog's or manifest log's (a filelog is read a few
-		// times, and a Repo keeps many open).
-		rl.foldArena = arena[:0]
+	f.arena, f.ends[1] = arena, ends
+	if len(arena) > maxChunkSize {
+		return nil, fmt.Errorf("hg: read %s: rev %d: the deltas of its chain exceed %d bytes", rl.name, rev, maxChunkSize)
 	}
-	lists := make([][]segment, n)
-	size := len(base)
+	segs, segEnds := f.segs[0][:0], f.ends[0][:0]
+	size, at := len(base), 0
 	for k := range n {
 		r := chain[n-1-k]
-		d := arena[startOf(ends, k):ends[k]]
+		d := arena[at:ends[k]]
 		next, err := patchedSize(size, d)
 		if err != nil {
 			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
@@ -788,24 +801,15 @@ func (rl *Revlog) foldChain(rev int, chain []int, chunks [][]byte, base []byte, 
 		if k == n-1 && last != nil {
 			*last = Delta{Base: rl.deltaParent(r), BaseSize: size, Patch: bytes.Clone(d)}
 		}
-		lists[k] = appendSegments(nil, size, d)
-		size = next
+		segs = appendSegments(segs, size, d, at)
+		segEnds = append(segEnds, len(segs))
+		size, at = next, ends[k]
 	}
+	f.segs[0], f.ends[0] = segs, segEnds
 	dst := rl.outputBuffer(size)
-	applySegments(dst, base, foldSegments(lists))
+	applySegments(dst, base, arena, f.fold())
 	rl.remember(rev, dst, true)
 	return dst, nil
-}
-
-// foldArenaKept is the largest buffer of a chain's deltas foldChain keeps
-// for the next chain of the changelog or manifest log.
-const foldArenaKept = 1 << 20
-
-func startOf(ends []int, k int) int {
-	if k == 0 {
-		return 0
-	}
-	return ends[k-1]
 }
 
 // deltaCache keeps decompressed delta chunks of a Repo's revlogs, by
