@@ -107,8 +107,9 @@ const MinMemory = 8 << 20
 // manifest texts and a changelog or manifest data file read whole, a
 // filelog open per 256 KiB (up to 1,024): together about a third, as the
 // heap grows to twice what is live before the garbage collector runs.
-// A checkpoint comes every memory/1KiB objects packed: the pack writer's
-// entries and the pack index of one checkpoint stay well below that.
+// A checkpoint comes every memory/1KiB objects packed: what the pack
+// writer keeps per object until then (its entry, then its line of the
+// pack index), about 100 bytes, stays near a tenth of memory.
 type budgets struct {
 	deltaWindow int
 	readAhead   int64
