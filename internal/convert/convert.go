@@ -80,7 +80,10 @@ const WarnRef = "ref-name"
 // Native is the native Go converter.
 type Native struct {
 	// CheckpointEvery commits the pack and the map after this many
-	// changesets (0 = 2000), bounding the work an interruption loses.
+	// changesets, bounding the work an interruption loses. 0 commits them
+	// when the pack holds Memory/1KiB objects (262,144 at DefaultMemory):
+	// the pack writer keeps an entry per object until its pack is
+	// committed, and fewer, larger packs cost less to write and to index.
 	CheckpointEvery int
 	// Memory bounds the memory a conversion uses, in bytes (0 =
 	// DefaultMemory). Its caches get about half of it (budgetsFor): the
@@ -104,6 +107,9 @@ const MinMemory = 8 << 20
 // manifest texts and a changelog or manifest data file read whole, a
 // filelog open per 256 KiB (up to 1,024): together about a third, as the
 // heap grows to twice what is live before the garbage collector runs.
+// A checkpoint comes every memory/1KiB objects packed: what the pack
+// writer keeps per object until then (its entry, then its line of the
+// pack index), about 100 bytes, stays near a tenth of memory.
 type budgets struct {
 	deltaWindow int
 	readAhead   int64
@@ -112,6 +118,7 @@ type budgets struct {
 	wholeData   int64 // changelog or manifest data file read whole, at most
 	filelogs    int   // open at once
 	deltaChunks int64 // decompressed revlog deltas kept
+	packObjects int   // objects in a pack before a checkpoint
 }
 
 // blobCacheEntryBytes is roughly what one filenode → blob entry costs in
@@ -131,6 +138,7 @@ func budgetsFor(memory int64) budgets {
 		wholeData:   memory / 16,
 		filelogs:    int(min(memory/(256<<10), 1024)),
 		deltaChunks: memory / 32,
+		packObjects: int(memory / 1024),
 	}
 }
 
@@ -192,10 +200,7 @@ func (n *Native) Convert(ctx context.Context, hgRoot string, opts Options) (*Res
 	if err != nil {
 		return nil, err
 	}
-	every := n.CheckpointEvery
-	if every <= 0 {
-		every = 2000
-	}
+	every := max(n.CheckpointEvery, 0) // 0: by objects packed (budgets.packObjects)
 	c := &converter{
 		repo:     repo,
 		gitDir:   gitDir,
@@ -322,6 +327,9 @@ func (c *converter) state() *runState {
 	return st
 }
 
+// run converts the changesets not in the map, checkpointing after every
+// changesets, or when the pack holds budgets.packObjects objects when every
+// is 0.
 func (c *converter) run(ctx context.Context, every int, progress func(int, int), res *Result) error {
 	total := c.repo.Len()
 	var todo []int
@@ -421,7 +429,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 		if progress != nil {
 			progress(i+1, len(todo))
 		}
-		if sinceCheckpoint >= every && i+1 < len(todo) {
+		if c.checkpointDue(every, sinceCheckpoint) && i+1 < len(todo) {
 			if err := c.checkpoint(true); err != nil {
 				return err
 			}
@@ -430,6 +438,15 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	}
 	stop()
 	return c.checkpoint(false)
+}
+
+// checkpointDue reports whether run checkpoints now, after since
+// changesets converted into the current pack.
+func (c *converter) checkpointDue(every, since int) bool {
+	if every > 0 {
+		return since >= every
+	}
+	return c.pw.Len() >= c.budgets.packObjects
 }
 
 func (c *converter) openPack() error {

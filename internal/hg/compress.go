@@ -44,10 +44,14 @@ func (z *zlibReader) reset(chunk []byte) (io.Reader, error) {
 }
 
 // decompress decodes one stored chunk: 'x' zlib, '(' zstd frame, 'u' raw
-// with a marker byte, '\0' raw, empty = empty. Decoded data is appended to
-// dst (which may be nil) and may not exceed limit bytes. A raw chunk is
-// returned in place unless copyRaw is set and the chunk lives in a reused
-// buffer.
+// with a marker byte, '\0' raw, empty = empty. A delta (exact false) is
+// appended to dst (which may be nil), up to deltaLimit(rawsize) bytes. A
+// full text (exact) may not exceed rawsize bytes; with a nil dst it gets a
+// buffer of its own, and a raw chunk living in a reused buffer is copied
+// (the text outlives the chunk); with a non-nil dst (a scratch buffer for
+// a chain's base, used before the chunk's buffer is reused) it is decoded
+// into dst, grown by an eighth more than needed when too small, and a raw
+// chunk is returned in place.
 func (rl *Revlog) decompress(chunk, dst []byte, rawsize int32, exact bool) ([]byte, error) {
 	limit := maxChunkSize
 	if exact && rawsize >= 0 {
@@ -67,7 +71,7 @@ func (rl *Revlog) decompress(chunk, dst []byte, rawsize int32, exact bool) ([]by
 	case 'x':
 		if exact && rawsize >= 0 {
 			// Deflate expands at most 1032:1; never trust rawsize beyond that.
-			dst = make([]byte, 0, min(int(rawsize), len(chunk)*1032+64))
+			dst = fullBuffer(dst, min(int(rawsize), len(chunk)*1032+64))
 		}
 		r, err := rl.zlib.reset(chunk)
 		if err != nil {
@@ -90,10 +94,24 @@ func (rl *Revlog) decompress(chunk, dst []byte, rawsize int32, exact bool) ([]by
 	if len(out) > limit {
 		return nil, fmt.Errorf("chunk of %d bytes exceeds limit %d", len(out), limit)
 	}
-	if exact && !rl.stableChunks() {
+	if exact && dst == nil && !rl.stableChunks() {
 		return bytes.Clone(out), nil
 	}
 	return out, nil
+}
+
+// fullBuffer returns an empty buffer for a full text of up to n bytes:
+// dst when it has room, a new one of n bytes when dst is nil (the text's
+// own), else a new one with an eighth of headroom (a scratch buffer kept
+// for texts growing a little each revision).
+func fullBuffer(dst []byte, n int) []byte {
+	switch {
+	case dst == nil:
+		return make([]byte, 0, n)
+	case cap(dst) < n:
+		return make([]byte, 0, n+n/8)
+	}
+	return dst[:0]
 }
 
 func decodeZstd(chunk, dst []byte, limit int, exact bool) ([]byte, error) {
@@ -111,7 +129,9 @@ func decodeZstd(chunk, dst []byte, limit int, exact bool) ([]byte, error) {
 			return nil, fmt.Errorf("frame claims %d bytes from a %d-byte chunk", h.FrameContentSize, len(chunk))
 		}
 		n := int(h.FrameContentSize)
-		if exact || cap(dst) < n {
+		if exact {
+			dst = fullBuffer(dst, n)
+		} else if cap(dst) < n {
 			dst = make([]byte, 0, n)
 		}
 		dec, err := zstdDecoder()
@@ -127,9 +147,6 @@ func decodeZstd(chunk, dst []byte, limit int, exact bool) ([]byte, error) {
 		return nil, err
 	}
 	defer dec.Close()
-	if exact {
-		dst = nil
-	}
 	return readAllLimit(dec, dst[:0], limit)
 }
 

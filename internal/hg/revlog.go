@@ -634,9 +634,41 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		return nil, err
 	}
 	i := len(chain) - 1
+	// Intermediate texts of the chain go to two scratch buffers, used in
+	// turn (the chain's base is in slot i&1, its first patched text in the
+	// other): a chain rebuilds texts of about the same size every time.
+	var scratch *[2][]byte
+	getScratch := func() *[2][]byte {
+		if scratch == nil {
+			scratch = &rl.scratch
+			if !rl.recycle {
+				// A filelog is read a few times: its buffers come
+				// from a pool shared by all of them.
+				scratch = scratchPool.Get().(*[2][]byte)
+			}
+		}
+		return scratch
+	}
+	defer func() {
+		if scratch != nil && scratch != &rl.scratch {
+			scratchPool.Put(scratch)
+		}
+	}()
 	if full {
 		base := chain[i]
-		t, err := rl.decompress(chunks[i], nil, rl.ent(base).rawsize, true)
+		var dst []byte // the base's own buffer: it is rev's text
+		if i > 0 {
+			// An intermediate text, patched by the deltas above it.
+			s := &getScratch()[i&1]
+			if *s == nil {
+				*s = []byte{}
+			}
+			dst = *s
+		}
+		t, err := rl.decompress(chunks[i], dst, rl.ent(base).rawsize, true)
+		if c := chunks[i]; i > 0 && err == nil && cap(t) > cap(dst) && len(c) > 0 && (c[0] == 'x' || c[0] == '(') {
+			getScratch()[i&1] = t[:0] // grown (a raw chunk is a view of the read buffer)
+		}
 		if err != nil {
 			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, base, err)
 		}
@@ -651,24 +683,15 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		}
 		i--
 	}
-	var scratch *[2][]byte
+	if i >= 1 && rl.foldPays(chain[:i+1], len(text)) {
+		return rl.foldChain(rev, chain[:i+1], chunks[:i+1], text, last)
+	}
 	for ; i >= 0; i-- {
 		r := chain[i]
 		rs := rl.ent(r).rawsize
-		d, hit := rl.deltas.get(rl.name, r)
-		if !hit {
-			d, err = rl.decompress(chunks[i], rl.delta[:0], rs, false)
-			if err != nil {
-				return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
-			}
-			if c := chunks[i]; len(c) > 0 && (c[0] == 'x' || c[0] == '(') {
-				rl.deltas.put(rl.name, r, d)
-				if cap(d) > cap(rl.delta) {
-					// Keep a larger decompression buffer (never a raw
-					// chunk, which lives in the read buffer).
-					rl.delta = d[:0]
-				}
-			}
+		d, err := rl.deltaAt(r, chunks[i])
+		if err != nil {
+			return nil, err
 		}
 		size, err := patchedSize(len(text), d)
 		if err != nil {
@@ -681,18 +704,9 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		if i == 0 {
 			dst = rl.outputBuffer(size)
 		} else {
-			if scratch == nil {
-				scratch = &rl.scratch
-				if !rl.recycle {
-					// A filelog is read a few times: its buffers
-					// come from a pool shared by all of them.
-					scratch = scratchPool.Get().(*[2][]byte)
-					defer scratchPool.Put(scratch)
-				}
-			}
-			s := &scratch[i&1]
+			s := &getScratch()[i&1]
 			if cap(*s) < size {
-				*s = make([]byte, size)
+				*s = make([]byte, size, size+size/8)
 			}
 			dst = (*s)[:size]
 		}
@@ -705,6 +719,97 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 	}
 	rl.remember(rev, text, true)
 	return text, nil
+}
+
+// deltaAt returns the delta rev r is stored as, from its chunk or the
+// delta cache; it is valid until the next call.
+func (rl *Revlog) deltaAt(r int, chunk []byte) ([]byte, error) {
+	if d, hit := rl.deltas.get(rl.name, r); hit {
+		return d, nil
+	}
+	d, err := rl.decompress(chunk, rl.delta[:0], rl.ent(r).rawsize, false)
+	if err != nil {
+		return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
+	}
+	if len(chunk) > 0 && (chunk[0] == 'x' || chunk[0] == '(') {
+		rl.deltas.put(rl.name, r, d)
+		if cap(d) > cap(rl.delta) {
+			// Keep a larger decompression buffer (never a raw chunk,
+			// which lives in the read buffer).
+			rl.delta = d[:0]
+		}
+	}
+	return d, nil
+}
+
+// foldPays reports whether folding the deltas of chain (see foldChain)
+// over a base of baseLen bytes costs less than applying them one at a
+// time: when the text is not small and the deltas are smaller (a
+// manifest's edits), as folding costs about a segment per hunk and level
+// where applying copies the whole text per delta.
+func (rl *Revlog) foldPays(chain []int, baseLen int) bool {
+	size := max(baseLen, int(rl.ent(chain[0]).rawsize))
+	if size < foldMinText {
+		return false
+	}
+	stored := 0
+	for _, r := range chain {
+		stored += int(rl.ent(r).clen)
+	}
+	return stored*foldRatio < len(chain)*size
+}
+
+// foldMinText is the smallest text whose chain foldPays folds; foldRatio
+// is how much smaller than the texts the chain's stored deltas must be.
+const foldMinText, foldRatio = 4 << 10, 4
+
+// foldChain is the end of revision for a chain of deltas (chain and
+// chunks, the first applied last) over base: it folds the deltas into
+// one (see foldSegments) and applies that, copying the text once instead
+// of once per delta: a manifest's chain is hundreds of deltas of a few
+// hundred bytes each over a text of a hundred kilobytes.
+func (rl *Revlog) foldChain(rev int, chain []int, chunks [][]byte, base []byte, last *Delta) ([]byte, error) {
+	n := len(chain)
+	f := folderPool.Get().(*folder)
+	defer f.release()
+	// All the deltas at once, in the order applied.
+	arena, ends := f.arena[:0], f.ends[1][:0]
+	for k := range n {
+		d, err := rl.deltaAt(chain[n-1-k], chunks[n-1-k])
+		if err != nil {
+			return nil, err
+		}
+		arena = append(arena, d...)
+		ends = append(ends, len(arena))
+	}
+	f.arena, f.ends[1] = arena, ends
+	if len(arena) > maxChunkSize {
+		return nil, fmt.Errorf("hg: read %s: rev %d: the deltas of its chain exceed %d bytes", rl.name, rev, maxChunkSize)
+	}
+	segs, segEnds := f.segs[0][:0], f.ends[0][:0]
+	size, at := len(base), 0
+	for k := range n {
+		r := chain[n-1-k]
+		d := arena[at:ends[k]]
+		next, err := patchedSize(size, d)
+		if err != nil {
+			return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
+		}
+		if rs := rl.ent(r).rawsize; rs >= 0 && int(rs) != next {
+			return nil, corruptf("hg: read %s: rev %d: text would be %d bytes, index says %d", rl.name, r, next, rs)
+		}
+		if k == n-1 && last != nil {
+			*last = Delta{Base: rl.deltaParent(r), BaseSize: size, Patch: bytes.Clone(d)}
+		}
+		segs = appendSegments(segs, size, d, at)
+		segEnds = append(segEnds, len(segs))
+		size, at = next, ends[k]
+	}
+	f.segs[0], f.ends[0] = segs, segEnds
+	dst := rl.outputBuffer(size)
+	applySegments(dst, base, arena, f.fold())
+	rl.remember(rev, dst, true)
+	return dst, nil
 }
 
 // deltaCache keeps decompressed delta chunks of a Repo's revlogs, by
