@@ -27,10 +27,10 @@ const StateFile = "git-synchroniser-state"
 // stateVersion changes whenever the encoding or meaning of runState does.
 // A state of another version is not read: the run rebuilds it (as for a
 // missing state) and writes the current one.
-const stateVersion = 4
+const stateVersion = 5
 
 // stateMagic starts the file, before the runState (state_codec.go).
-const stateMagic = "synchroniser convert state 4\n"
+const stateMagic = "synchroniser convert state 5\n"
 
 // runState is the content of StateFile.
 type runState struct {
@@ -54,10 +54,20 @@ type runState struct {
 	// The .hgtags file revision of changesets (heads of earlier runs).
 	TagFnodes []tagFnode
 
-	// The changelog revisions of the nodes bookmarks and tags named, so
-	// that the next run finds them without the node map of the whole
+	// The changelog revisions of the nodes tags named (and secret roots),
+	// so that the next run finds them without the node map of the whole
 	// changelog (hg.Repo.KnowRevs checks each against the index).
 	Known []nodeRev
+
+	// The bookmarks (when BookmarksRead), sorted by name, as resolved from
+	// the bookmarks file of SHA-256 BookmarksSum with branch bookmark
+	// suffix BookmarksSuffix: while the file stays the same, the next run
+	// neither parses it nor looks its bookmarks up again; when it changes,
+	// only the bookmarks whose node changed are looked up.
+	BookmarksRead   bool
+	BookmarksSum    [32]byte
+	BookmarksSuffix string
+	Bookmarks       []bookmarkState
 
 	// Map entries the last run looked up for refs (bookmarks, tags,
 	// branch heads, tip): hg node and git sha, 20 bytes each, so that the
@@ -298,18 +308,35 @@ func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runS
 	st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
 }
 
-// knownRefs returns the refs the last run left, when the directories
-// holding them have not changed since; nil otherwise (or for a nil st).
-func (st *runState) knownRefs(gitDir string) map[string]git.Hash {
+// changedRefs returns the refs of refs that may differ in gitDir: those
+// the last run did not leave as they are in refs, when the directories
+// holding its refs have not changed since; all of them otherwise (or for
+// a nil st).
+func (st *runState) changedRefs(gitDir string, refs map[string]git.Hash) map[string]git.Hash {
 	if st == nil || len(st.RefNames) == 0 || len(st.RefCommits) != 20*len(st.RefNames) ||
-		!slices.Equal(refDirTimes(gitDir, st.RefDirs), st.RefDirTimes) {
-		return nil
+		!slices.IsSorted(st.RefNames) || !slices.Equal(refDirTimes(gitDir, st.RefDirs), st.RefDirTimes) {
+		return refs
 	}
-	out := make(map[string]git.Hash, len(st.RefNames))
+	todo := map[string]git.Hash{}
+	same := 0 // refs named in st
 	for i, name := range st.RefNames {
-		out[name] = git.Hash(st.RefCommits[20*i : 20*i+20])
+		h, ok := refs[name]
+		if !ok {
+			continue
+		}
+		same++
+		if h != git.Hash(st.RefCommits[20*i:20*i+20]) {
+			todo[name] = h
+		}
 	}
-	return out
+	if same < len(refs) {
+		for name, h := range refs {
+			if _, found := slices.BinarySearch(st.RefNames, name); !found {
+				todo[name] = h
+			}
+		}
+	}
+	return todo
 }
 
 func refDirTimes(gitDir string, dirs []string) []int64 {
