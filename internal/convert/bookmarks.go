@@ -180,7 +180,9 @@ func (s *bookmarkSet) export(suffix string, res *Result, refs map[string]git.Has
 
 // exportOrder returns marks (sorted by name) in the order hg-git sets
 // their refs (get_exportable, then update_references): grouped by node,
-// the nodes in the order their first bookmark comes by name.
+// the nodes in the order their first bookmark comes by name. When two
+// bookmarks name one branch (b and b<suffix>), the later one here wins, as
+// in hg-git.
 func exportOrder(marks []bookmarkState) []bookmarkState {
 	var order []hg.Node
 	byNode := make(map[hg.Node][]bookmarkState, len(marks))
