@@ -141,8 +141,8 @@ func TestIncrementalBookmarksChanged(t *testing.T) {
 	marks["renamed"] = ns[3] // old, renamed
 	delete(marks, "gone")
 	marks["moving"] = ns[9]
-	marks["twin"] = ns[10]    // twin_bm still names the same branch, twin
-	marks["added"] = ns[2]    // a node no bookmark named
+	marks["twin"] = ns[10]     // twin_bm still names the same branch, twin
+	marks["added"] = ns[2]     // a node no bookmark named
 	marks["later"] = laterNode // unknown yet: left out, as hg does
 	writeBookmarks(t, dir, marks)
 	res := mustConvert(t, &convert.Native{}, dir, s)
