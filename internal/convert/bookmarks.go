@@ -22,8 +22,9 @@ type bookmarkState struct {
 // bookmarkSet is the bookmarks describe found, sorted by name, and the
 // file they were read from.
 type bookmarkSet struct {
-	sum   [32]byte // SHA-256 of the bookmarks file
-	marks []bookmarkState
+	sum       [32]byte // SHA-256 of the bookmarks file
+	marks     []bookmarkState
+	unchanged bool // marks are those of the state (same file, none looked up again)
 }
 
 // resolveBookmarks returns the bookmarks of repo with their revisions and
@@ -107,6 +108,7 @@ func resolveBookmarks(repo *hg.Repo, byHg commitOf, excl []bool, suffix string, 
 		}
 		set.resolve(i, rev, byHg, excl, suffix)
 	}
+	set.unchanged = from > 0 && !copied
 	if len(unknown) > 0 {
 		want := make(map[hg.Node][]int, len(unknown))
 		for _, i := range unknown {
@@ -150,8 +152,9 @@ func bookmarkBranch(name, suffix string) string {
 	return name
 }
 
-// export sets the refs of the bookmarks of s in refs and res, in the order
-// hg-git sets them (exportedBookmarks), and reports the invalid names.
+// export sets the refs of the bookmarks of s in refs and res (may be nil),
+// in the order hg-git sets them (exportOrder), and reports the invalid
+// names.
 func (s *bookmarkSet) export(suffix string, res *Result, refs map[string]git.Hash, bad func(what, name, ref string)) {
 	order := s.marks
 	// Only two bookmarks naming one branch (b and b<suffix>) or the order
@@ -173,8 +176,10 @@ func (s *bookmarkSet) export(suffix string, res *Result, refs map[string]git.Has
 			bad("bookmark", b.Name, "refs/heads/"+branch)
 			continue
 		}
-		res.Bookmarks[branch] = b.Commit.String()
-		refs["refs/heads/"+branch] = b.Commit
+		if res != nil {
+			res.Bookmarks[branch] = b.Commit.String()
+		}
+		refs[headsPrefix+branch] = b.Commit
 	}
 }
 

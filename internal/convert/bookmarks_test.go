@@ -72,7 +72,8 @@ func TestIncrementalBookmarks(t *testing.T) {
 	t.Parallel()
 	dir := buildDag(t, 300)
 	ns := nodes(t, dir)
-	marks := map[string]string{"main": ns[len(ns)-1], "bad..name": ns[5]} // Git refuses the second
+	// Git refuses the name bad..name; refs/heads/clash blocks refs/heads/clash/sub.
+	marks := map[string]string{"main": ns[len(ns)-1], "bad..name": ns[5], "clash": ns[6], "clash/sub": ns[7]}
 	for i := range 2000 {
 		marks[fmt.Sprintf("bm-%04d", i)] = ns[i%len(ns)]
 	}
@@ -93,6 +94,9 @@ func TestIncrementalBookmarks(t *testing.T) {
 			res.Converted, res.BookmarksParsed, res.BookmarkLookups, res.RefsWritten)
 	}
 	checkAsFull(t, "bookmarks unchanged", dir, convert.Settings{}, res)
+	if !strings.Contains(fmt.Sprint(res.Warnings), "refs/heads/clash/sub could not be written") {
+		t.Errorf("bookmarks unchanged: no warning for the blocked ref refs/heads/clash/sub: %v", res.Warnings)
+	}
 
 	marks["bm-0007"] = nodes(t, dir)[len(ns)] // the new changeset
 	writeBookmarks(t, dir, marks)
@@ -111,7 +115,7 @@ func TestIncrementalBookmarks(t *testing.T) {
 }
 
 // TestIncrementalBookmarksChanged renames, deletes, moves and adds
-// bookmarks between runs (with a branch bookmark suffix, so that a bookmark
+// bookmarks between runs (one of which keeps failing to be written) (with a branch bookmark suffix, so that a bookmark
 // and its suffixed twin name one branch), and names a changeset that only
 // a later run finds: each run gives what a fresh conversion gives, looking
 // up only the bookmarks that changed.
@@ -123,6 +127,7 @@ func TestIncrementalBookmarksChanged(t *testing.T) {
 	ns := nodes(t, dir)
 	marks := map[string]string{
 		"main": ns[40], "old": ns[3], "gone": ns[4], "moving": ns[5], "twin": ns[6], "twin_bm": ns[7], "bad~": ns[8],
+		"clash": ns[11], "clash/sub": ns[12], // the first ref blocks the second
 	}
 	writeBookmarks(t, dir, marks)
 	checkAsFull(t, "first run", dir, s, mustConvert(t, &convert.Native{}, dir, s))

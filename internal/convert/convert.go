@@ -300,7 +300,7 @@ func (c *converter) state() *runState {
 	if c.derived != nil {
 		st.Heads, st.Excluded, st.TagFnodes, st.Known = c.derived.heads, c.derived.excluded, c.derived.tagFnodes, c.derived.known
 		st.TopoHeads = c.derived.topo
-		st.setRefs(c.gitDir, c.derived.refs, c.prior)
+		st.setRefs(c.gitDir, c.derived, c.prior)
 		if b := c.derived.bookmarks; b != nil {
 			st.BookmarksRead, st.BookmarksSum, st.BookmarksSuffix, st.Bookmarks = true, b.sum, c.settings.BranchBookmarkSuffix, b.marks
 		}

@@ -43,14 +43,14 @@ func (c *converter) refs(res *Result) error {
 		}
 	}
 	// Refs the last run left as they are now are not read again.
-	todo := c.prior.changedRefs(c.gitDir, refs)
+	todo := c.prior.changedRefs(c.gitDir, refs, d.bookmarks)
 	failed, written := writeLooseRefs(c.gitDir, todo)
 	res.RefsWritten += written
 	for _, name := range failed {
 		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
 		c.warnings = append(c.warnings, w)
 	}
-	d.refs = refs
+	d.refs, d.failed = refs, failed
 	for _, name := range failed {
 		delete(d.refs, name)
 	}
@@ -356,6 +356,7 @@ type derived struct {
 	known     []nodeRev           // revisions of the nodes tags name, and of secret roots
 	bookmarks *bookmarkSet        // the bookmarks, resolved
 	refs      map[string]git.Hash // the refs .hg/git holds as refs set them
+	failed    []string            // the refs refs could not write
 }
 
 // branchInfo is what branch heads need to know of a changeset.

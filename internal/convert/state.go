@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/atomicfile"
 	"github.com/synchroniser/synchroniser/internal/git"
@@ -74,14 +75,17 @@ type runState struct {
 	// next run finds them without the index (gitMap).
 	Mapped []byte
 
-	// The refs of .hg/git as the last run left them (names, and their
-	// commits 20 bytes each), and the modification times of the
-	// directories holding them and of packed-refs (RefDirs, in
-	// nanoseconds; -1 for absent): git and hg-git replace, add and delete
-	// refs by renaming files, which changes these times, so while they stay
-	// the refs need not be read again.
+	// The refs of .hg/git as the last run left them: those of tags
+	// (names, and their commits 20 bytes each), and those of bookmarks,
+	// the refs/heads/ refs Bookmarks export (bookmarkSet.export) but the
+	// ones in HeadsFailed, which could not be written; and the
+	// modification times of the directories holding them all and of
+	// packed-refs (RefDirs, in nanoseconds; -1 for absent): git and hg-git
+	// replace, add and delete refs by renaming files, which changes these
+	// times, so while they stay the refs need not be read again.
 	RefNames    []string
 	RefCommits  []byte
+	HeadsFailed []string
 	RefDirs     []string
 	RefDirTimes []int64
 
@@ -269,15 +273,31 @@ func (c *converter) restoreExporter(st *runState, rd *reader, rev int) {
 	}
 }
 
-// setRefs records refs (see runState.RefNames) as they are in gitDir now.
-// When they have the names of prior's (may be nil), as they mostly do,
-// prior's sorted names and directories are kept.
-func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runState) {
-	sameNames := prior != nil && len(prior.RefNames) == len(refs) && len(prior.RefCommits) == 20*len(refs)
+// setRefs records refs (see runState.RefNames), those d set less those
+// that failed, as they are in gitDir now. When the bookmarks are prior's
+// and the tags have the names of prior's (prior may be nil), as they
+// mostly do, prior's sorted names and directories are kept.
+func (st *runState) setRefs(gitDir string, d *derived, prior *runState) {
+	refs := d.refs
+	st.HeadsFailed = nil
+	for _, name := range d.failed {
+		if strings.HasPrefix(name, headsPrefix) {
+			st.HeadsFailed = append(st.HeadsFailed, name)
+		}
+	}
+	sort.Strings(st.HeadsFailed)
+	nTags := 0
+	for name := range refs {
+		if !strings.HasPrefix(name, headsPrefix) {
+			nTags++
+		}
+	}
+	sameNames := prior != nil && d.bookmarks != nil && d.bookmarks.unchanged && slices.Equal(st.HeadsFailed, prior.HeadsFailed) &&
+		len(prior.RefNames) == nTags && len(prior.RefCommits) == 20*nTags
 	for i := 0; sameNames && i < len(prior.RefNames); i++ {
 		_, sameNames = refs[prior.RefNames[i]]
 	}
-	st.RefCommits = make([]byte, 0, 20*len(refs))
+	st.RefCommits = make([]byte, 0, 20*nTags)
 	if sameNames {
 		st.RefNames, st.RefDirs = prior.RefNames, prior.RefDirs
 		for _, name := range st.RefNames {
@@ -287,18 +307,20 @@ func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runS
 		st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
 		return
 	}
-	st.RefNames = make([]string, 0, len(refs))
-	for name := range refs {
-		st.RefNames = append(st.RefNames, name)
-	}
-	sort.Strings(st.RefNames)
+	st.RefNames = make([]string, 0, nTags)
 	dirs := map[string]bool{"packed-refs": true}
-	for _, name := range st.RefNames {
-		h := refs[name]
-		st.RefCommits = append(st.RefCommits, h[:]...)
+	for name := range refs {
+		if !strings.HasPrefix(name, headsPrefix) {
+			st.RefNames = append(st.RefNames, name)
+		}
 		for d := path.Dir(name); d != "." && !dirs[d]; d = path.Dir(d) {
 			dirs[d] = true
 		}
+	}
+	sort.Strings(st.RefNames)
+	for _, name := range st.RefNames {
+		h := refs[name]
+		st.RefCommits = append(st.RefCommits, h[:]...)
 	}
 	st.RefDirs = make([]string, 0, len(dirs))
 	for d := range dirs {
@@ -308,16 +330,20 @@ func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runS
 	st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
 }
 
+// headsPrefix starts the refs of bookmarks; those of tags start refs/tags/.
+const headsPrefix = "refs/heads/"
+
 // changedRefs returns the refs of refs that may differ in gitDir: those
 // the last run did not leave as they are in refs, when the directories
 // holding its refs have not changed since; all of them otherwise (or for
-// a nil st).
-func (st *runState) changedRefs(gitDir string, refs map[string]git.Hash) map[string]git.Hash {
-	if st == nil || len(st.RefNames) == 0 || len(st.RefCommits) != 20*len(st.RefNames) ||
+// a nil st). bms are this run's bookmarks (their refs are refs/heads/).
+func (st *runState) changedRefs(gitDir string, refs map[string]git.Hash, bms *bookmarkSet) map[string]git.Hash {
+	if st == nil || !st.BookmarksRead || !sortedUnique(st.Bookmarks) || len(st.RefCommits) != 20*len(st.RefNames) ||
 		!slices.IsSorted(st.RefNames) || !slices.Equal(refDirTimes(gitDir, st.RefDirs), st.RefDirTimes) {
 		return refs
 	}
 	todo := map[string]git.Hash{}
+	// Tags.
 	same := 0 // refs named in st
 	for i, name := range st.RefNames {
 		h, ok := refs[name]
@@ -329,8 +355,30 @@ func (st *runState) changedRefs(gitDir string, refs map[string]git.Hash) map[str
 			todo[name] = h
 		}
 	}
-	if same < len(refs) {
-		for name, h := range refs {
+	// Bookmarks: the same as the last run's, their refs are as it left
+	// them but those it failed to write.
+	var left map[string]git.Hash // the last run's bookmark refs, when needed
+	if bms == nil || !bms.unchanged {
+		left = map[string]git.Hash{}
+		(&bookmarkSet{marks: st.Bookmarks}).export(st.BookmarksSuffix, nil, left, func(string, string, string) {})
+	}
+	for _, name := range st.HeadsFailed {
+		delete(left, name)
+		if h, ok := refs[name]; ok {
+			todo[name] = h
+		}
+	}
+	for name, h := range refs {
+		if strings.HasPrefix(name, headsPrefix) {
+			if left == nil {
+				continue // as left, or in HeadsFailed
+			}
+			if old, ok := left[name]; !ok || old != h {
+				todo[name] = h
+			}
+			continue
+		}
+		if same < len(refs) {
 			if _, found := slices.BinarySearch(st.RefNames, name); !found {
 				todo[name] = h
 			}

@@ -155,6 +155,7 @@ func (st *runState) walk(c *stateCodec) {
 	c.bytes(&st.Mapped)
 	list(c, &st.RefNames, c.str)
 	c.bytes(&st.RefCommits)
+	list(c, &st.HeadsFailed, c.str)
 	list(c, &st.RefDirs, c.str)
 	list(c, &st.RefDirTimes, c.varint)
 	list(c, &st.Skipped, func(n *hg.Node) { c.fixed(n[:]) })
