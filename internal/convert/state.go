@@ -343,15 +343,8 @@ func (st *runState) changedRefs(gitDir string, refs map[string]git.Hash, bms *bo
 		return refs
 	}
 	todo := map[string]git.Hash{}
-	// Tags.
-	same := 0 // refs named in st
-	for i, name := range st.RefNames {
-		h, ok := refs[name]
-		if !ok {
-			continue
-		}
-		same++
-		if h != git.Hash(st.RefCommits[20*i:20*i+20]) {
+	for i, name := range st.RefNames { // tags
+		if h, ok := refs[name]; ok && h != git.Hash(st.RefCommits[20*i:20*i+20]) {
 			todo[name] = h
 		}
 	}
@@ -378,10 +371,8 @@ func (st *runState) changedRefs(gitDir string, refs map[string]git.Hash, bms *bo
 			}
 			continue
 		}
-		if same < len(refs) {
-			if _, found := slices.BinarySearch(st.RefNames, name); !found {
-				todo[name] = h
-			}
+		if _, found := slices.BinarySearch(st.RefNames, name); !found {
+			todo[name] = h // a new tag
 		}
 	}
 	return todo
