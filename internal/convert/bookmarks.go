@@ -92,7 +92,7 @@ func resolveBookmarks(repo *hg.Repo, byHg commitOf, excl []bool, suffix string, 
 			if priorRevs == nil {
 				priorRevs = make(map[hg.Node]int, len(prior.Bookmarks))
 				for _, p := range prior.Bookmarks {
-					if p.Rev >= 0 {
+					if p.Rev >= 0 && p.Rev < from {
 						priorRevs[p.Node] = p.Rev
 					}
 				}
