@@ -73,6 +73,18 @@ measure() {
 	rm -f "$tv"
 }
 
+# measure_ms OUT CMD...: measure, but the wall time in milliseconds, from bash's clock around the
+# command (GNU time's is in hundredths of a second): "wall_ms maxrss_kb cpu_seconds" to OUT.
+measure_ms() {
+	local out=$1; shift
+	local tv t0 t1; tv=$(mktemp)
+	t0=$EPOCHREALTIME
+	/usr/bin/time -v "$@" >"${MEASURE_STDOUT:-/dev/null}" 2>"$tv" || { tail -5 "$tv" >&2; rm -f "$tv"; die "failed: $*"; }
+	t1=$EPOCHREALTIME
+	measured "$tv" | awk -v a="$t0" -v b="$t1" '{ printf "%.1f %d %s\n", (b - a) * 1000, $2, $3 }' >"$out"
+	rm -f "$tv"
+}
+
 # measured FILE: "wall_seconds maxrss_kb cpu_seconds" from /usr/bin/time -v output.
 measured() {
 	awk -F': ' '

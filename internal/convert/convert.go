@@ -54,7 +54,15 @@ type Result struct {
 	// FullScans counts the computations over every changelog revision
 	// (phases, hidden changesets, heads) this run made.
 	FullScans int64
-	Record    Record // the settings the map's commits were made with
+	// BookmarksParsed counts the bookmarks this run parsed from the
+	// bookmarks file (none when the file is the one the last run read),
+	// BookmarkLookups those whose changeset and commit it looked up (the
+	// others come from the state), RefsWritten the ref files it wrote in
+	// .hg/git.
+	BookmarksParsed int
+	BookmarkLookups int
+	RefsWritten     int
+	Record          Record // the settings the map's commits were made with
 	// Parents are the parents of the commits this run wrote, by commit,
 	// for runs of up to MaxParentsKept changesets (nil otherwise): a push
 	// tells a fast-forward from them without asking git.
@@ -274,6 +282,7 @@ type converter struct {
 	budgets  budgets
 
 	prior   *runState        // what an earlier run left (nil: none usable)
+	from    int              // revisions below it were scanned by prior's run (scannedBefore)
 	skipped map[hg.Node]bool // octopus parts (never exported), of this run and earlier ones
 	derived *derived         // what refs computed that the next run reuses
 	last    hg.Node          // the changeset converted last by this run (zero: none)
@@ -296,7 +305,10 @@ func (c *converter) state() *runState {
 	if c.derived != nil {
 		st.Heads, st.Excluded, st.TagFnodes, st.Known = c.derived.heads, c.derived.excluded, c.derived.tagFnodes, c.derived.known
 		st.TopoHeads = c.derived.topo
-		st.setRefs(c.gitDir, c.derived.refs, c.prior)
+		st.setRefs(c.gitDir, c.derived, c.prior)
+		if b := c.derived.bookmarks; b != nil {
+			st.BookmarksRead, st.BookmarksSum, st.BookmarksSuffix, st.Bookmarks = true, b.sum, c.settings.BranchBookmarkSuffix, b.marks
+		}
 	}
 	st.Mapped = make([]byte, 0, 40*len(c.m.hits))
 	for n, h := range c.m.hits {
@@ -342,6 +354,7 @@ func (c *converter) run(ctx context.Context, every int, progress func(int, int),
 	// Below what an earlier run scanned, every revision not excluded is in
 	// the map or skipped.
 	from := scannedBefore(c.repo, c.excl, c.prior)
+	c.from = from
 	if from == 0 {
 		if err := c.m.readWhole(); err != nil {
 			return err

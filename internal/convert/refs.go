@@ -24,7 +24,7 @@ func (c *converter) refs(res *Result) error {
 		hint += len(c.prior.Mapped) / 40
 	}
 	c.m.hits = make(map[hg.Node]git.Hash, hint) // what the next run looks up again
-	refs, warns, d, err := describe(c.repo, c.m.get, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior, c.tagFnodes)
+	refs, warns, d, err := describe(c.repo, c.m.get, res, c.branchOf, c.excl, c.settings.BranchBookmarkSuffix, c.prior, c.from, c.tagFnodes)
 	if err != nil {
 		return err
 	}
@@ -43,21 +43,14 @@ func (c *converter) refs(res *Result) error {
 		}
 	}
 	// Refs the last run left as they are now are not read again.
-	todo := refs
-	if known := c.prior.knownRefs(c.gitDir); known != nil {
-		todo = map[string]git.Hash{}
-		for name, h := range refs {
-			if old, ok := known[name]; !ok || old != h {
-				todo[name] = h
-			}
-		}
-	}
-	failed := writeLooseRefs(c.gitDir, todo)
+	todo := c.prior.changedRefs(c.gitDir, refs, d.bookmarks)
+	failed, written := writeLooseRefs(c.gitDir, todo)
+	res.RefsWritten += written
 	for _, name := range failed {
 		w := Warning{Rev: -1, Path: name, Kind: WarnRef, Message: fmt.Sprintf("ref %s could not be written (a ref conflicts with it)", name)}
 		c.warnings = append(c.warnings, w)
 	}
-	d.refs = refs
+	d.refs, d.failed = refs, failed
 	for _, name := range failed {
 		delete(d.refs, name)
 	}
@@ -93,7 +86,7 @@ func DescribeVisibleWith(hgRoot string, byHg map[hg.Node]git.Hash, exclude map[h
 	if err != nil {
 		return nil, err
 	}
-	if _, _, _, err := describe(repo, commitsIn(byHg), res, nil, excl, s.BranchBookmarkSuffix, nil, nil); err != nil {
+	if _, _, _, err := describe(repo, commitsIn(byHg), res, nil, excl, s.BranchBookmarkSuffix, nil, 0, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -124,10 +117,12 @@ func commitsIn(byHg map[hg.Node]git.Hash) commitOf {
 // Revisions marked in excl are left out (excludedRevs; nil = none).
 // A bookmark ending in suffix (when not "") names the branch without it.
 // prior, when not nil, is what an earlier run found (branch heads, the
-// .hgtags of heads); describe also returns what the next run can reuse.
+// .hgtags of heads, bookmarks); describe also returns what the next run
+// can reuse. from is scannedBefore(repo, excl, prior), computed once by
+// the caller.
 // tagFnodes holds .hgtags file revisions of heads, by changeset, that the
 // caller read already (may be nil).
-func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInfo, excl []bool, suffix string, prior *runState, tagFnodes map[hg.Node]hg.Node) (map[string]git.Hash, []Warning, *derived, error) {
+func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInfo, excl []bool, suffix string, prior *runState, from int, tagFnodes map[hg.Node]hg.Node) (map[string]git.Hash, []Warning, *derived, error) {
 	res.Bookmarks = map[string]string{}
 	res.Tags = map[string]string{}
 	res.BranchHeads = map[string]string{}
@@ -136,14 +131,17 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 		warns = append(warns, Warning{Rev: -1, Path: name, Kind: WarnRef,
 			Message: fmt.Sprintf("%s %q is not a valid Git ref name (%s); not exported", what, name, ref)})
 	}
-	bms, err := repo.Bookmarks()
+	bms, err := resolveBookmarks(repo, byHg, excl, suffix, prior, from, res)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("convert: %w", err)
+		return nil, nil, nil, err
 	}
-	res.Bookmarks = make(map[string]string, len(bms))
-	refs := make(map[string]git.Hash, len(bms)+16)
-	var revs []nodeRev // for the next run (hg.Repo.KnowRevs)
-	seen := make(map[hg.Node]bool, len(bms)+16)
+	res.Bookmarks = make(map[string]string, len(bms.marks))
+	refs := make(map[string]git.Hash, len(bms.marks)+16)
+	bms.export(suffix, res, refs, bad)
+	// For the next run (hg.Repo.KnowRevs): the revisions of tags; those of
+	// bookmarks are in the bookmark state.
+	var revs []nodeRev
+	seen := make(map[hg.Node]bool, 16)
 	remember := func(n hg.Node) {
 		if seen[n] {
 			return
@@ -153,30 +151,11 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 			revs = append(revs, nodeRev{n, rev})
 		}
 	}
-	for _, n := range bms {
-		remember(n)
-	}
-	for _, b := range exportedBookmarks(bms, suffix) {
-		h, ok := byHg(b.node)
-		if !ok {
-			continue
-		}
-		if excl != nil {
-			if rev, _ := repo.Rev(b.node); isExcluded(excl, rev) {
-				continue // a bookmark on a secret changeset
-			}
-		}
-		if !checkRefFormat("refs/heads/" + b.branch) {
-			bad("bookmark", b.name, "refs/heads/"+b.branch)
-			continue
-		}
-		res.Bookmarks[b.branch] = h.String()
-		refs["refs/heads/"+b.branch] = h
-	}
-	d, err := branchHeads(repo, byHg, res, known, excl, prior)
+	d, err := branchHeads(repo, byHg, res, known, excl, prior, from)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	d.bookmarks = bms
 	exNodes, err := excludedNodes(repo, excl)
 	if err != nil {
 		return nil, nil, nil, err
@@ -230,49 +209,13 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 	return refs, warns, d, nil
 }
 
-// exportedBookmark is a bookmark and the branch hg-git exports it as.
-type exportedBookmark struct {
-	name, branch string
-	node         hg.Node
-}
-
-// exportedBookmarks lists the bookmarks in the order hg-git sets their refs
-// (get_exportable, then update_references): grouped by node, the nodes in
-// the order their first bookmark comes by name. When two bookmarks name one
-// branch (b and b<suffix>), the later one here wins, as in hg-git.
-func exportedBookmarks(bms map[string]hg.Node, suffix string) []exportedBookmark {
-	names := make([]string, 0, len(bms))
-	for name := range bms {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var order []hg.Node
-	byNode := make(map[hg.Node][]exportedBookmark, len(bms))
-	for _, name := range names {
-		node := bms[name]
-		branch := name
-		if suffix != "" && strings.HasSuffix(name, suffix) {
-			branch = name[:len(name)-len(suffix)]
-		}
-		if _, seen := byNode[node]; !seen {
-			order = append(order, node)
-		}
-		byNode[node] = append(byNode[node], exportedBookmark{name: name, branch: branch, node: node})
-	}
-	out := make([]exportedBookmark, 0, len(names))
-	for _, node := range order {
-		out = append(out, byNode[node]...)
-	}
-	return out
-}
-
 // branchHeads records, for each named branch, its tipmost open head (or its
 // tipmost head when all are closed, as `hg branches --closed` shows it),
 // and returns the heads of every branch (the revisions with no child on
 // their own branch) for the next run. It reads only the changesets after
 // those prior covers, when prior's changelog is a prefix of repo's and the
-// same revisions of it are excluded.
-func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInfo, excl []bool, prior *runState) (*derived, error) {
+// same revisions of it are excluded (from, as scannedBefore returns it).
+func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInfo, excl []bool, prior *runState, from int) (*derived, error) {
 	n := repo.Len()
 	cl := repo.Changelog()
 	d := &derived{}
@@ -285,7 +228,6 @@ func branchHeads(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branch
 	// the prior ones. Entries that stop being heads are dropped at the end.
 	var heads []headState
 	var topo []nodeRev // heads whatever the branch (see runState.TopoHeads)
-	from := scannedBefore(repo, excl, prior)
 	if from > 0 {
 		heads, topo = slices.Clone(prior.Heads), slices.Clone(prior.TopoHeads)
 	}
@@ -411,8 +353,10 @@ type derived struct {
 	topo      []nodeRev           // heads of the changesets not excluded, ascending
 	excluded  []int               // the revisions excluded, ascending
 	tagFnodes []tagFnode          // .hgtags revisions of the heads tags were read from
-	known     []nodeRev           // revisions of the nodes bookmarks and tags name
+	known     []nodeRev           // revisions of the nodes tags name, and of secret roots
+	bookmarks *bookmarkSet        // the bookmarks, resolved
 	refs      map[string]git.Hash // the refs .hg/git holds as refs set them
+	failed    []string            // the refs refs could not write
 }
 
 // branchInfo is what branch heads need to know of a changeset.
@@ -447,37 +391,44 @@ func checkRefFormat(ref string) bool {
 
 // writeLooseRefs sets each ref as a loose ref file (written to a temporary
 // file, synced and renamed), skipping refs that already hold the value. It
-// returns the refs it could not write (a ref "a" blocks "a/b" and back).
-func writeLooseRefs(gitDir string, refs map[string]git.Hash) (failed []string) {
+// returns the refs it could not write (a ref "a" blocks "a/b" and back)
+// and how many it wrote.
+func writeLooseRefs(gitDir string, refs map[string]git.Hash) (failed []string, written int) {
 	names := make([]string, 0, len(refs))
 	for name := range refs {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := writeLooseRef(gitDir, name, refs[name]); err != nil {
+		wrote, err := writeLooseRef(gitDir, name, refs[name])
+		if err != nil {
 			failed = append(failed, name)
 		}
+		if wrote {
+			written++
+		}
 	}
-	return failed
+	return failed, written
 }
 
-func writeLooseRef(gitDir, name string, h git.Hash) error {
+// writeLooseRef sets one ref, and reports whether it wrote its file (false
+// when the file held h already).
+func writeLooseRef(gitDir, name string, h git.Hash) (bool, error) {
 	if strings.Contains(name, "//") {
-		return fmt.Errorf("convert: ref %s: empty component", name)
+		return false, fmt.Errorf("convert: ref %s: empty component", name)
 	}
 	path := filepath.Join(gitDir, filepath.FromSlash(name))
 	want := []byte(h.String() + "\n")
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want) {
-		return nil
+		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("convert: ref %s: %w", name, err)
+		return false, fmt.Errorf("convert: ref %s: %w", name, err)
 	}
 	// Unsynced: every run rewrites a ref whose file differs, so one a crash
 	// emptied is written again.
 	if err := atomicfile.WriteFileUnsynced(path, ".tmp-ref-*", want); err != nil {
-		return fmt.Errorf("convert: ref %s: %w", name, err)
+		return false, fmt.Errorf("convert: ref %s: %w", name, err)
 	}
-	return nil
+	return true, nil
 }

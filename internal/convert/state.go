@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/atomicfile"
 	"github.com/synchroniser/synchroniser/internal/git"
@@ -27,10 +28,10 @@ const StateFile = "git-synchroniser-state"
 // stateVersion changes whenever the encoding or meaning of runState does.
 // A state of another version is not read: the run rebuilds it (as for a
 // missing state) and writes the current one.
-const stateVersion = 4
+const stateVersion = 5
 
 // stateMagic starts the file, before the runState (state_codec.go).
-const stateMagic = "synchroniser convert state 4\n"
+const stateMagic = "synchroniser convert state 5\n"
 
 // runState is the content of StateFile.
 type runState struct {
@@ -54,24 +55,37 @@ type runState struct {
 	// The .hgtags file revision of changesets (heads of earlier runs).
 	TagFnodes []tagFnode
 
-	// The changelog revisions of the nodes bookmarks and tags named, so
-	// that the next run finds them without the node map of the whole
+	// The changelog revisions of the nodes tags named (and secret roots),
+	// so that the next run finds them without the node map of the whole
 	// changelog (hg.Repo.KnowRevs checks each against the index).
 	Known []nodeRev
+
+	// The bookmarks (when BookmarksRead), sorted by name, as resolved from
+	// the bookmarks file of SHA-256 BookmarksSum with branch bookmark
+	// suffix BookmarksSuffix: while the file stays the same, the next run
+	// neither parses it nor looks its bookmarks up again; when it changes,
+	// only the bookmarks whose node changed are looked up.
+	BookmarksRead   bool
+	BookmarksSum    [32]byte
+	BookmarksSuffix string
+	Bookmarks       []bookmarkState
 
 	// Map entries the last run looked up for refs (bookmarks, tags,
 	// branch heads, tip): hg node and git sha, 20 bytes each, so that the
 	// next run finds them without the index (gitMap).
 	Mapped []byte
 
-	// The refs of .hg/git as the last run left them (names, and their
-	// commits 20 bytes each), and the modification times of the
-	// directories holding them and of packed-refs (RefDirs, in
-	// nanoseconds; -1 for absent): git and hg-git replace, add and delete
-	// refs by renaming files, which changes these times, so while they stay
-	// the refs need not be read again.
+	// The refs of .hg/git as the last run left them: those of tags
+	// (names, and their commits 20 bytes each), and those of bookmarks,
+	// the refs/heads/ refs Bookmarks export (bookmarkSet.export) but the
+	// ones in HeadsFailed, which could not be written; and the
+	// modification times of the directories holding them all and of
+	// packed-refs (RefDirs, in nanoseconds; -1 for absent): git and hg-git
+	// replace, add and delete refs by renaming files, which changes these
+	// times, so while they stay the refs need not be read again.
 	RefNames    []string
 	RefCommits  []byte
+	HeadsFailed []string
 	RefDirs     []string
 	RefDirTimes []int64
 
@@ -259,15 +273,31 @@ func (c *converter) restoreExporter(st *runState, rd *reader, rev int) {
 	}
 }
 
-// setRefs records refs (see runState.RefNames) as they are in gitDir now.
-// When they have the names of prior's (may be nil), as they mostly do,
-// prior's sorted names and directories are kept.
-func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runState) {
-	sameNames := prior != nil && len(prior.RefNames) == len(refs) && len(prior.RefCommits) == 20*len(refs)
+// setRefs records refs (see runState.RefNames), those d set less those
+// that failed, as they are in gitDir now. When the bookmarks are prior's
+// and the tags have the names of prior's (prior may be nil), as they
+// mostly do, prior's sorted names and directories are kept.
+func (st *runState) setRefs(gitDir string, d *derived, prior *runState) {
+	refs := d.refs
+	st.HeadsFailed = nil
+	for _, name := range d.failed {
+		if strings.HasPrefix(name, headsPrefix) {
+			st.HeadsFailed = append(st.HeadsFailed, name)
+		}
+	}
+	sort.Strings(st.HeadsFailed)
+	nTags := 0
+	for name := range refs {
+		if !strings.HasPrefix(name, headsPrefix) {
+			nTags++
+		}
+	}
+	sameNames := prior != nil && d.bookmarks != nil && d.bookmarks.unchanged && slices.Equal(st.HeadsFailed, prior.HeadsFailed) &&
+		len(prior.RefNames) == nTags && len(prior.RefCommits) == 20*nTags
 	for i := 0; sameNames && i < len(prior.RefNames); i++ {
 		_, sameNames = refs[prior.RefNames[i]]
 	}
-	st.RefCommits = make([]byte, 0, 20*len(refs))
+	st.RefCommits = make([]byte, 0, 20*nTags)
 	if sameNames {
 		st.RefNames, st.RefDirs = prior.RefNames, prior.RefDirs
 		for _, name := range st.RefNames {
@@ -277,18 +307,20 @@ func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runS
 		st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
 		return
 	}
-	st.RefNames = make([]string, 0, len(refs))
-	for name := range refs {
-		st.RefNames = append(st.RefNames, name)
-	}
-	sort.Strings(st.RefNames)
+	st.RefNames = make([]string, 0, nTags)
 	dirs := map[string]bool{"packed-refs": true}
-	for _, name := range st.RefNames {
-		h := refs[name]
-		st.RefCommits = append(st.RefCommits, h[:]...)
+	for name := range refs {
+		if !strings.HasPrefix(name, headsPrefix) {
+			st.RefNames = append(st.RefNames, name)
+		}
 		for d := path.Dir(name); d != "." && !dirs[d]; d = path.Dir(d) {
 			dirs[d] = true
 		}
+	}
+	sort.Strings(st.RefNames)
+	for _, name := range st.RefNames {
+		h := refs[name]
+		st.RefCommits = append(st.RefCommits, h[:]...)
 	}
 	st.RefDirs = make([]string, 0, len(dirs))
 	for d := range dirs {
@@ -298,18 +330,52 @@ func (st *runState) setRefs(gitDir string, refs map[string]git.Hash, prior *runS
 	st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
 }
 
-// knownRefs returns the refs the last run left, when the directories
-// holding them have not changed since; nil otherwise (or for a nil st).
-func (st *runState) knownRefs(gitDir string) map[string]git.Hash {
-	if st == nil || len(st.RefNames) == 0 || len(st.RefCommits) != 20*len(st.RefNames) ||
-		!slices.Equal(refDirTimes(gitDir, st.RefDirs), st.RefDirTimes) {
-		return nil
+// headsPrefix starts the refs of bookmarks; those of tags start refs/tags/.
+const headsPrefix = "refs/heads/"
+
+// changedRefs returns the refs of refs that may differ in gitDir: those
+// the last run did not leave as they are in refs, when the directories
+// holding its refs have not changed since; all of them otherwise (or for
+// a nil st). bms are this run's bookmarks (their refs are refs/heads/).
+func (st *runState) changedRefs(gitDir string, refs map[string]git.Hash, bms *bookmarkSet) map[string]git.Hash {
+	if st == nil || !st.BookmarksRead || !sortedUnique(st.Bookmarks) || len(st.RefCommits) != 20*len(st.RefNames) ||
+		!slices.IsSorted(st.RefNames) || !slices.Equal(refDirTimes(gitDir, st.RefDirs), st.RefDirTimes) {
+		return refs
 	}
-	out := make(map[string]git.Hash, len(st.RefNames))
-	for i, name := range st.RefNames {
-		out[name] = git.Hash(st.RefCommits[20*i : 20*i+20])
+	todo := map[string]git.Hash{}
+	for i, name := range st.RefNames { // tags
+		if h, ok := refs[name]; ok && h != git.Hash(st.RefCommits[20*i:20*i+20]) {
+			todo[name] = h
+		}
 	}
-	return out
+	// Bookmarks: the same as the last run's, their refs are as it left
+	// them but those it failed to write.
+	var left map[string]git.Hash // the last run's bookmark refs, when needed
+	if bms == nil || !bms.unchanged {
+		left = map[string]git.Hash{}
+		(&bookmarkSet{marks: st.Bookmarks}).export(st.BookmarksSuffix, nil, left, func(string, string, string) {})
+	}
+	for _, name := range st.HeadsFailed {
+		delete(left, name)
+		if h, ok := refs[name]; ok {
+			todo[name] = h
+		}
+	}
+	for name, h := range refs {
+		if strings.HasPrefix(name, headsPrefix) {
+			if left == nil {
+				continue // as left, or in HeadsFailed
+			}
+			if old, ok := left[name]; !ok || old != h {
+				todo[name] = h
+			}
+			continue
+		}
+		if _, found := slices.BinarySearch(st.RefNames, name); !found {
+			todo[name] = h // a new tag
+		}
+	}
+	return todo
 }
 
 func refDirTimes(gitDir string, dirs []string) []int64 {

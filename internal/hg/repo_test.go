@@ -357,6 +357,21 @@ func checkBookmarks(t *testing.T, r *Repo, dir string) {
 			t.Errorf("bookmark %q = %s, hg says %s", w.Name, got[w.Name], w.Node)
 		}
 	}
+	// The raw file holds every bookmark Bookmarks returns (and those it
+	// drops for naming unknown changesets).
+	raw, err := r.BookmarksFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) > 0 && len(raw) == 0 {
+		t.Errorf("BookmarksFile() is empty, Bookmarks() = %v", got)
+	}
+	marks := ParseBookmarks(raw)
+	for name, n := range got {
+		if marks[name] != n {
+			t.Errorf("BookmarksFile() has %q at %s, Bookmarks() at %s", name, marks[name], n)
+		}
+	}
 }
 
 // namedNode is an entry of `hg bookmarks` or `hg tags`.

@@ -232,11 +232,7 @@ func (r *Repo) TagsAt(heads []HeadRev, excluded map[Node]bool, cache *TagFnodes)
 // with bookmarksinstore). A missing file means none; entries naming
 // unknown changesets are dropped, as hg does.
 func (r *Repo) Bookmarks() (map[string]Node, error) {
-	p := filepath.Join(r.bookDir, "bookmarks")
-	if r.requires["bookmarksinstore"] {
-		p = filepath.Join(r.storeDir, "bookmarks")
-	}
-	b, err := readOptional(p)
+	b, err := r.BookmarksFile()
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +243,18 @@ func (r *Repo) Bookmarks() (map[string]Node, error) {
 		}
 	}
 	return marks, nil
+}
+
+// BookmarksFile returns the bookmarks file as it is (.hg/bookmarks, or
+// .hg/store/bookmarks with bookmarksinstore), for ParseBookmarks; nil when
+// there is none. Unlike Bookmarks, it keeps entries naming unknown
+// changesets.
+func (r *Repo) BookmarksFile() ([]byte, error) {
+	p := filepath.Join(r.bookDir, "bookmarks")
+	if r.requires["bookmarksinstore"] {
+		p = filepath.Join(r.storeDir, "bookmarks")
+	}
+	return readOptional(p)
 }
 
 // ParseBookmarks parses a bookmarks file: lines "hex40 name". Malformed
