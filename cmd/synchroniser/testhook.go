@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/mirror"
 )
 
@@ -170,7 +171,7 @@ func phaseOf(r slog.Record) string {
 	switch op {
 	case "ls-remote":
 		return "push"
-	case "push":
+	case "push", git.OpSeed: // an empty local destination is seeded, not pushed to
 		return "pushed"
 	}
 	if op == "" && strings.Contains(filepath.Base(program), "hg") {

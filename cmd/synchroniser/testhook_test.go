@@ -33,6 +33,8 @@ func TestPhaseOf(t *testing.T) {
 		{hg("recover", "--repository", "/c/hg"), ""},
 		{git("ls-remote"), "push"},
 		{git("push"), "pushed"},
+		{git("seed"), "pushed"},
+		{git("update-ref"), ""},
 		{git("fetch"), ""},
 		{rec("sync started", slog.String("op", "push")), ""},
 		{rec(mirror.MsgClonePartial, slog.String("partial", "/c/hg.partial")), "clone"},

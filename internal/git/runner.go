@@ -287,13 +287,18 @@ func (r *Runner) UpdateRefs(ctx context.Context, gitDir string, refs map[string]
 // `git update-ref -z --stdin`: all or none. A ref whose current value is not
 // the expected Old gives an *Error of kind ErrStaleRef.
 func (r *Runner) UpdateRefsChecked(ctx context.Context, gitDir string, changes []RefChange) error {
+	return r.updateRefs(ctx, "update-ref", gitDir, changes)
+}
+
+// updateRefs is UpdateRefsChecked run (and logged) as op.
+func (r *Runner) updateRefs(ctx context.Context, op, gitDir string, changes []RefChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
 	var in bytes.Buffer
 	for _, c := range changes {
 		if err := checkRefName(c.Name); err != nil {
-			return &Error{Op: "update-ref", ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: err}
+			return &Error{Op: op, ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: err}
 		}
 		old := ""
 		if c.CheckOld {
@@ -305,7 +310,7 @@ func (r *Runner) UpdateRefsChecked(ctx context.Context, gitDir string, changes [
 			fmt.Fprintf(&in, "update %s\x00%s\x00%s\x00", c.Name, c.New, old)
 		}
 	}
-	_, err := r.run(ctx, "update-ref", "", "", in.Bytes(),
+	_, err := r.run(ctx, op, "", "", in.Bytes(),
 		[]string{"--git-dir=" + gitDir, "update-ref", "-z", "--stdin"})
 	return err
 }

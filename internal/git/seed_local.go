@@ -11,6 +11,10 @@ import (
 	"strings"
 )
 
+// OpSeed is the op (in logs and Error.Op) of SeedLocal's last step, the
+// refs written: what a push's "push" is for a pushed destination.
+const OpSeed = "seed"
+
 // ErrNotSeedable is returned by SeedLocal, which then did nothing, for a
 // destination it does not write itself: the caller pushes instead.
 var ErrNotSeedable = errors.New("not a local bare repository that takes objects unchecked")
@@ -89,7 +93,8 @@ func (r *Runner) SeedLocal(ctx context.Context, gitDir, remote string, refs map[
 	for _, name := range names {
 		changes = append(changes, RefChange{Name: name, New: refs[name], CheckOld: true})
 	}
-	return r.UpdateRefsChecked(ctx, dest, changes)
+	// Op "seed": its end is the end of the push this seeding replaces.
+	return r.updateRefs(ctx, OpSeed, dest, changes)
 }
 
 // takesUnchecked reports whether the repository dest is bare by its
