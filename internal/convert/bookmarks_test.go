@@ -2,9 +2,10 @@ package convert_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,13 +18,8 @@ import (
 // hex node), as hg writes it: sorted by name.
 func writeBookmarks(t testing.TB, dir string, marks map[string]string) {
 	t.Helper()
-	names := make([]string, 0, len(marks))
-	for name := range marks {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var b strings.Builder
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(marks)) {
 		fmt.Fprintf(&b, "%s %s\n", marks[name], name)
 	}
 	if err := os.WriteFile(filepath.Join(dir, ".hg", "bookmarks"), []byte(b.String()), 0o644); err != nil {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/atomicfile"
@@ -195,7 +195,7 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 	for n, f := range fnodes.New {
 		d.tagFnodes = append(d.tagFnodes, tagFnode{n, f})
 	}
-	sort.Slice(revs, func(i, j int) bool { return revs[i].Rev < revs[j].Rev })
+	slices.SortFunc(revs, func(a, b nodeRev) int { return cmp.Compare(a.Rev, b.Rev) })
 	d.known = revs
 	if rev := tipRev(repo, excl); rev >= 0 {
 		tip, err := repo.Changelog().Node(rev)
@@ -394,12 +394,7 @@ func checkRefFormat(ref string) bool {
 // returns the refs it could not write (a ref "a" blocks "a/b" and back)
 // and how many it wrote.
 func writeLooseRefs(gitDir string, refs map[string]git.Hash) (failed []string, written int) {
-	names := make([]string, 0, len(refs))
-	for name := range refs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
 		wrote, err := writeLooseRef(gitDir, name, refs[name])
 		if err != nil {
 			failed = append(failed, name)

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/atomicfile"
@@ -231,7 +231,7 @@ func (c *converter) exporterState(st *runState, last, mfNode hg.Node, mf []hg.Ma
 		}
 		st.Dirs = append(st.Dirs, d)
 	}
-	sort.Slice(st.Dirs, func(i, j int) bool { return st.Dirs[i].Path < st.Dirs[j].Path })
+	slices.SortFunc(st.Dirs, func(a, b dirState) int { return cmp.Compare(a.Path, b.Path) })
 	st.Links = st.Links[:0]
 	for p, h := range c.links {
 		st.Links = append(st.Links, linkState{p, h})
@@ -285,7 +285,7 @@ func (st *runState) setRefs(gitDir string, d *derived, prior *runState) {
 			st.HeadsFailed = append(st.HeadsFailed, name)
 		}
 	}
-	sort.Strings(st.HeadsFailed)
+	slices.Sort(st.HeadsFailed)
 	nTags := 0
 	for name := range refs {
 		if !strings.HasPrefix(name, headsPrefix) {
@@ -317,7 +317,7 @@ func (st *runState) setRefs(gitDir string, d *derived, prior *runState) {
 			dirs[d] = true
 		}
 	}
-	sort.Strings(st.RefNames)
+	slices.Sort(st.RefNames)
 	for _, name := range st.RefNames {
 		h := refs[name]
 		st.RefCommits = append(st.RefCommits, h[:]...)
@@ -326,7 +326,7 @@ func (st *runState) setRefs(gitDir string, d *derived, prior *runState) {
 	for d := range dirs {
 		st.RefDirs = append(st.RefDirs, d)
 	}
-	sort.Strings(st.RefDirs)
+	slices.Sort(st.RefDirs)
 	st.RefDirTimes = refDirTimes(gitDir, st.RefDirs)
 }
 

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math/rand"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -45,13 +46,8 @@ func diffParsed(t testing.TB, old, new []byte) []ManifestChange {
 }
 
 func manifestText(entries map[string]string) []byte {
-	paths := make([]string, 0, len(entries))
-	for p := range entries {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
 	var b strings.Builder
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(entries)) {
 		b.WriteString(p + "\x00" + entries[p] + "\n")
 	}
 	return []byte(b.String())
