@@ -151,7 +151,16 @@ func StatePath(hgRoot string) string { return filepath.Join(hgRoot, ".hg", State
 // the file is absent or cannot be used, so that the caller rebuilds it.
 func loadState(path string) *runState {
 	b, err := os.ReadFile(path)
-	if err != nil || !bytes.HasPrefix(b, []byte(stateMagic)) {
+	if err != nil {
+		return nil
+	}
+	return decodeState(b)
+}
+
+// decodeState decodes the content of a state file (nil when it cannot be
+// used).
+func decodeState(b []byte) *runState {
+	if !bytes.HasPrefix(b, []byte(stateMagic)) {
 		return nil
 	}
 	var st runState
@@ -174,14 +183,19 @@ func (st *runState) matches(m *gitMap) bool {
 
 // save writes st atomically (temporary file, synced, renamed).
 func (st *runState) save(path string) error {
-	c := &stateCodec{buf: append(make([]byte, 0, st.encodedSize+st.encodedSize/8+4096), stateMagic...)}
-	st.walk(c)
 	// The directory is not synced: a state the rename of which a crash
 	// undoes is only a cache the next run rebuilds.
-	if err := atomicfile.WriteFile(path, StateFile+".tmp*", false, c.buf); err != nil {
+	if err := atomicfile.WriteFile(path, StateFile+".tmp*", false, st.encode()); err != nil {
 		return fmt.Errorf("convert: save state: %w", err)
 	}
 	return nil
+}
+
+// encode returns the content of st's state file.
+func (st *runState) encode() []byte {
+	c := &stateCodec{buf: append(make([]byte, 0, st.encodedSize+st.encodedSize/8+4096), stateMagic...)}
+	st.walk(c)
+	return c.buf
 }
 
 // removeState deletes a state that may no longer match (before the map
