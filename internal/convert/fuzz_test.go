@@ -1,12 +1,18 @@
 package convert
 
 import (
+	"bytes"
+	"context"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // FuzzGitIdent checks that any Mercurial user name becomes a well-formed
@@ -189,6 +195,154 @@ func FuzzStateDecode(f *testing.F) {
 		st.encodedSize, again.encodedSize = 0, 0
 		if !reflect.DeepEqual(st, again) {
 			t.Fatalf("round trip:\n%+v\nthen\n%+v", st, again)
+		}
+	})
+}
+
+// stateRepo is a small repository converted once (named branch, merge,
+// tag, bookmarks, one of them invalid, a secret changeset, a symlink, an
+// executable, a subdirectory), then given one more changeset that moves a
+// bookmark: the conversion of the increment from the state it left.
+type stateRepo struct {
+	dir   string // the repository, converted but for its last changeset (no working directory)
+	state []byte // the state the conversion left
+	// What a full conversion of the whole repository gives.
+	mapFile []byte
+	refs    map[string]string
+	res     *Result
+}
+
+// newStateRepo builds a stateRepo in tb's temporary directory.
+func newStateRepo(tb testing.TB) *stateRepo {
+	tb.Helper()
+	r := hgtest.NewRepo(tb)
+	r.Write("a", "1\n")
+	r.Write("dir/sub/b", "b\n")
+	r.Write("run", "#!/bin/sh\n")
+	r.Chmod("run", 0o755)
+	r.Symlink("a", "link")
+	r.Commit(hgtest.WithBookmark("main"))
+	r.Commit(hgtest.WithFile("a", "2\n"), hgtest.WithFile("dir/c", "c\n"), hgtest.WithBookmark("main"))
+	r.Tag("v1", hgtest.WithBookmark("main"))
+	r.Commit(hgtest.WithParent("1"), hgtest.WithBranch("side"), hgtest.WithFile("dir/sub/b", "side\n"), hgtest.WithBookmark("bad..name"))
+	r.Update("main")
+	r.Run("merge", "-q", "--tool", "internal:local", "side")
+	r.Commit(hgtest.WithMessage("merge side"), hgtest.WithBookmark("main"))
+	r.Commit(hgtest.WithFile("secret", "s\n"), hgtest.WithBookmark("hidden"))
+	r.Run("phase", "-q", "--force", "--secret", "-r", ".")
+	r.Update("main")
+	if _, err := (&Native{}).Convert(context.Background(), r.Dir, Options{}); err != nil {
+		tb.Fatal(err)
+	}
+	r.Commit(hgtest.WithFile("dir/sub/b", "3\n"), hgtest.WithBookmark("main"))
+	state, err := os.ReadFile(StatePath(r.Dir))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &stateRepo{dir: filepath.Join(tb.TempDir(), "repo"), state: state}
+	copyHg(tb, r.Dir, s.dir)
+	full := filepath.Join(tb.TempDir(), "full")
+	copyHg(tb, r.Dir, full)
+	for _, p := range []string{GitDir(full), MapPath(full), StatePath(full)} {
+		if err := os.RemoveAll(p); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if s.res, err = (&Native{}).Convert(context.Background(), full, Options{}); err != nil {
+		tb.Fatal(err)
+	}
+	if s.mapFile, err = os.ReadFile(MapPath(full)); err != nil {
+		tb.Fatal(err)
+	}
+	s.refs = looseRefs(tb, GitDir(full))
+	return s
+}
+
+// copyHg copies the .hg directory of src (git's hooks aside) to dst/.hg.
+func copyHg(tb testing.TB, src, dst string) {
+	tb.Helper()
+	root := filepath.Join(src, ".hg")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		target := filepath.Join(dst, ".hg", rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// looseRefs returns the refs of gitDir, all loose refs as the converter
+// writes them, and their objects.
+func looseRefs(tb testing.TB, gitDir string) map[string]string {
+	tb.Helper()
+	refs := map[string]string{}
+	if _, err := os.Stat(filepath.Join(gitDir, "packed-refs")); err == nil {
+		tb.Fatal("packed-refs: the converter writes loose refs only")
+	}
+	err := filepath.WalkDir(filepath.Join(gitDir, "refs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(gitDir, p)
+		refs[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return refs
+}
+
+// FuzzStateConvert converts the increment of a stateRepo from a state
+// made of the fuzzed bytes: the run must not fail and must give what a
+// full conversion gives (a damaged state is ignored, or its entries found
+// wrong). The seeds are the real state and damaged copies of it.
+func FuzzStateConvert(f *testing.F) {
+	hgtest.Require(f)
+	s := newStateRepo(f)
+	f.Add(s.state)
+	f.Add(s.state[:len(s.state)/2])
+	f.Fuzz(func(t *testing.T, state []byte) {
+		dir := filepath.Join(t.TempDir(), "repo")
+		copyHg(t, s.dir, dir)
+		if err := os.WriteFile(StatePath(dir), state, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&Native{}).Convert(context.Background(), dir, Options{})
+		if err != nil {
+			t.Fatalf("convert from a fuzzed state: %v", err)
+		}
+		if m, err := os.ReadFile(MapPath(dir)); err != nil || !bytes.Equal(m, s.mapFile) {
+			t.Fatalf("map:\n%s\nwant\n%s (%v)", m, s.mapFile, err)
+		}
+		if refs := looseRefs(t, GitDir(dir)); !maps.Equal(refs, s.refs) {
+			t.Fatalf("refs %v, want %v", refs, s.refs)
+		}
+		for _, c := range []struct {
+			what      string
+			got, want map[string]string
+		}{{"bookmarks", res.Bookmarks, s.res.Bookmarks}, {"tags", res.Tags, s.res.Tags}, {"branch heads", res.BranchHeads, s.res.BranchHeads}} {
+			if !maps.Equal(c.got, c.want) {
+				t.Fatalf("%s %v, want %v", c.what, c.got, c.want)
+			}
+		}
+		if res.Tip != s.res.Tip || !reflect.DeepEqual(res.Warnings, s.res.Warnings) {
+			t.Fatalf("tip %s, warnings %v; want %s, %v", res.Tip, res.Warnings, s.res.Tip, s.res.Warnings)
 		}
 	})
 }
