@@ -3,15 +3,19 @@ package convert
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
@@ -161,18 +165,34 @@ func FuzzGitConfig(f *testing.F) {
 	})
 }
 
-// FuzzStateDecode decodes arbitrary state files: no panic, no allocation
-// beyond the input's size (every count is checked against what is left),
-// and a state that decodes is encoded and decoded again to an equal one.
-// The seeds (testdata/fuzz/FuzzStateDecode) are states of small
-// conversions and truncations of them (TestWriteStateSeeds).
+// sealed returns b with its last 32 bytes (a state file's SHA-256)
+// replaced by the SHA-256 of the rest, so that fuzzed fields reach the
+// decoder rather than fail the sum.
+func sealed(b []byte) []byte {
+	end := max(len(b)-sha256.Size, 0)
+	sum := sha256.Sum256(b[:end])
+	return append(b[:end:end], sum[:]...)
+}
+
+// FuzzStateDecode decodes arbitrary state files, sealed (see sealed): no
+// panic, no allocation beyond a small multiple of the input's size (every
+// count is checked against what is left), and a state that decodes is
+// encoded and decoded again to an equal one. The seeds
+// (testdata/fuzz/FuzzStateDecode) are states of small conversions and
+// truncations of them (TestWriteStateSeeds).
 func FuzzStateDecode(f *testing.F) {
-	f.Add([]byte(stateMagic))
-	f.Add([]byte(stateMagic + "\x0a\x00"))
-	// Huge declared counts: a list of 2^62 heads, a 2^62-byte string.
-	f.Add([]byte(stateMagic + "\x0a\x00" + strings.Repeat("\x00", 20) + "\x00" + strings.Repeat("\x00", 20) + "\xfe\xff\xff\xff\xff\xff\xff\xff\x7f"))
-	f.Add([]byte(stateMagic + "\x0a\x00" + strings.Repeat("\x00", 20) + "\x00" + strings.Repeat("\x00", 20) + "\x01\x00\xfe\xff\xff\xff\xff\xff\xff\xff\x7f"))
+	head := stateMagic + "\x0c\x00" + strings.Repeat("\x00", 20) + "\x00" + strings.Repeat("\x00", 20)
+	f.Add(sealed([]byte(stateMagic + strings.Repeat("\x00", 32))))
+	// Huge declared counts: 2^62 heads, one head of a 2^62-byte branch name,
+	// a negative count.
+	f.Add(sealed([]byte(head + "\xfe\xff\xff\xff\xff\xff\xff\xff\x7f" + strings.Repeat("\x00", 32))))
+	f.Add(sealed([]byte(head + "\x02\x00\xfe\xff\xff\xff\xff\xff\xff\xff\x7f" + strings.Repeat("\x00", 32))))
+	f.Add(sealed([]byte(head + "\x01" + strings.Repeat("\x00", 32))))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if st := decodeState(data); st != nil && !bytes.Equal(data, sealed(data)) {
+			t.Fatal("a state whose sum is wrong decoded")
+		}
+		data = sealed(data)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		st := decodeState(data)
@@ -309,15 +329,25 @@ func looseRefs(tb testing.TB, gitDir string) map[string]string {
 }
 
 // FuzzStateConvert converts the increment of a stateRepo from a state
-// made of the fuzzed bytes: the run must not fail and must give what a
-// full conversion gives (a damaged state is ignored, or its entries found
-// wrong). The seeds are the real state and damaged copies of it.
+// made of the fuzzed bytes. The run must not fail, and must give what a
+// full conversion gives: a damaged state fails its sum and is ignored.
+// With seal, the fuzzed state gets the right sum (sealed), as a state a
+// faulty or hostile writer made: then its entries reach the converter,
+// which trusts some of them (the branches of heads, the commits of
+// bookmarks, the exporter's trees), so the run must only not panic nor
+// fail. The seeds are the real state and damaged copies of it.
 func FuzzStateConvert(f *testing.F) {
 	hgtest.Require(f)
 	s := newStateRepo(f)
-	f.Add(s.state)
-	f.Add(s.state[:len(s.state)/2])
-	f.Fuzz(func(t *testing.T, state []byte) {
+	f.Add(s.state, false)
+	f.Add(s.state, true)
+	for name, st := range stateMutations(f, s.state) {
+		f.Add(st, strings.HasPrefix(name, "sealed-"))
+	}
+	f.Fuzz(func(t *testing.T, state []byte, seal bool) {
+		if seal {
+			state = sealed(state)
+		}
 		dir := filepath.Join(t.TempDir(), "repo")
 		copyHg(t, s.dir, dir)
 		if err := os.WriteFile(StatePath(dir), state, 0o644); err != nil {
@@ -325,7 +355,10 @@ func FuzzStateConvert(f *testing.F) {
 		}
 		res, err := (&Native{}).Convert(context.Background(), dir, Options{})
 		if err != nil {
-			t.Fatalf("convert from a fuzzed state: %v", err)
+			t.Fatalf("convert from a fuzzed state (sealed %t): %v", seal, err)
+		}
+		if seal && !bytes.Equal(state, s.state) {
+			return // what the state holds is trusted (the branches of heads, say): only no panic and no error
 		}
 		if m, err := os.ReadFile(MapPath(dir)); err != nil || !bytes.Equal(m, s.mapFile) {
 			t.Fatalf("map:\n%s\nwant\n%s (%v)", m, s.mapFile, err)
@@ -345,4 +378,132 @@ func FuzzStateConvert(f *testing.F) {
 			t.Fatalf("tip %s, warnings %v; want %s, %v", res.Tip, res.Warnings, s.res.Tip, s.res.Warnings)
 		}
 	})
+}
+
+// stateMutations returns states made from the real state st of a
+// stateRepo: damaged (the sum no longer matches) and, sealed, with
+// entries a faulty writer could leave: revisions beyond the changelog or
+// negative, nodes that are not those of their revisions, lists out of
+// order, counts that disagree.
+func stateMutations(tb testing.TB, st []byte) map[string][]byte {
+	tb.Helper()
+	out := map[string][]byte{}
+	// Damaged: a branch name of the heads changed ("default" → " efault"),
+	// the last byte flipped, cut short.
+	if i := bytes.Index(st, []byte("\x0edefault")); i >= 0 {
+		b := bytes.Clone(st)
+		b[i+1] = ' '
+		out["damaged-head-branch"] = b
+	}
+	flipped := bytes.Clone(st)
+	flipped[len(flipped)-1] ^= 1
+	out["damaged-sum"] = flipped
+	out["damaged-cut"] = st[:len(st)-sha256.Size-1]
+	edit := func(name string, change func(s *runState)) {
+		s := decodeState(st)
+		if s == nil {
+			tb.Fatal("the state of a conversion does not decode")
+		}
+		change(s)
+		out["sealed-"+name] = s.encode()
+	}
+	const far = 1 << 40
+	edit("bookmark-rev-beyond-tip", func(s *runState) {
+		for i := range s.Bookmarks {
+			s.Bookmarks[i].Rev = far
+		}
+	})
+	edit("bookmark-rev-negative", func(s *runState) {
+		for i := range s.Bookmarks {
+			s.Bookmarks[i].Rev = -far
+		}
+	})
+	edit("bookmarks-unsorted", func(s *runState) { slices.Reverse(s.Bookmarks) })
+	edit("scanned-beyond-tip", func(s *runState) { s.Scanned = far })
+	edit("scanned-negative", func(s *runState) { s.Scanned = -1 })
+	edit("heads-beyond-scanned", func(s *runState) {
+		s.Heads = append(s.Heads, headState{Rev: s.Scanned, Branch: "default"})
+	})
+	edit("heads-negative", func(s *runState) { s.Heads = append([]headState{{Rev: -5}}, s.Heads...) })
+	edit("topo-beyond-scanned", func(s *runState) { s.TopoHeads = append(s.TopoHeads, nodeRev{Rev: far}) })
+	edit("excluded-beyond-tip", func(s *runState) { s.Excluded = append(s.Excluded, far, -1) })
+	edit("known-wrong", func(s *runState) {
+		for i := range s.Known {
+			s.Known[i].Rev = far
+		}
+		s.Known = append(s.Known, nodeRev{s.ScannedTip, -far}, nodeRev{hg.Node{1}, 0})
+	})
+	edit("tagfnodes-unknown", func(s *runState) {
+		for i := range s.TagFnodes {
+			s.TagFnodes[i].File = hg.Node{0xff}
+		}
+	})
+	edit("mapped-odd", func(s *runState) { s.Mapped = append(s.Mapped, 1, 2, 3) })
+	edit("maplines-huge", func(s *runState) { s.MapLines = far })
+	edit("refs-disagree", func(s *runState) {
+		s.RefNames = append(s.RefNames, "refs/tags/zzz")
+		s.RefDirTimes = nil
+	})
+	edit("exporter-nonsense", func(s *runState) {
+		s.Dirs = append(s.Dirs, dirState{Path: "a/../..", Entries: []entryState{{Name: "", Mode: 0o7777777}}})
+		s.Links = append(s.Links, linkState{Path: "/"})
+		s.Manifest = append(s.Manifest, hg.ManifestEntry{Path: "", Flags: 'q'})
+		s.LastManifest = hg.Node{2}
+	})
+	edit("last-unknown", func(s *runState) { s.Last = hg.Node{3} })
+	return out
+}
+
+// TestWriteStateSeeds writes the seeds of FuzzStateDecode and
+// FuzzStateConvert to testdata/fuzz, when CONVERT_WRITE_STATE_SEEDS is
+// set: the states of stateRepo's conversion and of its increment,
+// truncations of them, and stateMutations.
+func TestWriteStateSeeds(t *testing.T) {
+	if os.Getenv("CONVERT_WRITE_STATE_SEEDS") == "" {
+		t.Skip("writes the state seeds of testdata/fuzz when CONVERT_WRITE_STATE_SEEDS is set")
+	}
+	s := newStateRepo(t)
+	dir := filepath.Join(t.TempDir(), "repo")
+	copyHg(t, s.dir, dir)
+	if _, err := (&Native{}).Convert(context.Background(), dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(StatePath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(target, name string, values ...any) {
+		var b strings.Builder
+		b.WriteString("go test fuzz v1\n")
+		for _, v := range values {
+			switch v := v.(type) {
+			case []byte:
+				fmt.Fprintf(&b, "[]byte(%q)\n", v)
+			case bool:
+				fmt.Fprintf(&b, "bool(%t)\n", v)
+			}
+		}
+		d := filepath.Join("testdata", "fuzz", target)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, name), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, st := range map[string][]byte{"state": s.state, "state-after-increment": after} {
+		write("FuzzStateDecode", name, st)
+		body := st[:len(st)-sha256.Size]
+		for _, cut := range []int{len(stateMagic) + 1, len(body) / 3, len(body) / 2, len(body) - 1} {
+			write("FuzzStateDecode", fmt.Sprintf("%s-cut-%d", name, cut), sealed(append(body[:cut:cut], make([]byte, sha256.Size)...)))
+		}
+	}
+	write("FuzzStateConvert", "state", s.state, false)
+	write("FuzzStateConvert", "state-sealed", s.state, true)
+	for name, st := range stateMutations(t, s.state) {
+		write("FuzzStateConvert", name, st, strings.HasPrefix(name, "sealed-"))
+		if strings.HasPrefix(name, "sealed-") {
+			write("FuzzStateDecode", name, st)
+		}
+	}
 }

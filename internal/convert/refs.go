@@ -175,6 +175,16 @@ func describe(repo *hg.Repo, byHg commitOf, res *Result, known map[int]branchInf
 		heads[i] = hg.HeadRev{Rev: h.Rev, Node: h.Node}
 	}
 	tags, err := repo.TagsAt(heads, exNodes, fnodes)
+	if err != nil && prior != nil && len(prior.TagFnodes) > 0 {
+		// A .hgtags revision of prior's the filelog lacks (a faulty
+		// state): every head's is read from its manifest instead, or the
+		// run would fail, and every next one from the same state.
+		fnodes = &hg.TagFnodes{Old: maps.Clone(tagFnodes), New: map[hg.Node]hg.Node{}}
+		if fnodes.Old == nil {
+			fnodes.Old = map[hg.Node]hg.Node{}
+		}
+		tags, err = repo.TagsAt(heads, exNodes, fnodes)
+	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("convert: %w", err)
 	}

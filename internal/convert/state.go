@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,16 +23,21 @@ import (
 // the blobs they reuse) so that a small increment costs in proportion to
 // what is new, not to the history. It is a cache: absent, unreadable, of
 // another version or out of step with the map, it is ignored and rebuilt
-// by a full scan. hg-git neither reads nor writes it.
+// by a full scan. It ends in the SHA-256 of what precedes it, so that a
+// damaged state (a torn write, a flipped bit) is ignored too rather than
+// trusted: most of what it holds (branches of heads, bookmarks' commits,
+// the exporter's trees) is not checked against the repository again.
+// hg-git neither reads nor writes it.
 const StateFile = "git-synchroniser-state"
 
 // stateVersion changes whenever the encoding or meaning of runState does.
 // A state of another version is not read: the run rebuilds it (as for a
 // missing state) and writes the current one.
-const stateVersion = 5
+const stateVersion = 6
 
-// stateMagic starts the file, before the runState (state_codec.go).
-const stateMagic = "synchroniser convert state 5\n"
+// stateMagic starts the file, before the runState (state_codec.go) and
+// its SHA-256.
+const stateMagic = "synchroniser convert state 6\n"
 
 // runState is the content of StateFile.
 type runState struct {
@@ -160,11 +166,13 @@ func loadState(path string) *runState {
 // decodeState decodes the content of a state file (nil when it cannot be
 // used).
 func decodeState(b []byte) *runState {
-	if !bytes.HasPrefix(b, []byte(stateMagic)) {
+	end := len(b) - sha256.Size
+	if end < len(stateMagic) || !bytes.HasPrefix(b, []byte(stateMagic)) || sha256.Sum256(b[:end]) != [sha256.Size]byte(b[end:]) {
 		return nil
 	}
+	body := b[len(stateMagic):end]
 	var st runState
-	c := &stateCodec{dec: true, buf: b[len(stateMagic):], all: string(b[len(stateMagic):])}
+	c := &stateCodec{dec: true, buf: body, all: string(body)}
 	st.walk(c)
 	st.encodedSize = len(b)
 	if c.bad || len(c.buf) != 0 || st.Version != stateVersion {
@@ -195,7 +203,8 @@ func (st *runState) save(path string) error {
 func (st *runState) encode() []byte {
 	c := &stateCodec{buf: append(make([]byte, 0, st.encodedSize+st.encodedSize/8+4096), stateMagic...)}
 	st.walk(c)
-	return c.buf
+	sum := sha256.Sum256(c.buf)
+	return append(c.buf, sum[:]...)
 }
 
 // removeState deletes a state that may no longer match (before the map
