@@ -339,6 +339,16 @@ func looseRefs(tb testing.TB, gitDir string) map[string]string {
 func FuzzStateConvert(f *testing.F) {
 	hgtest.Require(f)
 	s := newStateRepo(f)
+	// The real state is used: the increment scans nothing again.
+	dir := filepath.Join(f.TempDir(), "repo")
+	copyHg(f, s.dir, dir)
+	res, err := (&Native{}).Convert(context.Background(), dir, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if res.Converted != 1 || res.FullScans != 0 {
+		f.Fatalf("increment from the real state: converted %d with %d full scans, want 1 with none", res.Converted, res.FullScans)
+	}
 	f.Add(s.state, false)
 	f.Add(s.state, true)
 	for name, st := range stateMutations(f, s.state) {
