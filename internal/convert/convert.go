@@ -533,7 +533,7 @@ func (c *converter) startFrom(ctx context.Context, rd *reader, firstRev int) err
 			return err
 		}
 		if n, _ := c.repo.Changelog().Node(p1); p1 >= 0 && n == st.Last {
-			if c.m.has(n) {
+			if c.m.has(n) && st.seedManifest(c.repo) {
 				c.restoreExporter(st, rd, p1)
 				return nil
 			}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
@@ -247,14 +248,14 @@ func newStateRepo(tb testing.TB) *stateRepo {
 	r.Commit(hgtest.WithParent("1"), hgtest.WithBranch("side"), hgtest.WithFile("dir/sub/b", "side\n"), hgtest.WithBookmark("bad..name"))
 	r.Update("main")
 	r.Run("merge", "-q", "--tool", "internal:local", "side")
-	r.Commit(hgtest.WithMessage("merge side"), hgtest.WithBookmark("main"))
+	merge := r.Commit(hgtest.WithMessage("merge side"), hgtest.WithBookmark("main"))
+	r.Run("bookmark", "-q", "--inactive")
 	r.Commit(hgtest.WithFile("secret", "s\n"), hgtest.WithBookmark("hidden"))
 	r.Run("phase", "-q", "--force", "--secret", "-r", ".")
-	r.Update("main")
 	if _, err := (&Native{}).Convert(context.Background(), r.Dir, Options{}); err != nil {
 		tb.Fatal(err)
 	}
-	r.Commit(hgtest.WithFile("dir/sub/b", "3\n"), hgtest.WithBookmark("main"))
+	r.Commit(hgtest.WithParent(merge), hgtest.WithFile("dir/sub/b", "3\n"), hgtest.WithBookmark("main"))
 	state, err := os.ReadFile(StatePath(r.Dir))
 	if err != nil {
 		tb.Fatal(err)
@@ -459,6 +460,17 @@ func stateMutations(tb testing.TB, st []byte) map[string][]byte {
 		s.Links = append(s.Links, linkState{Path: "/"})
 		s.Manifest = append(s.Manifest, hg.ManifestEntry{Path: "", Flags: 'q'})
 		s.LastManifest = hg.Node{2}
+	})
+	edit("exporter-trees-nonsense", func(s *runState) {
+		for i := range s.Dirs {
+			s.Dirs[i].Path += "/x"
+			s.Dirs[i].Valid = !s.Dirs[i].Valid
+			s.Dirs[i].Entries = append(s.Dirs[i].Entries, entryState{Name: "a/b", Mode: 1}, entryState{Name: "", Mode: 0o40000})
+		}
+		s.Dirs = append(s.Dirs, dirState{Path: "", Valid: true}, dirState{Path: "dir"})
+		s.Links = append(s.Links, linkState{Path: "dir/sub/b"}, linkState{Path: ""})
+		s.Blobs = append(s.Blobs[len(s.Blobs)/2:], blobState{Node: hg.Node{4}})
+		s.Root = git.Hash{5}
 	})
 	edit("last-unknown", func(s *runState) { s.Last = hg.Node{3} })
 	return out

@@ -289,11 +289,19 @@ func (c *converter) restoreExporter(st *runState, rd *reader, rev int) {
 		rd.seen[b.Node] = struct{}{}
 	}
 	rd.prev, rd.prevOK, rd.prevRv = st.Manifest, true, rev
-	// The next manifest is most likely stored as a delta against this one:
-	// with its text cached, its delta chain is not read.
-	if st.LastManifest != hg.NullNode {
-		c.repo.SeedManifest(st.LastManifest, st.Manifest)
+}
+
+// seedManifest reports whether st.Manifest is the manifest of node
+// st.LastManifest (hashed against the manifest log: the reader compares
+// the next manifest with it), and caches its text there: the next manifest
+// is most likely stored as a delta against it, whose chain is then not
+// read. A state whose manifest is not (damaged, or a manifest hg did not
+// write sorted) is not restored.
+func (st *runState) seedManifest(repo *hg.Repo) bool {
+	if st.LastManifest == hg.NullNode {
+		return len(st.Manifest) == 0
 	}
+	return repo.SeedManifest(st.LastManifest, st.Manifest)
 }
 
 // setRefs records refs (see runState.RefNames), those d set less those
