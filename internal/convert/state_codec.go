@@ -59,13 +59,14 @@ func (c *stateCodec) bool(v *bool) {
 	*v = x != 0
 }
 
-// count codes the length n of what follows; decoding, it returns the
-// length read, which is at most what is left (every element takes a byte
-// or more).
-func (c *stateCodec) count(n int) int {
+// count codes the length n of what follows, elements of size bytes or
+// more each; decoding, it returns the length read, of which the elements
+// fit in what is left: a damaged count fails rather than allocates more
+// than a small multiple of the input.
+func (c *stateCodec) count(n, size int) int {
 	x := int64(n)
 	c.varint(&x)
-	if c.dec && (x < 0 || x > int64(len(c.buf))) {
+	if c.dec && (x < 0 || x > int64(len(c.buf)/size)) {
 		c.fail()
 	}
 	if c.bad {
@@ -92,7 +93,7 @@ func (c *stateCodec) fixed(p []byte) {
 }
 
 func (c *stateCodec) bytes(v *[]byte) {
-	n := c.count(len(*v))
+	n := c.count(len(*v), 1)
 	if !c.dec {
 		c.buf = append(c.buf, *v...)
 	} else if !c.bad {
@@ -102,7 +103,7 @@ func (c *stateCodec) bytes(v *[]byte) {
 }
 
 func (c *stateCodec) str(v *string) {
-	n := c.count(len(*v))
+	n := c.count(len(*v), 1)
 	if !c.dec {
 		c.buf = append(c.buf, *v...)
 	} else if !c.bad {
@@ -116,9 +117,10 @@ func (c *stateCodec) str(v *string) {
 	}
 }
 
-// list codes a slice, each element with each (a nil slice when empty).
-func list[T any](c *stateCodec, s *[]T, each func(*T)) {
-	n := c.count(len(*s))
+// list codes a slice, each element (of size encoded bytes or more) with
+// each (a nil slice when empty).
+func list[T any](c *stateCodec, s *[]T, size int, each func(*T)) {
+	n := c.count(len(*s), size)
 	if c.dec {
 		*s = nil
 		if n > 0 {
@@ -137,15 +139,15 @@ func (st *runState) walk(c *stateCodec) {
 	c.fixed(st.MapLast[:])
 	c.int(&st.Scanned)
 	c.fixed(st.ScannedTip[:])
-	list(c, &st.Heads, func(h *headState) { c.int(&h.Rev); c.str(&h.Branch); c.bool(&h.Closed) })
-	list(c, &st.Excluded, c.int)
-	list(c, &st.TopoHeads, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
-	list(c, &st.TagFnodes, func(f *tagFnode) { c.fixed(f.Changeset[:]); c.fixed(f.File[:]) })
-	list(c, &st.Known, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
+	list(c, &st.Heads, 3, func(h *headState) { c.int(&h.Rev); c.str(&h.Branch); c.bool(&h.Closed) })
+	list(c, &st.Excluded, 1, c.int)
+	list(c, &st.TopoHeads, 21, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
+	list(c, &st.TagFnodes, 40, func(f *tagFnode) { c.fixed(f.Changeset[:]); c.fixed(f.File[:]) })
+	list(c, &st.Known, 21, func(k *nodeRev) { c.fixed(k.Node[:]); c.int(&k.Rev) })
 	c.bool(&st.BookmarksRead)
 	c.fixed(st.BookmarksSum[:])
 	c.str(&st.BookmarksSuffix)
-	list(c, &st.Bookmarks, func(b *bookmarkState) {
+	list(c, &st.Bookmarks, 43, func(b *bookmarkState) {
 		c.str(&b.Name)
 		c.fixed(b.Node[:])
 		c.int(&b.Rev)
@@ -153,28 +155,28 @@ func (st *runState) walk(c *stateCodec) {
 		c.bool(&b.Valid)
 	})
 	c.bytes(&st.Mapped)
-	list(c, &st.RefNames, c.str)
+	list(c, &st.RefNames, 1, c.str)
 	c.bytes(&st.RefCommits)
-	list(c, &st.HeadsFailed, c.str)
-	list(c, &st.RefDirs, c.str)
-	list(c, &st.RefDirTimes, c.varint)
-	list(c, &st.Skipped, func(n *hg.Node) { c.fixed(n[:]) })
+	list(c, &st.HeadsFailed, 1, c.str)
+	list(c, &st.RefDirs, 1, c.str)
+	list(c, &st.RefDirTimes, 1, c.varint)
+	list(c, &st.Skipped, 20, func(n *hg.Node) { c.fixed(n[:]) })
 	c.fixed(st.Last[:])
 	c.fixed(st.LastManifest[:])
 	c.fixed(st.Root[:])
-	list(c, &st.Dirs, func(d *dirState) {
+	list(c, &st.Dirs, 23, func(d *dirState) {
 		c.str(&d.Path)
 		c.fixed(d.Hash[:])
 		c.bool(&d.Valid)
-		list(c, &d.Entries, func(e *entryState) { c.str(&e.Name); c.uint32(&e.Mode); c.fixed(e.Hash[:]) })
+		list(c, &d.Entries, 22, func(e *entryState) { c.str(&e.Name); c.uint32(&e.Mode); c.fixed(e.Hash[:]) })
 	})
-	list(c, &st.Links, func(l *linkState) { c.str(&l.Path); c.fixed(l.Hash[:]) })
-	list(c, &st.Manifest, func(e *hg.ManifestEntry) {
+	list(c, &st.Links, 21, func(l *linkState) { c.str(&l.Path); c.fixed(l.Hash[:]) })
+	list(c, &st.Manifest, 22, func(e *hg.ManifestEntry) {
 		c.str(&e.Path)
 		c.fixed(e.Node[:])
 		flags := uint32(e.Flags)
 		c.uint32(&flags)
 		e.Flags = byte(flags)
 	})
-	list(c, &st.Blobs, func(b *blobState) { c.fixed(b.Node[:]); c.fixed(b.Hash[:]) })
+	list(c, &st.Blobs, 40, func(b *blobState) { c.fixed(b.Node[:]); c.fixed(b.Hash[:]) })
 }
