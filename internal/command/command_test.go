@@ -181,6 +181,7 @@ func TestRedactText(t *testing.T) {
 		{"ssh://git@host/x", "ssh://xxxxx@host/x"},
 		{"no url here TOKEN", "no url here ***"},
 		{"a  https://u:p@h\n\tb@c https://h/p@q", "a  https://xxxxx@h\n\tb@c https://h/p@q"},
+		{"from https://h/r//u:pw@mirror/x", "from https://h/r//xxxxx@mirror/x"},
 		{"", ""},
 	} {
 		if got := RedactText(tc.in, "TOKEN"); got != tc.want {
@@ -200,7 +201,13 @@ func TestRedact(t *testing.T) {
 		"https://tok3n@example.org/r":                      "https://example.org/r",
 		"ss/h://git:s3cret@examvle.org/r":                  "ss/h://xxxxx@examvle.org/r", // found by FuzzRedact
 		"a/b://u:pw@h/p#x://c:d@i":                         "a/b://xxxxx@h/p#x://xxxxx@i",
+		"ss/:/://g:s3cret@h\x96org/r//g:s3cret@h\x96org/r": "ss/:/://xxxxx@h\x96org/r//xxxxx@h\x96org/r", // found by FuzzRedact: scheme-relative too
 		"https://u:p@[::1":                                 "(unparsable URL)",
+		"A0://:s3cret@#:s3cret@0":                          "a0:#:xxxxx@0",        // found by FuzzRedact: the password again in the fragment
+		"https://u:p@h/p":                                  "https://h/p",         // a short password is not scrubbed from the path
+		"A:://:0000@":                                      "A:://xxxxx@",         // found by FuzzRedact: opaque to url.Parse
+		"#://:s3cret@#:s3cret@0":                           "#://xxxxx@#:xxxxx@0", // found by FuzzRedact: the password again after the authority
+		"https://h/p@q":                                    "https://h/p@q",
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -17,20 +17,32 @@ func Redact(raw string) string {
 		if err != nil && strings.Contains(raw, "@") && strings.Contains(raw, "://") {
 			return "(unparsable URL)"
 		}
-		if u != nil && u.Scheme == "" && strings.Contains(raw, "@") {
-			// Not a URL to url.Parse ("ss/h://u:pw@host" is a path to it),
-			// but maybe to a reader of the log: scrub what looks like userinfo.
+		if u != nil && strings.Contains(raw, "@") {
+			// No userinfo to url.Parse ("ss/h://u:pw@host" is a path to it,
+			// "a:://u:pw@h" opaque), but maybe to a reader of the log: scrub
+			// what looks like userinfo.
 			return redactAuthorities(raw)
 		}
 		return raw
 	}
+	pw, _ := u.User.Password()
 	if u.Scheme == "ssh" && u.User.Username() != "" {
 		u.User = url.User(u.User.Username()) // the ssh user is no secret; a password is
 	} else {
 		u.User = nil // https://TOKEN@host: the user may be the secret
 	}
-	return u.String()
+	out := u.String()
+	if len(pw) >= minScrubbed {
+		// The same text elsewhere in the URL (a path, a fragment) is the
+		// secret too, wherever it stands.
+		out = strings.ReplaceAll(out, pw, "xxxxx")
+	}
+	return out
 }
+
+// minScrubbed is the shortest password Redact also removes from the rest
+// of its URL (a shorter one would take ordinary letters with it).
+const minScrubbed = 4
 
 // RedactText hides secrets (each replaced by "***") and the userinfo of
 // every URL (replaced by "xxxxx") in s, a message a program wrote.
@@ -75,26 +87,38 @@ func redactURLWords(s string) string {
 }
 
 // redactAuthorities replaces the userinfo of every "scheme://user:pw@host"
-// look-alike in s with "xxxxx".
+// look-alike in s with "xxxxx", and of every scheme-relative
+// "//user:pw@host" too (a reader of the log would take it for one).
+// A password found there is removed wherever else it stands in s, as
+// Redact does.
 func redactAuthorities(s string) string {
 	var b strings.Builder
+	var passwords []string
 	for {
-		i := strings.Index(s, "://")
+		i := strings.Index(s, "//")
 		if i < 0 {
 			b.WriteString(s)
-			return b.String()
+			break
 		}
-		b.WriteString(s[:i+3])
-		s = s[i+3:]
+		b.WriteString(s[:i+2])
+		s = s[i+2:]
 		end := strings.IndexAny(s, "/?#")
 		if end < 0 {
 			end = len(s)
 		}
 		if at := strings.LastIndexByte(s[:end], '@'); at >= 0 {
+			if _, pw, ok := strings.Cut(s[:at], ":"); ok && len(pw) >= minScrubbed {
+				passwords = append(passwords, pw)
+			}
 			b.WriteString("xxxxx")
 			s = s[at:]
 		}
 	}
+	out := b.String()
+	for _, pw := range passwords {
+		out = strings.ReplaceAll(out, pw, "xxxxx")
+	}
+	return out
 }
 
 var shellSafePath = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
