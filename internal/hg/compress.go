@@ -100,6 +100,13 @@ func (rl *Revlog) decompress(chunk, dst []byte, rawsize int32, exact bool) ([]by
 	return out, nil
 }
 
+// decodesFresh reports whether chunk is compressed (zlib or zstd), so that
+// decompress returns new bytes rather than a view of the chunk, which
+// lives in the revlog's read buffer.
+func decodesFresh(chunk []byte) bool {
+	return len(chunk) > 0 && (chunk[0] == 'x' || chunk[0] == '(')
+}
+
 // fullBuffer returns an empty buffer for a full text of up to n bytes:
 // dst when it has room, a new one of n bytes when dst is nil (the text's
 // own), else a new one with an eighth of headroom (a scratch buffer kept

@@ -666,7 +666,7 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 			dst = *s
 		}
 		t, err := rl.decompress(chunks[i], dst, rl.ent(base).rawsize, true)
-		if c := chunks[i]; i > 0 && err == nil && cap(t) > cap(dst) && len(c) > 0 && (c[0] == 'x' || c[0] == '(') {
+		if i > 0 && err == nil && cap(t) > cap(dst) && decodesFresh(chunks[i]) {
 			getScratch()[i&1] = t[:0] // grown (a raw chunk is a view of the read buffer)
 		}
 		if err != nil {
@@ -677,8 +677,7 @@ func (rl *Revlog) revision(rev int, last *Delta) ([]byte, error) {
 		}
 		text = t
 		if i == 0 {
-			c := chunks[i]
-			rl.remember(rev, text, !rl.stableChunks() || len(c) > 0 && (c[0] == 'x' || c[0] == '('))
+			rl.remember(rev, text, !rl.stableChunks() || decodesFresh(chunks[i]))
 			return text, nil
 		}
 		i--
@@ -731,7 +730,7 @@ func (rl *Revlog) deltaAt(r int, chunk []byte) ([]byte, error) {
 	if err != nil {
 		return nil, corruptf("hg: read %s: rev %d: %w", rl.name, r, err)
 	}
-	if len(chunk) > 0 && (chunk[0] == 'x' || chunk[0] == '(') {
+	if decodesFresh(chunk) {
 		rl.deltas.put(rl.name, r, d)
 		if cap(d) > cap(rl.delta) {
 			// Keep a larger decompression buffer (never a raw chunk,
