@@ -48,6 +48,15 @@ func commitChain(t *testing.T, gitDir string, parent Hash, n int, label string) 
 	return out
 }
 
+// localSource is what local push and seed tests start from: a context, a
+// Runner that takes file remotes, and a bare repository holding a chain of
+// n commits labelled label, oldest first.
+func localSource(t *testing.T, n int, label string) (context.Context, *Runner, string, []Hash) {
+	t.Helper()
+	src := newBare(t)
+	return testCtx(t), &Runner{AllowFile: true}, src, commitChain(t, src, ZeroHash, n, label)
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -621,10 +630,8 @@ func TestRunnerBoundsOutput(t *testing.T) {
 // whose checked-out branch the remote refuses to update.
 func TestRunnerPushRemoteRejected(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	r := &Runner{AllowFile: true}
-	src := newBare(t)
-	tip := commitChain(t, src, ZeroHash, 1, "rejected")[0]
+	ctx, r, src, chain := localSource(t, 1, "rejected")
+	tip := chain[0]
 	if err := r.UpdateRefs(ctx, src, map[string]Hash{"refs/heads/master": tip, "refs/heads/side": tip}); err != nil {
 		t.Fatal(err)
 	}

@@ -24,10 +24,7 @@ func objectNames(t *testing.T, gitDir string) []string {
 // path and a file:// URL.
 func TestSeedLocal(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	r := &Runner{AllowFile: true}
-	src := newBare(t)
-	base := commitChain(t, src, ZeroHash, 3, "base")
+	ctx, r, src, base := localSource(t, 3, "base")
 	tip := commitChain(t, src, base[2], 4, "more")[3] // a second pack
 	unreached := commitChain(t, src, base[1], 2, "unreached")[1]
 	// Two incompressible blobs of 700 KiB on top.
@@ -122,10 +119,7 @@ func TestSeedLocal(t *testing.T) {
 // allow is refused.
 func TestSeedLocalRefused(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	r := &Runner{AllowFile: true}
-	src := newBare(t)
-	chain := commitChain(t, src, ZeroHash, 2, "refused")
+	ctx, r, src, chain := localSource(t, 2, "refused")
 
 	dest := newBare(t)
 	commitChain(t, dest, ZeroHash, 2, "refused") // the same commits

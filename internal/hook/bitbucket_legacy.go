@@ -31,19 +31,13 @@ import (
 // what it accepts, see PushEvent.CheckSCM.
 func ParseBitbucketLegacy(r *http.Request, cfg Config) (*PushEvent, error) {
 	const provider = "bitbucket-legacy"
-	if err := start(provider, r, cfg); err != nil {
-		return nil, err
-	}
-	if cfg.Secret != "" {
-		var got string
-		if r.URL != nil {
-			got = r.URL.Query().Get("token")
+	queryToken := func() string {
+		if r.URL == nil {
+			return ""
 		}
-		if err := checkToken(cfg.Secret, got, `"token" query parameter`); err != nil {
-			return nil, err
-		}
+		return r.URL.Query().Get("token")
 	}
-	body, err := readBody(r, cfg.maxBody())
+	body, err := receive(provider, r, cfg, tokenCheck(cfg, queryToken, `"token" query parameter`))
 	if err != nil {
 		return nil, err
 	}

@@ -26,20 +26,16 @@ import (
 // or X-Request-ID header, else the "delivery" field.
 func ParseGeneric(r *http.Request, cfg Config) (*PushEvent, error) {
 	const provider = "generic"
-	if err := start(provider, r, cfg); err != nil {
-		return nil, err
-	}
-	if cfg.Secret == "" {
-		return nil, errorf(http.StatusUnauthorized, nil, "the generic webhook endpoint has no token configured")
-	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		token = ""
-	}
-	if err := checkToken(cfg.Secret, strings.TrimSpace(token), "bearer token (Authorization: Bearer ...)"); err != nil {
-		return nil, err
-	}
-	body, err := readBody(r, cfg.maxBody())
+	body, err := receive(provider, r, cfg, func() error {
+		if cfg.Secret == "" {
+			return errorf(http.StatusUnauthorized, nil, "the generic webhook endpoint has no token configured")
+		}
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			token = ""
+		}
+		return checkToken(cfg.Secret, strings.TrimSpace(token), "bearer token (Authorization: Bearer ...)")
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -25,10 +25,7 @@ func ParseGogs(r *http.Request, cfg Config) (*PushEvent, error) {
 // parseGitea handles the Gogs family; prefixes are the header families the
 // provider sends, preferred first.
 func parseGitea(provider string, prefixes []string, r *http.Request, cfg Config) (*PushEvent, error) {
-	if err := start(provider, r, cfg); err != nil {
-		return nil, err
-	}
-	body, err := readBody(r, cfg.maxBody())
+	body, err := receive(provider, r, cfg)
 	if err != nil {
 		return nil, err
 	}

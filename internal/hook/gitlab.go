@@ -26,19 +26,12 @@ func ParseHeptapod(r *http.Request, cfg Config) (*PushEvent, error) {
 }
 
 func parseGitLab(provider string, vcs scm.Kind, r *http.Request, cfg Config) (*PushEvent, error) {
-	if err := start(provider, r, cfg); err != nil {
-		return nil, err
-	}
-	if cfg.Secret != "" {
-		if err := checkToken(cfg.Secret, r.Header.Get("X-Gitlab-Token"), "X-Gitlab-Token header"); err != nil {
-			return nil, err
-		}
-	}
 	event := r.Header.Get("X-Gitlab-Event")
-	if err := sortEvent(provider, "X-Gitlab-Event", event, "", "Push Hook", "Tag Push Hook", "System Hook"); err != nil {
-		return nil, err
-	}
-	body, err := readBody(r, cfg.maxBody())
+	body, err := receive(provider, r, cfg,
+		tokenCheck(cfg, func() string { return r.Header.Get("X-Gitlab-Token") }, "X-Gitlab-Token header"),
+		func() error {
+			return sortEvent(provider, "X-Gitlab-Event", event, "", "Push Hook", "Tag Push Hook", "System Hook")
+		})
 	if err != nil {
 		return nil, err
 	}

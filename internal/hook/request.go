@@ -190,13 +190,37 @@ func checkDepth(doc []byte, max int) error {
 	return nil
 }
 
-// readSigned starts a delivery (start), reads its body and, when cfg.Secret
-// is set, checks the "sha256=<hex HMAC-SHA256>" signature in header.
-func readSigned(provider string, r *http.Request, cfg Config, header string) ([]byte, error) {
+// receive starts a delivery (start), runs in order the checks that need
+// no body (a token, the event header), then reads the body. Every provider
+// takes its body here, so none reads one it has not yet authenticated by
+// what the headers or URL allow.
+func receive(provider string, r *http.Request, cfg Config, checks ...func() error) ([]byte, error) {
 	if err := start(provider, r, cfg); err != nil {
 		return nil, err
 	}
-	body, err := readBody(r, cfg.maxBody())
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	return readBody(r, cfg.maxBody())
+}
+
+// tokenCheck is a receive check: when cfg.Secret is set, got (from what)
+// must equal it.
+func tokenCheck(cfg Config, got func() string, what string) func() error {
+	return func() error {
+		if cfg.Secret == "" {
+			return nil
+		}
+		return checkToken(cfg.Secret, got(), what)
+	}
+}
+
+// readSigned receives a delivery and, when cfg.Secret is set, checks the
+// "sha256=<hex HMAC-SHA256>" signature of its body in header.
+func readSigned(provider string, r *http.Request, cfg Config, header string) ([]byte, error) {
+	body, err := receive(provider, r, cfg)
 	if err != nil {
 		return nil, err
 	}
