@@ -13,11 +13,8 @@ import (
 // bookmarks (Bitbucket hosted hg until 2020) are given by name.
 func ParseBitbucket(r *http.Request, cfg Config) (*PushEvent, error) {
 	const provider = "bitbucket"
-	body, err := readSigned(provider, r, cfg, "X-Hub-Signature")
+	body, err := readSigned(provider, r, cfg, "X-Hub-Signature", "X-Event-Key", "diagnostics:ping", "repo:push")
 	if err != nil {
-		return nil, err
-	}
-	if err := sortEvent(provider, "X-Event-Key", r.Header.Get("X-Event-Key"), "diagnostics:ping", "repo:push"); err != nil {
 		return nil, err
 	}
 	type refState struct {

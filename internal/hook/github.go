@@ -13,11 +13,8 @@ import (
 // ErrIgnored. DeliveryID is X-GitHub-Delivery; SCM is "git".
 func ParseGitHub(r *http.Request, cfg Config) (*PushEvent, error) {
 	const provider = "github"
-	body, err := readSigned(provider, r, cfg, "X-Hub-Signature-256")
+	body, err := readSigned(provider, r, cfg, "X-Hub-Signature-256", "X-GitHub-Event", "ping", "push")
 	if err != nil {
-		return nil, err
-	}
-	if err := sortEvent(provider, "X-GitHub-Event", r.Header.Get("X-GitHub-Event"), "ping", "push"); err != nil {
 		return nil, err
 	}
 	var p pushDoc[githubOwner, githubPusher]

@@ -217,17 +217,23 @@ func tokenCheck(cfg Config, got func() string, what string) func() error {
 	}
 }
 
-// readSigned receives a delivery and, when cfg.Secret is set, checks the
-// "sha256=<hex HMAC-SHA256>" signature of its body in header.
-func readSigned(provider string, r *http.Request, cfg Config, header string) ([]byte, error) {
+// readSigned receives a delivery signed as GitHub signs: when cfg.Secret is
+// set, the "sha256=<hex HMAC-SHA256>" of its body in sigHeader must match.
+// Then, and only then, it is sorted by the event in eventHeader (sortEvent
+// with ping and push), so that an unsigned request learns nothing of which
+// events are taken.
+func readSigned(provider string, r *http.Request, cfg Config, sigHeader, eventHeader, ping string, push ...string) ([]byte, error) {
 	body, err := receive(provider, r, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Secret != "" {
-		if err := checkHMAC(cfg.Secret, body, header, r.Header.Get(header), "sha256="); err != nil {
+		if err := checkHMAC(cfg.Secret, body, sigHeader, r.Header.Get(sigHeader), "sha256="); err != nil {
 			return nil, err
 		}
+	}
+	if err := sortEvent(provider, eventHeader, r.Header.Get(eventHeader), ping, push...); err != nil {
+		return nil, err
 	}
 	return body, nil
 }

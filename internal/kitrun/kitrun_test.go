@@ -62,3 +62,13 @@ func TestBufferConcurrentWrites(t *testing.T) {
 		t.Errorf("len = %d, want 800", got)
 	}
 }
+
+func TestTail(t *testing.T) {
+	t.Parallel()
+	const log = "one\ntwo\nthree"
+	for n, want := range []string{"", "three", "two\nthree", log, log} {
+		if got := Tail(log, n); got != want {
+			t.Errorf("Tail(%q, %d) = %q, want %q", log, n, got, want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hg"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
+	"github.com/synchroniser/synchroniser/internal/kitrun"
 	"github.com/synchroniser/synchroniser/internal/mirror"
 	"github.com/synchroniser/synchroniser/internal/queue"
 	"github.com/synchroniser/synchroniser/internal/scm"
@@ -130,75 +131,44 @@ func (h *hgSyncer) Sync(ctx context.Context, name string, _ queue.Trigger) (*que
 	return rr, nil
 }
 
-// process is a worker subprocess.
-type process struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-}
-
-func startWorker(t *testing.T, spec workerSpec) *process {
+// startWorker starts the test binary as a worker process (kitrun.Process,
+// in a process group of its own) and waits until its queue has started.
+// The test's end kills what is still running.
+func startWorker(t *testing.T, spec workerSpec) *kitrun.Process {
 	t.Helper()
 	raw, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(t.TempDir(), spec.ID+".log")
-	logFile, err := os.Create(logPath)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(testEnv(), workerEnv+"="+string(raw))
+	log := &kitrun.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	p, err := kitrun.Start("worker "+spec.ID, cmd, log.String)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(testEnv(), workerEnv+"="+string(raw))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("log of worker %s:\n%s", spec.ID, kitrun.Tail(log.String(), 60))
+		}
+	})
+	if err := p.WaitOutput("queue started", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		cmd.Wait() //nolint:errcheck // the exit status is checked through done
-		logFile.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			cmd.Process.Kill() //nolint:errcheck // ending our own child
-			<-p.done
-		}
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("log of worker %s:\n%s", spec.ID, tail(string(out), 60))
-		}
-	})
-	waitFor(t, time.Minute, "worker "+spec.ID+" to start", func() bool {
-		out, _ := os.ReadFile(logPath)
-		return strings.Contains(string(out), "queue started")
-	})
 	return p
 }
 
-// stop sends SIGTERM and waits for the worker to exit.
-func (p *process) stop(t *testing.T) {
+// stopWorker sends SIGTERM and waits for the worker's clean exit.
+func stopWorker(t *testing.T, p *kitrun.Process) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // may have exited
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("worker did not stop within 30s of SIGTERM")
+	if err := p.Term(30 * time.Second); err != nil {
+		t.Fatal(err)
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("worker exited with %d after SIGTERM", code)
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("%s exited with %d after SIGTERM", p.Name, code)
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // hookSide opens a new PostgreSQL database and a queue on it as the hook
@@ -238,7 +208,7 @@ func TestTwoWorkerProcesses(t *testing.T) {
 		srcs[m] = newSource(t, dir)
 		newDest(t, dir)
 	}
-	var workers []*process
+	var workers []*kitrun.Process
 	for _, id := range []string{"worker-a", "worker-b"} {
 		workers = append(workers, startWorker(t, workerSpec{
 			Kind: "git", DB: cfg.URL, Root: root, Cache: filepath.Join(t.TempDir(), "cache"), ID: id,
@@ -275,7 +245,7 @@ func TestTwoWorkerProcesses(t *testing.T) {
 		}
 	}
 	for _, w := range workers {
-		w.stop(t)
+		stopWorker(t, w)
 	}
 	byWorker := map[string]int{}
 	for _, m := range mirrors {
@@ -357,10 +327,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 		}
 		return total > 0 && done*3 >= total
 	})
-	if err := doomed.cmd.Process.Kill(); err != nil { // SIGKILL
-		t.Fatal(err)
-	}
-	<-doomed.done
+	doomed.Kill() // SIGKILL, to the worker and its hg and git
 	killed, _ := os.ReadFile(progress)
 	t.Logf("killed at progress %s", killed)
 	j, err := q.Job(ctx, id)
@@ -384,7 +351,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 			break
 		}
 	}
-	survivor.stop(t)
+	stopWorker(t, survivor)
 	if !j.Succeeded() {
 		t.Fatalf("job: state %s err %v runs %+v", j.State, j.Err(), j.Runs)
 	}
@@ -424,7 +391,7 @@ func TestKillWorkerDuringSync(t *testing.T) {
 	}
 	out := gittest.RunInput(t, "", shas.Bytes(), "--git-dir="+filepath.Join(hgRoot, ".hg", "git"), "cat-file", "--batch-check")
 	if strings.Contains(out, "missing") {
-		t.Fatalf("map names commits missing from the cache:\n%s", tail(out, 5))
+		t.Fatalf("map names commits missing from the cache:\n%s", kitrun.Tail(out, 5))
 	}
 
 	// An uninterrupted conversion gives the same commits.

@@ -331,7 +331,7 @@ func TestFaultDatabaseRestart(t *testing.T) {
 				break
 			}
 			if time.Now().After(end) {
-				t.Logf("log of worker:\n%s", tail(w.log.String(), 80))
+				t.Logf("log of worker:\n%s", w.tail(80))
 				t.Fatalf("%s: the webhook accepted at %v never led to a sync (runs: %d)", name, at.Format(time.StampMicro), len(runs))
 			}
 			time.Sleep(200 * time.Millisecond)

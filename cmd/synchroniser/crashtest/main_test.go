@@ -169,7 +169,7 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
-			t.Logf("log of %s:\n%s", name, tail(p.log.String(), 80))
+			t.Logf("log of %s:\n%s", name, p.tail(80))
 		}
 	})
 	want := "queue started"
@@ -185,19 +185,14 @@ func start(t *testing.T, name string, env []string, args ...string) *proc {
 	return p
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// tail is the last n lines of the process's log.
+func (p *proc) tail(n int) string { return kitrun.Tail(p.log.String(), n) }
 
 // waitLog waits until the log contains s.
 func (p *proc) waitLog(s string, d time.Duration) {
 	p.t.Helper()
 	if err := p.WaitOutput(s, d); err != nil {
-		p.t.Fatalf("%v:\n%s", err, tail(p.log.String(), 40))
+		p.t.Fatalf("%v:\n%s", err, p.tail(40))
 	}
 }
 
@@ -333,7 +328,7 @@ func waitDest(t *testing.T, d time.Duration, procs []*proc, done func() bool, fa
 	for !done() {
 		if time.Since(start) > d {
 			for _, p := range procs {
-				t.Logf("log of %s:\n%s", p.Name, tail(p.log.String(), 60))
+				t.Logf("log of %s:\n%s", p.Name, p.tail(60))
 			}
 			t.Fatal(failure())
 		}
