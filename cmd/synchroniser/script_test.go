@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/synchroniser/synchroniser/internal/gittest"
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
@@ -27,32 +29,20 @@ func TestMain(m *testing.M) {
 // and git.
 func TestScripts(t *testing.T) {
 	t.Parallel()
-	for _, prog := range []string{"hg", "git"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Fatalf("%s is required: %v", prog, err)
-		}
-	}
+	hgtest.Require(t)
+	gittest.Require(t)
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		// The kits' hg and git environments, with the script's own HOME
+		// (PATH stays the script's).
 		Setup: func(env *testscript.Env) error {
-			for k, v := range map[string]string{
-				"HOME":                env.WorkDir,
-				"XDG_CACHE_HOME":      env.WorkDir + "/.cache",
-				"HGPLAIN":             "1",
-				"HGRCPATH":            "",
-				"HGUSER":              "Test User <test@example.org>",
-				"HGENCODING":          "utf-8",
-				"GIT_CONFIG_NOSYSTEM": "1",
-				"GIT_CONFIG_GLOBAL":   "/dev/null",
-				"GIT_AUTHOR_NAME":     "Git Author",
-				"GIT_AUTHOR_EMAIL":    "git@example.org",
-				"GIT_COMMITTER_NAME":  "Git Author",
-				"GIT_COMMITTER_EMAIL": "git@example.org",
-				"GIT_AUTHOR_DATE":     "1700000000 +0000",
-				"GIT_COMMITTER_DATE":  "1700000000 +0000",
-			} {
-				env.Setenv(k, v)
+			for _, kv := range append(hgtest.Env(), gittest.Env()...) {
+				if k, v, _ := strings.Cut(kv, "="); k != "PATH" && k != "HOME" {
+					env.Setenv(k, v)
+				}
 			}
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

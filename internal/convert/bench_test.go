@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/convert"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // benchConvert measures a full native conversion of a corpus bundle: each
 // iteration converts a fresh copy whose .hg/git and map were removed.
 func benchConvert(b *testing.B, bundle string) {
-	requireHg(b)
+	hgtest.RequireHgGit(b)
 	src := unbundle(b, bundle)
 	b.ResetTimer()
 	var total int
@@ -40,7 +41,7 @@ func BenchmarkConvertFlask(b *testing.B) { benchConvert(b, "flask.hg") }
 
 // BenchmarkHgGitClick is the reference: hg-git's gexport on click.
 func BenchmarkHgGitClick(b *testing.B) {
-	requireHg(b)
+	hgtest.RequireHgGit(b)
 	src := unbundle(b, "click.hg")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -55,7 +56,7 @@ func BenchmarkHgGitClick(b *testing.B) {
 // natively in the same run and reports the speed ratio (hg-git time /
 // native time) as "x-hggit".
 func BenchmarkClickVsHgGit(b *testing.B) {
-	requireHg(b)
+	hgtest.RequireHgGit(b)
 	src := unbundle(b, "click.hg")
 	ref := copyRepo(b, src, "ref")
 	start := time.Now()

@@ -64,7 +64,7 @@ func checkAsFull(t *testing.T, what, dir string, s convert.Settings, got *conver
 // bookmark up nor writes a ref, and that moving one looks up and writes
 // that one alone; each run gives what a fresh conversion gives.
 func TestIncrementalBookmarks(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	dir := buildDag(t, 300)
 	ns := nodes(t, dir)
@@ -116,7 +116,7 @@ func TestIncrementalBookmarks(t *testing.T) {
 // a later run finds: each run gives what a fresh conversion gives, looking
 // up only the bookmarks that changed.
 func TestIncrementalBookmarksChanged(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	s := convert.Settings{BranchBookmarkSuffix: "_bm"}
 	dir := buildDag(t, 40)

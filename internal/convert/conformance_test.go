@@ -40,7 +40,7 @@ func openRepo(t testing.TB, dir string) *repo {
 // hg-git and natively, and requires identical commits for every changeset
 // and identical bookmarks and tags.
 func TestConformance(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	for _, tc := range hgtest.ConformanceRepos {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
@@ -61,7 +61,7 @@ func TestConformance(t *testing.T) {
 // 30 s here, so under -short only the native conversion runs (and its
 // determinism is checked instead).
 func TestClickConformance(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	src := unbundle(t, "click.hg")
 	native := copyRepo(t, src, "native")
@@ -184,7 +184,7 @@ func commitSub(r *repo, msg string) {
 // the maps hg-git 1.1.4 made (testdata/hggit11/NAME.map); at level 1.0 the
 // same repositories must convert as the installed hg-git 1.0.1 does.
 func TestHgGit11Golden(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	for _, tc := range subrepoRepos {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/synchroniser/synchroniser/internal/git"
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Options tune one conversion.
@@ -695,7 +696,7 @@ func (c *converter) gitlinks(cs *hg.Changeset, in *subInput) map[string]git.Hash
 		default:
 			h, ok := gitlinkHash(e.Rev)
 			if !ok {
-				warn(e.Path, WarnSubrepoRevision, fmt.Sprintf("[git] subrepository %s: revision %q is not a Git commit id; no gitlink written", e.Path, clip(e.Rev, 80)))
+				warn(e.Path, WarnSubrepoRevision, fmt.Sprintf("[git] subrepository %s: revision %q is not a Git commit id; no gitlink written", e.Path, limitio.Clip(e.Rev, 80)))
 				continue
 			}
 			if e.Path == "" || strings.HasPrefix(e.Path, "/") || strings.HasSuffix(e.Path, "/") || strings.Contains(e.Path, "//") {
@@ -706,13 +707,6 @@ func (c *converter) gitlinks(cs *hg.Changeset, in *subInput) map[string]git.Hash
 		}
 	}
 	return links
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }
 
 func (c *converter) warn(cs *hg.Changeset, path, kind, msg string) {

@@ -34,7 +34,7 @@ func commitOf(t testing.TB, dir string, m map[string]string, rev string) string 
 // The bundle carries no bookmarks, so the test sets the four the upstream
 // repository has (main, stable, automatic-options, workflow) on its heads.
 func TestFlask(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	src := unbundle(t, "flask.hg")
 	hgtest.Run(t, src, "bookmark", "-r", "tip", "main")

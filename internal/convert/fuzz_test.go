@@ -280,26 +280,10 @@ func newStateRepo(tb testing.TB) *stateRepo {
 	return s
 }
 
-// copyHg copies the .hg directory of src (git's hooks aside) to dst/.hg.
+// copyHg copies the .hg directory of src to dst/.hg.
 func copyHg(tb testing.TB, src, dst string) {
 	tb.Helper()
-	root := filepath.Join(src, ".hg")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		target := filepath.Join(dst, ".hg", rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(filepath.Join(dst, ".hg"), os.DirFS(filepath.Join(src, ".hg"))); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -83,7 +83,7 @@ func checkResumed(t *testing.T, what, dir string, partial, want map[string]strin
 // hg-git's, for a run that hg-git started and the native converter
 // continues).
 func TestIncremental(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	r := newGrownRepo(t, 12)
 
@@ -154,7 +154,7 @@ func TestIncremental(t *testing.T) {
 // TestInterrupted cancels conversions at several points and at every
 // checkpoint: each next run completes, and the result equals a full run.
 func TestInterrupted(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	r := newGrownRepo(t, 25)
 	want := nativeMap(t, r.dir)
@@ -202,7 +202,7 @@ func fsck(t testing.TB, hgRoot string) {
 // each named branch's tipmost open head (or tipmost head when all are
 // closed).
 func TestBranchHeads(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	for _, tc := range hgtest.ConformanceRepos {
 		if tc.Name != "branches-closed" && tc.Name != "merges" {
@@ -226,7 +226,7 @@ func TestBranchHeads(t *testing.T) {
 // helper) after its first checkpoint: the next run completes from the map
 // it left, equals a full conversion, and the repository passes git fsck.
 func TestKilled(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	r := newGrownRepo(t, 20)
 	want := nativeMap(t, r.dir)

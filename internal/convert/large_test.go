@@ -77,7 +77,7 @@ func spoilMapHead(t *testing.T, dir string) func() {
 // chains followed), independent of the history length, and not the whole
 // map.
 func TestIncrementalBounded(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	reads, chunks, entries := map[int]int64{}, map[int]int64{}, map[int]int64{}
 	for _, n := range []int{200, 2000} {
@@ -168,7 +168,7 @@ func TestIncrementalBounded(t *testing.T) {
 // alone (no computation over every revision), and that one made draft
 // later is converted, giving the map of a fresh conversion.
 func TestIncrementalSecret(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	dir := buildDag(t, 300)
 	runNative(t, dir)

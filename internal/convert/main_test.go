@@ -3,10 +3,7 @@ package convert_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,58 +16,13 @@ import (
 	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
-func requireHg(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("hg"); err != nil {
-		t.Fatalf("hg is required: %v", err)
-	}
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/hggit"); err != nil {
-		t.Fatalf("hg-git (mercurial-git) is required: %v", err)
-	}
-}
-
 // copyRepo copies the repository at src (its whole tree: files, dirs,
-// symlinks) into a new temporary directory as name and returns the copy.
+// symlinks as links) into a new temporary directory as name and returns
+// the copy.
 func copyRepo(t testing.TB, src, name string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), name)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case info.Mode()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		default:
-			in, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm()|0o600)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, in); err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
-		}
-	})
-	if err != nil {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		t.Fatalf("copy %s: %v", src, err)
 	}
 	return dst

@@ -49,7 +49,7 @@ func writeTinyHistory(t *testing.T, dir string, n int) {
 // setting and checks the peak of live heap objects, sampled from
 // runtime/metrics during the conversion.
 func TestMemoryBounded(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	const n = 50000
 	r := hgtest.NewRepo(t)
 	writeTinyHistory(t, r.Dir, n)

@@ -65,7 +65,7 @@ func settingsRepo(r *repo) {
 // natively under git.authors and git.branch_bookmark_suffix (alone and
 // together): the maps, the refs and .hg/git's refs must be identical.
 func TestSettingsAgainstHgGit(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	r := newRepo(t)
 	settingsRepo(r)
 	authors := loadAuthors(t, authorsFile)
@@ -148,7 +148,7 @@ func TestParseAuthors(t *testing.T) {
 // go on with another (or none) unless the change is allowed.
 func TestAuthorsChangeRefused(t *testing.T) {
 	t.Parallel()
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	r := newRepo(t)
 	r.Step("one", hgtest.WithUser("alice"), hgtest.WithFile("f", "1\n"))
 	a1 := loadAuthors(t, "alice = Alice <alice@example.com>\n")

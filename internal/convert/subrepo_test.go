@@ -25,7 +25,7 @@ func (r *repo) importFiles(msg string, files map[string][2]string) {
 // .hgsubstate line, an [svn] and an hg subrepository are reported with
 // revision and path, and the rest of each changeset is converted.
 func TestSubrepoWarnings(t *testing.T) {
-	requireHg(t)
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	r := newRepo(t)
 	r.Step("plain start", hgtest.WithFile("README", "hello\n"))

@@ -2,7 +2,6 @@ package convert_test
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -19,9 +18,7 @@ import (
 // bookmarks, tags and tip over those only.
 func TestHiddenAndSecretNotExported(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("hg"); err != nil {
-		t.Fatal(err)
-	}
+	hgtest.Require(t)
 	r := hgtest.NewRepo(t, hgtest.WithEvolve(), hgtest.NonPublishing())
 	base := r.Commit(hgtest.WithFile("f", "0\n"))
 	r.Run("phase", "--public", "-r", base)

@@ -1,10 +1,13 @@
 package git
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"strconv"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Hash is a SHA-1 object name.
@@ -40,10 +43,10 @@ func (h *Hash) UnmarshalText(b []byte) error {
 func ParseHash(s string) (Hash, error) {
 	var h Hash
 	if len(s) != 40 {
-		return h, fmt.Errorf("git: hash %q: want 40 hex digits, have %d characters", clip(s, 64), len(s))
+		return h, fmt.Errorf("git: hash %q: want 40 hex digits, have %d characters", limitio.Clip(s, 64), len(s))
 	}
 	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
-		return ZeroHash, fmt.Errorf("git: hash %q: %w", clip(s, 64), err)
+		return ZeroHash, fmt.Errorf("git: hash %q: %w", limitio.Clip(s, 64), err)
 	}
 	return h, nil
 }
@@ -91,23 +94,5 @@ func HashObject(t ObjectType, data []byte) Hash {
 	return h
 }
 
-// clip shortens s for error messages.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 // compareHash orders hashes as bytes, the order of a pack index.
-func compareHash(a, b Hash) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
+func compareHash(a, b Hash) int { return bytes.Compare(a[:], b[:]) }

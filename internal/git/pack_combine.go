@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // SmallPackSize is the largest pack CombinePacks counts as small: the
@@ -68,7 +70,7 @@ func (r *Runner) CombinePacks(ctx context.Context, gitDir string, max int) (int,
 	}
 	name := "pack-" + strings.TrimSpace(string(out))
 	if _, err := ParseHash(strings.TrimPrefix(name, "pack-")); err != nil {
-		return 0, fmt.Errorf("git: combine packs: pack-objects printed %q", clip(string(out), 100))
+		return 0, fmt.Errorf("git: combine packs: pack-objects printed %q", limitio.Clip(string(out), 100))
 	}
 	for _, base := range small {
 		if base == name {

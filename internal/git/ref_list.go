@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // maxRefName bounds a ref name read from git's output.
@@ -29,7 +31,7 @@ func ParseRefList(out []byte) (map[string]Hash, error) {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		if len(name) == 0 || len(name) > maxRefName || bytes.ContainsFunc(name, isControl) {
-			return nil, fmt.Errorf("line %d: bad ref name %q", n, clip(string(name), 100))
+			return nil, fmt.Errorf("line %d: bad ref name %q", n, limitio.Clip(string(name), 100))
 		}
 		refs[string(name)] = h
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/command"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // DefaultTimeout bounds a git command when Runner.Timeout is zero.
@@ -348,7 +349,7 @@ func (r *Runner) CountCommits(ctx context.Context, gitDir string, include, exclu
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("git rev-list --count: unexpected output %q", clip(string(out), 100))
+		return 0, fmt.Errorf("git rev-list --count: unexpected output %q", limitio.Clip(string(out), 100))
 	}
 	return n, nil
 }
@@ -625,7 +626,7 @@ func (r *Runner) remoteAllowed(remote string) error {
 			}
 			return nil
 		default:
-			return fmt.Errorf("scheme %q is not allowed", clip(u.Scheme, 20))
+			return fmt.Errorf("scheme %q is not allowed", limitio.Clip(u.Scheme, 20))
 		}
 		if u.Host == "" || strings.HasPrefix(u.Host, "-") {
 			return errors.New("bad host")
@@ -669,7 +670,7 @@ func isControl(c rune) bool { return command.IsControl(c) }
 func checkArgs(op string, args []string) error {
 	for _, a := range args {
 		if a == "" || strings.HasPrefix(a, "-") || strings.ContainsFunc(a, isControl) {
-			return &Error{Op: op, ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: fmt.Errorf("bad refspec %q", clip(a, 100))}
+			return &Error{Op: op, ExitCode: -1, Kind: ErrRemoteNotAllowed, Err: fmt.Errorf("bad refspec %q", limitio.Clip(a, 100))}
 		}
 	}
 	return nil
@@ -679,7 +680,7 @@ func checkArgs(op string, args []string) error {
 // rest of the ref name rules itself.
 func checkRefName(name string) error {
 	if !strings.HasPrefix(name, "refs/") || strings.ContainsFunc(name, isControl) || strings.ContainsAny(name, " ~^:?*[\\") {
-		return fmt.Errorf("bad ref name %q", clip(name, 100))
+		return fmt.Errorf("bad ref name %q", limitio.Clip(name, 100))
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // OpSeed is the op (in logs and Error.Op) of SeedLocal's last step, the
@@ -86,7 +88,7 @@ func (r *Runner) SeedLocal(ctx context.Context, gitDir, remote string, refs map[
 	// One pack's name a line (pack.packSizeLimit may make several).
 	for _, name := range strings.Fields(string(out)) {
 		if _, err := ParseHash(name); err != nil {
-			return fmt.Errorf("git: seed %s: pack-objects printed %q", redactURL(remote), clip(string(out), 100))
+			return fmt.Errorf("git: seed %s: pack-objects printed %q", redactURL(remote), limitio.Clip(string(out), 100))
 		}
 	}
 	changes := make([]RefChange, 0, len(names))

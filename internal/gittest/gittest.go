@@ -58,6 +58,12 @@ type Error = kitrun.Error
 // runner runs the kit's program in Env.
 func runner() kitrun.Cmd { return kitrun.Cmd{Program: "git", Env: Env(), Timeout: Timeout} }
 
+// Require fails the test unless git is on PATH.
+func Require(t testing.TB) {
+	t.Helper()
+	runner().Require(t)
+}
+
 // RunErr runs git with args in dir ("" for the current directory) in Env
 // and returns stdout; a failure is an *Error.
 func RunErr(dir string, args ...string) (string, error) { return runner().RunErr(dir, args...) }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Changeset is one parsed changelog entry.
@@ -69,14 +71,14 @@ func ParseChangeset(text []byte) (*Changeset, error) {
 		double = nl3 + 1 + i
 	}
 	if !decodeHex(c.Manifest[:], text[:nl1]) {
-		return nil, corruptf("hg: parse changeset: bad manifest node %q", truncate(string(text[:nl1]), 64))
+		return nil, corruptf("hg: parse changeset: bad manifest node %q", limitio.Clip(string(text[:nl1]), 64))
 	}
 	c.User = string(text[nl1+1 : nl2])
 	date := text[nl2+1 : nl3]
 	fields := bytes.SplitN(date, []byte(" "), 3)
 	t, err := parseTime(string(fields[0]))
 	if err != nil {
-		return nil, corruptf("hg: parse changeset: date %q: %w", truncate(string(date), 64), err)
+		return nil, corruptf("hg: parse changeset: date %q: %w", limitio.Clip(string(date), 64), err)
 	}
 	c.Time = t
 	if len(fields) > 1 {
@@ -144,7 +146,7 @@ func decodeExtra(raw []byte) (map[string]string, error) {
 		}
 		k, v, ok := strings.Cut(s, ":")
 		if !ok {
-			return nil, fmt.Errorf("item %q has no ':'", truncate(s, 64))
+			return nil, fmt.Errorf("item %q has no ':'", limitio.Clip(s, 64))
 		}
 		extra[k] = v
 	}
@@ -178,7 +180,7 @@ func pyEscapeDecode(s string) (string, error) {
 		}
 		i++
 		if i >= len(s) {
-			return "", fmt.Errorf("trailing \\ in %q", truncate(s, 64))
+			return "", fmt.Errorf("trailing \\ in %q", limitio.Clip(s, 64))
 		}
 		switch c = s[i]; c {
 		case '\n':
@@ -208,7 +210,7 @@ func pyEscapeDecode(s string) (string, error) {
 		case 'x':
 			var v [1]byte
 			if i+2 >= len(s) || !decodeHex(v[:], s[i+1:i+3]) {
-				return "", fmt.Errorf("invalid \\x escape in %q", truncate(s, 64))
+				return "", fmt.Errorf("invalid \\x escape in %q", limitio.Clip(s, 64))
 			}
 			out.WriteByte(v[0])
 			i += 2

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/synchroniser/synchroniser/internal/hgtest"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // latin1 maps bytes to runes one to one, as decode.py does.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/atomicfile"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Journal makes a set of store writes atomic with respect to failures: it
@@ -63,7 +64,7 @@ func RecoverJournal(storeDir string) error {
 		}
 		n, err := strconv.ParseInt(size, 10, 64)
 		if err != nil || !validStoreName(name) {
-			return fmt.Errorf("hg: journal %s: bad entry %q", p, truncate(sc.Text(), 80))
+			return fmt.Errorf("hg: journal %s: bad entry %q", p, limitio.Clip(sc.Text(), 80))
 		}
 		fp := filepath.Join(storeDir, filepath.FromSlash(name))
 		if n == 0 {

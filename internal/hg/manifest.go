@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"sort"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // ManifestEntry is one file of a manifest.
@@ -65,7 +67,7 @@ func parseManifestLine(text []byte, off int) ([]byte, ManifestEntry, int, error)
 	}
 	path, rest := line[:z], line[z+1:]
 	if len(rest) < 40 || !decodeHex(e.Node[:], rest[:40]) {
-		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: bad node %q", off, truncate(string(rest), 64))
+		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: bad node %q", off, limitio.Clip(string(rest), 64))
 	}
 	switch flags := rest[40:]; {
 	case len(flags) == 0:
@@ -74,7 +76,7 @@ func parseManifestLine(text []byte, off int) ([]byte, ManifestEntry, int, error)
 	case len(flags) == 1 && flags[0] == 't':
 		return nil, e, 0, &UnsupportedError{Requirement: "treemanifest (manifest entry with flag t)"}
 	default:
-		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: unknown flags %q", off, truncate(string(flags), 16))
+		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: unknown flags %q", off, limitio.Clip(string(flags), 16))
 	}
 	if len(path) == 0 {
 		return nil, e, 0, corruptf("hg: parse manifest: line at offset %d: empty path", off)
@@ -322,7 +324,7 @@ func ParseFileMeta(text []byte) (data []byte, meta map[string]string, err error)
 		}
 		k, v, ok := bytes.Cut(line, []byte(": "))
 		if !ok {
-			return nil, nil, corruptf("hg: parse file metadata: line %q has no ': '", truncate(string(line), 64))
+			return nil, nil, corruptf("hg: parse file metadata: line %q has no ': '", limitio.Clip(string(line), 64))
 		}
 		meta[string(k)] = string(v)
 	}

@@ -20,6 +20,8 @@ package hg
 import (
 	"encoding/hex"
 	"fmt"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Node is a Mercurial node id: the SHA-1 of a revision's parents and text.
@@ -38,7 +40,7 @@ func (n Node) IsNull() bool { return n == NullNode }
 func ParseNode(s string) (Node, error) {
 	var n Node
 	if len(s) != 40 {
-		return n, fmt.Errorf("hg: parse node %q: want 40 hex digits, have %d characters", truncate(s, 64), len(s))
+		return n, fmt.Errorf("hg: parse node %q: want 40 hex digits, have %d characters", limitio.Clip(s, 64), len(s))
 	}
 	if !decodeHex(n[:], s) {
 		return n, fmt.Errorf("hg: parse node %q: invalid hex digit", s)
@@ -74,10 +76,3 @@ var hexValue = func() (t [256]byte) {
 	}
 	return t
 }()
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Obsstore formats (mercurial/obsolete.py).
@@ -167,7 +169,7 @@ func parseFm0(h []byte) (Marker, int, bool, error) {
 		}
 		k, v, ok := bytes.Cut(kv, []byte(":"))
 		if !ok {
-			return Marker{}, 0, false, fmt.Errorf("metadata entry %q has no ':'", truncate(string(kv), 64))
+			return Marker{}, 0, false, fmt.Errorf("metadata entry %q has no ':'", limitio.Clip(string(kv), 64))
 		}
 		meta[string(k)] = string(v)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/command"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Defaults for Runner.
@@ -137,7 +138,7 @@ func (r *Runner) Version(ctx context.Context) (string, error) {
 	}
 	m := versionRE.FindSubmatch(out)
 	if m == nil {
-		return "", fmt.Errorf("hg: version: unexpected output %q", truncate(string(out), 200))
+		return "", fmt.Errorf("hg: version: unexpected output %q", limitio.Clip(string(out), 200))
 	}
 	return string(m[1]), nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // EvolutionConfig makes hg exchange obsolescence markers with the remote
@@ -69,7 +71,7 @@ func ParsePhaseKeys(out []byte) (*RemotePhases, error) {
 		}
 		k, v, ok := bytes.Cut(line, []byte("\t"))
 		if !ok {
-			return nil, fmt.Errorf("hg: phases: unexpected line %q", truncate(string(line), 100))
+			return nil, fmt.Errorf("hg: phases: unexpected line %q", limitio.Clip(string(line), 100))
 		}
 		if string(k) == "publishing" {
 			rp.Publishing = string(v) == "True"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // PhaseRevs returns the phase of every changelog revision, computed from
@@ -56,15 +58,15 @@ func (r *Repo) PhaseRoots() ([]PhaseRoot, error) {
 	for line := range lines(b) {
 		ph, hexNode, ok := bytes.Cut(line, []byte(" "))
 		if !ok {
-			return nil, fmt.Errorf("hg: %s: malformed line %q", p, truncate(string(line), 80))
+			return nil, fmt.Errorf("hg: %s: malformed line %q", p, limitio.Clip(string(line), 80))
 		}
 		v, err := strconv.Atoi(string(ph))
 		if err != nil || v < 0 || v > int(Internal) {
-			return nil, fmt.Errorf("hg: %s: bad phase in line %q", p, truncate(string(line), 80))
+			return nil, fmt.Errorf("hg: %s: bad phase in line %q", p, limitio.Clip(string(line), 80))
 		}
 		var node Node
 		if !decodeHex(node[:], hexNode) {
-			return nil, fmt.Errorf("hg: %s: bad node in line %q", p, truncate(string(line), 80))
+			return nil, fmt.Errorf("hg: %s: bad node in line %q", p, limitio.Clip(string(line), 80))
 		}
 		roots = append(roots, PhaseRoot{Phase(v), node})
 	}

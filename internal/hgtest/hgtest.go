@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +65,31 @@ func Run(t testing.TB, dir string, args ...string) string {
 func Require(t testing.TB) {
 	t.Helper()
 	runner().Require(t)
+}
+
+// hgGit is whether hg loads the hg-git extension, asked once per test
+// binary.
+var hgGit = sync.OnceValue(func() error {
+	out, err := RunErr("", "--config", "extensions.hggit=", "debugextensions")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if name, _, _ := strings.Cut(line, " "); name == "hggit" {
+			return nil
+		}
+	}
+	return fmt.Errorf("hg does not load the hggit extension (debugextensions: %q)", out)
+})
+
+// RequireHgGit fails the test unless hg is on PATH and loads hg-git
+// (Debian's mercurial-git), the oracle of the conversion tests.
+func RequireHgGit(t testing.TB) {
+	t.Helper()
+	Require(t)
+	if err := hgGit(); err != nil {
+		t.Fatalf("hg-git (mercurial-git) is required: %v", err)
+	}
 }
 
 // Option configures NewRepo, Open, Clone and Serve.

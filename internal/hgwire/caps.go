@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // Caps are a server's capabilities: name → value ("" when it has none).
@@ -23,7 +25,7 @@ func ParseCaps(s string) (Caps, error) {
 	for _, f := range strings.Fields(s) {
 		k, v, _ := strings.Cut(f, "=")
 		if k == "" {
-			return nil, fmt.Errorf("hgwire: capability %q has no name", truncate(f, 60))
+			return nil, fmt.Errorf("hgwire: capability %q has no name", limitio.Clip(f, 60))
 		}
 		c[k] = v
 	}
@@ -72,17 +74,17 @@ func ParseBundle2Caps(quoted string) (Bundle2Caps, error) {
 		k, v, hasV := strings.Cut(line, "=")
 		key, err := url.PathUnescape(k)
 		if err != nil {
-			return nil, fmt.Errorf("hgwire: bundle2 capability %q: %v", truncate(line, 60), err)
+			return nil, fmt.Errorf("hgwire: bundle2 capability %q: %v", limitio.Clip(line, 60), err)
 		}
 		if key == "" {
-			return nil, fmt.Errorf("hgwire: bundle2 capability %q has no name", truncate(line, 60))
+			return nil, fmt.Errorf("hgwire: bundle2 capability %q has no name", limitio.Clip(line, 60))
 		}
 		var vals []string
 		if hasV {
 			for _, e := range strings.Split(v, ",") {
 				val, err := url.PathUnescape(e)
 				if err != nil {
-					return nil, fmt.Errorf("hgwire: bundle2 capability %q: %v", truncate(line, 60), err)
+					return nil, fmt.Errorf("hgwire: bundle2 capability %q: %v", limitio.Clip(line, 60), err)
 				}
 				vals = append(vals, val)
 			}
@@ -160,11 +162,4 @@ func ClientBundle2Caps() Bundle2Caps {
 		"phases":      {"heads"},
 		"obsmarkers":  {"V1"},
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

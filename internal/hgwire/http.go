@@ -220,7 +220,7 @@ type HTTPError struct {
 func (e *HTTPError) Error() string {
 	s := fmt.Sprintf("hgwire: %s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
 	if e.Message != "" {
-		s += ": " + truncate(e.Message, 200)
+		s += ": " + limitio.Clip(e.Message, 200)
 	}
 	return s
 }

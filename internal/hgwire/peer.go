@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // maxAnswer bounds a plain (non-stream) command answer.
@@ -211,7 +212,7 @@ func parseListKeys(b []byte) (map[string]string, error) {
 		}
 		k, v, ok := strings.Cut(line, "\t")
 		if !ok {
-			return nil, fmt.Errorf("hgwire: listkeys line %q has no tab", truncate(line, 60))
+			return nil, fmt.Errorf("hgwire: listkeys line %q has no tab", limitio.Clip(line, 60))
 		}
 		out[k] = v
 	}

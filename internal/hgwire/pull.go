@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // PullOptions configure Pull.
@@ -719,7 +720,7 @@ func carryHidden(root, oldStore string, gone []hg.Node, st *hg.SourceState) ([]h
 			}
 			path, rest, ok := bytes.Cut(line, []byte{0})
 			if !ok || len(rest) < 40 {
-				return nil, fmt.Errorf("hgwire: manifest %s: malformed line %q", mn, truncate(string(line), 80))
+				return nil, fmt.Errorf("hgwire: manifest %s: malformed line %q", mn, limitio.Clip(string(line), 80))
 			}
 			fn, err := hg.ParseNode(string(rest[:40]))
 			if err != nil {

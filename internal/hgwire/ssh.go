@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // sshArgSpecs are the argument names of the commands sent over ssh; "*"
@@ -174,7 +176,7 @@ func (t *sshTransport) kill() {
 // wrap adds the server's last stderr lines to err.
 func (t *sshTransport) wrap(err error) error {
 	if s := strings.TrimSpace(t.stderr.String()); s != "" {
-		return fmt.Errorf("%w (remote: %s)", err, truncate(s, 500))
+		return fmt.Errorf("%w (remote: %s)", err, limitio.Clip(s, 500))
 	}
 	return err
 }
@@ -208,7 +210,7 @@ func (t *sshTransport) handshake() ([]byte, error) {
 				return nil, truncErr("ssh handshake", err)
 			}
 			if next != "\n" {
-				return nil, fmt.Errorf("unexpected between answer %q", truncate(next, 60))
+				return nil, fmt.Errorf("unexpected between answer %q", limitio.Clip(next, 60))
 			}
 			return caps, nil
 		}
@@ -287,7 +289,7 @@ func (t *sshTransport) call(ctx context.Context, cmd string, args map[string]str
 		if line == "" {
 			return nil, t.wrap(&RemoteError{Kind: "abort", Message: "server error on " + cmd})
 		}
-		return nil, t.wrap(fmt.Errorf("hgwire: ssh %s: bad answer length %q", cmd, truncate(line, 60)))
+		return nil, t.wrap(fmt.Errorf("hgwire: ssh %s: bad answer length %q", cmd, limitio.Clip(line, 60)))
 	}
 	if n > maxAnswer {
 		return nil, fmt.Errorf("hgwire: ssh %s: answer of %d bytes exceeds %d", cmd, n, maxAnswer)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // storeRequires are the store requirements of a cache created natively:
@@ -237,7 +238,7 @@ func (w *cacheWriter) noteManifestFiles(d *Delta) error {
 			}
 			path, rest, ok := bytes.Cut(line, []byte{0})
 			if !ok || len(rest) < 41 {
-				return fmt.Errorf("hgwire: manifest %s: malformed line %q", d.Node, truncate(string(line), 80))
+				return fmt.Errorf("hgwire: manifest %s: malformed line %q", d.Node, limitio.Clip(string(line), 80))
 			}
 			fn, err := hg.ParseNode(string(rest[:40]))
 			if err != nil {

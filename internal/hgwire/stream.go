@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/limitio"
 )
 
 // A stream clone (bundle2 part stream2, streamclone.py) copies the
@@ -87,7 +88,7 @@ func checkStreamRequires(reqs []string) error {
 	have := map[string]bool{}
 	for _, r := range reqs {
 		if !streamRequires[r] {
-			return &streamDeclined{"store requirement " + strconv.Quote(truncate(r, 60))}
+			return &streamDeclined{"store requirement " + strconv.Quote(limitio.Clip(r, 60))}
 		}
 		have[r] = true
 	}
@@ -237,7 +238,7 @@ func readStreamBundle(r io.Reader, store string, check *storeCheck) (*streamed, 
 func readStream2(p *Part, store string, check *storeCheck) (*streamed, error) {
 	rq, err := url.QueryUnescape(p.Params["requirements"])
 	if err != nil {
-		return nil, fmt.Errorf("hgwire: stream2 requirements %q: %w", truncate(p.Params["requirements"], 60), err)
+		return nil, fmt.Errorf("hgwire: stream2 requirements %q: %w", limitio.Clip(p.Params["requirements"], 60), err)
 	}
 	var reqs []string
 	if rq != "" {
@@ -248,11 +249,11 @@ func readStream2(p *Part, store string, check *storeCheck) (*streamed, error) {
 	}
 	filecount, err := strconv.ParseInt(p.Params["filecount"], 10, 64)
 	if err != nil || filecount < 0 || filecount > maxStreamFiles {
-		return nil, fmt.Errorf("hgwire: stream2 filecount %q", truncate(p.Params["filecount"], 30))
+		return nil, fmt.Errorf("hgwire: stream2 filecount %q", limitio.Clip(p.Params["filecount"], 30))
 	}
 	bytecount, err := strconv.ParseInt(p.Params["bytecount"], 10, 64)
 	if err != nil || bytecount < 0 {
-		return nil, fmt.Errorf("hgwire: stream2 bytecount %q", truncate(p.Params["bytecount"], 30))
+		return nil, fmt.Errorf("hgwire: stream2 bytecount %q", limitio.Clip(p.Params["bytecount"], 30))
 	}
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return nil, fmt.Errorf("hgwire: %w", err)
@@ -387,7 +388,7 @@ func storeFileName(name string) (keep bool, err error) {
 	if strings.HasSuffix(base, ".n") || strings.HasSuffix(base, ".nd") {
 		// Persistent nodemaps: caches of the index.
 		if err := checkFileName(name); err != nil {
-			return false, fmt.Errorf("hgwire: stream2: store file name %q is invalid", truncate(name, 80))
+			return false, fmt.Errorf("hgwire: stream2: store file name %q is invalid", limitio.Clip(name, 80))
 		}
 		return false, nil
 	}
@@ -403,7 +404,7 @@ func storeFileName(name string) (keep bool, err error) {
 	if strings.HasPrefix(name, "meta/") {
 		return false, &streamDeclined{"tree manifests in the stream"}
 	}
-	return false, fmt.Errorf("hgwire: stream2: unexpected store file %q", truncate(name, 80))
+	return false, fmt.Errorf("hgwire: stream2: unexpected store file %q", limitio.Clip(name, 80))
 }
 
 // storeCheck reads the revlogs of a store being written, each once it is
@@ -804,7 +805,7 @@ func newManifestLines(text, base []byte, fn func(path string, node hg.Node), mn 
 		text = text[i+1:]
 		path, rest, ok := bytes.Cut(line, []byte{0})
 		if !ok || len(rest) < 41 || len(path) == 0 {
-			return fmt.Errorf("hgwire: stream clone: manifest %s: malformed line %q", mn, truncate(string(line), 80))
+			return fmt.Errorf("hgwire: stream clone: manifest %s: malformed line %q", mn, limitio.Clip(string(line), 80))
 		}
 		// Skip the base's lines before this path.
 		same := false
@@ -897,14 +898,14 @@ func checkPhaseRoots(b []byte, csets map[hg.Node]int) error {
 		ph, hx, ok := strings.Cut(line, " ")
 		p, err := strconv.Atoi(ph)
 		if !ok || err != nil || p < 1 || p > 2 {
-			return streamErrorf("phaseroots line %q", truncate(line, 80))
+			return streamErrorf("phaseroots line %q", limitio.Clip(line, 80))
 		}
 		if hg.Phase(p) == hg.Secret {
 			return &streamDeclined{"secret changesets in the stream"}
 		}
 		n, err := hg.ParseNode(hx)
 		if err != nil {
-			return streamErrorf("phaseroots line %q: %w", truncate(line, 80), err)
+			return streamErrorf("phaseroots line %q: %w", limitio.Clip(line, 80), err)
 		}
 		if _, ok := csets[n]; !ok {
 			return streamErrorf("phaseroots names %s, which is not in the changelog", n)

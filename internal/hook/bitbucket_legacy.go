@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/synchroniser/synchroniser/internal/limitio"
 	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
@@ -142,7 +143,7 @@ func parseLegacyJSON(doc []byte, maxDepth int) (*PushEvent, error) {
 		abs = "/" + string(repo.Owner) + "/" + repo.Slug + "/"
 	}
 	if !strings.HasPrefix(abs, "/") || strings.HasPrefix(abs, "//") {
-		return nil, errorf(http.StatusBadRequest, nil, `"repository.absolute_url" %q must be a path beginning with a single "/"`, truncate(abs, 100))
+		return nil, errorf(http.StatusBadRequest, nil, `"repository.absolute_url" %q must be a path beginning with a single "/"`, limitio.Clip(abs, 100))
 	}
 	canon := strings.TrimRight(p.CanonURL, "/")
 	if canon == "" {

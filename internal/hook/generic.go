@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/synchroniser/synchroniser/internal/limitio"
 	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
@@ -72,7 +73,7 @@ func ParseGeneric(r *http.Request, cfg Config) (*PushEvent, error) {
 	}
 	kind := scm.Kind(strings.ToLower(p.SCM))
 	if kind != "" && !kind.Valid() {
-		return nil, errorf(http.StatusBadRequest, nil, `"scm" must be "hg" or "git", not %q`, truncate(p.SCM, 32))
+		return nil, errorf(http.StatusBadRequest, nil, `"scm" must be "hg" or "git", not %q`, limitio.Clip(p.SCM, 32))
 	}
 	if p.Node != "" && !isHex(p.Node, 12, 40) {
 		return nil, errorf(http.StatusBadRequest, nil, `"node" must be 12 to 40 hex digits`)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/synchroniser/synchroniser/internal/limitio"
 	"github.com/synchroniser/synchroniser/internal/scm"
 )
 
@@ -69,7 +70,7 @@ func parseGitLab(provider string, vcs scm.Kind, r *http.Request, cfg Config) (*P
 		if kind == "" {
 			return nil, errorf(http.StatusBadRequest, nil, `JSON payload has no "object_kind" field`)
 		}
-		return nil, fmt.Errorf("%s %s of kind %q: %w", provider, event, truncate(kind, 64), ErrIgnored)
+		return nil, fmt.Errorf("%s %s of kind %q: %w", provider, event, limitio.Clip(kind, 64), ErrIgnored)
 	}
 	proj := p.Project
 	if proj == nil || proj.PathWithNamespace == "" {

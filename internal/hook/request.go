@@ -65,7 +65,7 @@ func mediaType(r *http.Request) (string, error) {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return "", errorf(http.StatusUnsupportedMediaType, err, "malformed Content-Type %q", truncate(ct, 100))
+		return "", errorf(http.StatusUnsupportedMediaType, err, "malformed Content-Type %q", limitio.Clip(ct, 100))
 	}
 	return mt, nil
 }
@@ -144,7 +144,7 @@ func sortEvent(provider, header, event, ping string, push ...string) error {
 	case ping != "" && event == ping:
 		return ErrPing
 	}
-	return fmt.Errorf("%s event %q: %w", provider, truncate(event, 64), ErrIgnored)
+	return fmt.Errorf("%s event %q: %w", provider, limitio.Clip(event, 64), ErrIgnored)
 }
 
 // decodeJSON checks nesting depth, then decodes doc into v.
@@ -351,10 +351,10 @@ func cleanName(field, v string) error {
 	}
 	for _, seg := range strings.Split(v, "/") {
 		if strings.HasPrefix(strings.TrimSpace(seg), "-") {
-			return errorf(http.StatusBadRequest, nil, "%s %q has a part beginning with \"-\"", field, truncate(v, 100))
+			return errorf(http.StatusBadRequest, nil, "%s %q has a part beginning with \"-\"", field, limitio.Clip(v, 100))
 		}
 		if seg == ".." {
-			return errorf(http.StatusBadRequest, nil, "%s %q has a \"..\" part", field, truncate(v, 100))
+			return errorf(http.StatusBadRequest, nil, "%s %q has a \"..\" part", field, limitio.Clip(v, 100))
 		}
 	}
 	return nil
@@ -425,13 +425,6 @@ func addRef(refs []string, ref string) []string {
 		}
 	}
 	return append(refs, ref)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // isHex reports whether s has min to max hex digits and nothing else.

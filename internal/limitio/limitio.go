@@ -1,12 +1,31 @@
-// Package limitio reads a whole stream with an upper bound on its size:
-// the one place that gets the "limit + 1" read and the comparison right for
-// secret files, wire protocol answers and bundle parts.
+// Package limitio bounds what is read and what is quoted. ReadAll reads a
+// whole stream with an upper bound on its size: the one place that gets
+// the "limit + 1" read and the comparison right for secret files, wire
+// protocol answers and bundle parts. Clip bounds the untrusted text (a
+// header, a server's line, a name from a file) that an error message
+// quotes.
 package limitio
 
 import (
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
+
+// Clip returns s when it has at most n bytes, else its first n bytes or
+// fewer, cut where a UTF-8 sequence starts, followed by "...".
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n = max(n, 0)
+	for i := n; i > max(n-utf8.UTFMax, 0); i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i] + "..."
+		}
+	}
+	return s[:n] + "..."
+}
 
 // TooLargeError is ReadAll's error for a stream longer than its limit.
 type TooLargeError struct {

@@ -55,3 +55,21 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	*c += countingReader(len(p))
 	return len(p), nil
 }
+
+// TestClip: short text is kept, long text is cut to n bytes or fewer (never
+// inside a UTF-8 sequence) and marked.
+func TestClip(t *testing.T) {
+	t.Parallel()
+	const s = "caf\u00e9 au lait" // é is 2 bytes, at 3 and 4
+	for n, want := range []string{"...", "c...", "ca...", "caf...", "caf...", "caf\u00e9..."} {
+		if got := Clip(s, n); got != want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", s, n, got, want)
+		}
+	}
+	if got := Clip(s, len(s)); got != s {
+		t.Errorf("Clip at its length: %q", got)
+	}
+	if got := Clip(s, -1); got != "..." {
+		t.Errorf("Clip(s, -1) = %q", got)
+	}
+}

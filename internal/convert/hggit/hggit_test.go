@@ -2,7 +2,6 @@ package hggit_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -15,9 +14,7 @@ import (
 // repository: the result names what hg-git wrote in .hg/git, and a second
 // run converts nothing.
 func TestConvert(t *testing.T) {
-	if _, err := os.Stat("/usr/lib/python3/dist-packages/hggit"); err != nil {
-		t.Fatalf("hg-git (mercurial-git) is required: %v", err)
-	}
+	hgtest.RequireHgGit(t)
 	t.Parallel()
 	r := hgtest.NewRepo(t)
 	r.Commit(hgtest.WithMessage("one"), hgtest.WithFile("f", "x\n"))
