@@ -46,12 +46,14 @@ deps-run:
 	command -v git >/dev/null || missing="$$missing git"; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(call apt_install,$$missing); fi
 
-# deps-test: also Chromium for the page tests, wrk for the intake benchmark, PostgreSQL, and for the
-# test kits (internal/hgtest) OpenSSH's sshd and hg's evolve and topic extensions.
+# deps-test: also Chromium for the page tests, wrk for the intake benchmark, curl for the hgweb hook
+# example's test, PostgreSQL, and for the test kits (internal/hgtest) OpenSSH's sshd and hg's evolve
+# and topic extensions.
 deps-test: deps-run
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v pg_ctlcluster >/dev/null || missing="$$missing postgresql"; \
 	[ -x /usr/bin/time ] || missing="$$missing time"; \
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \

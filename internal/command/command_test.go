@@ -19,7 +19,7 @@ func sh(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		t.Fatalf("sh is required: %v", err)
 	}
 	return p
 }
@@ -88,7 +88,7 @@ func TestWaitDelayBoundsHeldPipes(t *testing.T) {
 	// The child exits at once but leaves a grandchild in another session
 	// holding stdout: Run returns after WaitDelay, not after the sleep.
 	if _, err := exec.LookPath("setsid"); err != nil {
-		t.Skip("no setsid")
+		t.Fatalf("setsid (util-linux) is required: %v", err)
 	}
 	start := time.Now()
 	_, err := Run(context.Background(), Cmd{

@@ -61,17 +61,18 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// Bundle returns the path of the corpus bundle name (e.g. "flask.hg"); it
-// skips the test when the corpus or the bundle is absent.
+// Bundle returns the path of the corpus bundle name (e.g. "flask.hg"). The
+// corpus is part of what the tests need, like hg and git: its absence
+// fails the test, so that a run without it cannot pass by skipping.
 func Bundle(t testing.TB, name string) string {
 	t.Helper()
 	dir := CorpusDir()
 	if dir == "" {
-		t.Skipf("the corpus (shared/corpus) is absent")
+		t.Fatalf("the corpus (shared/corpus, beside or above the repository) is absent")
 	}
 	p := filepath.Join(dir, name)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus bundle %s is absent: %v", name, err)
+		t.Fatalf("corpus bundle %s is absent: %v", name, err)
 	}
 	return p
 }
@@ -79,8 +80,8 @@ func Bundle(t testing.TB, name string) string {
 // Unbundle returns a repository holding the corpus bundle name (e.g.
 // "flask.hg"). The bundle is unbundled once per test binary into a cache
 // directory and the repository is shared by every test: read it, never
-// change it (Clone it for a copy to change). The test is skipped when the
-// bundle is absent. Call Cleanup from TestMain to remove the cache.
+// change it (Clone it for a copy to change). The test fails when the bundle
+// is absent (Bundle). Call Cleanup from TestMain to remove the cache.
 func Unbundle(t testing.TB, name string) *Repo {
 	t.Helper()
 	bundle := Bundle(t, name)

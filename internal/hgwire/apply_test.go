@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // applyBundleFile writes a bundle file into a new cache, as a pull would.
@@ -40,12 +42,9 @@ func applyBundleFile(t testing.TB, bundle, cache string) *cacheWriter {
 // TestApplyCorpusBundle applies the click corpus bundle (HG20, zstd) to an
 // empty cache directly, without a server; hg verify passes.
 func TestApplyCorpusBundle(t *testing.T) {
-	bundle := "../../../shared/corpus/click.hg"
-	if v := os.Getenv("HGWIRE_BUNDLE"); v != "" {
-		bundle = v
-	}
-	if _, err := os.Stat(bundle); err != nil {
-		t.Skip("corpus absent")
+	bundle := os.Getenv("HGWIRE_BUNDLE")
+	if bundle == "" {
+		bundle = hgtest.Bundle(t, "click.hg")
 	}
 	cache := filepath.Join(t.TempDir(), "cache")
 	w := applyBundleFile(t, bundle, cache)

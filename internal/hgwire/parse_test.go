@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/synchroniser/synchroniser/internal/hg"
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 // bundleSummary is what a walk over a whole bundle found.
@@ -117,10 +118,7 @@ func TestParseSmallBundles(t *testing.T) {
 }
 
 func TestParseClickBundle(t *testing.T) {
-	f, err := os.Open("../../../shared/corpus/click.hg")
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("corpus absent")
-	}
+	f, err := os.Open(hgtest.Bundle(t, "click.hg"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,10 +19,9 @@ import (
 // commands reach the generic endpoint with the pushed node and that a
 // hostile bookmark name arrives as data, not as shell code.
 func TestHgwebHookExample(t *testing.T) {
-	for _, prog := range []string{"hg", "curl"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Skipf("%s is not installed: %v", prog, err)
-		}
+	hgtest.Require(t)
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatalf("curl is required (make deps-test installs it): %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
