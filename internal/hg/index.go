@@ -75,9 +75,21 @@ func (rl *Revlog) ent(rev int) *entry {
 	return &(*p)[rev&pageMask]
 }
 
-// entErr is ent for callers that return an error: that of the page of
-// rev when it could not be read.
+// checkRev is the range check of every call that takes a revision: an
+// error wrapping ErrRevisionRange unless 0 <= rev < Len.
+func (rl *Revlog) checkRev(rev int) error {
+	if rev < 0 || rev >= rl.idx.n {
+		return rangeError(rl.name, rev, rl.idx.n)
+	}
+	return nil
+}
+
+// entErr is ent for callers that return an error: checkRev's, or that of
+// the page of rev when it could not be read.
 func (rl *Revlog) entErr(rev int) (*entry, error) {
+	if err := rl.checkRev(rev); err != nil {
+		return nil, err
+	}
 	e := rl.ent(rev)
 	if rl.idx.lazy != nil && rl.idx.pages[rev>>pageShift].Load() == nil {
 		return e, rl.indexErr()

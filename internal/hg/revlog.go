@@ -299,14 +299,14 @@ func (rl *Revlog) GeneralDelta() bool { return rl.generalDelta }
 // Node returns the node of rev: NullNode for -1 (the null revision), an
 // error wrapping ErrRevisionRange for a revision the revlog lacks.
 func (rl *Revlog) Node(rev int) (Node, error) {
-	if rev < -1 || rev >= rl.idx.n {
-		return NullNode, rangeError(rl.name, rev, rl.idx.n)
-	}
-	if rev < 0 {
+	if rev == -1 {
 		return NullNode, nil
 	}
 	e, err := rl.entErr(rev)
-	return e.node, err
+	if err != nil {
+		return NullNode, err
+	}
+	return e.node, nil
 }
 
 // node is Node for a revision known to be in [-1, Len()), such as a parent
@@ -320,30 +320,30 @@ func (rl *Revlog) node(rev int) Node {
 
 // Parents returns the parent revisions of rev (-1 for none).
 func (rl *Revlog) Parents(rev int) (p1, p2 int, err error) {
-	if rev < 0 || rev >= rl.idx.n {
-		return -1, -1, rangeError(rl.name, rev, rl.idx.n)
-	}
 	e, err := rl.entErr(rev)
-	return int(e.p1), int(e.p2), err
+	if err != nil {
+		return -1, -1, err
+	}
+	return int(e.p1), int(e.p2), nil
 }
 
 // LinkRev returns the changelog revision that introduced rev.
 func (rl *Revlog) LinkRev(rev int) (int, error) {
-	if rev < 0 || rev >= rl.idx.n {
-		return -1, rangeError(rl.name, rev, rl.idx.n)
-	}
 	e, err := rl.entErr(rev)
-	return int(e.link), err
+	if err != nil {
+		return -1, err
+	}
+	return int(e.link), nil
 }
 
 // RawSize returns the length of rev's full text, -1 when the index does not
 // record it.
 func (rl *Revlog) RawSize(rev int) (int, error) {
-	if rev < 0 || rev >= rl.idx.n {
-		return -1, rangeError(rl.name, rev, rl.idx.n)
-	}
 	e, err := rl.entErr(rev)
-	return int(e.rawsize), err
+	if err != nil {
+		return -1, err
+	}
+	return int(e.rawsize), nil
 }
 
 // Rev returns the revision holding node n. NullNode is revision -1.
@@ -394,8 +394,8 @@ func (rl *Revlog) Close() error {
 // revlog's cache (callers must not modify it), except for a Repo's
 // changelog and manifest log, which return a copy.
 func (rl *Revlog) Revision(rev int) ([]byte, error) {
-	if rev < 0 || rev >= rl.idx.n {
-		return nil, rangeError(rl.name, rev, rl.idx.n)
+	if err := rl.checkRev(rev); err != nil {
+		return nil, err
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
@@ -532,8 +532,8 @@ func (rl *Revlog) outputBuffer(size int) []byte {
 // withRevision calls fn with rev's text while holding the revlog's lock,
 // so that the text cannot be recycled meanwhile.
 func (rl *Revlog) withRevision(rev int, fn func(text []byte) error) error {
-	if rev < 0 || rev >= rl.idx.n {
-		return rangeError(rl.name, rev, rl.idx.n)
+	if err := rl.checkRev(rev); err != nil {
+		return err
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
@@ -557,8 +557,8 @@ type Delta struct {
 // when reading rev applied it (ok false when rev is stored whole, or its
 // text was cached). The patch is the caller's.
 func (rl *Revlog) RevisionDelta(rev int) (text []byte, d Delta, ok bool, err error) {
-	if rev < 0 || rev >= rl.idx.n {
-		return nil, Delta{}, false, rangeError(rl.name, rev, rl.idx.n)
+	if err := rl.checkRev(rev); err != nil {
+		return nil, Delta{}, false, err
 	}
 	rl.mu.Lock()
 	defer rl.mu.Unlock()

@@ -153,12 +153,16 @@ type proc struct {
 
 var addrRE = regexp.MustCompile(`address=(http://127\.0\.0\.1:\d+)`)
 
+// testEnv is the environment of the synchroniser processes: the kits' hg
+// and git environments.
+func testEnv() []string { return append(hgtest.Env(), gittest.Env()...) }
+
 // start runs `synchroniser args...` with env added, and waits until it is
 // up (serve: listening; worker: its queue started).
 func start(t *testing.T, name string, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(append(hgtest.Env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0"), env...)
+	cmd.Env = append(testEnv(), env...)
 	log := &kitrun.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	kp, err := kitrun.Start(name, cmd, log.String)
@@ -301,7 +305,7 @@ func cleanMirror(t *testing.T, source string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "mirror", "--quiet", "--cache", filepath.Join(dir, "cache"), "--", source, dest)
-	cmd.Env = append(hgtest.Env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	cmd.Env = testEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("clean mirror: %v\n%s", err, out)
 	}
