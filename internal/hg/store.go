@@ -140,9 +140,13 @@ func hashEncode(p string, dotencode bool) string {
 	parts := auxEncode(strings.Split(lowerEncode(rest), "/"), dotencode)
 	basename := parts[len(parts)-1]
 	ext := splitExt(basename)
-	var sdirs []string
-	sdirsLen := 0
-	for _, d := range parts[:len(parts)-1] {
+	// The short directories are the longest run of leading components,
+	// each cut to dirPrefixLen, whose joined length stays within
+	// maxShortDirsLen. The separators of empty components count, as in
+	// hg's C pathencode (the one hg uses with dotencode); store.py fails on
+	// an empty component, and agrees with this everywhere else.
+	dirs := ""
+	for i, d := range parts[:len(parts)-1] {
 		if len(d) > dirPrefixLen {
 			d = d[:dirPrefixLen]
 		}
@@ -151,19 +155,14 @@ func hashEncode(p string, dotencode bool) string {
 				d = d[:len(d)-1] + "_"
 			}
 		}
-		var t int
-		if sdirsLen == 0 {
-			t = len(d)
-		} else {
-			t = sdirsLen + 1 + len(d)
-			if t > maxShortDirsLen {
-				break
-			}
+		if i > 0 {
+			d = "/" + d
 		}
-		sdirs = append(sdirs, d)
-		sdirsLen = t
+		if len(dirs)+len(d) > maxShortDirsLen {
+			break
+		}
+		dirs += d
 	}
-	dirs := strings.Join(sdirs, "/")
 	if dirs != "" {
 		dirs += "/"
 	}

@@ -3,12 +3,17 @@ package hg
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"fmt"
+	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/synchroniser/synchroniser/internal/hgtest"
 )
 
 func TestEncodeStorePathVectors(t *testing.T) {
@@ -110,4 +115,75 @@ func decodeDir(p string) string {
 	p = strings.ReplaceAll(p, ".d.hg/", ".d/")
 	p = strings.ReplaceAll(p, ".i.hg/", ".i/")
 	return strings.ReplaceAll(p, ".hg.hg/", ".hg/")
+}
+
+// TestEncodeStorePathMatchesHg compares the store paths of thousands of
+// random paths (empty components, dots and spaces where directories are
+// cut, upper case, high bytes, long names) with hg's own: with dotencode,
+// its C pathencode; without, store.py's _hybridencode, where it does not
+// fail (it fails on an empty directory component).
+func TestEncodeStorePathMatchesHg(t *testing.T) {
+	t.Parallel()
+	python := strings.TrimSpace(hgtest.Run(t, "", "debuginstall", "-T", "{pythonexe}"))
+	rnd := rand.New(rand.NewSource(1))
+	pieces := []string{"a", "B", "x", "0", ".", " ", "/", "/", "~", "_", ":", "\xe9", "aux", "con.", "hg", ".hg", "verylongdirectoryname"}
+	paths := []string{
+		"///////////0000000000000000000000000000000000000000/00000000/00000000/00000000/00000000/00000000/00000000/00000/",
+		"a//b", "//x", "x/", strings.Repeat("d/", 60) + "f",
+	}
+	for _, p := range trickyPaths {
+		paths = append(paths, p)
+	}
+	for range 3000 {
+		var b strings.Builder
+		for n := 1 + rnd.Intn(40); n > 0; n-- {
+			b.WriteString(pieces[rnd.Intn(len(pieces))])
+		}
+		paths = append(paths, b.String())
+	}
+	var in bytes.Buffer
+	for _, p := range paths {
+		fmt.Fprintf(&in, "%x\n", "data/"+p+".i")
+	}
+	cmd := exec.Command(python, "-c", `import sys
+from mercurial import policy
+parsers = policy.importmod("parsers")
+from mercurial import store
+for line in sys.stdin:
+    p = bytes.fromhex(line.strip())
+    try:
+        plain = store._hybridencode(p, False).hex()
+    except IndexError:
+        plain = "-"
+    sys.stdout.write(parsers.pathencode(p).hex() + " " + plain + "\n")
+`)
+	cmd.Env, cmd.Stdin = hgtest.Env(), &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("hg's pathencode: %v", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(paths) {
+		t.Fatalf("hg encoded %d paths of %d", len(lines), len(paths))
+	}
+	bad, compared := 0, 0
+	for i, p := range paths {
+		dot, plain, _ := strings.Cut(lines[i], " ")
+		for enc, w := range map[storeEncoding]string{encodeDotHash: dot, encodeHybrid: plain} {
+			if w == "-" {
+				continue
+			}
+			compared++
+			want, _ := hex.DecodeString(w)
+			if got := encodeStorePath("data/"+p+".i", enc); got != string(want) {
+				if bad++; bad <= 5 {
+					t.Errorf("%q (encoding %d):\n got  %q\n want %q (hg)", p, enc, got, want)
+				}
+			}
+		}
+	}
+	if bad > 0 || compared < len(paths)+len(paths)/2 {
+		t.Fatalf("%d of %d encodings differ from hg's (%d paths)", bad, compared, len(paths))
+	}
+	t.Logf("%d encodings of %d paths as hg's", compared, len(paths))
 }
